@@ -1,0 +1,50 @@
+# All set-up happens here: `make test` and `make demo` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UPSTREAM ?= ../shared/openapi/openai-openapi.yaml
+SPEC := openapi/assistants.yaml
+MODELS := assistants_client/models
+STAMP := $(VENV)/.installed
+
+.PHONY: all venv test lint typecheck pytest trim generate check-generated demo bench emulator clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy assistants_client
+
+trim: $(STAMP)
+	$(PY) -m codegen.trim $(UPSTREAM) $(SPEC)
+
+generate: $(STAMP)
+	$(PY) -m codegen.generate $(SPEC) $(MODELS)
+
+check-generated: $(STAMP)
+	$(PY) -m codegen.generate --check $(SPEC) $(MODELS)
+
+pytest: $(STAMP)
+	$(PY) -m pytest -q
+
+test: lint typecheck check-generated pytest
+
+demo: $(STAMP)
+	$(PY) examples/run_demo.py
+
+emulator: $(STAMP)
+	$(PY) -m assistants_client.emulator
+
+clean:
+	rm -rf $(VENV) node_modules build *.egg-info
