@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import enum
 import json
+import reprlib
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
+
+import attrs
 
 if TYPE_CHECKING:
     from cattrs import Converter
@@ -51,6 +54,24 @@ def _conv() -> Converter:
     return _converter
 
 
+class _ModelRepr(reprlib.Repr):
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring = 80
+        self.maxother = 200
+        self.maxlist = 6
+        self.maxdict = 8
+        self.maxlevel = 4
+
+    def repr_instance(self, obj: Any, level: int) -> str:
+        # Nested models print through their own __repr__, cut to a readable length.
+        text = repr(obj)
+        return text if len(text) <= 300 else text[:297] + "..."
+
+
+_REPR = _ModelRepr()
+
+
 def dumps_compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -78,6 +99,16 @@ class Model:
         """The JSON object for this instance: omitted fields are absent, None is null."""
         result: dict[str, Any] = _conv().unstructure(self)
         return result
+
+    def __repr__(self) -> str:
+        """Readable and short: omitted fields are left out, long text is truncated."""
+        parts = []
+        for a in attrs.fields(type(self)):  # type: ignore[misc]
+            value = getattr(self, a.name)
+            if value is OMIT or (a.name == "extra_fields" and not value):
+                continue
+            parts.append(f"{a.name}={_REPR.repr(value)}")
+        return f"{type(self).__name__}({', '.join(parts)})"
 
     def to_json(self) -> str:
         """Compact JSON text for this instance."""

@@ -1,0 +1,351 @@
+"""The one cattrs converter for every generated model, configured once at import.
+
+Rules it applies (the generated registry, ``models/_registry.py``, says which class is which):
+
+- Response classes keep JSON fields they do not know in ``extra_fields``; ``to_dict`` writes
+  them back, so an unknown field survives a round trip.
+- Request classes reject unknown fields (a typo must not be dropped silently).
+- Tagged unions are structured by their tag (``type`` or ``event``): one dict lookup, never by
+  trying each variant. An unknown tag in a response becomes the union's ``Unknown...`` class,
+  which keeps the whole object in ``raw``.
+- ``str | X`` unions ("auto" or an object, a string or a list) are told apart by JSON type.
+- Fields whose default is ``OMIT`` are left out of ``to_dict`` when omitted; ``None`` is null.
+- Primitives are strict: a number is not accepted for a string, nor a string for a boolean.
+
+cattrs generates one structuring function per class and caches it, so the hot path is
+cattrs' generated code plus one tag lookup per union member.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar, Union
+
+import cattrs
+from attrs import fields
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from assistants_client._exceptions import ModelValidationError
+from assistants_client._model_base import OMIT, Omit
+from assistants_client._validators import FieldConstraintError
+from assistants_client.models import _registry
+
+__all__ = ["converter", "structure", "structure_hook"]
+
+T = TypeVar("T")
+Hook = Callable[[Any, Any], Any]
+
+converter = cattrs.Converter(detailed_validation=True)
+
+_RESPONSE = frozenset(_registry.RESPONSE_CLASSES)
+_REQUEST = frozenset(_registry.REQUEST_CLASSES)
+_UNIONS: dict[type[Any], tuple[str, dict[str, type[Any]], type[Any] | None]] = {
+    base: (tag, variants, unknown) for base, tag, variants, unknown in _registry.TAGGED_UNIONS
+}
+_UNKNOWN = frozenset(u for _, _, u in _UNIONS.values() if u is not None)
+_UNKNOWN_TAG = {u: tag for tag, _, u in _UNIONS.values() if u is not None}
+
+
+def _kind(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# -- strict primitives -----------------------------------------------------------------------
+
+
+def _str(value: Any, _: Any) -> str:
+    if value.__class__ is str:
+        return value  # type: ignore[no-any-return]
+    raise TypeError(f"expected a string, got {_kind(value)}")
+
+
+def _int(value: Any, _: Any) -> int:
+    if value.__class__ is int:
+        return value  # type: ignore[no-any-return]
+    raise TypeError(f"expected an integer, got {_kind(value)}")
+
+
+def _float(value: Any, _: Any) -> float:
+    if value.__class__ is float or value.__class__ is int:
+        return value  # type: ignore[no-any-return]
+    raise TypeError(f"expected a number, got {_kind(value)}")
+
+
+def _bool(value: Any, _: Any) -> bool:
+    if value.__class__ is bool:
+        return value  # type: ignore[no-any-return]
+    raise TypeError(f"expected a boolean, got {_kind(value)}")
+
+
+def _free_object(value: Any, _: Any) -> dict[str, Any]:
+    if value.__class__ is dict:
+        return dict(value)
+    raise TypeError(f"expected an object, got {_kind(value)}")
+
+
+converter.register_structure_hook(str, _str)
+converter.register_structure_hook(int, _int)
+converter.register_structure_hook(float, _float)
+converter.register_structure_hook(bool, _bool)
+converter.register_structure_hook_func(lambda t: t == dict[str, Any], _free_object)
+
+
+# -- unions ------------------------------------------------------------------------------------
+
+
+def _is_union(t: Any) -> bool:
+    return typing.get_origin(t) in (Union, types.UnionType)
+
+
+def _has_omit(t: Any) -> bool:
+    return _is_union(t) and Omit in typing.get_args(t)
+
+
+def _without_omit(t: Any) -> Any:
+    args = tuple(a for a in typing.get_args(t) if a is not Omit)
+    return args[0] if len(args) == 1 else Union[args]  # noqa: UP007
+
+
+def _omit_union_hook(t: Any) -> Hook:
+    inner = _without_omit(t)
+    hook = converter.get_structure_hook(inner)
+
+    def structure_present(value: Any, _: Any) -> Any:
+        return hook(value, inner)
+
+    return structure_present
+
+
+def _str_or_parts(t: Any) -> tuple[frozenset[str] | None, Any, bool] | None:
+    """For `str | X` (optionally `| None`): (allowed strings or None for any, X, nullable)."""
+    if not _is_union(t):
+        return None
+    args = typing.get_args(t)
+    nullable = type(None) in args
+    strings: frozenset[str] | None = None
+    string_part = False
+    others = []
+    for arg in args:
+        if arg is type(None):
+            continue
+        if arg is str:
+            string_part = True
+        elif typing.get_origin(arg) is Literal:
+            string_part = True
+            strings = frozenset(typing.get_args(arg))
+        else:
+            others.append(arg)
+    if not string_part or len(others) != 1:
+        return None
+    return strings, others[0], nullable
+
+
+def _str_or_hook(t: Any) -> Hook:
+    parts = _str_or_parts(t)
+    assert parts is not None
+    strings, other, nullable = parts
+    other_hook = converter.get_structure_hook(other)
+
+    def structure_str_or(value: Any, _: Any) -> Any:
+        if value is None and nullable:
+            return None
+        if value.__class__ is str:
+            if strings is not None and value not in strings:
+                allowed = ", ".join(sorted(strings))
+                raise ValueError(f"expected one of {allowed} or an object, got {value!r}")
+            return value
+        return other_hook(value, other)
+
+    return structure_str_or
+
+
+def _tagged_union_hook(base: type[Any]) -> Hook:
+    tag, variants, unknown = _UNIONS[base]
+    hooks: dict[type[Any], Hook] = {}
+    expected = ", ".join(sorted(variants))
+
+    def structure_tagged(value: Any, _: Any) -> Any:
+        if value.__class__ is not dict:
+            raise TypeError(f"expected an object for {base.__name__}, got {_kind(value)}")
+        tag_value = value.get(tag)
+        cls = variants.get(tag_value) if tag_value.__class__ is str else None
+        if cls is None:
+            if unknown is not None and tag_value.__class__ is str:
+                return unknown(**{tag: tag_value, "raw": dict(value)})
+            raise ValueError(
+                f"{base.__name__}: `{tag}` must be one of {expected}, got {tag_value!r}"
+            )
+        hook = hooks.get(cls)
+        if hook is None:
+            hook = hooks[cls] = converter.get_structure_hook(cls)
+        return hook(value, cls)
+
+    return structure_tagged
+
+
+def _unstructure_by_class(obj: Any) -> Any:
+    return converter.unstructure(obj, unstructure_as=obj.__class__)
+
+
+# -- classes -----------------------------------------------------------------------------------
+
+
+def _field_overrides(cls: type[Any], *, for_unstructure: bool) -> dict[str, Any]:
+    renames = _registry.RENAMES.get(cls, {})
+    result: dict[str, Any] = {}
+    for a in fields(cls):
+        if a.name == "extra_fields":
+            result[a.name] = override(omit=True)
+            continue
+        omit_default = for_unstructure and a.default is OMIT
+        rename = renames.get(a.name)
+        if omit_default or rename:
+            result[a.name] = override(omit_if_default=omit_default or None, rename=rename)
+    return result
+
+
+def _json_keys(cls: type[Any]) -> frozenset[str]:
+    renames = _registry.RENAMES.get(cls, {})
+    return frozenset(renames.get(a.name, a.name) for a in fields(cls) if a.name != "extra_fields")
+
+
+def _open_structure_hook(cls: type[Any]) -> Hook:
+    generated = make_dict_structure_fn(
+        cls, converter, _cattrs_forbid_extra_keys=False, **_field_overrides(cls, for_unstructure=False)
+    )
+    known = _json_keys(cls)
+
+    def structure_open(value: Any, _: Any) -> Any:
+        if value.__class__ is not dict:
+            raise TypeError(f"expected an object for {cls.__name__}, got {_kind(value)}")
+        instance = generated(value, cls)
+        extra = value.keys() - known
+        if extra:
+            instance.extra_fields = {k: value[k] for k in extra}
+        return instance
+
+    return structure_open
+
+
+def _closed_structure_hook(cls: type[Any]) -> Hook:
+    generated = make_dict_structure_fn(
+        cls, converter, _cattrs_forbid_extra_keys=True, **_field_overrides(cls, for_unstructure=False)
+    )
+
+    def structure_closed(value: Any, _: Any) -> Any:
+        if value.__class__ is not dict:
+            raise TypeError(f"expected an object for {cls.__name__}, got {_kind(value)}")
+        return generated(value, cls)
+
+    return structure_closed
+
+
+def _unknown_structure_hook(cls: type[Any]) -> Hook:
+    tag = _UNKNOWN_TAG[cls]
+
+    def structure_unknown(value: Any, _: Any) -> Any:
+        if value.__class__ is not dict or value.get(tag).__class__ is not str:
+            raise TypeError(f"expected an object with a string `{tag}` for {cls.__name__}")
+        return cls(**{tag: value[tag], "raw": dict(value)})
+
+    return structure_unknown
+
+
+def _model_unstructure_hook(cls: type[Any]) -> Callable[[Any], Any]:
+    generated = make_dict_unstructure_fn(cls, converter, **_field_overrides(cls, for_unstructure=True))
+    if cls not in _RESPONSE:
+        return generated
+
+    def unstructure_open(instance: Any) -> dict[str, Any]:
+        result: dict[str, Any] = generated(instance)
+        if instance.extra_fields:
+            for key, value in instance.extra_fields.items():
+                result.setdefault(key, value)
+        return result
+
+    return unstructure_open
+
+
+def _in(group: frozenset[type[Any]] | dict[type[Any], Any]) -> Callable[[Any], bool]:
+    def predicate(t: Any) -> bool:
+        try:
+            return t in group
+        except TypeError:  # unhashable typing constructs
+            return False
+
+    return predicate
+
+
+converter.register_structure_hook_factory(_has_omit, _omit_union_hook)
+converter.register_structure_hook_factory(lambda t: _str_or_parts(t) is not None, _str_or_hook)
+converter.register_structure_hook_factory(_in(_RESPONSE), _open_structure_hook)
+converter.register_structure_hook_factory(_in(_REQUEST), _closed_structure_hook)
+converter.register_structure_hook_factory(_in(_UNKNOWN), _unknown_structure_hook)
+converter.register_structure_hook_factory(_in(_UNIONS), _tagged_union_hook)
+converter.register_unstructure_hook_factory(_in(_RESPONSE | _REQUEST), _model_unstructure_hook)
+converter.register_unstructure_hook_func(_in(_UNKNOWN), lambda obj: dict(obj.raw))
+converter.register_unstructure_hook_func(_in(_UNIONS), _unstructure_by_class)
+
+
+# -- entry points ------------------------------------------------------------------------------
+
+
+def structure_hook(cls: type[T]) -> Callable[[Any], T]:
+    """A fast parser for one class: cattrs' cached hook, with errors mapped to ours."""
+    hook = converter.get_structure_hook(cls)
+
+    def parse(data: Any) -> T:
+        try:
+            return hook(data, cls)  # type: ignore[no-any-return]
+        except Exception as exc:
+            raise _model_error(exc, cls) from exc
+
+    return parse
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Parse decoded JSON into ``cls``; raises ModelValidationError naming the field path."""
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:
+        raise _model_error(exc, cls) from exc
+
+
+def _model_error(exc: Exception, cls: type[Any]) -> ModelValidationError:
+    if isinstance(exc, ModelValidationError):
+        return exc
+    name = getattr(cls, "__name__", str(cls))
+    errors = [f"{message} @ {path}" for path, message in _leaf_errors(exc, name)]
+    first_path = next(iter(_leaf_errors(exc, name)))[0]
+    message = f"{name} does not fit the payload: " + "; ".join(errors[:5])
+    if len(errors) > 5:
+        message += f" (and {len(errors) - 5} more)"
+    return ModelValidationError(message, model=name, path=first_path, errors=errors)
+
+
+def _leaf_errors(exc: BaseException, path: str) -> list[tuple[str, str]]:
+    """(field path, message) for every leaf error, walking cattrs' nested exception groups."""
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return [(path, f"unknown field(s) {sorted(exc.extra_fields)}")]
+    if isinstance(exc, cattrs.BaseValidationError):
+        found: list[tuple[str, str]] = []
+        for sub in exc.exceptions:
+            sub_path = path
+            for note in getattr(sub, "__notes__", []):
+                if isinstance(note, cattrs.AttributeValidationNote):
+                    sub_path = f"{path}.{note.name}"
+                elif isinstance(note, cattrs.IterableValidationNote):
+                    sub_path = f"{path}[{note.index!r}]"
+            found.extend(_leaf_errors(sub, sub_path))
+        return found or [(path, "invalid value")]
+    if isinstance(exc, FieldConstraintError):
+        return [(f"{path}.{exc.field}", str(exc))]
+    if isinstance(exc, KeyError):
+        return [(path, "required field missing")]
+    if isinstance(exc, (TypeError, ValueError)) and str(exc):
+        return [(path, str(exc))]
+    return [(path, f"invalid value ({type(exc).__name__})")]

@@ -1,0 +1,162 @@
+"""attrs validators for the spec constraints on request fields.
+
+The generated request models (``assistants_client.models.requests``) attach these to their
+fields, so a changed spec changes validation when the models are regenerated. Every failure
+raises ``ValueError`` (or ``TypeError`` for a wrong kind of value) whose message names the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence, Sized
+from typing import Any
+
+import attrs
+
+from assistants_client._model_base import OMIT
+
+__all__ = [
+    "FieldConstraintError",
+    "FieldKindError",
+    "exactly_one_of",
+    "for_lists",
+    "max_items",
+    "max_length",
+    "maximum",
+    "min_items",
+    "min_length",
+    "minimum",
+    "one_of",
+    "one_of_or_object",
+    "when_present",
+]
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+class FieldConstraintError(ValueError):
+    """A request field breaks a spec constraint; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class FieldKindError(FieldConstraintError, TypeError):
+    """A request field holds the wrong kind of value."""
+
+
+def when_present(validators: Validator | Sequence[Validator]) -> Validator:
+    """Run the validators unless the value is OMIT (not sent) or None (sent as null)."""
+    chain = list(validators) if isinstance(validators, (list, tuple)) else [validators]
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is OMIT or value is None:
+            return
+        for validator in chain:
+            validator(instance, attribute, value)
+
+    return check
+
+
+def _sized(attribute: attrs.Attribute[Any], value: Any) -> Sized:
+    if not isinstance(value, Sized):
+        raise FieldKindError(attribute.name, f"expected a sized value, got {type(value).__name__}")
+    return value
+
+
+def max_length(limit: int) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if len(_sized(attribute, value)) > limit:
+            raise FieldConstraintError(attribute.name, f"at most {limit} characters allowed, got {len(value)}")
+
+    return check
+
+
+def min_length(limit: int) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if len(_sized(attribute, value)) < limit:
+            raise FieldConstraintError(attribute.name, f"at least {limit} characters required, got {len(value)}")
+
+    return check
+
+
+def max_items(limit: int) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if len(_sized(attribute, value)) > limit:
+            raise FieldConstraintError(attribute.name, f"at most {limit} items allowed, got {len(value)}")
+
+    return check
+
+
+def min_items(limit: int) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if len(_sized(attribute, value)) < limit:
+            raise FieldConstraintError(attribute.name, f"at least {limit} items required, got {len(value)}")
+
+    return check
+
+
+def _number(attribute: attrs.Attribute[Any], value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FieldKindError(attribute.name, f"expected a number, got {type(value).__name__}")
+    return value
+
+
+def minimum(limit: float) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if _number(attribute, value) < limit:
+            raise FieldConstraintError(attribute.name, f"must be >= {limit}, got {value}")
+
+    return check
+
+
+def maximum(limit: float) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if _number(attribute, value) > limit:
+            raise FieldConstraintError(attribute.name, f"must be <= {limit}, got {value}")
+
+    return check
+
+
+def one_of(values: Sequence[str]) -> Validator:
+    allowed = frozenset(values)
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value not in allowed:
+            choices = ", ".join(repr(v) for v in values)
+            raise FieldConstraintError(attribute.name, f"must be one of {choices}, got {value!r}")
+
+    return check
+
+
+def one_of_or_object(values: Sequence[str]) -> Validator:
+    """For "auto"-or-object options: a string must be one of the values; objects pass."""
+    strings = one_of(values)
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, str):
+            strings(instance, attribute, value)
+
+    return check
+
+
+def for_lists(validators: Validator | Sequence[Validator]) -> Validator:
+    """Run the validators only when the value is a list (the array branch of `str | list`)."""
+    chain = list(validators) if isinstance(validators, (list, tuple)) else [validators]
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, list):
+            for validator in chain:
+                validator(instance, attribute, value)
+
+    return check
+
+
+def exactly_one_of(instance: Any, names: Sequence[str]) -> None:
+    present = [n for n in names if getattr(instance, n) is not OMIT]
+    if len(present) != 1:
+        listed = " or ".join(names)
+        raise ValueError(
+            f"{type(instance).__name__}: exactly one of {listed} must be given, got "
+            f"{len(present)} ({', '.join(present) or 'none'})"
+        )
