@@ -59,25 +59,25 @@ def _kind(value: Any) -> str:
 
 def _str(value: Any, _: Any) -> str:
     if value.__class__ is str:
-        return value  # type: ignore[no-any-return]
+        return value
     raise TypeError(f"expected a string, got {_kind(value)}")
 
 
 def _int(value: Any, _: Any) -> int:
     if value.__class__ is int:
-        return value  # type: ignore[no-any-return]
+        return value
     raise TypeError(f"expected an integer, got {_kind(value)}")
 
 
 def _float(value: Any, _: Any) -> float:
     if value.__class__ is float or value.__class__ is int:
-        return value  # type: ignore[no-any-return]
+        return value
     raise TypeError(f"expected a number, got {_kind(value)}")
 
 
 def _bool(value: Any, _: Any) -> bool:
     if value.__class__ is bool:
-        return value  # type: ignore[no-any-return]
+        return value
     raise TypeError(f"expected a boolean, got {_kind(value)}")
 
 
@@ -215,7 +215,10 @@ def _json_keys(cls: type[Any]) -> frozenset[str]:
 
 def _open_structure_hook(cls: type[Any]) -> Hook:
     generated = make_dict_structure_fn(
-        cls, converter, _cattrs_forbid_extra_keys=False, **_field_overrides(cls, for_unstructure=False)
+        cls,
+        converter,
+        _cattrs_forbid_extra_keys=False,
+        **_field_overrides(cls, for_unstructure=False),
     )
     known = _json_keys(cls)
 
@@ -233,7 +236,10 @@ def _open_structure_hook(cls: type[Any]) -> Hook:
 
 def _closed_structure_hook(cls: type[Any]) -> Hook:
     generated = make_dict_structure_fn(
-        cls, converter, _cattrs_forbid_extra_keys=True, **_field_overrides(cls, for_unstructure=False)
+        cls,
+        converter,
+        _cattrs_forbid_extra_keys=True,
+        **_field_overrides(cls, for_unstructure=False),
     )
 
     def structure_closed(value: Any, _: Any) -> Any:
@@ -256,7 +262,9 @@ def _unknown_structure_hook(cls: type[Any]) -> Hook:
 
 
 def _model_unstructure_hook(cls: type[Any]) -> Callable[[Any], Any]:
-    generated = make_dict_unstructure_fn(cls, converter, **_field_overrides(cls, for_unstructure=True))
+    generated = make_dict_unstructure_fn(
+        cls, converter, **_field_overrides(cls, for_unstructure=True)
+    )
     if cls not in _RESPONSE:
         return generated
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OMIT", "JsonValue", "Model", "Omit", "dumps_compact"]
 
-JsonValue = Union[str, int, float, bool, None, list[Any], dict[str, Any]]
+JsonValue = Union[str, int, float, bool, None, list[Any], dict[str, Any]]  # noqa: UP007
 
 M = TypeVar("M", bound="Model")
 
@@ -103,7 +103,7 @@ class Model:
     def __repr__(self) -> str:
         """Readable and short: omitted fields are left out, long text is truncated."""
         parts = []
-        for a in attrs.fields(type(self)):  # type: ignore[misc]
+        for a in attrs.fields(type(self)):  # type: ignore[arg-type]
             value = getattr(self, a.name)
             if value is OMIT or (a.name == "extra_fields" and not value):
                 continue

@@ -45,9 +45,15 @@ class FieldKindError(FieldConstraintError, TypeError):
     """A request field holds the wrong kind of value."""
 
 
+def _as_list(validators: Validator | Sequence[Validator]) -> list[Validator]:
+    if callable(validators):
+        return [validators]
+    return list(validators)
+
+
 def when_present(validators: Validator | Sequence[Validator]) -> Validator:
     """Run the validators unless the value is OMIT (not sent) or None (sent as null)."""
-    chain = list(validators) if isinstance(validators, (list, tuple)) else [validators]
+    chain = _as_list(validators)
 
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is OMIT or value is None:
@@ -67,7 +73,9 @@ def _sized(attribute: attrs.Attribute[Any], value: Any) -> Sized:
 def max_length(limit: int) -> Validator:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if len(_sized(attribute, value)) > limit:
-            raise FieldConstraintError(attribute.name, f"at most {limit} characters allowed, got {len(value)}")
+            raise FieldConstraintError(
+                attribute.name, f"at most {limit} characters allowed, got {len(value)}"
+            )
 
     return check
 
@@ -75,7 +83,9 @@ def max_length(limit: int) -> Validator:
 def min_length(limit: int) -> Validator:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if len(_sized(attribute, value)) < limit:
-            raise FieldConstraintError(attribute.name, f"at least {limit} characters required, got {len(value)}")
+            raise FieldConstraintError(
+                attribute.name, f"at least {limit} characters required, got {len(value)}"
+            )
 
     return check
 
@@ -83,7 +93,9 @@ def min_length(limit: int) -> Validator:
 def max_items(limit: int) -> Validator:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if len(_sized(attribute, value)) > limit:
-            raise FieldConstraintError(attribute.name, f"at most {limit} items allowed, got {len(value)}")
+            raise FieldConstraintError(
+                attribute.name, f"at most {limit} items allowed, got {len(value)}"
+            )
 
     return check
 
@@ -91,7 +103,9 @@ def max_items(limit: int) -> Validator:
 def min_items(limit: int) -> Validator:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if len(_sized(attribute, value)) < limit:
-            raise FieldConstraintError(attribute.name, f"at least {limit} items required, got {len(value)}")
+            raise FieldConstraintError(
+                attribute.name, f"at least {limit} items required, got {len(value)}"
+            )
 
     return check
 
@@ -142,7 +156,7 @@ def one_of_or_object(values: Sequence[str]) -> Validator:
 
 def for_lists(validators: Validator | Sequence[Validator]) -> Validator:
     """Run the validators only when the value is a list (the array branch of `str | list`)."""
-    chain = list(validators) if isinstance(validators, (list, tuple)) else [validators]
+    chain = _as_list(validators)
 
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if isinstance(value, list):

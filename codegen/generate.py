@@ -206,12 +206,10 @@ class Builder:
         return ref[len(SCHEMA_PREFIX) :]
 
     def _check_names(self) -> None:
-        seen: dict[str, str] = {}
         for name, cls in self.classes.items():
             if name in self.unions:
                 raise CodegenError(cls.path, f"class name {name} collides with a union base")
-            seen[name] = cls.path
-        for name, cls in self.classes.items():
+        for cls in self.classes.values():
             for f in cls.fields:
                 if f.name in RESERVED_FIELDS:
                     raise CodegenError(f"{cls.path}.{f.json_name}", "field name is reserved")
@@ -233,9 +231,7 @@ class Builder:
         schema = self.schemas[name]
         return self.resolve(schema, side, name, component=name)
 
-    def resolve(
-        self, schema: Any, side: str, path: str, component: str | None = None
-    ) -> Any:  # noqa: C901
+    def resolve(self, schema: Any, side: str, path: str, component: str | None = None) -> Any:
         if not isinstance(schema, dict):
             raise CodegenError(path, "schema is not an object")
         if "$ref" in schema:
@@ -289,7 +285,7 @@ class Builder:
 
     def _is_string_like(self, schema: dict[str, Any], path: str) -> bool:
         _, target = self.deref(schema, path)
-        return target.get("type") == "string" and not target.get("format") == "binary"
+        return target.get("type") == "string" and target.get("format") != "binary"
 
     def typed(
         self, schema: dict[str, Any], kind: Any, side: str, path: str, component: str | None
@@ -322,9 +318,7 @@ class Builder:
             return Prim("any")
         raise CodegenError(path, f"unsupported schema {sorted(set(schema) - DOC_KEYS)}")
 
-    def object(
-        self, schema: dict[str, Any], side: str, path: str, component: str | None
-    ) -> Any:
+    def object(self, schema: dict[str, Any], side: str, path: str, component: str | None) -> Any:
         props = schema.get("properties")
         additional = schema.get("additionalProperties")
         if not props:
@@ -367,7 +361,9 @@ class Builder:
             return found
         name = explicit_name or self._class_name(side, path, component, key)
         if name in self.classes:
-            raise CodegenError(path, f"class name {name} is already used by {self.classes[name].path}")
+            raise CodegenError(
+                path, f"class name {name} is already used by {self.classes[name].path}"
+            )
         cls = ClassDef(name=name, side=side, path=path, doc=_doc(schema, name))
         cls.bases = list(bases or [])
         self.by_key[(key, side)] = name
@@ -407,9 +403,7 @@ class Builder:
 
     # -- unions ---------------------------------------------------------------------------
 
-    def one_of(
-        self, schema: dict[str, Any], side: str, path: str, component: str | None
-    ) -> Any:
+    def one_of(self, schema: dict[str, Any], side: str, path: str, component: str | None) -> Any:
         variants = schema["oneOf"]
         strings: list[dict[str, Any]] = []
         others: list[dict[str, Any]] = []
@@ -450,7 +444,11 @@ class Builder:
         props = schema.get("properties", {})
         for tag_name in TAG_NAMES:
             enum = props.get(tag_name, {}).get("enum")
-            if isinstance(enum, list) and len(enum) == 1 and props[tag_name].get("type") == "string":
+            if (
+                isinstance(enum, list)
+                and len(enum) == 1
+                and props[tag_name].get("type") == "string"
+            ):
                 return tag_name, str(enum[0])
         raise CodegenError(path, "oneOf variant has no one-value `type` or `event` tag")
 
@@ -476,7 +474,9 @@ class Builder:
             keys = frozenset(self._variant_key(v, path) for v in variants)
             base = naming.UNION_NAMES.get(keys, "")
             if not base:
-                raise CodegenError(path, f"no name in codegen/naming.py UNION_NAMES for {sorted(keys)}")
+                raise CodegenError(
+                    path, f"no name in codegen/naming.py UNION_NAMES for {sorted(keys)}"
+                )
         key = "union:" + _canonical(schema)
         if side == REQUEST and key in self.response_keys:
             base += naming.REQUEST_SUFFIX
@@ -513,7 +513,9 @@ class Builder:
             self.classes[cls_name].tag = (tag_name, tag_value)
             self._add_variant(union, tag_value, cls_name, path)
         if len(tag_names) != 1:
-            raise CodegenError(path, f"oneOf variants disagree on the tag field: {sorted(tag_names)}")
+            raise CodegenError(
+                path, f"oneOf variants disagree on the tag field: {sorted(tag_names)}"
+            )
         union.tag_name = tag_names.pop()
         if side == RESPONSE and not nested:
             unknown = naming.UNKNOWN_PREFIX + base
@@ -558,7 +560,13 @@ CONSTRAINT_KEYS = ("maxLength", "minLength", "maxItems", "minItems", "minimum", 
 
 def _constraints(schema: dict[str, Any]) -> dict[str, Any]:
     found = {k: schema[k] for k in CONSTRAINT_KEYS if k in schema}
-    for unsupported in ("exclusiveMinimum", "exclusiveMaximum", "pattern", "multipleOf", "uniqueItems"):
+    for unsupported in (
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "pattern",
+        "multipleOf",
+        "uniqueItems",
+    ):
         if unsupported in schema:
             found[unsupported] = schema[unsupported]
     return found
@@ -690,7 +698,11 @@ class Emitter:
             assert f.const_default is not None
             args.append(f"default={f.const_default!r}")
         elif not f.required:
-            ann = f"{ann} | Omit"
+            ann = (
+                f"{ann[: -len(' | None')]} | Omit | None"
+                if ann.endswith(" | None")
+                else f"{ann} | Omit"
+            )
             args.append("default=OMIT")
         elif f.const_default is not None and side == REQUEST:
             args.append(f"default={f.const_default!r}")
@@ -705,7 +717,7 @@ class Emitter:
         if args == ["default=OMIT"]:
             return f"    {f.name}: {ann} = OMIT"
         if len(args) == 1 and args[0].startswith("default="):
-            return f"    {f.name}: {ann} = {args[0][len('default='):]}"
+            return f"    {f.name}: {ann} = {args[0][len('default=') :]}"
         return f"    {f.name}: {ann} = attrs.field({', '.join(args)})"
 
     def class_source(self, cls: ClassDef) -> str:
@@ -911,7 +923,9 @@ def _ruff() -> str:
 
 
 def generate_into(spec_path: Path, out_dir: Path) -> list[Path]:
-    document = yaml.load(spec_path.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    document = yaml.load(
+        spec_path.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    )
     files = render(document)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -922,10 +936,22 @@ def generate_into(spec_path: Path, out_dir: Path) -> list[Path]:
     project_root = Path(__file__).resolve().parent.parent
     config = project_root / "pyproject.toml"
     subprocess.run(
-        [_ruff(), "check", "--quiet", "--fix", "--config", str(config), "--select", "I,F401", *map(str, written)],
+        [
+            _ruff(),
+            "check",
+            "--quiet",
+            "--fix",
+            "--config",
+            str(config),
+            "--select",
+            "I,F401",
+            *map(str, written),
+        ],
         check=True,
     )
-    subprocess.run([_ruff(), "format", "--quiet", "--config", str(config), *map(str, written)], check=True)
+    subprocess.run(
+        [_ruff(), "format", "--quiet", "--config", str(config), *map(str, written)], check=True
+    )
     return written
 
 

@@ -86,7 +86,9 @@ def trim(upstream: dict[str, Any]) -> dict[str, Any]:
     refs = _refs(paths, set())
     for name in EXTRA_RESPONSES:
         refs.add(RESPONSE_PREFIX + name)
-    kept_responses = sorted(r[len(RESPONSE_PREFIX) :] for r in refs if r.startswith(RESPONSE_PREFIX))
+    kept_responses = sorted(
+        r[len(RESPONSE_PREFIX) :] for r in refs if r.startswith(RESPONSE_PREFIX)
+    )
     for name in kept_responses:
         if name not in responses:
             raise TrimError(f"response {name!r} is referenced but not defined upstream")
@@ -166,12 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(args.output)
     document = yaml.safe_load(text)
-    ops = sum(
-        1 for item in document["paths"].values() for m in item if m in HTTP_METHODS
-    )
+    ops = sum(1 for item in document["paths"].values() for m in item if m in HTTP_METHODS)
     print(
-        f"wrote {args.output}: {ops} operations, "
-        f"{len(document['components']['schemas'])} schemas"
+        f"wrote {args.output}: {ops} operations, {len(document['components']['schemas'])} schemas"
     )
     return 0
 

@@ -125,7 +125,7 @@ class VectorStoreCreate(Model):
         default=OMIT, validator=_v.when_present(_v.max_items(100000000))
     )
     chunking_strategy: ChunkingStrategy | Omit = OMIT
-    metadata: dict[str, str] | None | Omit = OMIT
+    metadata: dict[str, str] | Omit | None = OMIT
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -156,17 +156,17 @@ class CreateAssistantRequest(Model):
     """CreateAssistantRequest"""
 
     model: str
-    name: str | None | Omit = attrs.field(
+    name: str | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.max_length(256))
     )
-    description: str | None | Omit = attrs.field(
+    description: str | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.max_length(512))
     )
-    instructions: str | None | Omit = attrs.field(
+    instructions: str | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.max_length(256000))
     )
     reasoning_effort: (
-        Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None | Omit
+        Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | Omit | None
     ) = attrs.field(
         default=OMIT,
         validator=_v.when_present(
@@ -176,15 +176,15 @@ class CreateAssistantRequest(Model):
     tools: list[AssistantToolParam] | Omit = attrs.field(
         default=OMIT, validator=_v.when_present(_v.max_items(128))
     )
-    tool_resources: ToolResourcesCreate | None | Omit = OMIT
-    metadata: dict[str, str] | None | Omit = OMIT
-    temperature: float | None | Omit = attrs.field(
+    tool_resources: ToolResourcesCreate | Omit | None = OMIT
+    metadata: dict[str, str] | Omit | None = OMIT
+    temperature: float | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present([_v.minimum(0), _v.maximum(2)])
     )
-    top_p: float | None | Omit = attrs.field(
+    top_p: float | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present([_v.minimum(0), _v.maximum(1)])
     )
-    response_format: Literal["auto"] | ResponseFormatParam | None | Omit = attrs.field(
+    response_format: Literal["auto"] | ResponseFormatParam | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.one_of_or_object(("auto",)))
     )
 
@@ -214,8 +214,8 @@ class CreateMessageRequest(Model):
     content: str | list[MessageRequestContent] = attrs.field(
         validator=_v.for_lists(_v.min_items(1))
     )
-    attachments: list[MessageAttachmentParam] | None | Omit = OMIT
-    metadata: dict[str, str] | None | Omit = OMIT
+    attachments: list[MessageAttachmentParam] | Omit | None = OMIT
+    metadata: dict[str, str] | Omit | None = OMIT
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -242,7 +242,7 @@ class TruncationStrategyParam(Model):
     type: Literal["auto", "last_messages"] = attrs.field(
         validator=_v.one_of(("auto", "last_messages"))
     )
-    last_messages: int | None | Omit = attrs.field(
+    last_messages: int | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.minimum(1))
     )
 
@@ -252,44 +252,44 @@ class CreateRunRequest(Model):
     """CreateRunRequest"""
 
     assistant_id: str
-    model: str | None | Omit = OMIT
+    model: str | Omit | None = OMIT
     reasoning_effort: (
-        Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None | Omit
+        Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | Omit | None
     ) = attrs.field(
         default=OMIT,
         validator=_v.when_present(
             _v.one_of(("none", "minimal", "low", "medium", "high", "xhigh", "max"))
         ),
     )
-    instructions: str | None | Omit = OMIT
-    additional_instructions: str | None | Omit = OMIT
-    additional_messages: list[CreateMessageRequest] | None | Omit = OMIT
-    tools: list[AssistantToolParam] | None | Omit = attrs.field(
+    instructions: str | Omit | None = OMIT
+    additional_instructions: str | Omit | None = OMIT
+    additional_messages: list[CreateMessageRequest] | Omit | None = OMIT
+    tools: list[AssistantToolParam] | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.max_items(20))
     )
-    metadata: dict[str, str] | None | Omit = OMIT
-    temperature: float | None | Omit = attrs.field(
+    metadata: dict[str, str] | Omit | None = OMIT
+    temperature: float | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present([_v.minimum(0), _v.maximum(2)])
     )
-    top_p: float | None | Omit = attrs.field(
+    top_p: float | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present([_v.minimum(0), _v.maximum(1)])
     )
-    stream: bool | None | Omit = OMIT
-    max_prompt_tokens: int | None | Omit = attrs.field(
+    stream: bool | Omit | None = OMIT
+    max_prompt_tokens: int | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.minimum(256))
     )
-    max_completion_tokens: int | None | Omit = attrs.field(
+    max_completion_tokens: int | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.minimum(256))
     )
-    truncation_strategy: TruncationStrategyParam | None | Omit = OMIT
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoiceParam | None | Omit = (
+    truncation_strategy: TruncationStrategyParam | Omit | None = OMIT
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoiceParam | Omit | None = (
         attrs.field(
             default=OMIT,
             validator=_v.when_present(_v.one_of_or_object(("none", "auto", "required"))),
         )
     )
     parallel_tool_calls: bool | Omit = OMIT
-    response_format: Literal["auto"] | ResponseFormatParam | None | Omit = attrs.field(
+    response_format: Literal["auto"] | ResponseFormatParam | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.one_of_or_object(("auto",)))
     )
 
@@ -299,8 +299,8 @@ class CreateThreadRequest(Model):
     """Options to create a new thread. If no thread is provided when running a request, an empty thread will be created."""
 
     messages: list[CreateMessageRequest] | Omit = OMIT
-    tool_resources: ToolResourcesCreate | None | Omit = OMIT
-    metadata: dict[str, str] | None | Omit = OMIT
+    tool_resources: ToolResourcesCreate | Omit | None = OMIT
+    metadata: dict[str, str] | Omit | None = OMIT
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -326,35 +326,35 @@ class CreateThreadAndRunRequest(Model):
 
     assistant_id: str
     thread: CreateThreadRequest | Omit = OMIT
-    model: str | None | Omit = OMIT
-    instructions: str | None | Omit = OMIT
-    tools: list[AssistantToolParam] | None | Omit = attrs.field(
+    model: str | Omit | None = OMIT
+    instructions: str | Omit | None = OMIT
+    tools: list[AssistantToolParam] | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.max_items(20))
     )
-    tool_resources: ToolResourcesParam | None | Omit = OMIT
-    metadata: dict[str, str] | None | Omit = OMIT
-    temperature: float | None | Omit = attrs.field(
+    tool_resources: ToolResourcesParam | Omit | None = OMIT
+    metadata: dict[str, str] | Omit | None = OMIT
+    temperature: float | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present([_v.minimum(0), _v.maximum(2)])
     )
-    top_p: float | None | Omit = attrs.field(
+    top_p: float | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present([_v.minimum(0), _v.maximum(1)])
     )
-    stream: bool | None | Omit = OMIT
-    max_prompt_tokens: int | None | Omit = attrs.field(
+    stream: bool | Omit | None = OMIT
+    max_prompt_tokens: int | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.minimum(256))
     )
-    max_completion_tokens: int | None | Omit = attrs.field(
+    max_completion_tokens: int | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.minimum(256))
     )
-    truncation_strategy: TruncationStrategyParam | None | Omit = OMIT
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoiceParam | None | Omit = (
+    truncation_strategy: TruncationStrategyParam | Omit | None = OMIT
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoiceParam | Omit | None = (
         attrs.field(
             default=OMIT,
             validator=_v.when_present(_v.one_of_or_object(("none", "auto", "required"))),
         )
     )
     parallel_tool_calls: bool | Omit = OMIT
-    response_format: Literal["auto"] | ResponseFormatParam | None | Omit = attrs.field(
+    response_format: Literal["auto"] | ResponseFormatParam | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.one_of_or_object(("auto",)))
     )
 
@@ -401,7 +401,7 @@ class FunctionDefinitionParam(Model):
     description: str | Omit = OMIT
     name: str
     parameters: dict[str, Any] | Omit = OMIT
-    strict: bool | None | Omit = OMIT
+    strict: bool | Omit | None = OMIT
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -439,7 +439,7 @@ class JsonSchemaFormatParam(Model):
     description: str | Omit = OMIT
     name: str
     schema: dict[str, Any] | Omit = OMIT
-    strict: bool | None | Omit = OMIT
+    strict: bool | Omit | None = OMIT
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -472,34 +472,34 @@ class ModifyAssistantRequest(Model):
 
     model: str | Omit = OMIT
     reasoning_effort: (
-        Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None | Omit
+        Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | Omit | None
     ) = attrs.field(
         default=OMIT,
         validator=_v.when_present(
             _v.one_of(("none", "minimal", "low", "medium", "high", "xhigh", "max"))
         ),
     )
-    name: str | None | Omit = attrs.field(
+    name: str | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.max_length(256))
     )
-    description: str | None | Omit = attrs.field(
+    description: str | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.max_length(512))
     )
-    instructions: str | None | Omit = attrs.field(
+    instructions: str | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.max_length(256000))
     )
     tools: list[AssistantToolParam] | Omit = attrs.field(
         default=OMIT, validator=_v.when_present(_v.max_items(128))
     )
-    tool_resources: ToolResourcesParam | None | Omit = OMIT
-    metadata: dict[str, str] | None | Omit = OMIT
-    temperature: float | None | Omit = attrs.field(
+    tool_resources: ToolResourcesParam | Omit | None = OMIT
+    metadata: dict[str, str] | Omit | None = OMIT
+    temperature: float | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present([_v.minimum(0), _v.maximum(2)])
     )
-    top_p: float | None | Omit = attrs.field(
+    top_p: float | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present([_v.minimum(0), _v.maximum(1)])
     )
-    response_format: Literal["auto"] | ResponseFormatParam | None | Omit = attrs.field(
+    response_format: Literal["auto"] | ResponseFormatParam | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.one_of_or_object(("auto",)))
     )
 
@@ -508,15 +508,15 @@ class ModifyAssistantRequest(Model):
 class ModifyMessageRequest(Model):
     """ModifyMessageRequest"""
 
-    metadata: dict[str, str] | None | Omit = OMIT
+    metadata: dict[str, str] | Omit | None = OMIT
 
 
 @attrs.define(kw_only=True, repr=False)
 class ModifyThreadRequest(Model):
     """ModifyThreadRequest"""
 
-    tool_resources: ToolResourcesParam | None | Omit = OMIT
-    metadata: dict[str, str] | None | Omit = OMIT
+    tool_resources: ToolResourcesParam | Omit | None = OMIT
+    metadata: dict[str, str] | Omit | None = OMIT
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -570,4 +570,4 @@ class SubmitToolOutputsRequest(Model):
     """SubmitToolOutputsRequest"""
 
     tool_outputs: list[ToolOutput]
-    stream: bool | None | Omit = OMIT
+    stream: bool | Omit | None = OMIT

@@ -215,11 +215,11 @@ class Assistant(Model):
     model: str
     instructions: str | None
     tools: list[AssistantTool]
-    tool_resources: ToolResources | None | Omit = OMIT
+    tool_resources: ToolResources | Omit | None = OMIT
     metadata: dict[str, str] | None
-    temperature: float | None | Omit = OMIT
-    top_p: float | None | Omit = OMIT
-    response_format: str | ResponseFormat | None | Omit = OMIT
+    temperature: float | Omit | None = OMIT
+    top_p: float | Omit | None = OMIT
+    response_format: str | ResponseFormat | Omit | None = OMIT
     extra_fields: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -624,7 +624,7 @@ class FunctionCallDelta(Model):
 
     name: str | Omit = OMIT
     arguments: str | Omit = OMIT
-    output: str | None | Omit = OMIT
+    output: str | Omit | None = OMIT
     extra_fields: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -635,7 +635,7 @@ class FunctionDefinition(Model):
     description: str | Omit = OMIT
     name: str
     parameters: dict[str, Any] | Omit = OMIT
-    strict: bool | None | Omit = OMIT
+    strict: bool | Omit | None = OMIT
     extra_fields: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -712,7 +712,7 @@ class JsonSchemaFormat(Model):
     description: str | Omit = OMIT
     name: str
     schema: dict[str, Any] | Omit = OMIT
-    strict: bool | None | Omit = OMIT
+    strict: bool | Omit | None = OMIT
     extra_fields: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -1078,7 +1078,7 @@ class TruncationStrategy(Model):
     """Controls for how a thread will be truncated prior to the run. Use this to control the initial context window of the run."""
 
     type: str
-    last_messages: int | None | Omit = OMIT
+    last_messages: int | Omit | None = OMIT
     extra_fields: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -1105,8 +1105,8 @@ class RunResponse(Model):
     tools: list[AssistantTool]
     metadata: dict[str, str] | None
     usage: RunUsage | None
-    temperature: float | None | Omit = OMIT
-    top_p: float | None | Omit = OMIT
+    temperature: float | Omit | None = OMIT
+    top_p: float | Omit | None = OMIT
     max_prompt_tokens: int | None
     max_completion_tokens: int | None
     truncation_strategy: TruncationStrategy | None
