@@ -37,16 +37,6 @@ __all__ = ["converter", "structure", "structure_hook"]
 T = TypeVar("T")
 Hook = Callable[[Any, Any], Any]
 
-converter = cattrs.Converter(detailed_validation=True)
-
-_RESPONSE = frozenset(_registry.RESPONSE_CLASSES)
-_REQUEST = frozenset(_registry.REQUEST_CLASSES)
-_UNIONS: dict[type[Any], tuple[str, dict[str, type[Any]], type[Any] | None]] = {
-    base: (tag, variants, unknown) for base, tag, variants, unknown in _registry.TAGGED_UNIONS
-}
-_UNKNOWN = frozenset(u for _, _, u in _UNIONS.values() if u is not None)
-_UNKNOWN_TAG = {u: tag for tag, _, u in _UNIONS.values() if u is not None}
-
 
 def _kind(value: Any) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
@@ -87,14 +77,39 @@ def _free_object(value: Any, _: Any) -> dict[str, Any]:
     raise TypeError(f"expected an object, got {_kind(value)}")
 
 
-converter.register_structure_hook(str, _str)
-converter.register_structure_hook(int, _int)
-converter.register_structure_hook(float, _float)
-converter.register_structure_hook(bool, _bool)
-converter.register_structure_hook_func(lambda t: t == dict[str, Any], _free_object)
+_PRIMITIVES: dict[Any, tuple[type[Any], ...]] = {
+    str: (str,),
+    int: (int,),
+    float: (float, int),
+    bool: (bool,),
+}
 
 
-# -- unions ------------------------------------------------------------------------------------
+def _is_optional_primitive(t: Any) -> bool:
+    if not _is_union(t):
+        return False
+    args = typing.get_args(t)
+    return len(args) == 2 and type(None) in args and any(a in _PRIMITIVES for a in args)
+
+
+def _optional_primitive_hook(t: Any) -> Hook:
+    inner = next(a for a in typing.get_args(t) if a is not type(None))
+    accepted = _PRIMITIVES[inner]
+    strict = {str: _str, int: _int, float: _float, bool: _bool}[inner]
+
+    def structure_optional(value: Any, _: Any) -> Any:
+        if value is None or value.__class__ in accepted:
+            return value
+        return strict(value, inner)  # raises with the expected kind
+
+    return structure_optional
+
+
+def _is_optional(t: Any) -> bool:
+    if not _is_union(t):
+        return False
+    args = typing.get_args(t)
+    return len(args) == 2 and type(None) in args
 
 
 def _is_union(t: Any) -> bool:
@@ -108,16 +123,6 @@ def _has_omit(t: Any) -> bool:
 def _without_omit(t: Any) -> Any:
     args = tuple(a for a in typing.get_args(t) if a is not Omit)
     return args[0] if len(args) == 1 else Union[args]  # noqa: UP007
-
-
-def _omit_union_hook(t: Any) -> Hook:
-    inner = _without_omit(t)
-    hook = converter.get_structure_hook(inner)
-
-    def structure_present(value: Any, _: Any) -> Any:
-        return hook(value, inner)
-
-    return structure_present
 
 
 def _str_or_parts(t: Any) -> tuple[frozenset[str] | None, Any, bool] | None:
@@ -144,160 +149,193 @@ def _str_or_parts(t: Any) -> tuple[frozenset[str] | None, Any, bool] | None:
     return strings, others[0], nullable
 
 
-def _str_or_hook(t: Any) -> Hook:
-    parts = _str_or_parts(t)
-    assert parts is not None
-    strings, other, nullable = parts
-    other_hook = converter.get_structure_hook(other)
+def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs.Converter:
+    """Install the hooks for the classes of a generated registry (``models/_registry.py``)."""
+    _RESPONSE = frozenset(registry.RESPONSE_CLASSES)
+    _REQUEST = frozenset(registry.REQUEST_CLASSES)
+    _UNIONS: dict[type[Any], tuple[str, dict[str, type[Any]], type[Any] | None]] = {
+        base: (tag, variants, unknown) for base, tag, variants, unknown in registry.TAGGED_UNIONS
+    }
+    _UNKNOWN = frozenset(u for _, _, u in _UNIONS.values() if u is not None)
+    _UNKNOWN_TAG = {u: tag for tag, _, u in _UNIONS.values() if u is not None}
+    _RENAMES: dict[type[Any], dict[str, str]] = registry.RENAMES
 
-    def structure_str_or(value: Any, _: Any) -> Any:
-        if value is None and nullable:
-            return None
-        if value.__class__ is str:
-            if strings is not None and value not in strings:
-                allowed = ", ".join(sorted(strings))
-                raise ValueError(f"expected one of {allowed} or an object, got {value!r}")
-            return value
-        return other_hook(value, other)
+    converter.register_structure_hook(str, _str)
+    converter.register_structure_hook(int, _int)
+    converter.register_structure_hook(float, _float)
+    converter.register_structure_hook(bool, _bool)
+    converter.register_structure_hook_func(lambda t: t == dict[str, Any], _free_object)
 
-    return structure_str_or
+    def _optional_hook(t: Any) -> Hook:
+        inner = next(a for a in typing.get_args(t) if a is not type(None))
+        hook = converter.get_structure_hook(inner)
 
+        def structure_optional(value: Any, _: Any) -> Any:
+            return None if value is None else hook(value, inner)
 
-def _tagged_union_hook(base: type[Any]) -> Hook:
-    tag, variants, unknown = _UNIONS[base]
-    hooks: dict[type[Any], Hook] = {}
-    expected = ", ".join(sorted(variants))
+        return structure_optional
 
-    def structure_tagged(value: Any, _: Any) -> Any:
-        if value.__class__ is not dict:
-            raise TypeError(f"expected an object for {base.__name__}, got {_kind(value)}")
-        tag_value = value.get(tag)
-        cls = variants.get(tag_value) if tag_value.__class__ is str else None
-        if cls is None:
-            if unknown is not None and tag_value.__class__ is str:
-                return unknown(**{tag: tag_value, "raw": dict(value)})
-            raise ValueError(
-                f"{base.__name__}: `{tag}` must be one of {expected}, got {tag_value!r}"
-            )
-        hook = hooks.get(cls)
-        if hook is None:
-            hook = hooks[cls] = converter.get_structure_hook(cls)
-        return hook(value, cls)
+    # -- unions ------------------------------------------------------------------------------------
 
-    return structure_tagged
+    def _omit_union_hook(t: Any) -> Hook:
+        inner = _without_omit(t)
+        hook = converter.get_structure_hook(inner)
 
+        def structure_present(value: Any, _: Any) -> Any:
+            return hook(value, inner)
 
-def _unstructure_by_class(obj: Any) -> Any:
-    return converter.unstructure(obj, unstructure_as=obj.__class__)
+        return structure_present
 
+    def _str_or_hook(t: Any) -> Hook:
+        parts = _str_or_parts(t)
+        assert parts is not None
+        strings, other, nullable = parts
+        other_hook = converter.get_structure_hook(other)
 
-# -- classes -----------------------------------------------------------------------------------
+        def structure_str_or(value: Any, _: Any) -> Any:
+            if value is None and nullable:
+                return None
+            if value.__class__ is str:
+                if strings is not None and value not in strings:
+                    allowed = ", ".join(sorted(strings))
+                    raise ValueError(f"expected one of {allowed} or an object, got {value!r}")
+                return value
+            return other_hook(value, other)
 
+        return structure_str_or
 
-def _field_overrides(cls: type[Any], *, for_unstructure: bool) -> dict[str, Any]:
-    renames = _registry.RENAMES.get(cls, {})
-    result: dict[str, Any] = {}
-    for a in fields(cls):
-        if a.name == "extra_fields":
-            result[a.name] = override(omit=True)
-            continue
-        omit_default = for_unstructure and a.default is OMIT
-        rename = renames.get(a.name)
-        if omit_default or rename:
-            result[a.name] = override(omit_if_default=omit_default or None, rename=rename)
-    return result
+    def _tagged_union_hook(base: type[Any]) -> Hook:
+        tag, variants, unknown = _UNIONS[base]
+        hooks: dict[type[Any], Hook] = {}
+        expected = ", ".join(sorted(variants))
 
+        def structure_tagged(value: Any, _: Any) -> Any:
+            if value.__class__ is not dict:
+                raise TypeError(f"expected an object for {base.__name__}, got {_kind(value)}")
+            tag_value = value.get(tag)
+            cls = variants.get(tag_value) if tag_value.__class__ is str else None
+            if cls is None:
+                if unknown is not None and tag_value.__class__ is str:
+                    return unknown(**{tag: tag_value, "raw": dict(value)})
+                raise ValueError(
+                    f"{base.__name__}: `{tag}` must be one of {expected}, got {tag_value!r}"
+                )
+            hook = hooks.get(cls)
+            if hook is None:
+                hook = hooks[cls] = converter.get_structure_hook(cls)
+            return hook(value, cls)
 
-def _json_keys(cls: type[Any]) -> frozenset[str]:
-    renames = _registry.RENAMES.get(cls, {})
-    return frozenset(renames.get(a.name, a.name) for a in fields(cls) if a.name != "extra_fields")
+        return structure_tagged
 
+    def _unstructure_by_class(obj: Any) -> Any:
+        return converter.unstructure(obj, unstructure_as=obj.__class__)
 
-def _open_structure_hook(cls: type[Any]) -> Hook:
-    generated = make_dict_structure_fn(
-        cls,
-        converter,
-        _cattrs_forbid_extra_keys=False,
-        **_field_overrides(cls, for_unstructure=False),
-    )
-    known = _json_keys(cls)
+    # -- classes -----------------------------------------------------------------------------------
 
-    def structure_open(value: Any, _: Any) -> Any:
-        if value.__class__ is not dict:
-            raise TypeError(f"expected an object for {cls.__name__}, got {_kind(value)}")
-        instance = generated(value, cls)
-        extra = value.keys() - known
-        if extra:
-            instance.extra_fields = {k: value[k] for k in extra}
-        return instance
-
-    return structure_open
-
-
-def _closed_structure_hook(cls: type[Any]) -> Hook:
-    generated = make_dict_structure_fn(
-        cls,
-        converter,
-        _cattrs_forbid_extra_keys=True,
-        **_field_overrides(cls, for_unstructure=False),
-    )
-
-    def structure_closed(value: Any, _: Any) -> Any:
-        if value.__class__ is not dict:
-            raise TypeError(f"expected an object for {cls.__name__}, got {_kind(value)}")
-        return generated(value, cls)
-
-    return structure_closed
-
-
-def _unknown_structure_hook(cls: type[Any]) -> Hook:
-    tag = _UNKNOWN_TAG[cls]
-
-    def structure_unknown(value: Any, _: Any) -> Any:
-        if value.__class__ is not dict or value.get(tag).__class__ is not str:
-            raise TypeError(f"expected an object with a string `{tag}` for {cls.__name__}")
-        return cls(**{tag: value[tag], "raw": dict(value)})
-
-    return structure_unknown
-
-
-def _model_unstructure_hook(cls: type[Any]) -> Callable[[Any], Any]:
-    generated = make_dict_unstructure_fn(
-        cls, converter, **_field_overrides(cls, for_unstructure=True)
-    )
-    if cls not in _RESPONSE:
-        return generated
-
-    def unstructure_open(instance: Any) -> dict[str, Any]:
-        result: dict[str, Any] = generated(instance)
-        if instance.extra_fields:
-            for key, value in instance.extra_fields.items():
-                result.setdefault(key, value)
+    def _field_overrides(cls: type[Any], *, for_unstructure: bool) -> dict[str, Any]:
+        renames = _RENAMES.get(cls, {})
+        result: dict[str, Any] = {}
+        for a in fields(cls):
+            if a.name == "extra_fields":
+                result[a.name] = override(omit=True)
+                continue
+            omit_default = for_unstructure and a.default is OMIT
+            rename = renames.get(a.name)
+            if omit_default or rename:
+                result[a.name] = override(omit_if_default=omit_default or None, rename=rename)
         return result
 
-    return unstructure_open
+    def _json_keys(cls: type[Any]) -> frozenset[str]:
+        renames = _RENAMES.get(cls, {})
+        return frozenset(
+            renames.get(a.name, a.name) for a in fields(cls) if a.name != "extra_fields"
+        )
+
+    def _open_structure_hook(cls: type[Any]) -> Hook:
+        generated = make_dict_structure_fn(
+            cls,
+            converter,
+            _cattrs_forbid_extra_keys=False,
+            **_field_overrides(cls, for_unstructure=False),
+        )
+        known = _json_keys(cls)
+
+        def structure_open(value: Any, _: Any) -> Any:
+            if value.__class__ is not dict:
+                raise TypeError(f"expected an object for {cls.__name__}, got {_kind(value)}")
+            instance = generated(value, cls)
+            if not known.issuperset(value):
+                instance.extra_fields = {k: v for k, v in value.items() if k not in known}
+            return instance
+
+        return structure_open
+
+    def _closed_structure_hook(cls: type[Any]) -> Hook:
+        generated = make_dict_structure_fn(
+            cls,
+            converter,
+            _cattrs_forbid_extra_keys=True,
+            **_field_overrides(cls, for_unstructure=False),
+        )
+
+        def structure_closed(value: Any, _: Any) -> Any:
+            if value.__class__ is not dict:
+                raise TypeError(f"expected an object for {cls.__name__}, got {_kind(value)}")
+            return generated(value, cls)
+
+        return structure_closed
+
+    def _unknown_structure_hook(cls: type[Any]) -> Hook:
+        tag = _UNKNOWN_TAG[cls]
+
+        def structure_unknown(value: Any, _: Any) -> Any:
+            if value.__class__ is not dict or value.get(tag).__class__ is not str:
+                raise TypeError(f"expected an object with a string `{tag}` for {cls.__name__}")
+            return cls(**{tag: value[tag], "raw": dict(value)})
+
+        return structure_unknown
+
+    def _model_unstructure_hook(cls: type[Any]) -> Callable[[Any], Any]:
+        generated = make_dict_unstructure_fn(
+            cls, converter, **_field_overrides(cls, for_unstructure=True)
+        )
+        if cls not in _RESPONSE:
+            return generated
+
+        def unstructure_open(instance: Any) -> dict[str, Any]:
+            result: dict[str, Any] = generated(instance)
+            if instance.extra_fields:
+                for key, value in instance.extra_fields.items():
+                    result.setdefault(key, value)
+            return result
+
+        return unstructure_open
+
+    def _in(group: frozenset[type[Any]] | dict[type[Any], Any]) -> Callable[[Any], bool]:
+        def predicate(t: Any) -> bool:
+            try:
+                return t in group
+            except TypeError:  # unhashable typing constructs
+                return False
+
+        return predicate
+
+    converter.register_structure_hook_factory(_is_optional, _optional_hook)
+    converter.register_structure_hook_factory(_is_optional_primitive, _optional_primitive_hook)
+    converter.register_structure_hook_factory(_has_omit, _omit_union_hook)
+    converter.register_structure_hook_factory(lambda t: _str_or_parts(t) is not None, _str_or_hook)
+    converter.register_structure_hook_factory(_in(_RESPONSE), _open_structure_hook)
+    converter.register_structure_hook_factory(_in(_REQUEST), _closed_structure_hook)
+    converter.register_structure_hook_factory(_in(_UNKNOWN), _unknown_structure_hook)
+    converter.register_structure_hook_factory(_in(_UNIONS), _tagged_union_hook)
+    converter.register_unstructure_hook_factory(_in(_RESPONSE | _REQUEST), _model_unstructure_hook)
+    converter.register_unstructure_hook_func(_in(_UNKNOWN), lambda obj: dict(obj.raw))
+    converter.register_unstructure_hook_func(_in(_UNIONS), _unstructure_by_class)
+
+    return converter
 
 
-def _in(group: frozenset[type[Any]] | dict[type[Any], Any]) -> Callable[[Any], bool]:
-    def predicate(t: Any) -> bool:
-        try:
-            return t in group
-        except TypeError:  # unhashable typing constructs
-            return False
-
-    return predicate
-
-
-converter.register_structure_hook_factory(_has_omit, _omit_union_hook)
-converter.register_structure_hook_factory(lambda t: _str_or_parts(t) is not None, _str_or_hook)
-converter.register_structure_hook_factory(_in(_RESPONSE), _open_structure_hook)
-converter.register_structure_hook_factory(_in(_REQUEST), _closed_structure_hook)
-converter.register_structure_hook_factory(_in(_UNKNOWN), _unknown_structure_hook)
-converter.register_structure_hook_factory(_in(_UNIONS), _tagged_union_hook)
-converter.register_unstructure_hook_factory(_in(_RESPONSE | _REQUEST), _model_unstructure_hook)
-converter.register_unstructure_hook_func(_in(_UNKNOWN), lambda obj: dict(obj.raw))
-converter.register_unstructure_hook_func(_in(_UNIONS), _unstructure_by_class)
-
+converter = configure(cattrs.Converter(detailed_validation=True), _registry)
 
 # -- entry points ------------------------------------------------------------------------------
 

@@ -146,12 +146,20 @@ def _doc(schema: dict[str, Any], fallback: str) -> str:
 
 
 def _canonical(schema: Any) -> str:
+    """A structural key: documentation keywords are ignored, property names are kept."""
+
     def strip(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: strip(v) for k, v in node.items() if k not in KEY_IGNORED}
         if isinstance(node, list):
             return [strip(v) for v in node]
-        return node
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                out[key] = {name: strip(sub) for name, sub in value.items()}
+            elif key not in KEY_IGNORED:
+                out[key] = strip(value)
+        return out
 
     return json.dumps(strip(schema), sort_keys=True)
 
@@ -190,7 +198,11 @@ class Builder:
                         response_roots.append(
                             self._component_of(content["schema"], f"{where}.{status}")
                         )
-        response_roots += ["ErrorResponse", "AssistantStreamEvent"]
+        # Not referenced by any operation, yet part of the API: the error body and the events of
+        # streamed runs.
+        response_roots += [
+            n for n in ("ErrorResponse", "AssistantStreamEvent") if n in self.schemas
+        ]
         # Responses first: a request class then knows whether its schema also has a response
         # class, and takes the Param suffix if so.
         for name in _unique(response_roots):
@@ -825,7 +837,7 @@ def render(document: dict[str, Any]) -> dict[str, str]:
     event_unions = [
         u for u in builder.unions.values() if u.side == RESPONSE and u.tag_name == "event"
     ]
-    stream_root = next(u for u in event_unions if u.parent is None)
+    stream_root = next((u for u in event_unions if u.parent is None), None)
     registry = _registry_source(builder, response_names, request_names, stream_root)
     init = _init_source(response_names, request_names)
     return {
@@ -838,15 +850,18 @@ def render(document: dict[str, Any]) -> dict[str, str]:
 
 
 def _registry_source(
-    builder: Builder, response_names: list[str], request_names: list[str], stream_root: UnionDef
+    builder: Builder,
+    response_names: list[str],
+    request_names: list[str],
+    stream_root: UnionDef | None,
 ) -> str:
     resp_classes = sorted(n for n in response_names if n in builder.classes)
     req_classes = sorted(n for n in request_names if n in builder.classes)
     lines = [
         HEADER + '"""What the converter needs to know about the generated classes."""\n',
         "from typing import Any\n",
-        "from assistants_client.models import requests as _rq",
-        "from assistants_client.models import responses as _rs\n",
+        "from . import requests as _rq",
+        "from . import responses as _rs\n",
         "__all__ = [",
         '    "RENAMES",',
         '    "REQUEST_CLASSES",',
@@ -874,7 +889,7 @@ def _registry_source(
     lines.append(")\n")
     lines.append("# Stream event name -> event class.")
     lines.append("STREAM_EVENTS: dict[str, type[Any]] = {")
-    for tag, cls in sorted(stream_root.variants.items()):
+    for tag, cls in sorted(stream_root.variants.items() if stream_root else []):
         lines.append(f"    {tag!r}: _rs.{cls},")
     lines.append("}\n")
     renames: list[str] = []
@@ -893,16 +908,19 @@ def _registry_source(
 
 def _init_source(response_names: list[str], request_names: list[str]) -> str:
     names = sorted(set(response_names) | set(request_names))
+    imports = ""
+    for module, members in (("requests", request_names), ("responses", response_names)):
+        if members:
+            imports += (
+                f"from .{module} import (\n"
+                + "".join(f"    {n},\n" for n in sorted(members))
+                + ")\n"
+            )
     return (
         HEADER
         + '"""Generated models of the Assistants API. See the README for the naming scheme."""\n\n'
-        + "from assistants_client.models.requests import (\n"
-        + "".join(f"    {n},\n" for n in sorted(request_names))
-        + ")\n"
-        + "from assistants_client.models.responses import (\n"
-        + "".join(f"    {n},\n" for n in sorted(response_names))
-        + ")\n\n"
-        + "__all__ = [\n"
+        + imports
+        + "\n__all__ = [\n"
         + "".join(f"    {n!r},\n" for n in names)
         + "]\n"
     )

@@ -3,7 +3,7 @@
 
 """Generated models of the Assistants API. See the README for the naming scheme."""
 
-from assistants_client.models.requests import (
+from .requests import (
     AssistantToolParam,
     AttachmentToolParam,
     AutoChunkingStrategy,
@@ -49,7 +49,7 @@ from assistants_client.models.requests import (
     TruncationStrategyParam,
     VectorStoreCreate,
 )
-from assistants_client.models.responses import (
+from .responses import (
     Assistant,
     AssistantDeleted,
     AssistantList,

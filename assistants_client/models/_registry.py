@@ -5,8 +5,8 @@
 
 from typing import Any
 
-from assistants_client.models import requests as _rq
-from assistants_client.models import responses as _rs
+from . import requests as _rq
+from . import responses as _rs
 
 __all__ = [
     "RENAMES",
