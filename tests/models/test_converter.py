@@ -1,0 +1,161 @@
+"""The converter on the real generated models: errors, JSON helpers, repr, OMIT."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from assistants_client import OMIT, ModelValidationError
+from assistants_client.models import (
+    AssistantStreamEvent,
+    CreateMessageRequest,
+    CreateRunRequest,
+    MessageContentText,
+    RunResponse,
+    ThreadMessage,
+    ThreadMessageDeltaEvent,
+    UnknownMessageContent,
+)
+
+
+def message(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": "msg_1",
+        "object": "thread.message",
+        "created_at": 1700000000,
+        "thread_id": "thread_1",
+        "status": "completed",
+        "incomplete_details": None,
+        "completed_at": None,
+        "incomplete_at": None,
+        "role": "assistant",
+        "content": [{"type": "text", "text": {"value": "hello", "annotations": []}}],
+        "assistant_id": None,
+        "run_id": None,
+        "attachments": None,
+        "metadata": {},
+    }
+    payload.update(overrides)
+    return payload
+
+
+def test_message_content_is_the_base_class_of_the_content_variants() -> None:
+    parsed = ThreadMessage.from_dict(message())
+    assert isinstance(parsed.content[0], MessageContentText)
+    assert parsed.content[0].text.value == "hello"
+
+
+def test_from_json_accepts_str_and_bytes() -> None:
+    text = json.dumps(message())
+    assert ThreadMessage.from_json(text) == ThreadMessage.from_json(text.encode())
+    assert json.loads(ThreadMessage.from_json(text).to_json()) == message()
+
+
+def test_a_missing_required_field_names_the_class_and_the_field() -> None:
+    payload = message()
+    del payload["thread_id"]
+    with pytest.raises(ModelValidationError) as info:
+        ThreadMessage.from_dict(payload)
+    assert info.value.path == "ThreadMessage.thread_id"
+    assert "required field missing" in str(info.value)
+
+
+def test_a_wrong_type_deep_inside_names_the_full_path() -> None:
+    payload = message(content=[{"type": "text", "text": {"value": 3, "annotations": []}}])
+    with pytest.raises(ModelValidationError) as info:
+        ThreadMessage.from_dict(payload)
+    assert info.value.path == "ThreadMessage.content[0].text.value"
+    assert "expected a string, got int" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("created_at", "1700000000"), ("created_at", True), ("role", 1), ("metadata", {"k": 2})],
+)
+def test_primitives_are_strict(field: str, value: Any) -> None:
+    with pytest.raises(ModelValidationError):
+        ThreadMessage.from_dict(message(**{field: value}))
+
+
+def test_an_unknown_content_type_is_kept_and_written_back() -> None:
+    payload = message(content=[{"type": "audio", "audio": {"id": "a"}}])
+    parsed = ThreadMessage.from_dict(payload)
+    assert isinstance(parsed.content[0], UnknownMessageContent)
+    assert parsed.to_dict() == payload
+
+
+def test_stream_events_parse_into_typed_event_classes() -> None:
+    event = AssistantStreamEvent.from_dict(
+        {
+            "event": "thread.message.delta",
+            "data": {
+                "id": "msg_1",
+                "object": "thread.message.delta",
+                "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "Hi"}}]},
+            },
+        }
+    )
+    assert isinstance(event, ThreadMessageDeltaEvent)
+    assert event.data.delta.content[0].text.value == "Hi"  # type: ignore[union-attr]
+
+
+def test_omit_is_falsy_and_left_out_while_none_is_sent_as_null() -> None:
+    request = CreateRunRequest(assistant_id="asst_1", instructions=None)
+    assert not OMIT
+    assert request.model is OMIT
+    assert request.to_dict() == {"assistant_id": "asst_1", "instructions": None}
+
+
+def test_request_models_validate_spec_constraints_at_construction() -> None:
+    with pytest.raises(ValueError, match="temperature"):
+        CreateRunRequest(assistant_id="a", temperature=5)
+    with pytest.raises(ModelValidationError) as info:
+        CreateMessageRequest.from_dict({"role": "user", "content": "x", "colour": "red"})
+    assert "colour" in str(info.value)
+
+
+def test_repr_is_readable_and_truncates_long_text() -> None:
+    parsed = ThreadMessage.from_dict(
+        message(content=[{"type": "text", "text": {"value": "x" * 5000, "annotations": []}}])
+    )
+    text = repr(parsed)
+    assert text.startswith("ThreadMessage(id='msg_1'")
+    assert len(text) < 1500
+    assert "extra_fields" not in text
+
+
+def test_run_response_keeps_unknown_fields_and_statuses() -> None:
+    payload = {
+        "id": "run_1",
+        "object": "thread.run",
+        "created_at": 1,
+        "thread_id": "t",
+        "assistant_id": "a",
+        "status": "paused_for_review",
+        "required_action": None,
+        "last_error": None,
+        "expires_at": None,
+        "started_at": None,
+        "cancelled_at": None,
+        "failed_at": None,
+        "completed_at": None,
+        "model": "gpt-4o",
+        "instructions": "",
+        "tools": [],
+        "metadata": {},
+        "usage": None,
+        "incomplete_details": None,
+        "max_prompt_tokens": None,
+        "max_completion_tokens": None,
+        "truncation_strategy": None,
+        "tool_choice": "auto",
+        "parallel_tool_calls": True,
+        "response_format": "auto",
+        "reasoning": {"effort": "low"},
+    }
+    run = RunResponse.from_dict(payload)
+    assert run.status == "paused_for_review"
+    assert run.extra_fields == {"reasoning": {"effort": "low"}}
+    assert run.to_dict() == payload
