@@ -88,7 +88,8 @@ class APIError(AssistantsError):
 
     ``status_code`` is None when no response was received. ``body`` is a truncated copy of the
     response body. ``error`` is the server's error object (message, type, param, code) when the
-    body had one.
+    body had one. ``partial`` is what an event stream had accumulated when it failed (a
+    ``StreamSnapshot``), None otherwise.
     """
 
     def __init__(
@@ -101,8 +102,10 @@ class APIError(AssistantsError):
         request_id: str | None = None,
         body: str | None = None,
         error: dict[str, Any] | None = None,
+        partial: Any = None,
     ) -> None:
         super().__init__(message)
+        self.partial = partial
         self.message = message
         self.method = method
         self.url = url
@@ -155,10 +158,6 @@ class StreamInterruptedError(APIConnectionError):
     ``partial`` holds what was accumulated before the cut (a stream snapshot), so that nothing
     already received is lost.
     """
-
-    def __init__(self, message: str, *, partial: Any = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.partial = partial
 
 
 class APIResponseValidationError(APIError):

@@ -1,0 +1,672 @@
+"""Streamed runs: server-sent events in, typed events and accumulated snapshots out.
+
+An :class:`AssistantStream` reads the body of a ``stream: true`` request through sseclient-py
+over ``iter_content(chunk_size=None)``, turns each event into its generated event class
+(``ThreadMessageDeltaEvent``, ``ThreadRunCompletedEvent``...), and folds the deltas into
+snapshots of the run, its messages and its run steps.
+
+Guarantees:
+
+- A stream never ends as if it had completed: if the connection closes before ``done`` (or an
+  event is cut in the middle), :class:`StreamInterruptedError` is raised with what was
+  accumulated so far in ``partial``; no bytes within the read timeout raise
+  :class:`APITimeoutError`.
+- An ``error`` event reaches the handler, then is raised as :class:`StreamError` with the
+  server's message and code.
+- Unknown event names arrive as ``UnknownAssistantStreamEvent``, never as a crash.
+- Accumulation is linear in the streamed size: appended text is kept as a list of parts and
+  joined once when a snapshot is read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+import requests
+import sseclient
+
+from assistants_client._converter import structure_hook
+from assistants_client._exceptions import (
+    APIError,
+    APIResponseValidationError,
+    APITimeoutError,
+    StreamError,
+    StreamInterruptedError,
+)
+from assistants_client.models import (
+    AssistantStreamEvent,
+    ErrorDetail,
+    MessageContentDelta,
+    MessageContentTextDelta,
+    RequiredToolCall,
+    RunResponse,
+    RunStep,
+    RunStepDelta,
+    ThreadMessage,
+    ThreadMessageDeltaEvent,
+    ToolCallsStepDetails,
+    UnknownAssistantStreamEvent,
+)
+from assistants_client.models._registry import STREAM_EVENTS
+
+__all__ = [
+    "AssistantEventHandler",
+    "AssistantStream",
+    "StreamSnapshot",
+]
+
+logger = logging.getLogger("assistants_client")
+
+DONE = "done"
+TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
+_EVENT_TERMINATORS = (b"\n\n", b"\r\r", b"\r\n\r\n")
+
+
+def _event_data_types() -> dict[str, tuple[type[Any], Callable[[Any], Any]]]:
+    """Event name -> (event class, parser of its `data`)."""
+    import attrs
+
+    table: dict[str, tuple[type[Any], Callable[[Any], Any]]] = {}
+    for name, cls in STREAM_EVENTS.items():
+        data_type = attrs.fields(cls).data.type
+        if data_type is str:  # `done`: its data is the literal [DONE], not JSON
+            continue
+        table[name] = (cls, structure_hook(data_type))
+    return table
+
+
+_EVENTS = _event_data_types()
+
+
+# -- accumulation ----------------------------------------------------------------------------
+
+
+class _Text:
+    """A string being appended to: parts are joined once, when read."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, first: str) -> None:
+        self.parts = [first]
+
+    def join(self) -> str:
+        if len(self.parts) > 1:
+            self.parts = ["".join(self.parts)]
+        return self.parts[0]
+
+
+# Keys that identify an item rather than carry content: a delta replaces them.
+_REPLACED_KEYS = frozenset({"index", "type", "id", "name", "file_id", "object"})
+
+
+def _merge(snapshot: dict[str, Any], delta: dict[str, Any]) -> None:
+    """Fold a delta object into a snapshot object in place (strings append, lists by index)."""
+    for key, value in delta.items():
+        current = snapshot.get(key)
+        if current is None or key in _REPLACED_KEYS:
+            snapshot[key] = _Text(value) if value.__class__ is str else _copy(value)
+        elif value.__class__ is str:
+            if current.__class__ is _Text:
+                current.parts.append(value)
+            elif current.__class__ is str:
+                snapshot[key] = text = _Text(current)
+                text.parts.append(value)
+            else:
+                snapshot[key] = _Text(value)
+        elif value.__class__ is dict and current.__class__ is dict:
+            _merge(current, value)
+        elif value.__class__ is list and current.__class__ is list:
+            _merge_list(current, value)
+        else:
+            snapshot[key] = _copy(value)
+
+
+def _merge_list(snapshot: list[Any], delta: list[Any]) -> None:
+    for item in delta:
+        index = item.get("index") if item.__class__ is dict else None
+        if index.__class__ is not int:
+            snapshot.append(_copy(item))
+            continue
+        while len(snapshot) <= index:
+            snapshot.append(None)
+        if snapshot[index].__class__ is dict:
+            _merge(snapshot[index], item)
+        else:
+            snapshot[index] = _copy(item)
+
+
+def _copy(value: Any) -> Any:
+    if value.__class__ is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if value.__class__ is list:
+        return [_copy(v) for v in value]
+    return value
+
+
+def _materialize(value: Any) -> Any:
+    """The plain JSON of a snapshot: text parts joined, merge-only `index` keys dropped."""
+    if value.__class__ is _Text:
+        return value.join()
+    if value.__class__ is dict:
+        return {k: _materialize(v) for k, v in value.items()}
+    if value.__class__ is list:
+        return [
+            _materialize({k: v for k, v in item.items() if k != "index"})
+            if item.__class__ is dict and "index" in item
+            else _materialize(item)
+            for item in value
+            if item is not None
+        ]
+    return value
+
+
+class StreamSnapshot:
+    """What a stream has accumulated so far: the run, its messages and its run steps."""
+
+    def __init__(self) -> None:
+        self.run: RunResponse | None = None
+        self.thread_id: str | None = None
+        self._messages: dict[str, dict[str, Any]] = {}
+        self._message_objects: dict[str, ThreadMessage] = {}
+        self._steps: dict[str, dict[str, Any]] = {}
+        self._step_objects: dict[str, RunStep] = {}
+        self._accumulated: dict[str, dict[str, Any]] = {}
+
+    # Messages and steps are kept as JSON while deltas arrive, and typed when read.
+
+    def start_message(self, message: ThreadMessage, raw: dict[str, Any]) -> None:
+        self._messages[message.id] = _copy(raw)
+        self._message_objects[message.id] = message
+
+    def add_message_delta(self, message_id: str, raw_delta: dict[str, Any]) -> None:
+        snapshot = self._messages.setdefault(
+            message_id, {"id": message_id, "object": "thread.message", "content": []}
+        )
+        _merge(snapshot, raw_delta)
+        self._message_objects.pop(message_id, None)
+
+    def complete_message(self, message: ThreadMessage, raw: dict[str, Any]) -> None:
+        if message.id in self._messages:
+            self._accumulated[message.id] = _materialize(self._messages[message.id])
+        self._messages[message.id] = _copy(raw)
+        self._message_objects[message.id] = message
+
+    def message(self, message_id: str) -> ThreadMessage:
+        cached = self._message_objects.get(message_id)
+        if cached is None:
+            cached = ThreadMessage.from_dict(_materialize(self._messages[message_id]))
+            self._message_objects[message_id] = cached
+        return cached
+
+    def text_of(self, message_id: str, index: int) -> str:
+        """The text of one content part of a message so far."""
+        value = self._messages[message_id]["content"][index]["text"]["value"]
+        return value.join() if value.__class__ is _Text else str(value)
+
+    def accumulated_message(self, message_id: str) -> dict[str, Any] | None:
+        """The message as accumulated from its deltas, before the server's final version."""
+        return self._accumulated.get(message_id)
+
+    def start_step(self, step: RunStep, raw: dict[str, Any]) -> None:
+        self._steps[step.id] = _copy(raw)
+        self._step_objects[step.id] = step
+
+    def add_step_delta(self, step_id: str, raw_delta: dict[str, Any]) -> None:
+        snapshot = self._steps.setdefault(step_id, {"id": step_id, "object": "thread.run.step"})
+        _merge(snapshot, raw_delta)
+        self._step_objects.pop(step_id, None)
+
+    def step(self, step_id: str) -> RunStep:
+        cached = self._step_objects.get(step_id)
+        if cached is None:
+            cached = RunStep.from_dict(_materialize(self._steps[step_id]))
+            self._step_objects[step_id] = cached
+        return cached
+
+    @property
+    def messages(self) -> list[ThreadMessage]:
+        return [self.message(message_id) for message_id in self._messages]
+
+    @property
+    def run_steps(self) -> list[RunStep]:
+        return [self.step(step_id) for step_id in self._steps]
+
+    @property
+    def text(self) -> str:
+        """All text of the assistant messages so far, in order."""
+        parts: list[str] = []
+        for message_id in self._messages:
+            for item in self._messages[message_id].get("content", []):
+                if item and item.get("type") == "text":
+                    value = item.get("text", {}).get("value")
+                    if value is not None:
+                        parts.append(value.join() if value.__class__ is _Text else value)
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        status = self.run.status if self.run else None
+        return (
+            f"StreamSnapshot(run_status={status!r}, messages={len(self._messages)}, "
+            f"run_steps={len(self._steps)})"
+        )
+
+
+# -- handler ---------------------------------------------------------------------------------
+
+
+class AssistantEventHandler:
+    """Subclass and override the ``on_*`` methods you need; every one is optional.
+
+    A handler holds no state of its own, so a subclass does not need to call
+    ``super().__init__()`` and one handler can serve any number of streams.
+    """
+
+    def on_event(self, event: AssistantStreamEvent) -> None:
+        """Every event, first, before the specific callbacks below."""
+
+    def on_run_status(self, run: RunResponse) -> None:
+        """A ``thread.run.*`` event: the run's status changed (queued, in_progress...)."""
+
+    def on_message_created(self, message: ThreadMessage) -> None:
+        """An assistant message started."""
+
+    def on_message_delta(self, delta: Any, snapshot: ThreadMessage) -> None:
+        """Part of a message arrived; ``snapshot`` is the message so far."""
+
+    def on_message_done(self, message: ThreadMessage) -> None:
+        """A message is complete (or incomplete): the server's final version."""
+
+    def on_text_created(self, text: str) -> None:
+        """A text content part started (with its first characters, often empty)."""
+
+    def on_text_delta(self, delta: str, snapshot: str) -> None:
+        """Text arrived; ``snapshot`` is the text of that content part so far."""
+
+    def on_text_done(self, text: str) -> None:
+        """A text content part is complete."""
+
+    def on_run_step_created(self, run_step: RunStep) -> None:
+        """A run step started."""
+
+    def on_run_step_delta(self, delta: RunStepDelta, snapshot: RunStep) -> None:
+        """A run step changed; ``snapshot`` is the step so far."""
+
+    def on_run_step_done(self, run_step: RunStep) -> None:
+        """A run step completed, failed, was cancelled or expired."""
+
+    def on_tool_call_created(self, tool_call: Any) -> None:
+        """A tool call started (function, code_interpreter or file_search)."""
+
+    def on_tool_call_delta(self, delta: Any, snapshot: Any) -> None:
+        """A tool call changed; ``snapshot`` is the call so far."""
+
+    def on_tool_call_done(self, tool_call: Any) -> None:
+        """A tool call is complete."""
+
+    def on_error(self, error: ErrorDetail) -> None:
+        """An ``error`` event; the stream raises StreamError after this returns."""
+
+    def on_end(self) -> None:
+        """The stream reached ``done``."""
+
+
+# -- the stream ------------------------------------------------------------------------------
+
+
+class _Overrides:
+    """Which snapshot-taking callbacks a handler overrides: snapshots are built only for those."""
+
+    def __init__(self, handler: AssistantEventHandler | None) -> None:
+        def overrides(name: str) -> bool:
+            if handler is None:
+                return False
+            return getattr(type(handler), name) is not getattr(AssistantEventHandler, name)
+
+        self.message_delta = overrides("on_message_delta")
+        self.text_delta = overrides("on_text_delta")
+        self.step_delta = any(
+            overrides(n)
+            for n in ("on_run_step_delta", "on_tool_call_created", "on_tool_call_delta")
+        )
+
+
+class _ChunkSource:
+    """The body chunks, remembering whether the bytes so far end on an event boundary."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self.exhausted = False
+        self._tail = b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            if chunk:
+                self._tail = (self._tail + chunk)[-4:]
+                yield chunk
+        self.exhausted = True
+
+    @property
+    def on_boundary(self) -> bool:
+        return self._tail.endswith(_EVENT_TERMINATORS) or not self._tail
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
+class AssistantStream:
+    """An open event stream of one run. Iterate it, or call :meth:`until_done`.
+
+    Use it as a context manager: leaving the block early closes the connection.
+    """
+
+    def __init__(
+        self,
+        chunks: Iterator[bytes],
+        *,
+        close: Callable[[], None] | None = None,
+        status_code: int | None = None,
+        headers: Any = None,
+        request_id: str | None = None,
+        handler: AssistantEventHandler | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        self._source = _ChunkSource(chunks)
+        self._close = close
+        self.status_code = status_code
+        self.headers = headers
+        self.request_id = request_id
+        self.handler = handler
+        self.snapshot = StreamSnapshot()
+        self._method = method
+        self._url = url
+        self._iterator: Iterator[AssistantStreamEvent] | None = None
+        self._done = False
+        self._closed = False
+        self._texts_started: set[tuple[str, int]] = set()
+        self._wants = _Overrides(handler)
+        self.events_seen = 0
+
+    # -- context management ------------------------------------------------------------------
+
+    def __enter__(self) -> AssistantStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (safe to call more than once)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._source.close()
+        finally:
+            if self._close is not None:
+                self._close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[AssistantStreamEvent]:
+        if self._iterator is None:
+            self._iterator = self._events()
+        return self._iterator
+
+    def until_done(self) -> AssistantStream:
+        """Read the stream to its end (``done``), calling the handler on the way."""
+        for _ in self:
+            pass
+        return self
+
+    def text_deltas(self) -> Iterator[str]:
+        """The text of the assistant's messages, as it arrives."""
+        for event in self:
+            if isinstance(event, ThreadMessageDeltaEvent):
+                for part in event.data.delta.content or ():
+                    if isinstance(part, MessageContentTextDelta) and part.text and part.text.value:
+                        yield part.text.value
+
+    @property
+    def done(self) -> bool:
+        """True once the server's ``done`` event was read."""
+        return self._done
+
+    @property
+    def final_run(self) -> RunResponse | None:
+        """The run as of the last ``thread.run.*`` event."""
+        return self.snapshot.run
+
+    @property
+    def final_messages(self) -> list[ThreadMessage]:
+        """The messages of this stream, accumulated (the server's final version once done)."""
+        return self.snapshot.messages
+
+    @property
+    def final_run_steps(self) -> list[RunStep]:
+        """The run steps of this stream, accumulated."""
+        return self.snapshot.run_steps
+
+    @property
+    def required_tool_calls(self) -> list[RequiredToolCall]:
+        """The tool calls the run waits for, when it ended in ``requires_action``."""
+        run = self.snapshot.run
+        if run is None or run.status != "requires_action" or run.required_action is None:
+            return []
+        return list(run.required_action.submit_tool_outputs.tool_calls)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _error_kwargs(self) -> dict[str, Any]:
+        return {
+            "partial": self.snapshot,
+            "method": self._method,
+            "url": self._url,
+            "status_code": self.status_code,
+            "request_id": self.request_id,
+        }
+
+    def _interrupted(self, reason: str, cause: BaseException | None = None) -> APIError:
+        message = f"the event stream ended before `done` ({reason})"
+        return StreamInterruptedError(message, **self._error_kwargs())
+
+    def _events(self) -> Iterator[AssistantStreamEvent]:
+        client = sseclient.SSEClient(iter(self._source))
+        try:
+            for sse in _read_events(client, self):
+                if self._source.exhausted and not self._source.on_boundary:
+                    raise self._interrupted("the last event was cut off")
+                name = sse.event
+                if name == DONE:
+                    self._done = True
+                    if self.handler is not None:
+                        self.handler.on_end()
+                    return
+                event = self._parse(name, sse.data)
+                self.events_seen += 1
+                self._dispatch(event)
+                yield event
+            raise self._interrupted("the connection closed")
+        finally:
+            self.close()
+
+    def _parse(self, name: str, data: str) -> AssistantStreamEvent:
+        try:
+            payload = json.loads(data)
+        except ValueError as exc:
+            raise APIResponseValidationError(
+                f"event {name!r} carries data that is not JSON: {exc}", **self._error_kwargs()
+            ) from exc
+        known = _EVENTS.get(name)
+        if known is None:
+            logger.debug("stream event %r is not known to this version; passed on as is", name)
+            return UnknownAssistantStreamEvent(event=name, raw={"event": name, "data": payload})
+        cls, parse_data = known
+        try:
+            event = cast(AssistantStreamEvent, cls(data=parse_data(payload)))
+        except Exception as exc:
+            raise APIResponseValidationError(
+                f"event {name!r} does not fit its schema: {exc}", **self._error_kwargs()
+            ) from exc
+        self._accumulate(name, event, payload)
+        return event
+
+    def _accumulate(self, name: str, event: Any, payload: dict[str, Any]) -> None:
+        snapshot = self.snapshot
+        if name == "thread.message.delta":
+            snapshot.add_message_delta(payload["id"], payload.get("delta", {}))
+        elif name.startswith("thread.run.step."):
+            if name == "thread.run.step.delta":
+                snapshot.add_step_delta(payload["id"], payload.get("delta", {}))
+            else:
+                snapshot.start_step(event.data, payload)
+        elif name.startswith("thread.message."):
+            if name == "thread.message.created":
+                snapshot.start_message(event.data, payload)
+            else:
+                snapshot.complete_message(event.data, payload)
+        elif name.startswith("thread.run."):
+            snapshot.run = event.data
+        elif name == "thread.created":
+            snapshot.thread_id = event.data.id
+
+    def _dispatch(self, event: Any) -> None:
+        name = event.event
+        if name == "error":
+            if self.handler is not None:
+                self.handler.on_event(event)
+                self.handler.on_error(event.data)
+            detail: ErrorDetail = event.data
+            raise StreamError(
+                detail.message,
+                error={
+                    "message": detail.message,
+                    "type": detail.type,
+                    "param": detail.param,
+                    "code": detail.code,
+                },
+                **self._error_kwargs(),
+            )
+        handler = self.handler
+        if handler is None:
+            return
+        handler.on_event(event)
+        if name == "thread.message.delta":
+            self._dispatch_message_delta(handler, event)
+        elif name.startswith("thread.run.step."):
+            self._dispatch_step(handler, name, event)
+        elif name == "thread.message.created":
+            handler.on_message_created(event.data)
+        elif name in ("thread.message.completed", "thread.message.incomplete"):
+            message = event.data
+            for part in message.content:
+                if part.type == "text":
+                    handler.on_text_done(part.text.value)
+            handler.on_message_done(message)
+        elif name.startswith("thread.run."):
+            handler.on_run_status(event.data)
+
+    def _dispatch_message_delta(self, handler: AssistantEventHandler, event: Any) -> None:
+        message_id = event.data.id
+        if self._wants.message_delta:
+            handler.on_message_delta(event.data.delta, self.snapshot.message(message_id))
+        parts: list[MessageContentDelta] = event.data.delta.content or []
+        for part in parts:
+            if not isinstance(part, MessageContentTextDelta) or not part.text:
+                continue
+            piece = part.text.value or ""
+            key = (message_id, part.index)
+            if key not in self._texts_started:
+                self._texts_started.add(key)
+                handler.on_text_created(piece)
+            if self._wants.text_delta:
+                handler.on_text_delta(piece, self.snapshot.text_of(message_id, part.index))
+
+    def _dispatch_step(self, handler: AssistantEventHandler, name: str, event: Any) -> None:
+        if name == "thread.run.step.delta":
+            if not self._wants.step_delta:
+                return
+            step_id = event.data.id
+            snapshot = self.snapshot.step(step_id)
+            handler.on_run_step_delta(event.data, snapshot)
+            details = event.data.delta.step_details
+            if details and details.type == "tool_calls":
+                calls = (
+                    snapshot.step_details.tool_calls
+                    if isinstance(snapshot.step_details, ToolCallsStepDetails)
+                    else []
+                )
+                for call in details.tool_calls or []:
+                    index = call.index
+                    whole = calls[index] if 0 <= index < len(calls) else call
+                    if getattr(call, "id", None):
+                        handler.on_tool_call_created(whole)
+                    handler.on_tool_call_delta(call, whole)
+            return
+        step: RunStep = event.data
+        if name == "thread.run.step.created":
+            handler.on_run_step_created(step)
+            return
+        if name in (
+            "thread.run.step.completed",
+            "thread.run.step.failed",
+            "thread.run.step.cancelled",
+            "thread.run.step.expired",
+        ):
+            if step.step_details.type == "tool_calls":
+                for call in step.step_details.tool_calls:  # type: ignore[attr-defined]
+                    handler.on_tool_call_done(call)
+            handler.on_run_step_done(step)
+
+
+def _read_events(client: sseclient.SSEClient, stream: AssistantStream) -> Iterator[Any]:
+    """sseclient's events, with transport failures mapped to the library's errors."""
+    events = client.events()
+    while True:
+        try:
+            sse = next(events)
+        except StopIteration:
+            return
+        except requests.exceptions.RequestException as exc:
+            raise _transport_error(exc, stream) from exc
+        except OSError as exc:  # a socket error that requests did not wrap
+            raise _transport_error(exc, stream) from exc
+        yield sse
+
+
+def _transport_error(exc: BaseException, stream: AssistantStream) -> APIError:
+    text = f"{type(exc).__name__}: {exc}"
+    if _is_timeout(exc):
+        return APITimeoutError(
+            "no bytes arrived within the read timeout while streaming", **stream._error_kwargs()
+        )
+    return StreamInterruptedError(
+        f"the event stream ended before `done` ({text})", **stream._error_kwargs()
+    )
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (TimeoutError, requests.exceptions.Timeout)):
+            return True
+        if "timeout" in type(current).__name__.lower() or "timed out" in str(current).lower():
+            return True
+        args = getattr(current, "args", ())
+        nested = next((a for a in args if isinstance(a, BaseException)), None)
+        current = nested or current.__cause__ or current.__context__
+    return False
+
+
+def parse_event_stream(
+    chunks: Iterator[bytes], handler: AssistantEventHandler | None = None
+) -> AssistantStream:
+    """An AssistantStream over raw body chunks (for recorded streams and tests)."""
+    return AssistantStream(iter(chunks), handler=handler)
