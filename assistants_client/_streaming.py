@@ -107,7 +107,7 @@ def _merge(snapshot: dict[str, Any], delta: dict[str, Any]) -> None:
     for key, value in delta.items():
         current = snapshot.get(key)
         if current is None or key in _REPLACED_KEYS:
-            snapshot[key] = _Text(value) if value.__class__ is str else _copy(value)
+            snapshot[key] = _copy(value)
         elif value.__class__ is str:
             if current.__class__ is _Text:
                 current.parts.append(value)

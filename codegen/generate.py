@@ -734,6 +734,8 @@ class Emitter:
 
     def class_source(self, cls: ClassDef) -> str:
         bases = ", ".join(cls.bases) if cls.bases else "Model"
+        if cls.name in naming.MIXINS:
+            bases = f"{naming.MIXINS[cls.name][1]}, {bases}"
         lines = ["@attrs.define(kw_only=True, repr=False)", f"class {cls.name}({bases}):"]
         lines.append(f'    """{cls.doc}"""')
         lines.append("")
@@ -804,6 +806,14 @@ class Emitter:
         parts.append("from assistants_client import _validators as _v")
         parts.append("from assistants_client._model_base import OMIT, Model, Omit")
         parts.extend(imports)
+        mixins = sorted(
+            {
+                naming.MIXINS[n]
+                for n, c in self.b.classes.items()
+                if n in naming.MIXINS and c.side in side_filter
+            }
+        )
+        parts.extend(f"from {module} import {name}" for module, name in mixins)
         names: list[str] = []
         body: list[str] = []
         for kind, name in self.ordered(side_filter):

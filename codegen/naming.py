@@ -15,6 +15,7 @@ Rules, applied in this order:
 5. Request bodies get their own classes (validated, strict). A schema used both in responses and
    in request bodies gets two classes: the response class, and the request class with a
    ``Param`` suffix (``FunctionTool`` and ``FunctionToolParam``).
+6. Classes listed in ``MIXINS`` also derive from a hand-written mixin (``ThreadMessage.parse``).
 
 The generator fails when two schemas would get the same name.
 """
@@ -217,6 +218,12 @@ INLINE_NAMES: dict[str, str] = {
     "RunToolCallObject.function": "RequiredToolCallFunction",
     "SubmitToolOutputsRunRequest.tool_outputs[]": "ToolOutput",
     "CreateMessageRequest.attachments[]": "MessageAttachment",
+}
+
+# Hand-written behaviour for some generated classes: class name -> (module, mixin class).
+MIXINS: dict[str, tuple[str, str]] = {
+    "ThreadMessage": ("assistants_client._mixins", "ThreadMessageMixin"),
+    "RunResponse": ("assistants_client._mixins", "RunResponseMixin"),
 }
 
 REQUEST_SUFFIX = "Param"

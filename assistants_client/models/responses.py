@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import attrs
 
+from assistants_client._mixins import RunResponseMixin, ThreadMessageMixin
 from assistants_client._model_base import OMIT, Model, Omit
 
 __all__ = [
@@ -927,7 +928,7 @@ class MessageIncompleteDetails(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ThreadMessage(Model):
+class ThreadMessage(ThreadMessageMixin, Model):
     """Represents a message within a [thread](/docs/api-reference/threads)."""
 
     id: str
@@ -1083,7 +1084,7 @@ class TruncationStrategy(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunResponse(Model):
+class RunResponse(RunResponseMixin, Model):
     """Represents an execution run on a [thread](/docs/api-reference/threads)."""
 
     id: str

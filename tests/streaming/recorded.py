@@ -102,7 +102,13 @@ def text_run_events(pieces: list[str], *, annotate: bool = True) -> list[tuple[s
         ("thread.run.created", run("queued")),
         ("thread.run.queued", run("queued")),
         ("thread.run.in_progress", run("in_progress", started_at=1700000001)),
-        ("thread.run.step.created", step("in_progress", {"type": "message_creation", "message_creation": {"message_id": MESSAGE_ID}})),
+        (
+            "thread.run.step.created",
+            step(
+                "in_progress",
+                {"type": "message_creation", "message_creation": {"message_id": MESSAGE_ID}},
+            ),
+        ),
         ("thread.message.created", message("in_progress", [])),
         ("thread.message.in_progress", message("in_progress", [])),
     ]
@@ -120,10 +126,19 @@ def text_run_events(pieces: list[str], *, annotate: bool = True) -> list[tuple[s
                 },
             )
         )
-    final_text = {"value": text, "annotations": [annotation] if annotate and len(pieces) > 1 else []}
+    final_text = {
+        "value": text,
+        "annotations": [annotation] if annotate and len(pieces) > 1 else [],
+    }
     events += [
         ("thread.message.completed", message("completed", [{"type": "text", "text": final_text}])),
-        ("thread.run.step.completed", step("completed", {"type": "message_creation", "message_creation": {"message_id": MESSAGE_ID}})),
+        (
+            "thread.run.step.completed",
+            step(
+                "completed",
+                {"type": "message_creation", "message_creation": {"message_id": MESSAGE_ID}},
+            ),
+        ),
         ("thread.run.completed", run("completed", started_at=1700000001, completed_at=1700000003)),
     ]
     return events
@@ -132,7 +147,11 @@ def text_run_events(pieces: list[str], *, annotate: bool = True) -> list[tuple[s
 def tool_call_events(arguments_pieces: list[str]) -> list[tuple[str, Any]]:
     """A run that streams a function call's arguments, then waits for its output."""
     arguments = "".join(arguments_pieces)
-    call_done = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": arguments, "output": None}}
+    call_done = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": arguments, "output": None},
+    }
     events: list[tuple[str, Any]] = [
         ("thread.run.created", run("queued")),
         ("thread.run.in_progress", run("in_progress")),
@@ -141,19 +160,38 @@ def tool_call_events(arguments_pieces: list[str]) -> list[tuple[str, Any]]:
     for i, piece in enumerate(arguments_pieces):
         call: dict[str, Any] = {"index": 0, "type": "function", "function": {"arguments": piece}}
         if i == 0:
-            call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": piece, "output": None}}
+            call = {
+                "index": 0,
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": piece, "output": None},
+            }
         events.append(
             (
                 "thread.run.step.delta",
-                {"id": STEP_ID, "object": "thread.run.step.delta", "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}}},
+                {
+                    "id": STEP_ID,
+                    "object": "thread.run.step.delta",
+                    "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}},
+                },
             )
         )
     required = {
         "type": "submit_tool_outputs",
-        "submit_tool_outputs": {"tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": arguments}}]},
+        "submit_tool_outputs": {
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": arguments},
+                }
+            ]
+        },
     }
     events.append(("thread.run.requires_action", run("requires_action", required_action=required)))
-    events.append(("__step_final__", step("in_progress", {"type": "tool_calls", "tool_calls": [call_done]})))
+    events.append(
+        ("__step_final__", step("in_progress", {"type": "tool_calls", "tool_calls": [call_done]}))
+    )
     return events
 
 
