@@ -4,6 +4,13 @@ The public surface is re-exported here; the modules behind it are private.
 """
 
 from assistants_client import models
+from assistants_client._client import (
+    AssistantsClient,
+    AssistantsClientWithRawResponse,
+    CreateRunParams,
+    CreateThreadAndRunParams,
+)
+from assistants_client._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Timeout
 from assistants_client._exceptions import (
     APIConnectionError,
     APIError,
@@ -25,10 +32,28 @@ from assistants_client._exceptions import (
     UnprocessableEntityError,
 )
 from assistants_client._model_base import OMIT, Model, Omit
+from assistants_client._pagination import SyncPage
+from assistants_client._response import RawResponse
+from assistants_client._streaming import AssistantEventHandler, AssistantStream, StreamSnapshot
+from assistants_client._structured import json_schema_for, response_format_for
 from assistants_client._version import __version__
 
 __all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
     "OMIT",
+    "AssistantEventHandler",
+    "AssistantStream",
+    "AssistantsClient",
+    "AssistantsClientWithRawResponse",
+    "CreateRunParams",
+    "CreateThreadAndRunParams",
+    "RawResponse",
+    "StreamSnapshot",
+    "SyncPage",
+    "Timeout",
+    "json_schema_for",
+    "response_format_for",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",

@@ -363,7 +363,9 @@ class Builder:
         bases: list[str] | None = None,
         explicit_name: str | None = None,
     ) -> str:
-        key = _canonical(schema)
+        # A named schema is its own class even when another has the same shape
+        # (ModifyRunRequest and ModifyMessageRequest); inline schemas of one shape share one.
+        key = f"#/components/schemas/{component}" if component else _canonical(schema)
         found = self.by_key.get((key, side))
         if found is not None:
             cls = self.classes[found]

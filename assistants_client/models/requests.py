@@ -40,6 +40,7 @@ __all__ = [
     "MessageRequestContentText",
     "ModifyAssistantRequest",
     "ModifyMessageRequest",
+    "ModifyRunRequest",
     "ModifyThreadRequest",
     "NamedToolChoiceFunctionParam",
     "NamedToolChoiceParam",
@@ -507,6 +508,13 @@ class ModifyAssistantRequest(Model):
 @attrs.define(kw_only=True, repr=False)
 class ModifyMessageRequest(Model):
     """ModifyMessageRequest"""
+
+    metadata: dict[str, str] | Omit | None = OMIT
+
+
+@attrs.define(kw_only=True, repr=False)
+class ModifyRunRequest(Model):
+    """ModifyRunRequest"""
 
     metadata: dict[str, str] | Omit | None = OMIT
 

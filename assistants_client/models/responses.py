@@ -106,6 +106,7 @@ __all__ = [
     "RunStepLastError",
     "RunStepList",
     "RunStepStreamEvent",
+    "RunStepUsage",
     "RunStreamEvent",
     "RunUsage",
     "SubmitToolOutputsAction",
@@ -1139,6 +1140,16 @@ class RunStepLastError(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
+class RunStepUsage(Model):
+    """Usage statistics related to the run step. This value will be `null` while the run step's status is `in_progress`."""
+
+    completion_tokens: int
+    prompt_tokens: int
+    total_tokens: int
+    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True, repr=False)
 class RunStep(Model):
     """Represents a step in execution of a run."""
 
@@ -1157,7 +1168,7 @@ class RunStep(Model):
     failed_at: int | None
     completed_at: int | None
     metadata: dict[str, str] | None
-    usage: RunUsage | None
+    usage: RunStepUsage | None
     extra_fields: dict[str, Any] = attrs.field(factory=dict)
 
 

@@ -1,0 +1,373 @@
+"""Client configuration: timeouts, credentials and the settings read from the environment.
+
+Everything here is resolved once, when a client is built, into an immutable
+:class:`ClientConfig`; requests read it and never change it, so one client can be shared by
+many threads.
+
+Environment variables:
+
+* OpenAI: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``.
+* Azure OpenAI: ``AZURE_OPENAI_ENDPOINT``, ``AZURE_OPENAI_API_KEY``, ``AZURE_OPENAI_AD_TOKEN``,
+  ``OPENAI_API_VERSION``.
+
+Explicit arguments always win over the environment.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
+
+import attrs
+
+from assistants_client._exceptions import InvalidArgumentError
+from assistants_client._version import __version__
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "ApiKeyAuth",
+    "Auth",
+    "BearerTokenAuth",
+    "ClientConfig",
+    "NoAuth",
+    "Timeout",
+    "TimeoutTypes",
+    "TokenProviderAuth",
+    "USER_AGENT",
+    "azure_config",
+    "openai_config",
+    "resolve_max_retries",
+    "resolve_timeout",
+]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MAX_RETRIES = 2
+USER_AGENT = f"assistants-client/{__version__}"
+OPENAI_HOST = "api.openai.com"
+
+
+@attrs.frozen
+class Timeout:
+    """How long to wait: ``connect`` for the TCP/TLS handshake, ``read`` for the response.
+
+    ``read`` bounds the whole response of a non-streaming request (headers and body), not only
+    the gap between two bytes, so a server that stalls or trickles never holds a call longer.
+    """
+
+    connect: float
+    read: float
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("connect", "read"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise InvalidArgumentError(
+                    f"timeout {name} must be a positive number of seconds, got {value!r}",
+                    param="timeout",
+                )
+
+    def as_requests_timeout(self) -> tuple[float, float]:
+        return (float(self.connect), float(self.read))
+
+
+TimeoutTypes = float | tuple[float, float] | Timeout
+
+DEFAULT_TIMEOUT = Timeout(connect=5.0, read=600.0)
+
+
+def resolve_timeout(value: TimeoutTypes) -> Timeout:
+    """Turn a float, a ``(connect, read)`` pair or a :class:`Timeout` into a :class:`Timeout`."""
+    if isinstance(value, Timeout):
+        return value
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise InvalidArgumentError(
+                f"timeout must be a number, a (connect, read) pair or a Timeout, got {value!r}",
+                param="timeout",
+            )
+        return Timeout(connect=value[0], read=value[1])
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentError(
+            f"timeout must be a number, a (connect, read) pair or a Timeout, got {value!r}",
+            param="timeout",
+        )
+    return Timeout(connect=value, read=value)
+
+
+def resolve_max_retries(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgumentError(
+            f"max_retries must be an int >= 0, got {value!r}", param="max_retries"
+        )
+    return value
+
+
+class Auth:
+    """Produces the credential headers of one HTTP attempt.
+
+    Called once per attempt (so a token provider is asked again before a retry). ``secrets()``
+    lists the values that must never appear in a message or a log line.
+    """
+
+    header_names: tuple[str, ...] = ()
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def secrets(self) -> tuple[str, ...]:
+        return ()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class NoAuth(Auth):
+    """No credentials (a local server that does not check them)."""
+
+
+class ApiKeyAuth(Auth):
+    """A static key in a header: ``Authorization: Bearer <key>`` or Azure's ``api-key: <key>``."""
+
+    def __init__(self, key: str, *, header: str = "Authorization") -> None:
+        self._key = key
+        self._header = header
+        self.header_names = (header,)
+
+    def headers(self) -> dict[str, str]:
+        if self._header.lower() == "authorization":
+            return {self._header: f"Bearer {self._key}"}
+        return {self._header: self._key}
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._key,)
+
+    def __repr__(self) -> str:
+        return f"ApiKeyAuth(header={self._header!r}, key=<redacted>)"
+
+
+class BearerTokenAuth(ApiKeyAuth):
+    """A static bearer token (an Azure AD / Entra ID token)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token, header="Authorization")
+
+    def __repr__(self) -> str:
+        return "BearerTokenAuth(token=<redacted>)"
+
+
+class TokenProviderAuth(Auth):
+    """A bearer token fetched from a callable before every attempt (tokens expire)."""
+
+    header_names = ("Authorization",)
+
+    def __init__(self, provider: Callable[[], str]) -> None:
+        self._provider = provider
+        self._issued: tuple[str, ...] = ()
+
+    def headers(self) -> dict[str, str]:
+        token = self._provider()
+        if not isinstance(token, str) or not token.strip():
+            raise InvalidArgumentError(
+                "token_provider must return a non-empty str", param="token_provider"
+            )
+        # Remember the latest few tokens only to redact them from messages; never logged.
+        self._issued = (token, *self._issued[:3])
+        return {"Authorization": f"Bearer {token}"}
+
+    def secrets(self) -> tuple[str, ...]:
+        return self._issued
+
+    def __repr__(self) -> str:
+        return "TokenProviderAuth(provider=<callable>)"
+
+
+@attrs.frozen(repr=False)
+class ClientConfig:
+    """Everything a client needs to build requests; immutable once built."""
+
+    base_url: str
+    auth: Auth
+    timeout: Timeout = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    default_headers: Mapping[str, str] = attrs.field(factory=dict)
+    default_query: Mapping[str, str] = attrs.field(factory=dict)
+    api_version: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ClientConfig(base_url={self.base_url!r}, auth={self.auth!r})"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def _check_optional_str(value: object, param: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError(f"{param} must be a non-empty str or None", param=param)
+    if any(ch in value for ch in "\r\n\0"):
+        raise InvalidArgumentError(f"{param} must not contain line breaks", param=param)
+    return value
+
+
+def _check_base_url(url: str, param: str) -> str:
+    if not isinstance(url, str):
+        raise InvalidArgumentError(f"{param} must be a str, got {type(url).__name__}", param=param)
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidArgumentError(
+            f"{param} must be an absolute http(s) URL, got {url!r}", param=param
+        )
+    if parts.query or parts.fragment:
+        raise InvalidArgumentError(
+            f"{param} must not have a query or a fragment, got {url!r}", param=param
+        )
+    return url.strip().rstrip("/")
+
+
+def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    if headers is None:
+        return {}
+    result: dict[str, str] = {}
+    for key, value in headers.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidArgumentError(
+                "default_headers must map str to str", param="default_headers"
+            )
+        result[key] = value
+    return result
+
+
+def openai_config(
+    *,
+    api_key: str | None,
+    base_url: str | None,
+    organization: str | None,
+    project: str | None,
+    timeout: TimeoutTypes,
+    max_retries: int,
+    default_headers: Mapping[str, str] | None,
+) -> ClientConfig:
+    """Resolve the arguments of ``AssistantsClient(...)`` against the environment."""
+    api_key = _check_optional_str(api_key, "api_key") or _env("OPENAI_API_KEY")
+    url = _check_base_url(base_url or _env("OPENAI_BASE_URL") or DEFAULT_BASE_URL, "base_url")
+    organization = _check_optional_str(organization, "organization") or _env("OPENAI_ORG_ID")
+    project = _check_optional_str(project, "project") or _env("OPENAI_PROJECT_ID")
+    if api_key is None and urlsplit(url).hostname == OPENAI_HOST:
+        raise InvalidArgumentError(
+            f"an API key is required for {url}: pass api_key=... or set OPENAI_API_KEY "
+            "(a key is optional only for a base_url on another host, such as a local server)",
+            param="api_key",
+        )
+    headers: dict[str, str] = {}
+    if organization:
+        headers["OpenAI-Organization"] = organization
+    if project:
+        headers["OpenAI-Project"] = project
+    headers.update(_check_headers(default_headers))
+    return ClientConfig(
+        base_url=url,
+        auth=ApiKeyAuth(api_key) if api_key else NoAuth(),
+        timeout=resolve_timeout(timeout),
+        max_retries=resolve_max_retries(max_retries),
+        default_headers=headers,
+    )
+
+
+def azure_config(
+    *,
+    endpoint: str | None,
+    api_version: str | None,
+    api_key: str | None,
+    azure_ad_token: str | None,
+    token_provider: Callable[[], str] | None,
+    organization: str | None,
+    project: str | None,
+    timeout: TimeoutTypes,
+    max_retries: int,
+    default_headers: Mapping[str, str] | None,
+) -> ClientConfig:
+    """Resolve the arguments of ``AssistantsClient.for_azure(...)`` against the environment.
+
+    Exactly one credential is used: an explicit ``api_key``, ``azure_ad_token`` or
+    ``token_provider`` (at most one may be given), else ``AZURE_OPENAI_API_KEY``, else
+    ``AZURE_OPENAI_AD_TOKEN``.
+    """
+    endpoint = _check_optional_str(endpoint, "endpoint") or _env("AZURE_OPENAI_ENDPOINT")
+    if endpoint is None:
+        raise InvalidArgumentError(
+            "an Azure endpoint is required: pass endpoint=... or set AZURE_OPENAI_ENDPOINT",
+            param="endpoint",
+        )
+    endpoint = _check_base_url(endpoint, "endpoint")
+    api_version = _check_optional_str(api_version, "api_version") or _env("OPENAI_API_VERSION")
+    if api_version is None:
+        raise InvalidArgumentError(
+            "an Azure api_version is required: pass api_version=... or set OPENAI_API_VERSION",
+            param="api_version",
+        )
+    api_key = _check_optional_str(api_key, "api_key")
+    azure_ad_token = _check_optional_str(azure_ad_token, "azure_ad_token")
+    if token_provider is not None and not callable(token_provider):
+        raise InvalidArgumentError("token_provider must be callable", param="token_provider")
+    given = [
+        name
+        for name, value in (
+            ("api_key", api_key),
+            ("azure_ad_token", azure_ad_token),
+            ("token_provider", token_provider),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise InvalidArgumentError(
+            f"pass only one of api_key, azure_ad_token and token_provider (got {', '.join(given)})",
+            param=given[1],
+        )
+    auth: Auth
+    if api_key is not None:
+        auth = ApiKeyAuth(api_key, header="api-key")
+    elif azure_ad_token is not None:
+        auth = BearerTokenAuth(azure_ad_token)
+    elif token_provider is not None:
+        auth = TokenProviderAuth(token_provider)
+    elif (env_key := _env("AZURE_OPENAI_API_KEY")) is not None:
+        auth = ApiKeyAuth(env_key, header="api-key")
+    elif (env_token := _env("AZURE_OPENAI_AD_TOKEN")) is not None:
+        auth = BearerTokenAuth(env_token)
+    else:
+        raise InvalidArgumentError(
+            "Azure credentials are required: pass api_key, azure_ad_token or token_provider, "
+            "or set AZURE_OPENAI_API_KEY",
+            param="api_key",
+        )
+    headers: dict[str, str] = {}
+    organization = _check_optional_str(organization, "organization")
+    project = _check_optional_str(project, "project")
+    if organization:
+        headers["OpenAI-Organization"] = organization
+    if project:
+        headers["OpenAI-Project"] = project
+    headers.update(_check_headers(default_headers))
+    return ClientConfig(
+        base_url=f"{endpoint}/openai",
+        auth=auth,
+        timeout=resolve_timeout(timeout),
+        max_retries=resolve_max_retries(max_retries),
+        default_headers=headers,
+        default_query={"api-version": api_version},
+        api_version=api_version,
+    )

@@ -1,0 +1,83 @@
+"""Command line: ``python -m assistants_client.emulator [--host H] [--port P] ...``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from assistants_client.emulator.server import DEFAULT_MAX_BODY_BYTES, Emulator
+
+__all__ = ["main"]
+
+logger = logging.getLogger("assistants_client.emulator")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistants-emulator",
+        description="Serve a local, stateful emulator of the Assistants API.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    parser.add_argument("--api-key", default=None, help="require this API key")
+    parser.add_argument(
+        "--azure", action="store_true", help="serve under /openai and require api-version"
+    )
+    parser.add_argument("--db", default=None, metavar="FILE", help="persist state to SQLite")
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="largest accepted request body (default: 4 MiB)",
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", help="logging level (DEBUG logs every request)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    emulator = Emulator(
+        args.host,
+        args.port,
+        api_key=args.api_key,
+        azure=args.azure,
+        db_path=args.db,
+        max_body_bytes=args.max_body_bytes,
+    )
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        emulator.start()
+    except OSError as problem:
+        sys.stderr.write(
+            f"assistants-emulator: cannot listen on {args.host}:{args.port}: {problem}\n"
+        )
+        return 1
+    sys.stdout.write(f"{emulator.base_url}\n")
+    sys.stdout.flush()
+    try:
+        while not stopping.wait(0.2):
+            pass
+    finally:
+        emulator.stop()
+        logger.info("emulator stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,592 @@
+"""Request validation and sample-value generation for the emulator.
+
+The validator covers the JSON Schema subset the Assistants request schemas use: ``type``,
+``enum``, ``const``, ``required``, ``properties``, ``additionalProperties`` (false or a schema),
+``items``, ``minItems``/``maxItems``, ``minLength``/``maxLength``, ``minimum``/``maximum``,
+``oneOf``/``anyOf``/``allOf``, the OpenAPI 3.0 ``nullable`` flag and ``$ref``. Schemas are
+compiled once into plain closures, so validating a request does not walk the spec again.
+
+Nullability follows the spec's intent: ``nullable: true`` admits ``null``, and so does an
+``allOf`` that lists a bare ``{nullable: true}`` member.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from assistants_client.models._openapi_document import load_document
+
+__all__ = [
+    "Check",
+    "RequestSchemas",
+    "SchemaCompiler",
+    "ValidationFailure",
+    "generate_value",
+    "request_schemas",
+]
+
+JSONDict = dict[str, Any]
+
+
+class ValidationFailure(Exception):
+    """A value broke its schema: ``path`` names the offending field (e.g. ``body.tools[0].type``)."""
+
+    def __init__(self, path: str, problem: str, *, wrong_type: bool = False) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+        self.wrong_type = wrong_type
+
+
+# A compiled check raises ValidationFailure or returns None.
+Check = Callable[[Any, str], None]
+
+_TYPE_NAMES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    type(None): "null",
+    int: "integer",
+    float: "number",
+}
+
+
+def _json_type(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _is_type(value: Any, name: str) -> bool:
+    if name == "object":
+        return isinstance(value, dict)
+    if name == "array":
+        return isinstance(value, list)
+    if name == "string":
+        return isinstance(value, str)
+    if name == "boolean":
+        return isinstance(value, bool)
+    if name == "null":
+        return value is None
+    if name == "integer":
+        if isinstance(value, bool):
+            return False
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return True
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}"
+
+
+def _discriminator(branches: list[JSONDict]) -> dict[str, int] | None:
+    """If every branch pins ``type`` to distinct constants, map each constant to its branch."""
+    table: dict[str, int] = {}
+    for index, branch in enumerate(branches):
+        type_schema = branch.get("properties", {}).get("type", {})
+        values = type_schema.get("enum")
+        if not isinstance(values, list) or not values:
+            return None
+        for value in values:
+            if not isinstance(value, str) or value in table:
+                return None
+            table[value] = index
+    return table
+
+
+class SchemaCompiler:
+    """Compiles OpenAPI schema nodes into checks, resolving ``#/...`` references in ``root``."""
+
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self._root = root
+        self._refs: dict[str, Check] = {}
+
+    def resolve(self, ref: str) -> JSONDict:
+        if not ref.startswith("#/"):
+            raise ValueError(f"unsupported reference {ref!r}")
+        node: Any = self._root
+        for part in ref[2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return cast(JSONDict, node)
+
+    def _deref(self, schema: JSONDict) -> JSONDict:
+        seen = 0
+        while "$ref" in schema and len(schema) == 1 and seen < 32:
+            schema = self.resolve(schema["$ref"])
+            seen += 1
+        return schema
+
+    def compile_ref(self, ref: str) -> Check:
+        if ref in self._refs:
+            return self._refs[ref]
+        holder: list[Check] = []
+
+        def deferred(value: Any, path: str) -> None:
+            holder[0](value, path)
+
+        self._refs[ref] = deferred
+        holder.append(self.compile(self.resolve(ref)))
+        self._refs[ref] = holder[0]
+        return holder[0]
+
+    def compile(self, schema: Any) -> Check:
+        if not isinstance(schema, dict) or not schema:
+            return _accept
+        checks: list[Check] = []
+        nullable = bool(schema.get("nullable"))
+        all_of = schema.get("allOf")
+        if isinstance(all_of, list) and any(
+            isinstance(member, dict) and member.get("nullable") and len(member) == 1
+            for member in all_of
+        ):
+            nullable = True
+
+        if "$ref" in schema:
+            checks.append(self.compile_ref(schema["$ref"]))
+
+        declared = schema.get("type")
+        if isinstance(declared, str):
+            declared_types = [declared]
+        elif isinstance(declared, list):
+            declared_types = [str(item) for item in declared]
+        else:
+            declared_types = []
+        if declared_types:
+            allowed = tuple(declared_types)
+
+            def check_type(value: Any, path: str) -> None:
+                if not any(_is_type(value, name) for name in allowed):
+                    expected = " or ".join(allowed)
+                    raise ValidationFailure(
+                        path,
+                        f"expected {expected}, got {_json_type(value)} {_short(value)}",
+                        wrong_type=True,
+                    )
+
+            checks.append(check_type)
+
+        if "enum" in schema:
+            options = list(schema["enum"])
+
+            def check_enum(value: Any, path: str) -> None:
+                for option in options:
+                    if value == option and isinstance(value, bool) == isinstance(option, bool):
+                        return
+                raise ValidationFailure(path, f"{_short(value)} is not one of {options!r}")
+
+            checks.append(check_enum)
+
+        if "const" in schema:
+            constant = schema["const"]
+
+            def check_const(value: Any, path: str) -> None:
+                if value != constant:
+                    raise ValidationFailure(path, f"expected {constant!r}, got {_short(value)}")
+
+            checks.append(check_const)
+
+        checks.extend(self._object_checks(schema))
+        checks.extend(self._array_checks(schema))
+        checks.extend(self._scalar_checks(schema))
+
+        if isinstance(all_of, list):
+            members = [
+                self.compile(member)
+                for member in all_of
+                if not (isinstance(member, dict) and set(member) <= {"nullable"})
+            ]
+
+            def check_all(value: Any, path: str) -> None:
+                for member in members:
+                    member(value, path)
+
+            checks.append(check_all)
+
+        for keyword in ("oneOf", "anyOf"):
+            branches = schema.get(keyword)
+            if isinstance(branches, list) and branches:
+                checks.append(self._compile_union(keyword, branches))
+
+        return _combine(checks, nullable)
+
+    def _compile_union(self, keyword: str, branches: list[Any]) -> Check:
+        compiled = [self.compile(branch) for branch in branches]
+        resolved = [self._deref(b) if isinstance(b, dict) else {} for b in branches]
+        table = _discriminator(resolved)
+        exclusive = keyword == "oneOf"
+
+        def check_union(value: Any, path: str) -> None:
+            if table is not None and isinstance(value, dict) and isinstance(value.get("type"), str):
+                index = table.get(value["type"])
+                if index is None:
+                    raise ValidationFailure(
+                        _child(path, "type"),
+                        f"{_short(value['type'])} is not one of {sorted(table)!r}",
+                    )
+                compiled[index](value, path)
+                return
+            failures: list[ValidationFailure] = []
+            matches = 0
+            for check in compiled:
+                try:
+                    check(value, path)
+                except ValidationFailure as failure:
+                    failures.append(failure)
+                else:
+                    matches += 1
+                    if not exclusive:
+                        return
+            if matches == 1 or (matches > 1 and not exclusive):
+                return
+            if matches > 1:
+                raise ValidationFailure(path, f"matches more than one allowed shape ({keyword})")
+            # Report the failure that got deepest into the value: it is usually the useful one.
+            deepest = max(failures, key=lambda f: (len(f.path), not f.wrong_type))
+            if deepest.path == path:
+                raise ValidationFailure(
+                    path, f"does not match any allowed shape: {deepest.problem}"
+                )
+            raise deepest
+
+        return check_union
+
+    def _object_checks(self, schema: JSONDict) -> list[Check]:
+        checks: list[Check] = []
+        properties = schema.get("properties")
+        required = schema.get("required")
+        additional = schema.get("additionalProperties", True)
+        if isinstance(required, list) and required:
+            names = [str(name) for name in required]
+
+            def check_required(value: Any, path: str) -> None:
+                if isinstance(value, dict):
+                    for name in names:
+                        if name not in value:
+                            raise ValidationFailure(_child(path, name), "is required")
+
+            checks.append(check_required)
+        compiled_props: dict[str, Check] = {}
+        if isinstance(properties, dict):
+            compiled_props = {name: self.compile(sub) for name, sub in properties.items()}
+        extra: Check | None = None
+        forbid_extra = additional is False
+        if isinstance(additional, dict):
+            extra = self.compile(additional)
+        if compiled_props or forbid_extra or extra is not None:
+
+            def check_properties(value: Any, path: str) -> None:
+                if not isinstance(value, dict):
+                    return
+                for key, item in value.items():
+                    check = compiled_props.get(key)
+                    if check is not None:
+                        check(item, _child(path, key))
+                    elif forbid_extra:
+                        raise ValidationFailure(_child(path, key), "unknown field")
+                    elif extra is not None:
+                        extra(item, _child(path, key))
+
+            checks.append(check_properties)
+        return checks
+
+    def _array_checks(self, schema: JSONDict) -> list[Check]:
+        checks: list[Check] = []
+        items = schema.get("items")
+        min_items = schema.get("minItems")
+        max_items = schema.get("maxItems")
+        if isinstance(items, dict):
+            item_check = self.compile(items)
+
+            def check_items(value: Any, path: str) -> None:
+                if isinstance(value, list):
+                    for index, item in enumerate(value):
+                        item_check(item, f"{path}[{index}]")
+
+            checks.append(check_items)
+        if isinstance(min_items, int) or isinstance(max_items, int):
+            low = min_items if isinstance(min_items, int) else 0
+            high = max_items if isinstance(max_items, int) else math.inf
+
+            def check_count(value: Any, path: str) -> None:
+                if isinstance(value, list):
+                    if len(value) < low:
+                        raise ValidationFailure(path, f"expected at least {low} items")
+                    if len(value) > high:
+                        raise ValidationFailure(path, f"expected at most {high} items")
+
+            checks.append(check_count)
+        return checks
+
+    def _scalar_checks(self, schema: JSONDict) -> list[Check]:
+        checks: list[Check] = []
+        min_length = schema.get("minLength")
+        max_length = schema.get("maxLength")
+        if isinstance(min_length, int) or isinstance(max_length, int):
+            short = min_length if isinstance(min_length, int) else 0
+            long = max_length if isinstance(max_length, int) else math.inf
+
+            def check_length(value: Any, path: str) -> None:
+                if isinstance(value, str):
+                    if len(value) < short:
+                        raise ValidationFailure(path, f"expected at least {short} characters")
+                    if len(value) > long:
+                        raise ValidationFailure(path, f"expected at most {long} characters")
+
+            checks.append(check_length)
+        minimum = schema.get("minimum")
+        maximum = schema.get("maximum")
+        if isinstance(minimum, (int, float)) or isinstance(maximum, (int, float)):
+            lowest = float(minimum) if isinstance(minimum, (int, float)) else -math.inf
+            highest = float(maximum) if isinstance(maximum, (int, float)) else math.inf
+
+            def check_range(value: Any, path: str) -> None:
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    if value < lowest:
+                        raise ValidationFailure(path, f"{value!r} is less than {minimum!r}")
+                    if value > highest:
+                        raise ValidationFailure(path, f"{value!r} is greater than {maximum!r}")
+
+            checks.append(check_range)
+        return checks
+
+
+def _accept(value: Any, path: str) -> None:
+    return None
+
+
+def _combine(checks: list[Check], nullable: bool) -> Check:
+    if not checks:
+        return _accept
+    if len(checks) == 1 and not nullable:
+        return checks[0]
+    frozen = tuple(checks)
+
+    def check(value: Any, path: str) -> None:
+        if value is None and nullable:
+            return
+        for single in frozen:
+            single(value, path)
+
+    return check
+
+
+class RequestSchemas:
+    """The compiled request-body checks of every operation, keyed by ``operationId``."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+        self.compiler = SchemaCompiler(document)
+        self.body_checks: dict[str, Check] = {}
+        self.body_required: dict[str, bool] = {}
+        self.response_schemas: dict[str, str] = {}
+        for methods in document.get("paths", {}).values():
+            for operation in methods.values():
+                if not isinstance(operation, dict) or "operationId" not in operation:
+                    continue
+                op_id = str(operation["operationId"])
+                body = operation.get("requestBody")
+                if isinstance(body, dict):
+                    schema = body.get("content", {}).get("application/json", {}).get("schema")
+                    if isinstance(schema, dict):
+                        self.body_checks[op_id] = self._compile_body(op_id, schema)
+                        self.body_required[op_id] = bool(body.get("required"))
+
+    def _compile_body(self, op_id: str, schema: JSONDict) -> Check:
+        if op_id in {"createAssistant", "modifyAssistant"}:
+            # The trimmed spec dropped the assistant's optional description; the API accepts it
+            # and the response carries it, so the emulator does too.
+            resolved = dict(self.compiler.resolve(schema["$ref"])) if "$ref" in schema else schema
+            properties = dict(resolved.get("properties", {}))
+            properties["description"] = {
+                "anyOf": [{"type": "string", "maxLength": 512}, {"type": "null"}]
+            }
+            resolved["properties"] = properties
+            return self.compiler.compile(resolved)
+        return self.compiler.compile(schema)
+
+    def validate_body(self, op_id: str, body: Any) -> None:
+        check = self.body_checks.get(op_id)
+        if check is not None:
+            check(body, "body")
+
+
+@functools.lru_cache(maxsize=1)
+def request_schemas() -> RequestSchemas:
+    """The compiled request schemas of the bundled spec (compiled once per process)."""
+    return RequestSchemas(load_document())
+
+
+# --------------------------------------------------------------------------------------------
+# Sample values: a JSON document valid for a (JSON) schema, used by the default responder.
+# --------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'_-]*")
+
+
+def _string_for(schema: Mapping[str, Any], name: str, hint: str) -> str:
+    fmt = schema.get("format")
+    if fmt == "date-time":
+        value = "2024-01-01T00:00:00Z"
+    elif fmt == "date":
+        value = "2024-01-01"
+    elif fmt == "time":
+        value = "00:00:00"
+    elif fmt == "email":
+        value = "user@example.com"
+    elif fmt in {"uri", "url"}:
+        value = "https://example.com/"
+    elif fmt == "uuid":
+        value = "00000000-0000-4000-8000-000000000000"
+    else:
+        value = hint or (f"example {name}" if name else "example")
+    min_length = schema.get("minLength")
+    max_length = schema.get("maxLength")
+    if isinstance(min_length, int) and len(value) < min_length:
+        value = value + "x" * (min_length - len(value))
+    if isinstance(max_length, int) and len(value) > max_length:
+        value = value[:max_length]
+    return value
+
+
+def _number_for(schema: Mapping[str, Any], integer: bool) -> int | float:
+    low = schema.get("minimum")
+    high = schema.get("maximum")
+    ex_low = schema.get("exclusiveMinimum")
+    ex_high = schema.get("exclusiveMaximum")
+    candidate: float = 1
+    if isinstance(low, (int, float)):
+        candidate = max(candidate, float(low))
+    if isinstance(ex_low, (int, float)) and not isinstance(ex_low, bool):
+        candidate = max(candidate, float(ex_low) + 1)
+    if isinstance(high, (int, float)):
+        candidate = min(candidate, float(high))
+    if isinstance(ex_high, (int, float)) and not isinstance(ex_high, bool):
+        candidate = min(candidate, float(ex_high) - (1 if integer else 0.5))
+    multiple = schema.get("multipleOf")
+    if isinstance(multiple, (int, float)) and multiple > 0:
+        candidate = math.ceil(candidate / multiple) * multiple
+    if integer:
+        return math.ceil(candidate) if isinstance(low, (int, float)) else int(candidate)
+    return candidate
+
+
+def generate_value(
+    schema: Any,
+    *,
+    root: Mapping[str, Any] | None = None,
+    name: str = "",
+    hints: Mapping[str, str] | None = None,
+    required_only: bool = False,
+    _depth: int = 0,
+) -> Any:
+    """Build a plausible value valid for ``schema``.
+
+    ``root`` resolves local references (``#/$defs/...``, ``#/definitions/...``); ``hints`` maps
+    property names (or ``""`` for any string) to preferred string values; ``required_only``
+    fills only an object's required properties.
+    """
+    if root is None:
+        root = schema if isinstance(schema, Mapping) else {}
+    hints = hints or {}
+    if not isinstance(schema, Mapping) or _depth > 24:
+        return None if _depth > 24 else {}
+
+    def again(sub: Any, sub_name: str = name) -> Any:
+        return generate_value(
+            sub,
+            root=root,
+            name=sub_name,
+            hints=hints,
+            required_only=required_only,
+            _depth=_depth + 1,
+        )
+
+    if "$ref" in schema:
+        ref = str(schema["$ref"])
+        node: Any = root
+        if ref.startswith("#"):
+            for part in [p for p in ref[1:].split("/") if p]:
+                node = node.get(part.replace("~1", "/").replace("~0", "~"), {}) if node else {}
+        return again(node)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for keyword in ("anyOf", "oneOf"):
+        branches = schema.get(keyword)
+        if isinstance(branches, list) and branches:
+            non_null = [
+                b for b in branches if not (isinstance(b, Mapping) and b.get("type") == "null")
+            ]
+            return again(non_null[0] if non_null else branches[0])
+    if isinstance(schema.get("allOf"), list) and schema["allOf"]:
+        merged: dict[str, Any] = {}
+        for member in schema["allOf"]:
+            if isinstance(member, Mapping):
+                for key, value in member.items():
+                    if key == "properties" and isinstance(value, Mapping):
+                        merged.setdefault("properties", {}).update(value)
+                    elif key == "required" and isinstance(value, list):
+                        merged.setdefault("required", []).extend(value)
+                    else:
+                        merged.setdefault(key, value)
+        rest = {k: v for k, v in schema.items() if k != "allOf"}
+        return again({**merged, **rest})
+
+    declared = schema.get("type")
+    if isinstance(declared, list):
+        non_null_types = [t for t in declared if t != "null"]
+        declared = non_null_types[0] if non_null_types else "null"
+    if declared is None:
+        if "properties" in schema:
+            declared = "object"
+        elif "items" in schema:
+            declared = "array"
+        else:
+            declared = "string"
+
+    if declared == "object":
+        result: dict[str, Any] = {}
+        properties = schema.get("properties", {})
+        required = set(schema.get("required", []))
+        if isinstance(properties, Mapping):
+            for key, sub in properties.items():
+                if required_only and key not in required:
+                    continue
+                result[key] = again(sub, key)
+        for key in required:
+            if key not in result:
+                result[key] = "example"
+        return result
+    if declared == "array":
+        count = schema.get("minItems")
+        count = max(1, count) if isinstance(count, int) else 1
+        max_items = schema.get("maxItems")
+        if isinstance(max_items, int):
+            count = min(count, max_items)
+        item_schema = schema.get("items", {})
+        return [again(item_schema) for _ in range(count)]
+    if declared == "string":
+        return _string_for(schema, name, hints.get(name, hints.get("", "")))
+    if declared == "integer":
+        return int(_number_for(schema, integer=True))
+    if declared == "number":
+        return _number_for(schema, integer=False)
+    if declared == "boolean":
+        return True
+    return None
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text``, punctuation dropped."""
+    return _WORD.findall(text)

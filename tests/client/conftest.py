@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from assistants_client._client import AssistantsClient
+from tests.servers.scripted import ScriptedServer
+
+API_KEY = "sk-test-0123456789abcdef-DO-NOT-LEAK"
+
+_ENV = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN",
+    "OPENAI_API_VERSION",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as scripted:
+        yield scripted
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits a client asked for between retries (it does not really sleep)."""
+    return []
+
+
+def make_client(server: ScriptedServer, sleeps: list[float], **kwargs: object) -> AssistantsClient:
+    options: dict[str, object] = {"base_url": server.base_url, "timeout": 5.0}
+    options.update(kwargs)
+    client = AssistantsClient(API_KEY, **options)  # type: ignore[arg-type]
+    client._transport._sleep = sleeps.append
+    client._transport._random = lambda: 0.0
+    return client
+
+
+@pytest.fixture
+def client(server: ScriptedServer, sleeps: list[float]) -> Iterator[AssistantsClient]:
+    with make_client(server, sleeps) as made:
+        yield made

@@ -1,0 +1,78 @@
+"""The spec as plain JSON Schema, and validators for its response schemas."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+from assistants_client.models._openapi_document import load_document
+
+
+def to_json_schema(node: Any) -> Any:
+    """Rewrite the OpenAPI 3.0 ``nullable: true`` flag as ``anyOf [..., {type: null}]``.
+
+    AssistantObject lists ``description`` as required without a property schema: validators
+    only check that it is present, which is what the API promises (a string or null).
+    """
+    if isinstance(node, list):
+        return [to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: to_json_schema(value) for key, value in node.items() if key != "nullable"}
+    if node.get("nullable") is True:
+        return {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+@functools.lru_cache(maxsize=1)
+def converted_document() -> dict[str, Any]:
+    return to_json_schema(copy.deepcopy(load_document()))  # type: ignore[no-any-return]
+
+
+@functools.cache
+def validator(schema_name: str) -> Draft202012Validator:
+    components = converted_document()["components"]
+    root = {"$ref": f"#/components/schemas/{schema_name}", "components": components}
+    return Draft202012Validator(root)
+
+
+def assert_valid(schema_name: str, instance: Any) -> None:
+    errors = sorted(validator(schema_name).iter_errors(instance), key=lambda e: list(e.path))
+    if errors:
+        details = "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
+        raise AssertionError(f"not a valid {schema_name}:\n{details}")
+
+
+@functools.lru_cache(maxsize=1)
+def response_schemas() -> dict[str, str]:
+    """operationId -> the name of its 200 response schema."""
+    names: dict[str, str] = {}
+    for methods in load_document()["paths"].values():
+        for operation in methods.values():
+            if isinstance(operation, dict) and "operationId" in operation:
+                ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+                names[operation["operationId"]] = ref.rsplit("/", 1)[-1]
+    return names
+
+
+def assert_response_valid(operation_id: str, instance: Any) -> None:
+    assert_valid(response_schemas()[operation_id], instance)
+
+
+def assert_event_valid(event: str, data: Any) -> None:
+    assert_valid("AssistantStreamEvent", {"event": event, "data": data})
+
+
+__all__ = [
+    "assert_event_valid",
+    "assert_response_valid",
+    "assert_valid",
+    "converted_document",
+    "jsonschema",
+    "response_schemas",
+    "to_json_schema",
+]
