@@ -401,7 +401,16 @@ class AssistantStream:
         self.close()
 
     def close(self) -> None:
-        """Close the connection (safe to call more than once)."""
+        """Close the connection (safe to call more than once).
+
+        Iterating a closed stream ends at once; ``done`` stays False unless ``done`` was read.
+        """
+        iterator = self._iterator
+        if iterator is not None and not getattr(iterator, "gi_running", False):
+            iterator.close()  # type: ignore[attr-defined]
+        self._release()
+
+    def _release(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -493,7 +502,7 @@ class AssistantStream:
                 yield event
             raise self._interrupted("the connection closed")
         finally:
-            self.close()
+            self._release()
 
     def _parse(self, name: str, data: str) -> AssistantStreamEvent:
         try:

@@ -462,6 +462,16 @@ class Emulator:
                 stored = self._idempotent_call(
                     f"{method} {split.path} {key}", route, params, request
                 )
+                if isinstance(stored, StreamResult):
+                    # The first request with this key: streamed live, recorded as it goes.
+                    if fault == "after":
+                        for _ in stored.events:
+                            pass
+                        status, fault_headers, fault_body = self.faults.response()
+                        self._send(handler, request_id, status, fault_headers, fault_body)
+                        return
+                    self._send_stream(handler, request_id, stored.events)
+                    return
                 status = stored.status
                 if fault == "after":
                     status, fault_headers, fault_body = self.faults.response()
@@ -494,8 +504,12 @@ class Emulator:
 
     def _idempotent_call(
         self, key: str, route: Any, params: dict[str, str], request: Request
-    ) -> _Stored:
-        """Run the operation once per key; concurrent and later duplicates get its response."""
+    ) -> _Stored | StreamResult:
+        """Run the operation once per key; concurrent and later duplicates get its response.
+
+        A streamed answer goes to the first request live (a StreamResult) and is stored when
+        it ends; duplicates wait for that and get the recorded stream.
+        """
         owner = False
         with self.store.lock:
             flight = self._idempotent.get(key)
@@ -516,12 +530,33 @@ class Emulator:
                 return self._idempotent_call(key, route, params, request)
             return flight.result
         try:
-            stored = self._run_for_storage(route, params, request)
+            outcome = self._run_for_storage(route, params, request)
         except BaseException:
             with self.store.lock:
                 self._idempotent.pop(key, None)
             flight.done.set()
             raise
+        if isinstance(outcome, StreamResult):
+            return StreamResult(self._recorded(key, flight, outcome.events))
+        return self._store_idempotent(key, flight, outcome)
+
+    def _recorded(
+        self, key: str, flight: _InFlight, events: Iterator[tuple[str, str]]
+    ) -> Iterator[tuple[str, str]]:
+        parts: list[str] = []
+        try:
+            for name, data in events:
+                parts.append(_sse(name, data))
+                yield name, data
+        finally:
+            # Driven to the end even when the client went away: the run carries on server-side.
+            for name, data in events:
+                parts.append(_sse(name, data))
+            parts.append(_sse("done", "[DONE]"))
+            headers = {"Content-Type": "text/event-stream; charset=utf-8"}
+            self._store_idempotent(key, flight, _Stored(200, headers, "".join(parts).encode()))
+
+    def _store_idempotent(self, key: str, flight: _InFlight, stored: _Stored) -> _Stored:
         with self.store.lock:
             if stored.status < 500:
                 self.store.put(
@@ -539,17 +574,16 @@ class Emulator:
         flight.done.set()
         return stored
 
-    def _run_for_storage(self, route: Any, params: dict[str, str], request: Request) -> _Stored:
+    def _run_for_storage(
+        self, route: Any, params: dict[str, str], request: Request
+    ) -> _Stored | StreamResult:
         try:
             result = self.api.dispatch(route, params, request)
         except ApiError as error:
             headers = {"Content-Type": "application/json", **error.headers}
             return _Stored(error.status, headers, json.dumps(error.body()).encode())
         if isinstance(result, StreamResult):
-            text = "".join(_sse(name, data) for name, data in result.events) + _sse(
-                "done", "[DONE]"
-            )
-            return _Stored(200, {"Content-Type": "text/event-stream; charset=utf-8"}, text.encode())
+            return result
         return _Stored(200, {"Content-Type": "application/json"}, json.dumps(result).encode())
 
     def _record(

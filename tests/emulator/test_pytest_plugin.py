@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pytest
 import requests
 
 from assistants_client.emulator import Emulator
-
-
-def _client_available() -> bool:
-    try:
-        return hasattr(importlib.import_module("assistants_client"), "AssistantsClient")
-    except ImportError:  # pragma: no cover
-        return False
 
 
 def test_the_emulator_fixture_is_running_and_scriptable(assistants_emulator: Emulator) -> None:
@@ -37,10 +29,11 @@ def test_the_plugin_is_registered_through_the_entry_point(pytestconfig: pytest.C
     assert pytestconfig.pluginmanager.has_plugin("assistants_client")
 
 
-@pytest.mark.skipif(not _client_available(), reason="AssistantsClient is not importable yet")
 def test_the_client_fixture_talks_to_the_emulator(
     assistants_client: Any, assistants_emulator: Emulator
 ) -> None:
-    assert assistants_client is not None
-    configured = getattr(assistants_client, "base_url", assistants_emulator.base_url)
-    assert str(configured).rstrip("/") == assistants_emulator.base_url
+    assert assistants_client.base_url.rstrip("/") == assistants_emulator.base_url
+    thread = assistants_client.create_thread(metadata={"from": "fixture"})
+    assert thread.id.startswith("thread_")
+    assert assistants_emulator.request_count == 1
+    assert assistants_emulator.requests[0].path.endswith("/threads")
