@@ -64,7 +64,9 @@ def main() -> int:
             f"{stream.final_run.status if stream.final_run else '?'}]"
         )
 
-        client.create_message(thread.id, "user", "What is the weather in Paris? Call get_weather.")
+        client.create_message(
+            thread.id, "user", "What is the weather in Paris? Call get_weather with city=Paris."
+        )
         print("\n-- run with tools (streamed) --")
 
         def show(event: Any) -> None:

@@ -208,7 +208,9 @@ def _explicit_values(text: str) -> dict[str, str]:
     """``name=value`` or ``name: value`` pairs written in the message."""
     pairs: dict[str, str] = {}
     for match in re.finditer(r"([A-Za-z_][A-Za-z0-9_]*)\s*[=:]\s*(\"[^\"]*\"|[^\s,;]+)", text):
-        value = match.group(2).strip('"')
+        raw = match.group(2)
+        # A quoted value is taken as written; a bare one loses the sentence's final stop.
+        value = raw.strip('"') if raw.startswith('"') else raw.rstrip(".!?")
         pairs.setdefault(match.group(1), value)
     return pairs
 
