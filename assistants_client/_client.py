@@ -991,12 +991,27 @@ class AssistantsClient:
         )
         deadline = self._check_wait(timeout, poll_interval)
         transport = self._transport
+        status = "unknown"
         while True:
             remaining = deadline - transport._clock()
             per_call = Timeout(connect=min(5.0, max(remaining, 0.001)), read=max(remaining, 0.001))
-            options = RequestOptions(timeout=per_call)
-            response = transport.request("GET", path, options=options)
+            # Near the deadline a failed poll is not retried: its backoff would overrun it.
+            retries = None if remaining > 10.0 else 0
+            options = RequestOptions(timeout=per_call, max_retries=retries)
+            try:
+                response = transport.request("GET", path, options=options)
+            except APITimeoutError as exc:
+                if transport._clock() < deadline:
+                    raise
+                # The poll itself ran into the overall deadline.
+                raise APITimeoutError(
+                    f"run {run_id} is still {status} after {timeout:g}s",
+                    method="GET",
+                    url=exc.url,
+                    request_id=exc.request_id,
+                ) from exc
             run = parse_model(response, RunResponse, transport.redact)
+            status = run.status
             if run.is_terminal or run.status == "requires_action":
                 return run
             wait = _poll_wait(response.headers.get(POLL_AFTER_HEADER), poll_interval)
