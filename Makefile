@@ -6,6 +6,7 @@ UPSTREAM ?= ../shared/openapi/openai-openapi.yaml
 SPEC := openapi/assistants.yaml
 MODELS := assistants_client/models
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
 .PHONY: all venv test lint typecheck pytest trim generate check-generated demo bench emulator clean
 
@@ -18,6 +19,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Prism, the mock server of the contract tests (tests/contract), pinned in package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -35,7 +41,7 @@ generate: $(STAMP)
 check-generated: $(STAMP)
 	$(PY) -m codegen.generate --check $(SPEC) $(MODELS)
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest -q
 
 test: lint typecheck check-generated pytest
@@ -45,6 +51,14 @@ demo: $(STAMP)
 
 emulator: $(STAMP)
 	$(PY) -m assistants_client.emulator
+
+bench:
+	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv
+	test bench/.venv/.installed -nt bench/requirements.txt -a bench/.venv/.installed -nt pyproject.toml || { \
+		bench/.venv/bin/python -m pip install --quiet --upgrade pip && \
+		bench/.venv/bin/python -m pip install --quiet -e . -r bench/requirements.txt && \
+		touch bench/.venv/.installed; }
+	bench/.venv/bin/python -m bench
 
 clean:
 	rm -rf $(VENV) node_modules build *.egg-info

@@ -528,9 +528,11 @@ class Transport:
                     requests.exceptions.ChunkedEncodingError,
                 ),
             )
+            # The cause is left out on purpose: its text (a URL, a header) is not redacted; the
+            # message above carries its redacted form.
             if not retryable:
-                raise error from exc
-            raise _RetryableFailure(error, None) from exc
+                raise error from None
+            raise _RetryableFailure(error, None) from None
         elapsed = time.monotonic() - started
         logger.debug(
             "HTTP %s %s -> %d in %.3fs request_id=%s",
@@ -587,7 +589,7 @@ class Transport:
             except _RetryableFailure as failure:
                 wait = self._retry_wait(failure, retries_taken, max_retries, method, path)
                 if wait is None:
-                    raise failure.error from failure.__cause__
+                    raise failure.error from None
                 self._sleep(wait)
                 retries_taken += 1
                 continue

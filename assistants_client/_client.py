@@ -107,6 +107,7 @@ DEFAULT_RUN_WAIT_TIMEOUT = 600.0
 DEFAULT_POLL_INTERVAL = 0.5
 POLL_AFTER_HEADER = "openai-poll-after-ms"
 MAX_TOOL_ROUNDS = 64
+STREAM_MISMATCH_EXCERPT = 2000  # bytes of a non-stream answer kept in the error
 
 
 class _CallOptions(TypedDict, total=False):
@@ -128,7 +129,7 @@ class _RunFields(_CallOptions, total=False):
     max_completion_tokens: int | Omit | None
     truncation_strategy: JSONObject | Omit | None
     tool_choice: str | JSONObject | Omit | None
-    parallel_tool_calls: bool | Omit | None
+    parallel_tool_calls: bool | Omit
     response_format: ResponseFormat | Omit | None
 
 
@@ -714,7 +715,7 @@ class AssistantsClient:
         max_completion_tokens: int | Omit | None = OMIT,
         truncation_strategy: JSONObject | Omit | None = OMIT,
         tool_choice: str | JSONObject | Omit | None = OMIT,
-        parallel_tool_calls: bool | Omit | None = OMIT,
+        parallel_tool_calls: bool | Omit = OMIT,
         response_format: ResponseFormat | Omit | None = OMIT,
         include: list[str] | Omit = OMIT,
         on_event: EventCallback | AssistantEventHandler | None = None,
@@ -797,7 +798,7 @@ class AssistantsClient:
         max_completion_tokens: int | Omit | None = OMIT,
         truncation_strategy: JSONObject | Omit | None = OMIT,
         tool_choice: str | JSONObject | Omit | None = OMIT,
-        parallel_tool_calls: bool | Omit | None = OMIT,
+        parallel_tool_calls: bool | Omit = OMIT,
         response_format: ResponseFormat | Omit | None = OMIT,
         on_event: EventCallback | AssistantEventHandler | None = None,
         timeout: TimeoutTypes | None = None,
@@ -1075,6 +1076,7 @@ class AssistantsClient:
         policy = check_tool_error_policy(on_tool_error)
         if not isinstance(max_rounds, int) or isinstance(max_rounds, bool) or max_rounds < 1:
             raise InvalidArgumentError("max_rounds must be a positive integer", param="max_rounds")
+        self._check_wait(wait_timeout, poll_interval)
         handler = callback_handler(on_event)
         if stream:
             run = self._stream_to_end(self._run_request(thread_id, assistant_id, **params), handler)
@@ -1199,7 +1201,8 @@ class AssistantsClient:
                 "event_handler must be an AssistantEventHandler", param="event_handler"
             )
         body = {**request.body, "stream": True}
-        response = self._transport.request(
+        transport = self._transport
+        response = transport.request(
             "POST",
             request.path,
             query=request.query,
@@ -1207,8 +1210,29 @@ class AssistantsClient:
             options=request.options,
             stream=True,
         )
+        content_type = response.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != "text/event-stream":
+            # A server that ignored `stream: true`, or a proxy's page: not an event stream.
+            http = response.http_response
+            try:
+                excerpt = http.raw.read(STREAM_MISMATCH_EXCERPT, decode_content=True) or b""
+            except Exception:
+                excerpt = b""
+            finally:
+                http.close()
+            raise APIResponseValidationError(
+                transport.redact(
+                    f"POST {request.path}: expected an event stream (text/event-stream), got content type "
+                    f"{content_type!r}"
+                ),
+                method="POST",
+                url=response.url,
+                status_code=response.status_code,
+                request_id=response.request_id,
+                body=transport.redact(excerpt.decode("utf-8", errors="replace")),
+            )
         return AssistantStream(
-            self._transport.iter_stream(response),
+            transport.iter_stream(response),
             close=response.http_response.close,
             status_code=response.status_code,
             headers=response.headers,
@@ -1216,6 +1240,7 @@ class AssistantsClient:
             handler=handler,
             method="POST",
             url=response.url,
+            redact=transport.redact,
         )
 
     def _stream_to_end(

@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeVar, Union
 
 import cattrs
 from attrs import fields
+from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from assistants_client._exceptions import ModelValidationError
@@ -69,6 +70,22 @@ def _bool(value: Any, _: Any) -> bool:
     if value.__class__ is bool:
         return value
     raise TypeError(f"expected a boolean, got {_kind(value)}")
+
+
+def _is_list(t: Any) -> bool:
+    origin: Any = typing.get_origin(t)
+    return origin is list
+
+
+def _string_map(value: Any, _: Any) -> dict[str, str]:
+    if value.__class__ is dict and all(
+        k.__class__ is str and v.__class__ is str for k, v in value.items()
+    ):
+        return dict(value)
+    if value.__class__ is not dict:
+        raise TypeError(f"expected an object, got {_kind(value)}")
+    bad = next(k for k, v in value.items() if k.__class__ is not str or v.__class__ is not str)
+    raise TypeError(f"expected string values, got {_kind(value[bad])} for {bad!r}")
 
 
 def _free_object(value: Any, _: Any) -> dict[str, Any]:
@@ -135,7 +152,7 @@ def _str_or_parts(t: Any) -> tuple[frozenset[str] | None, Any, bool] | None:
     string_part = False
     others = []
     for arg in args:
-        if arg is type(None):
+        if arg is type(None) or arg is Omit:  # an omitted field is never structured
             continue
         if arg is str:
             string_part = True
@@ -165,6 +182,28 @@ def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs
     converter.register_structure_hook(float, _float)
     converter.register_structure_hook(bool, _bool)
     converter.register_structure_hook_func(lambda t: t == dict[str, Any], _free_object)
+    converter.register_structure_hook_func(lambda t: t == dict[str, str], _string_map)
+
+    def list_hook(t: Any) -> Hook:
+        args = typing.get_args(t)
+        item = args[0] if args else Any
+        # cattrs' own list hook gives the index of a failing element; it is the slow path here.
+        indexed = list_structure_factory(t, converter)
+        hook = None if item is Any else converter.get_structure_hook(item)
+
+        def structure_list(value: Any, _: Any) -> Any:
+            if value.__class__ is not list:
+                raise TypeError(f"expected an array, got {_kind(value)}")
+            if hook is None:
+                return list(value)
+            try:
+                return [hook(element, item) for element in value]
+            except Exception:
+                return indexed(value, t)
+
+        return structure_list
+
+    converter.register_structure_hook_factory(_is_list, list_hook)
 
     def _optional_hook(t: Any) -> Hook:
         inner = next(a for a in typing.get_args(t) if a is not type(None))

@@ -186,6 +186,15 @@ class StreamSnapshot:
             message_id, {"id": message_id, "object": "thread.message", "content": []}
         )
         _merge(snapshot, raw_delta)
+        for part in raw_delta.get("content") or ():
+            if part.__class__ is not dict:
+                continue
+            index = part.get("index")
+            if part.get("type") == "text" and index.__class__ is int:
+                # A delta may leave out what a complete text part requires.
+                text = snapshot["content"][index].setdefault("text", {})
+                text.setdefault("value", "")
+                text.setdefault("annotations", [])
         self._message_objects.pop(message_id, None)
 
     def complete_message(self, message: ThreadMessage, raw: dict[str, Any]) -> None:
@@ -375,8 +384,10 @@ class AssistantStream:
         handler: AssistantEventHandler | None = None,
         method: str | None = None,
         url: str | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self._source = _ChunkSource(chunks)
+        self._redact: Callable[[str], str] = redact or _same
         self._close = close
         self.status_code = status_code
         self.headers = headers
@@ -509,8 +520,10 @@ class AssistantStream:
             payload = json.loads(data)
         except ValueError as exc:
             raise APIResponseValidationError(
-                f"event {name!r} carries data that is not JSON: {exc}", **self._error_kwargs()
-            ) from exc
+                self._redact(f"event {name!r} carries data that is not JSON: {exc}"),
+                body=self._redact(data),
+                **self._error_kwargs(),
+            ) from None
         known = _EVENTS.get(name)
         if known is None:
             logger.debug("stream event %r is not known to this version; passed on as is", name)
@@ -520,8 +533,10 @@ class AssistantStream:
             event = cast(AssistantStreamEvent, cls(data=parse_data(payload)))
         except Exception as exc:
             raise APIResponseValidationError(
-                f"event {name!r} does not fit its schema: {exc}", **self._error_kwargs()
-            ) from exc
+                self._redact(f"event {name!r} does not fit its schema: {exc}"),
+                body=self._redact(data),
+                **self._error_kwargs(),
+            ) from None
         self._accumulate(name, event, payload)
         return event
 
@@ -551,15 +566,16 @@ class AssistantStream:
                 self.handler.on_event(event)
                 self.handler.on_error(event.data)
             detail: ErrorDetail = event.data
+            redact = self._redact
+            error = {
+                "message": detail.message,
+                "type": detail.type,
+                "param": detail.param,
+                "code": detail.code,
+            }
+            error = {k: redact(v) if isinstance(v, str) else v for k, v in error.items()}
             raise StreamError(
-                detail.message,
-                error={
-                    "message": detail.message,
-                    "type": detail.type,
-                    "param": detail.param,
-                    "code": detail.code,
-                },
-                **self._error_kwargs(),
+                error["message"] or "error event", error=error, **self._error_kwargs()
             )
         handler = self.handler
         if handler is None:
@@ -633,6 +649,10 @@ class AssistantStream:
             handler.on_run_step_done(step)
 
 
+def _same(text: str) -> str:
+    return text
+
+
 def _read_events(client: sseclient.SSEClient, stream: AssistantStream) -> Iterator[Any]:
     """sseclient's events, with transport failures mapped to the library's errors."""
     events = client.events()
@@ -641,15 +661,15 @@ def _read_events(client: sseclient.SSEClient, stream: AssistantStream) -> Iterat
             sse = next(events)
         except StopIteration:
             return
-        except requests.exceptions.RequestException as exc:
-            raise _transport_error(exc, stream) from exc
-        except OSError as exc:  # a socket error that requests did not wrap
-            raise _transport_error(exc, stream) from exc
+        except (requests.exceptions.RequestException, OSError) as exc:
+            # OSError: a socket error that requests did not wrap. The cause is left out: its
+            # text is not redacted, and the message above says what it was.
+            raise _transport_error(exc, stream) from None
         yield sse
 
 
 def _transport_error(exc: BaseException, stream: AssistantStream) -> APIError:
-    text = f"{type(exc).__name__}: {exc}"
+    text = stream._redact(f"{type(exc).__name__}: {exc}")
     if _is_timeout(exc):
         return APITimeoutError(
             "no bytes arrived within the read timeout while streaming", **stream._error_kwargs()

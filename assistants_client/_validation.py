@@ -66,9 +66,10 @@ def validate_id(value: object, param: str) -> str:
             f"{param} must not contain {match.group()!r} (got {_describe(value)})", param=param
         )
     for ch in value:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
             raise InvalidArgumentError(
-                f"{param} must not contain control characters (got {_describe(value)})",
+                f"{param} must not contain control or surrogate characters "
+                f"(got {_describe(value)})",
                 param=param,
             )
     return value

@@ -7,6 +7,7 @@ import json
 import logging
 import random
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -136,6 +137,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     emulator: Emulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that resets its connection is routine (a test, a cancelled stream).
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            logger.debug("connection from %s ended: %s", client_address, error)
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -319,7 +328,8 @@ class Emulator:
             handler.close_connection = True
             try:
                 body = error_body("The emulator failed to handle the request.", type="server_error")
-                self._send(handler, request_id, 500, {}, json.dumps(body).encode())
+                headers = {"Content-Type": "application/json"}
+                self._send(handler, request_id, 500, headers, json.dumps(body).encode())
             except OSError:
                 pass
 
@@ -354,7 +364,16 @@ class Emulator:
                 f"Request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes.",
                 code="request_too_large",
             )
-        return handler.rfile.read(length) if length else b""
+        data = handler.rfile.read(length) if length else b""
+        if len(data) < length:
+            # The client hung up mid-body: nothing is done with a partial request.
+            handler.close_connection = True
+            raise ApiError(
+                400,
+                f"Incomplete request body: {len(data)} of {length} bytes arrived.",
+                code="incomplete_body",
+            )
+        return data
 
     def _read_chunked(self, handler: _Handler) -> bytes:
         parts: list[bytes] = []
@@ -414,7 +433,14 @@ class Emulator:
                 code="unsupported_media_type",
             )
         try:
-            return json.loads(raw)
+            body = json.loads(raw)
+        except RecursionError:
+            raise ApiError(
+                400,
+                "We could not parse the JSON body of your request: it is nested too deeply.",
+                param="body",
+                code="invalid_json",
+            ) from None
         except (ValueError, UnicodeDecodeError) as problem:
             raise ApiError(
                 400,
@@ -422,6 +448,14 @@ class Emulator:
                 param="body",
                 code="invalid_json",
             ) from None
+        if _depth_exceeds(body, MAX_JSON_DEPTH):
+            raise ApiError(
+                400,
+                f"The JSON body of your request is nested deeper than {MAX_JSON_DEPTH} levels.",
+                param="body",
+                code="invalid_json",
+            )
+        return body
 
     def _handle_request(self, handler: _Handler, request_id: str) -> None:
         method = handler.command
@@ -665,6 +699,26 @@ class Emulator:
                 close()
         if not connected:
             handler.close_connection = True
+
+
+MAX_JSON_DEPTH = 64
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """True when containers nest deeper than ``limit`` (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _write_chunk(writer: Any, data: bytes) -> bool:

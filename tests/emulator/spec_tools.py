@@ -15,13 +15,17 @@ from assistants_client.models._openapi_document import load_document
 def to_json_schema(node: Any) -> Any:
     """Rewrite the OpenAPI 3.0 ``nullable: true`` flag as ``anyOf [..., {type: null}]``.
 
-    AssistantObject lists ``description`` as required without a property schema: validators
-    only check that it is present, which is what the API promises (a string or null).
+    ``allOf: [{$ref}, {nullable: true}]`` (a nullable reference) becomes
+    ``anyOf: [{$ref}, {type: null}]``, as the generated models read it.
     """
     if isinstance(node, list):
         return [to_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
+    parts = node.get("allOf")
+    if isinstance(parts, list) and any(p.get("nullable") is True for p in parts):
+        kept = [to_json_schema(p) for p in parts if set(p) - {"nullable"}]
+        return {"anyOf": [*kept, {"type": "null"}]}
     converted = {key: to_json_schema(value) for key, value in node.items() if key != "nullable"}
     if node.get("nullable") is True:
         return {"anyOf": [converted, {"type": "null"}]}

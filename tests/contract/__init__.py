@@ -1,0 +1,1 @@
+"""Contract tests against the Prism mock server (see conftest.py)."""

@@ -1,0 +1,64 @@
+"""Fixtures for the reliability suite: misbehaving servers and clients that never really sleep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from assistants_client._client import AssistantsClient
+from tests.servers.misbehaving import MisbehavingServer
+
+API_KEY = "sk-SECRET-abc123def456ghi789jkl012-reliability"
+"""Distinctive enough that finding it anywhere (a message, a log line) is a leak."""
+
+_ENV = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN",
+    "OPENAI_API_VERSION",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def server() -> Iterator[MisbehavingServer]:
+    with MisbehavingServer() as misbehaving:
+        yield misbehaving
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[MisbehavingServer]:
+    """A second server, addressed as ``localhost``: another origin than ``server``."""
+    with MisbehavingServer(host="localhost") as other:
+        yield other
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits the client asked for between attempts (it does not really sleep)."""
+    return []
+
+
+def make_client(base_url: str, sleeps: list[float], **kwargs: object) -> AssistantsClient:
+    options: dict[str, object] = {"base_url": base_url, "timeout": 0.5}
+    options.update(kwargs)
+    client = AssistantsClient(API_KEY, **options)  # type: ignore[arg-type]
+    client._transport._sleep = sleeps.append
+    client._transport._random = lambda: 0.0  # no jitter: waits are exactly 0.5 s, 1 s, ...
+    return client
+
+
+@pytest.fixture
+def client(server: MisbehavingServer, sleeps: list[float]) -> Iterator[AssistantsClient]:
+    with make_client(server.base_url, sleeps) as made:
+        yield made
