@@ -245,24 +245,41 @@ def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs
 
     def _tagged_union_hook(base: type[Any]) -> Hook:
         tag, variants, unknown = _UNIONS[base]
-        hooks: dict[type[Any], Hook] = {}
+        # tag -> (cattrs' generated function, known keys or None for a closed class, class);
+        # filled on first use, as the variants' hooks may not exist yet at configuration time.
+        dispatch: dict[str, tuple[Hook, frozenset[str] | None, type[Any]]] = {}
         expected = ", ".join(sorted(variants))
+
+        def entry(tag_value: str) -> tuple[Hook, frozenset[str] | None, type[Any]]:
+            cls = variants[tag_value]
+            hook = converter.get_structure_hook(cls)
+            found = dispatch[tag_value] = (
+                getattr(hook, "generated", hook),
+                getattr(hook, "known", None),
+                cls,
+            )
+            return found
 
         def structure_tagged(value: Any, _: Any) -> Any:
             if value.__class__ is not dict:
                 raise TypeError(f"expected an object for {base.__name__}, got {_kind(value)}")
             tag_value = value.get(tag)
-            cls = variants.get(tag_value) if tag_value.__class__ is str else None
-            if cls is None:
-                if unknown is not None and tag_value.__class__ is str:
+            found = dispatch.get(tag_value) if tag_value.__class__ is str else None
+            if found is None:
+                if tag_value in variants:
+                    found = entry(tag_value)
+                elif unknown is not None and tag_value.__class__ is str:
                     return unknown(**{tag: tag_value, "raw": dict(value)})
-                raise ValueError(
-                    f"{base.__name__}: `{tag}` must be one of {expected}, got {tag_value!r}"
-                )
-            hook = hooks.get(cls)
-            if hook is None:
-                hook = hooks[cls] = converter.get_structure_hook(cls)
-            return hook(value, cls)
+                else:
+                    raise ValueError(
+                        f"{base.__name__}: `{tag}` must be one of {expected}, got {tag_value!r}"
+                    )
+            generated, known, cls = found
+            instance = generated(value, cls)
+            # The same extra-field rule as _open_structure_hook, without its extra call.
+            if known is not None and not known.issuperset(value):
+                instance.extra_fields = {k: v for k, v in value.items() if k not in known}
+            return instance
 
         return structure_tagged
 
@@ -307,6 +324,9 @@ def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs
                 instance.extra_fields = {k: v for k, v in value.items() if k not in known}
             return instance
 
+        # For tagged unions, which check the object themselves and call these directly.
+        structure_open.generated = generated  # type: ignore[attr-defined]
+        structure_open.known = known  # type: ignore[attr-defined]
         return structure_open
 
     def _closed_structure_hook(cls: type[Any]) -> Hook:
