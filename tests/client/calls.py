@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import payloads
+from tests import payloads
 
 ID_PARAMS = ("thread_id", "message_id", "run_id", "step_id", "assistant_id")
 

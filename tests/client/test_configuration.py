@@ -5,9 +5,9 @@ import pytest
 from assistants_client._client import AssistantsClient
 from assistants_client._config import Timeout
 from assistants_client._exceptions import AssistantsError, InvalidArgumentError
+from tests import payloads
 from tests.servers.scripted import Reply, ScriptedServer
 
-from . import payloads
 from .conftest import API_KEY
 
 

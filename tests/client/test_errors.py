@@ -18,9 +18,9 @@ from assistants_client._exceptions import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from tests import payloads
 from tests.servers.scripted import Reply, ScriptedServer
 
-from . import payloads
 from .conftest import API_KEY
 
 

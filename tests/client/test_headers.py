@@ -6,9 +6,9 @@ import re
 import pytest
 
 from assistants_client._client import AssistantsClient
+from tests import payloads
 from tests.servers.scripted import Reply, ScriptedServer
 
-from . import payloads
 from .conftest import API_KEY, make_client
 
 

@@ -32,9 +32,9 @@ from assistants_client.models import (
     ThreadDeleted,
     ThreadMessage,
 )
+from tests import payloads
 from tests.servers.scripted import RecordedRequest, Reply, ScriptedServer
 
-from . import payloads
 from .calls import CALLS, ID_PARAMS
 
 RETURNS: dict[str, type[Model]] = {

@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from assistants_client._client import AssistantsClient
+from tests import payloads
 from tests.servers.scripted import RecordedRequest, Reply, ScriptedServer
-
-from . import payloads
 
 
 def serve_assistants(server: ScriptedServer, total: int) -> None:

@@ -13,9 +13,9 @@ from assistants_client._exceptions import (
     InternalServerError,
     RateLimitError,
 )
+from tests import payloads
 from tests.servers.scripted import Reply, ScriptedServer
 
-from . import payloads
 from .conftest import make_client
 
 

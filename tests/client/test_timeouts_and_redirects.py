@@ -7,9 +7,9 @@ import pytest
 
 from assistants_client._client import AssistantsClient
 from assistants_client._exceptions import APITimeoutError
+from tests import payloads
 from tests.servers.scripted import Reply, ScriptedServer
 
-from . import payloads
 from .conftest import API_KEY, make_client
 
 

@@ -18,27 +18,17 @@ from assistants_client.models import (
     ThreadMessageDeltaEvent,
     UnknownMessageContent,
 )
+from tests import payloads
 
 
 def message(**overrides: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "id": "msg_1",
-        "object": "thread.message",
-        "created_at": 1700000000,
-        "thread_id": "thread_1",
-        "status": "completed",
-        "incomplete_details": None,
-        "completed_at": None,
-        "incomplete_at": None,
+    fields: dict[str, Any] = {
         "role": "assistant",
         "content": [{"type": "text", "text": {"value": "hello", "annotations": []}}],
-        "assistant_id": None,
-        "run_id": None,
-        "attachments": None,
-        "metadata": {},
+        "created_at": 1700000000,
+        **overrides,
     }
-    payload.update(overrides)
-    return payload
+    return payloads.message(**fields)
 
 
 def test_message_content_is_the_base_class_of_the_content_variants() -> None:
@@ -127,34 +117,12 @@ def test_repr_is_readable_and_truncates_long_text() -> None:
 
 
 def test_run_response_keeps_unknown_fields_and_statuses() -> None:
-    payload = {
-        "id": "run_1",
-        "object": "thread.run",
-        "created_at": 1,
-        "thread_id": "t",
-        "assistant_id": "a",
-        "status": "paused_for_review",
-        "required_action": None,
-        "last_error": None,
-        "expires_at": None,
-        "started_at": None,
-        "cancelled_at": None,
-        "failed_at": None,
-        "completed_at": None,
-        "model": "gpt-4o",
-        "instructions": "",
-        "tools": [],
-        "metadata": {},
-        "usage": None,
-        "incomplete_details": None,
-        "max_prompt_tokens": None,
-        "max_completion_tokens": None,
-        "truncation_strategy": None,
-        "tool_choice": "auto",
-        "parallel_tool_calls": True,
-        "response_format": "auto",
-        "reasoning": {"effort": "low"},
-    }
+    payload = payloads.run(
+        status="paused_for_review",
+        tool_choice="auto",
+        response_format="auto",
+        reasoning={"effort": "low"},
+    )
     run = RunResponse.from_dict(payload)
     assert run.status == "paused_for_review"
     assert run.extra_fields == {"reasoning": {"effort": "low"}}

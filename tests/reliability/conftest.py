@@ -12,23 +12,6 @@ from tests.servers.misbehaving import MisbehavingServer
 API_KEY = "sk-SECRET-abc123def456ghi789jkl012-reliability"
 """Distinctive enough that finding it anywhere (a message, a log line) is a leak."""
 
-_ENV = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_ORG_ID",
-    "OPENAI_PROJECT_ID",
-    "AZURE_OPENAI_ENDPOINT",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_AD_TOKEN",
-    "OPENAI_API_VERSION",
-)
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
-
 
 @pytest.fixture
 def server() -> Iterator[MisbehavingServer]:

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from assistants_client import InvalidArgumentError
 from assistants_client._client import AssistantsClient
-from tests.client import payloads
+from tests import payloads
 from tests.client.calls import CALLS
 from tests.servers.misbehaving import MisbehavingServer, event_stream, sse_bytes
 from tests.servers.scripted import Reply

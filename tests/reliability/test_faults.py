@@ -62,7 +62,7 @@ from assistants_client import (
     RateLimitError,
 )
 from assistants_client._client import AssistantsClient
-from tests.client import payloads
+from tests import payloads
 from tests.servers.misbehaving import Fault, MisbehavingServer, html, status
 from tests.servers.scripted import Reply
 

@@ -40,7 +40,7 @@ from assistants_client import (
     UnprocessableEntityError,
 )
 from assistants_client._client import AssistantsClient
-from tests.client import payloads
+from tests import payloads
 from tests.servers.misbehaving import MisbehavingServer, event_stream, sse_bytes
 from tests.servers.scripted import Reply
 from tests.streaming import recorded

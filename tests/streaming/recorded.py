@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests import payloads
+
 THREAD_ID = "thread_rec"
 RUN_ID = "run_rec"
 MESSAGE_ID = "msg_rec"
@@ -12,75 +14,46 @@ STEP_ID = "step_rec"
 
 
 def run(status: str, **extra: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "id": RUN_ID,
-        "object": "thread.run",
-        "created_at": 1700000000,
-        "thread_id": THREAD_ID,
-        "assistant_id": "asst_rec",
-        "status": status,
-        "required_action": None,
-        "last_error": None,
-        "expires_at": None,
-        "started_at": None,
-        "cancelled_at": None,
-        "failed_at": None,
-        "completed_at": None,
-        "model": "gpt-4o",
-        "instructions": "",
-        "tools": [],
-        "metadata": {},
-        "usage": None,
-        "incomplete_details": None,
-        "max_prompt_tokens": None,
-        "max_completion_tokens": None,
-        "truncation_strategy": {"type": "auto", "last_messages": None},
-        "tool_choice": "auto",
-        "parallel_tool_calls": True,
-        "response_format": "auto",
-    }
-    payload.update(extra)
-    return payload
+    return payloads.run(
+        RUN_ID,
+        THREAD_ID,
+        assistant_id="asst_rec",
+        status=status,
+        created_at=1700000000,
+        truncation_strategy={"type": "auto", "last_messages": None},
+        tool_choice="auto",
+        response_format="auto",
+        **extra,
+    )
 
 
 def message(status: str, content: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": MESSAGE_ID,
-        "object": "thread.message",
-        "created_at": 1700000001,
-        "thread_id": THREAD_ID,
-        "status": status,
-        "incomplete_details": None,
-        "completed_at": 1700000002 if status == "completed" else None,
-        "incomplete_at": None,
-        "role": "assistant",
-        "content": content,
-        "assistant_id": "asst_rec",
-        "run_id": RUN_ID,
-        "attachments": [],
-        "metadata": {},
-    }
+    return payloads.message(
+        MESSAGE_ID,
+        THREAD_ID,
+        created_at=1700000001,
+        status=status,
+        completed_at=1700000002 if status == "completed" else None,
+        role="assistant",
+        content=content,
+        assistant_id="asst_rec",
+        run_id=RUN_ID,
+        attachments=[],
+    )
 
 
 def step(status: str, details: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": STEP_ID,
-        "object": "thread.run.step",
-        "created_at": 1700000001,
-        "assistant_id": "asst_rec",
-        "thread_id": THREAD_ID,
-        "run_id": RUN_ID,
-        "type": details["type"],
-        "status": status,
-        "step_details": details,
-        "last_error": None,
-        "expired_at": None,
-        "cancelled_at": None,
-        "failed_at": None,
-        "completed_at": None,
-        "metadata": {},
-        "usage": None,
-    }
+    return payloads.run_step(
+        STEP_ID,
+        created_at=1700000001,
+        assistant_id="asst_rec",
+        thread_id=THREAD_ID,
+        run_id=RUN_ID,
+        type=details["type"],
+        status=status,
+        step_details=details,
+        completed_at=None,
+    )
 
 
 def sse(event: str, data: Any, newline: str = "\n") -> str:
