@@ -1,0 +1,157 @@
+"""Timing helpers and the helper processes (emulator, SSE server) shared by the benchmarks."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+FIXTURES = BENCH_DIR / "fixtures"
+RESULTS = BENCH_DIR / "results"
+
+Row = dict[str, Any]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def time_per_call(fn: Callable[[], Any], *, number: int) -> float:
+    """Seconds per call of ``fn``, over ``number`` calls (GC left on, as in real use)."""
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def calibrate(fn: Callable[[], Any], *, target: float = 0.2, cap: int = 10_000) -> int:
+    """How many calls of ``fn`` take about ``target`` seconds (at least 1)."""
+    start = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - start, 1e-7)
+    return max(1, min(cap, int(target / one)))
+
+
+def interleaved(
+    contenders: dict[str, Callable[[], Any]],
+    *,
+    repeats: int = 7,
+    target: float = 0.2,
+    warmup: int = 2,
+    number: int | None = None,
+) -> dict[str, float]:
+    """Median seconds per call of each contender.
+
+    The contenders take turns within each repetition, so a slow moment of the machine hits
+    them all alike; each repetition runs a contender for about ``target`` seconds, or
+    ``number`` times when that is given.
+    """
+    for fn in contenders.values():
+        for _ in range(warmup):
+            fn()
+    numbers = {
+        name: number if number is not None else calibrate(fn, target=target)
+        for name, fn in contenders.items()
+    }
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            gc.collect()
+            samples[name].append(time_per_call(fn, number=numbers[name]))
+    return {name: median(values) for name, values in samples.items()}
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": sys.version.split()[0],
+        "implementation": sys.implementation.name,
+    }
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("assistants-client", "openai", "requests", "cattrs", "attrs", "sseclient-py"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+# -- helper processes ----------------------------------------------------------------------------
+
+
+@contextmanager
+def helper_process(module: str, *args: str) -> Iterator[dict[str, Any]]:
+    """Run ``python -m <module> <args>``; yield the JSON object it prints on its first line.
+
+    The helper serves until its standard input closes, so it never outlives the benchmark.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{module} exited before it was ready (code {proc.wait()})")
+        yield json.loads(line)
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for_stdin_close() -> None:
+    """Block until the parent closes our standard input (or dies)."""
+    with suppress(OSError, ValueError):
+        sys.stdin.read()
+
+
+def emulator(*seed: str) -> Any:
+    """An emulator in its own process; ``seed`` is ``["5000", "20000"]``-like message counts."""
+    return helper_process("bench.emulator_process", *seed)
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def client_class() -> Any:
+    """``assistants_client.AssistantsClient`` (from its module while the package lacks it)."""
+    import assistants_client
+
+    cls = getattr(assistants_client, "AssistantsClient", None)
+    if cls is None:
+        from assistants_client._client import AssistantsClient as cls
+    return cls
