@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 import json
 import reprlib
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 import attrs
@@ -16,7 +18,7 @@ import attrs
 if TYPE_CHECKING:
     from cattrs import Converter
 
-__all__ = ["OMIT", "JsonValue", "Model", "Omit", "dumps_compact"]
+__all__ = ["NO_EXTRA_FIELDS", "OMIT", "JsonValue", "Model", "Omit", "dumps_compact"]
 
 JsonValue = Union[str, int, float, bool, None, list[Any], dict[str, Any]]  # noqa: UP007
 
@@ -41,6 +43,10 @@ class Omit(enum.Enum):
 
 
 OMIT: Literal[Omit.OMIT] = Omit.OMIT
+
+# The ``extra_fields`` of a response that had none: one shared, read-only empty mapping, so
+# that parsing does not allocate a dict per object. A response with unknown fields gets a dict.
+NO_EXTRA_FIELDS: Mapping[str, Any] = MappingProxyType({})
 
 _converter: Converter | None = None
 

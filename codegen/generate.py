@@ -749,7 +749,7 @@ class Emitter:
             for f in cls.fields:
                 lines.append(self.field_line(f, cls))
             if cls.side == RESPONSE:
-                lines.append("    extra_fields: dict[str, Any] = attrs.field(factory=dict)")
+                lines.append("    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS")
         if cls.exactly_one_of:
             lines.append("")
             lines.append("    def __attrs_post_init__(self) -> None:")
@@ -804,9 +804,10 @@ class Emitter:
 
     def module(self, side_filter: set[str], doc: str, imports: list[str]) -> tuple[str, list[str]]:
         parts = [HEADER + f'"""{doc}"""\n']
+        parts.append("from collections.abc import Mapping")
         parts.append("from typing import Any, Literal\n\nimport attrs\n")
         parts.append("from assistants_client import _validators as _v")
-        parts.append("from assistants_client._model_base import OMIT, Model, Omit")
+        parts.append("from assistants_client._model_base import NO_EXTRA_FIELDS, OMIT, Model, Omit")
         parts.extend(imports)
         mixins = sorted(
             {

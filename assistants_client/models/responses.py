@@ -3,12 +3,13 @@
 
 """Response models: what the server sends. Unknown fields are kept in `extra_fields`, unknown enum values stay plain strings and unknown tags become Unknown... variants."""
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import attrs
 
 from assistants_client._mixins import RunResponseMixin, ThreadMessageMixin
-from assistants_client._model_base import OMIT, Model, Omit
+from assistants_client._model_base import NO_EXTRA_FIELDS, OMIT, Model, Omit
 
 __all__ = [
     "Assistant",
@@ -185,7 +186,7 @@ class CodeInterpreterResources(Model):
     """CodeInterpreterResources"""
 
     file_ids: list[str] | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -193,7 +194,7 @@ class FileSearchResources(Model):
     """FileSearchResources"""
 
     vector_store_ids: list[str] | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -202,7 +203,7 @@ class ToolResources(Model):
 
     code_interpreter: CodeInterpreterResources | Omit = OMIT
     file_search: FileSearchResources | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -222,7 +223,7 @@ class Assistant(Model):
     temperature: float | Omit | None = OMIT
     top_p: float | Omit | None = OMIT
     response_format: str | ResponseFormat | Omit | None = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -232,7 +233,7 @@ class AssistantDeleted(Model):
     id: str
     deleted: bool
     object: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -244,7 +245,7 @@ class AssistantList(Model):
     first_id: str
     last_id: str
     has_more: bool
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class AssistantStreamEvent(Model):
@@ -280,7 +281,7 @@ class CodeInterpreterCall(Model):
 
     input: str
     outputs: list[CodeInterpreterOutput]
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class CodeInterpreterOutputDelta(Model):
@@ -298,7 +299,7 @@ class CodeInterpreterCallDelta(Model):
 
     input: str | Omit = OMIT
     outputs: list[CodeInterpreterOutputDelta] | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -306,7 +307,7 @@ class CodeInterpreterImageDelta(Model):
     """CodeInterpreterImageDelta"""
 
     file_id: str | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -314,7 +315,7 @@ class FileCitation(Model):
     """FileCitation"""
 
     file_id: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -323,7 +324,7 @@ class CodeInterpreterImageOutput(CodeInterpreterOutput):
 
     type: Literal["image"] = "image"
     image: FileCitation
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -333,7 +334,7 @@ class CodeInterpreterImageOutputDelta(CodeInterpreterOutputDelta):
     index: int
     type: Literal["image"] = "image"
     image: CodeInterpreterImageDelta | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -342,7 +343,7 @@ class CodeInterpreterLogsOutput(CodeInterpreterOutput):
 
     type: Literal["logs"] = "logs"
     logs: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -352,7 +353,7 @@ class CodeInterpreterLogsOutputDelta(CodeInterpreterOutputDelta):
     index: int
     type: Literal["logs"] = "logs"
     logs: str | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -360,7 +361,7 @@ class CodeInterpreterTool(AssistantTool, AttachmentTool):
     """CodeInterpreterTool"""
 
     type: Literal["code_interpreter"] = "code_interpreter"
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class ToolCall(Model):
@@ -379,7 +380,7 @@ class CodeInterpreterToolCall(ToolCall):
     id: str
     type: Literal["code_interpreter"] = "code_interpreter"
     code_interpreter: CodeInterpreterCall
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class ToolCallDelta(Model):
@@ -399,7 +400,7 @@ class CodeInterpreterToolCallDelta(ToolCallDelta):
     id: str | Omit = OMIT
     type: Literal["code_interpreter"] = "code_interpreter"
     code_interpreter: CodeInterpreterCallDelta | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -408,7 +409,7 @@ class DoneEvent(AssistantStreamEvent):
 
     event: Literal["done"] = "done"
     data: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -419,7 +420,7 @@ class ErrorDetail(Model):
     message: str
     param: str | None
     type: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -428,7 +429,7 @@ class ErrorEvent(AssistantStreamEvent):
 
     event: Literal["error"] = "error"
     data: ErrorDetail
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -436,7 +437,7 @@ class ErrorResponse(Model):
     """ErrorResponse"""
 
     error: ErrorDetail
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class TextAnnotation(Model):
@@ -457,7 +458,7 @@ class FileCitationAnnotation(TextAnnotation):
     file_citation: FileCitation
     start_index: int
     end_index: int
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -466,7 +467,7 @@ class FileCitationDelta(Model):
 
     file_id: str | Omit = OMIT
     quote: str | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class TextAnnotationDelta(Model):
@@ -488,7 +489,7 @@ class FileCitationAnnotationDelta(TextAnnotationDelta):
     file_citation: FileCitationDelta | Omit = OMIT
     start_index: int | Omit = OMIT
     end_index: int | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -500,7 +501,7 @@ class FilePathAnnotation(TextAnnotation):
     file_path: FileCitation
     start_index: int
     end_index: int
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -513,7 +514,7 @@ class FilePathAnnotationDelta(TextAnnotationDelta):
     file_path: CodeInterpreterImageDelta | Omit = OMIT
     start_index: int | Omit = OMIT
     end_index: int | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -522,7 +523,7 @@ class FileSearchCallRankingOptions(Model):
 
     ranker: str
     score_threshold: float
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -531,7 +532,7 @@ class FileSearchResultContent(Model):
 
     type: str | Omit = OMIT
     text: str | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -542,7 +543,7 @@ class FileSearchResult(Model):
     file_name: str
     score: float
     content: list[FileSearchResultContent] | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -551,7 +552,7 @@ class FileSearchCall(Model):
 
     ranking_options: FileSearchCallRankingOptions | Omit = OMIT
     results: list[FileSearchResult] | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -560,7 +561,7 @@ class FileSearchRankingOptions(Model):
 
     ranker: str | Omit = OMIT
     score_threshold: float
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -569,7 +570,7 @@ class FileSearchToolOptions(Model):
 
     max_num_results: int | Omit = OMIT
     ranking_options: FileSearchRankingOptions | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -578,7 +579,7 @@ class FileSearchTool(AssistantTool):
 
     type: Literal["file_search"] = "file_search"
     file_search: FileSearchToolOptions | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -588,7 +589,7 @@ class FileSearchToolCall(ToolCall):
     id: str
     type: Literal["file_search"] = "file_search"
     file_search: FileSearchCall
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -599,7 +600,7 @@ class FileSearchToolCallDelta(ToolCallDelta):
     id: str | Omit = OMIT
     type: Literal["file_search"] = "file_search"
     file_search: dict[str, Any]
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -607,7 +608,7 @@ class FileSearchToolTypeOnly(AttachmentTool):
     """FileSearchToolTypeOnly"""
 
     type: Literal["file_search"] = "file_search"
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -617,7 +618,7 @@ class FunctionCall(Model):
     name: str
     arguments: str
     output: str | None
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -627,7 +628,7 @@ class FunctionCallDelta(Model):
     name: str | Omit = OMIT
     arguments: str | Omit = OMIT
     output: str | Omit | None = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -638,7 +639,7 @@ class FunctionDefinition(Model):
     name: str
     parameters: dict[str, Any] | Omit = OMIT
     strict: bool | Omit | None = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -647,7 +648,7 @@ class FunctionTool(AssistantTool):
 
     type: Literal["function"] = "function"
     function: FunctionDefinition
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -657,7 +658,7 @@ class FunctionToolCall(ToolCall):
     id: str
     type: Literal["function"] = "function"
     function: FunctionCall
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -668,7 +669,7 @@ class FunctionToolCallDelta(ToolCallDelta):
     id: str | Omit = OMIT
     type: Literal["function"] = "function"
     function: FunctionCallDelta | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -677,7 +678,7 @@ class ImageFile(Model):
 
     file_id: str
     detail: str | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -686,7 +687,7 @@ class ImageFileDelta(Model):
 
     file_id: str | Omit = OMIT
     detail: str | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -695,7 +696,7 @@ class ImageUrl(Model):
 
     url: str
     detail: str | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -704,7 +705,7 @@ class ImageUrlDelta(Model):
 
     url: str | Omit = OMIT
     detail: str | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -715,7 +716,7 @@ class JsonSchemaFormat(Model):
     name: str
     schema: dict[str, Any] | Omit = OMIT
     strict: bool | Omit | None = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -724,7 +725,7 @@ class MessageAttachment(Model):
 
     file_id: str | Omit = OMIT
     tools: list[AttachmentTool] | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class MessageContent(Model):
@@ -751,7 +752,7 @@ class MessageContentImageFile(MessageContent):
 
     type: Literal["image_file"] = "image_file"
     image_file: ImageFile
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -761,7 +762,7 @@ class MessageContentImageFileDelta(MessageContentDelta):
     index: int
     type: Literal["image_file"] = "image_file"
     image_file: ImageFileDelta | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -770,7 +771,7 @@ class MessageContentImageUrl(MessageContent):
 
     type: Literal["image_url"] = "image_url"
     image_url: ImageUrl
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -780,7 +781,7 @@ class MessageContentImageUrlDelta(MessageContentDelta):
     index: int
     type: Literal["image_url"] = "image_url"
     image_url: ImageUrlDelta | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -789,7 +790,7 @@ class MessageContentRefusal(MessageContent):
 
     type: Literal["refusal"] = "refusal"
     refusal: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -799,7 +800,7 @@ class MessageContentRefusalDelta(MessageContentDelta):
     index: int
     type: Literal["refusal"] = "refusal"
     refusal: str | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -808,7 +809,7 @@ class MessageText(Model):
 
     value: str
     annotations: list[TextAnnotation]
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -817,7 +818,7 @@ class MessageContentText(MessageContent):
 
     type: Literal["text"] = "text"
     text: MessageText
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -826,7 +827,7 @@ class MessageTextDelta(Model):
 
     value: str | Omit = OMIT
     annotations: list[TextAnnotationDelta] | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -836,7 +837,7 @@ class MessageContentTextDelta(MessageContentDelta):
     index: int
     type: Literal["text"] = "text"
     text: MessageTextDelta | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -844,7 +845,7 @@ class MessageCreation(Model):
     """MessageCreation"""
 
     message_id: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -852,7 +853,7 @@ class MessageCreationDelta(Model):
     """MessageCreationDelta"""
 
     message_id: str | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class RunStepDetails(Model):
@@ -870,7 +871,7 @@ class MessageCreationStepDetails(RunStepDetails):
 
     type: Literal["message_creation"] = "message_creation"
     message_creation: MessageCreation
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class RunStepDetailsDelta(Model):
@@ -888,7 +889,7 @@ class MessageCreationStepDetailsDelta(RunStepDetailsDelta):
 
     type: Literal["message_creation"] = "message_creation"
     message_creation: MessageCreationDelta | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -898,7 +899,7 @@ class MessageDeleted(Model):
     id: str
     deleted: bool
     object: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -907,7 +908,7 @@ class MessageDeltaBody(Model):
 
     role: str | Omit = OMIT
     content: list[MessageContentDelta] | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -917,7 +918,7 @@ class MessageDelta(Model):
     id: str
     object: str
     delta: MessageDeltaBody
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -925,7 +926,7 @@ class MessageIncompleteDetails(Model):
     """On an incomplete message, details about why the message is incomplete."""
 
     reason: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -946,7 +947,7 @@ class ThreadMessage(ThreadMessageMixin, Model):
     run_id: str | None
     attachments: list[MessageAttachment] | None
     metadata: dict[str, str] | None
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -958,7 +959,7 @@ class MessageList(Model):
     first_id: str
     last_id: str
     has_more: bool
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class MessageStreamEvent(AssistantStreamEvent):
@@ -975,7 +976,7 @@ class NamedToolChoiceFunction(Model):
     """NamedToolChoiceFunction"""
 
     name: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -984,7 +985,7 @@ class NamedToolChoice(Model):
 
     type: str
     function: NamedToolChoiceFunction | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -993,7 +994,7 @@ class RequiredToolCallFunction(Model):
 
     name: str
     arguments: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1003,7 +1004,7 @@ class RequiredToolCall(Model):
     id: str
     type: str
     function: RequiredToolCallFunction
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1011,7 +1012,7 @@ class SubmitToolOutputsAction(Model):
     """Details on the tool outputs needed for this run to continue."""
 
     tool_calls: list[RequiredToolCall]
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1020,7 +1021,7 @@ class RequiredAction(Model):
 
     type: str
     submit_tool_outputs: SubmitToolOutputsAction
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1028,7 +1029,7 @@ class ResponseFormatJsonObject(ResponseFormat):
     """JSON object response format. An older method of generating JSON responses. Using `json_schema` is recommended for models that support it. Note that the model will not generate JSON without a system or user message instructing it to do so."""
 
     type: Literal["json_object"] = "json_object"
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1037,7 +1038,7 @@ class ResponseFormatJsonSchema(ResponseFormat):
 
     type: Literal["json_schema"] = "json_schema"
     json_schema: JsonSchemaFormat
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1045,7 +1046,7 @@ class ResponseFormatText(ResponseFormat):
     """Default response format. Used to generate text responses."""
 
     type: Literal["text"] = "text"
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1053,7 +1054,7 @@ class RunIncompleteDetails(Model):
     """Details on why the run is incomplete. Will be `null` if the run is not incomplete."""
 
     reason: str | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1062,7 +1063,7 @@ class RunLastError(Model):
 
     code: str
     message: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1072,7 +1073,7 @@ class RunUsage(Model):
     completion_tokens: int
     prompt_tokens: int
     total_tokens: int
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1081,7 +1082,7 @@ class TruncationStrategy(Model):
 
     type: str
     last_messages: int | Omit | None = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1115,7 +1116,7 @@ class RunResponse(RunResponseMixin, Model):
     tool_choice: str | NamedToolChoice | None
     parallel_tool_calls: bool
     response_format: str | ResponseFormat | None
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1127,7 +1128,7 @@ class RunList(Model):
     first_id: str
     last_id: str
     has_more: bool
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1136,7 +1137,7 @@ class RunStepLastError(Model):
 
     code: str
     message: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1146,7 +1147,7 @@ class RunStepUsage(Model):
     completion_tokens: int
     prompt_tokens: int
     total_tokens: int
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1169,7 +1170,7 @@ class RunStep(Model):
     completed_at: int | None
     metadata: dict[str, str] | None
     usage: RunStepUsage | None
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1177,7 +1178,7 @@ class RunStepDeltaBody(Model):
     """The delta containing the fields that have changed on the run step."""
 
     step_details: RunStepDetailsDelta | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1187,7 +1188,7 @@ class RunStepDelta(Model):
     id: str
     object: str
     delta: RunStepDeltaBody
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1199,7 +1200,7 @@ class RunStepList(Model):
     first_id: str
     last_id: str
     has_more: bool
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class RunStepStreamEvent(AssistantStreamEvent):
@@ -1229,7 +1230,7 @@ class Thread(Model):
     created_at: int
     tool_resources: ToolResources | None
     metadata: dict[str, str] | None
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 class ThreadStreamEvent(AssistantStreamEvent):
@@ -1248,7 +1249,7 @@ class ThreadCreatedEvent(ThreadStreamEvent):
     enabled: bool | Omit = OMIT
     event: Literal["thread.created"] = "thread.created"
     data: Thread
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1258,7 +1259,7 @@ class ThreadDeleted(Model):
     id: str
     deleted: bool
     object: str
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1267,7 +1268,7 @@ class ThreadMessageCompletedEvent(MessageStreamEvent):
 
     event: Literal["thread.message.completed"] = "thread.message.completed"
     data: ThreadMessage
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1276,7 +1277,7 @@ class ThreadMessageCreatedEvent(MessageStreamEvent):
 
     event: Literal["thread.message.created"] = "thread.message.created"
     data: ThreadMessage
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1285,7 +1286,7 @@ class ThreadMessageDeltaEvent(MessageStreamEvent):
 
     event: Literal["thread.message.delta"] = "thread.message.delta"
     data: MessageDelta
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1294,7 +1295,7 @@ class ThreadMessageInProgressEvent(MessageStreamEvent):
 
     event: Literal["thread.message.in_progress"] = "thread.message.in_progress"
     data: ThreadMessage
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1303,7 +1304,7 @@ class ThreadMessageIncompleteEvent(MessageStreamEvent):
 
     event: Literal["thread.message.incomplete"] = "thread.message.incomplete"
     data: ThreadMessage
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1312,7 +1313,7 @@ class ThreadRunCancelledEvent(RunStreamEvent):
 
     event: Literal["thread.run.cancelled"] = "thread.run.cancelled"
     data: RunResponse
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1321,7 +1322,7 @@ class ThreadRunCancellingEvent(RunStreamEvent):
 
     event: Literal["thread.run.cancelling"] = "thread.run.cancelling"
     data: RunResponse
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1330,7 +1331,7 @@ class ThreadRunCompletedEvent(RunStreamEvent):
 
     event: Literal["thread.run.completed"] = "thread.run.completed"
     data: RunResponse
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1339,7 +1340,7 @@ class ThreadRunCreatedEvent(RunStreamEvent):
 
     event: Literal["thread.run.created"] = "thread.run.created"
     data: RunResponse
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1348,7 +1349,7 @@ class ThreadRunExpiredEvent(RunStreamEvent):
 
     event: Literal["thread.run.expired"] = "thread.run.expired"
     data: RunResponse
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1357,7 +1358,7 @@ class ThreadRunFailedEvent(RunStreamEvent):
 
     event: Literal["thread.run.failed"] = "thread.run.failed"
     data: RunResponse
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1366,7 +1367,7 @@ class ThreadRunInProgressEvent(RunStreamEvent):
 
     event: Literal["thread.run.in_progress"] = "thread.run.in_progress"
     data: RunResponse
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1375,7 +1376,7 @@ class ThreadRunIncompleteEvent(RunStreamEvent):
 
     event: Literal["thread.run.incomplete"] = "thread.run.incomplete"
     data: RunResponse
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1384,7 +1385,7 @@ class ThreadRunQueuedEvent(RunStreamEvent):
 
     event: Literal["thread.run.queued"] = "thread.run.queued"
     data: RunResponse
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1393,7 +1394,7 @@ class ThreadRunRequiresActionEvent(RunStreamEvent):
 
     event: Literal["thread.run.requires_action"] = "thread.run.requires_action"
     data: RunResponse
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1402,7 +1403,7 @@ class ThreadRunStepCancelledEvent(RunStepStreamEvent):
 
     event: Literal["thread.run.step.cancelled"] = "thread.run.step.cancelled"
     data: RunStep
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1411,7 +1412,7 @@ class ThreadRunStepCompletedEvent(RunStepStreamEvent):
 
     event: Literal["thread.run.step.completed"] = "thread.run.step.completed"
     data: RunStep
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1420,7 +1421,7 @@ class ThreadRunStepCreatedEvent(RunStepStreamEvent):
 
     event: Literal["thread.run.step.created"] = "thread.run.step.created"
     data: RunStep
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1429,7 +1430,7 @@ class ThreadRunStepDeltaEvent(RunStepStreamEvent):
 
     event: Literal["thread.run.step.delta"] = "thread.run.step.delta"
     data: RunStepDelta
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1438,7 +1439,7 @@ class ThreadRunStepExpiredEvent(RunStepStreamEvent):
 
     event: Literal["thread.run.step.expired"] = "thread.run.step.expired"
     data: RunStep
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1447,7 +1448,7 @@ class ThreadRunStepFailedEvent(RunStepStreamEvent):
 
     event: Literal["thread.run.step.failed"] = "thread.run.step.failed"
     data: RunStep
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1456,7 +1457,7 @@ class ThreadRunStepInProgressEvent(RunStepStreamEvent):
 
     event: Literal["thread.run.step.in_progress"] = "thread.run.step.in_progress"
     data: RunStep
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1465,7 +1466,7 @@ class ToolCallsStepDetails(RunStepDetails):
 
     type: Literal["tool_calls"] = "tool_calls"
     tool_calls: list[ToolCall]
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1474,7 +1475,7 @@ class ToolCallsStepDetailsDelta(RunStepDetailsDelta):
 
     type: Literal["tool_calls"] = "tool_calls"
     tool_calls: list[ToolCallDelta] | Omit = OMIT
-    extra_fields: dict[str, Any] = attrs.field(factory=dict)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
 @attrs.define(kw_only=True, repr=False)
