@@ -61,4 +61,4 @@ bench:
 	bench/.venv/bin/python -m bench
 
 clean:
-	rm -rf $(VENV) node_modules build *.egg-info
+	rm -rf $(VENV) bench/.venv node_modules build *.egg-info

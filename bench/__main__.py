@@ -5,7 +5,7 @@ cannot warm caches, grow the heap or trace memory for another; a benchmark that 
 reported as failed and the others still run. ``--only NAME`` runs a subset
 (``parse stream import roundtrip paginate throughput``).
 
-The table also goes into ``bench/README_PERFORMANCE.md`` between its markers.
+The table also goes into the Performance section of ``README.md``, between its markers.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import BENCH_DIR, RESULTS, ROOT, Row, machine, versions
+from bench.common import RESULTS, ROOT, Row, machine, versions
 
 BENCHMARKS = {
     "parse": "bench.bench_parse",
@@ -32,7 +32,7 @@ BENCHMARKS = {
 }
 CHILD_TIMEOUT = 240
 MARKER = "BENCH-ROWS:"
-README = BENCH_DIR / "README_PERFORMANCE.md"
+README = ROOT / "README.md"  # its Performance section holds the latest table
 TABLE_START = "<!-- bench:table:start -->"
 TABLE_END = "<!-- bench:table:end -->"
 COLUMNS = ("benchmark", "ours", "openai-python", "floor", "ratio", "target", "met?")
