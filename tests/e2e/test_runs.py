@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -160,7 +161,9 @@ def test_an_unknown_function_name_is_an_error_output_not_a_crash(
     assert "unknown function 'not_registered'" in step.step_details.tool_calls[0].function.output  # type: ignore[union-attr]
 
 
-def test_cancel_mid_stream_ends_the_stream_cancelled() -> None:
+@pytest.fixture
+def slow_stream() -> Iterator[tuple[AssistantsClient, str, str]]:
+    """A client, a thread and an assistant whose next answer streams 300 deltas, 10 ms apart."""
     with (
         Emulator(timing=Timing(stream_interval=0.01)) as emu,
         AssistantsClient(base_url=emu.base_url) as client,
@@ -168,36 +171,39 @@ def test_cancel_mid_stream_ends_the_stream_cancelled() -> None:
         assistant_id = client.create_assistant("gpt-4o").id
         thread_id = thread_with(client, "long answer")
         emu.script.queue_text("word " * 300, chunks=300)
-        with client.stream_run(thread_id, assistant_id) as stream:
-            names = []
-            for event in stream:
-                names.append(event.event)
-                if event.event == "thread.message.delta" and "cancel" not in names:
-                    names.append("cancel")
-                    client.cancel_run(thread_id, stream.final_run.id)  # type: ignore[union-attr]
-        assert stream.done
-        assert stream.final_run.status == "cancelled"  # type: ignore[union-attr]
-        assert "thread.run.cancelling" in names or "thread.run.cancelled" in names
-        assert names.count("thread.message.delta") < 300
+        yield client, thread_id, assistant_id
 
 
-def test_leaving_a_stream_block_early_closes_the_connection() -> None:
-    with (
-        Emulator(timing=Timing(stream_interval=0.01)) as emu,
-        AssistantsClient(base_url=emu.base_url) as client,
-    ):
-        assistant_id = client.create_assistant("gpt-4o").id
-        thread_id = thread_with(client, "long answer")
-        emu.script.queue_text("word " * 300, chunks=300)
-        with client.stream_run(thread_id, assistant_id) as stream:
-            for event in stream:
-                if event.event == "thread.message.delta":
-                    break
-        assert not stream.done
-        with pytest.raises(StopIteration):
-            next(iter(stream))
-        # The client is still usable: the pool got its connection back or replaced it.
-        assert client.get_thread(thread_id).id == thread_id
+def test_cancel_mid_stream_ends_the_stream_cancelled(
+    slow_stream: tuple[AssistantsClient, str, str],
+) -> None:
+    client, thread_id, assistant_id = slow_stream
+    with client.stream_run(thread_id, assistant_id) as stream:
+        names = []
+        for event in stream:
+            names.append(event.event)
+            if event.event == "thread.message.delta" and "cancel" not in names:
+                names.append("cancel")
+                client.cancel_run(thread_id, stream.final_run.id)  # type: ignore[union-attr]
+    assert stream.done
+    assert stream.final_run.status == "cancelled"  # type: ignore[union-attr]
+    assert "thread.run.cancelling" in names or "thread.run.cancelled" in names
+    assert names.count("thread.message.delta") < 300
+
+
+def test_leaving_a_stream_block_early_closes_the_connection(
+    slow_stream: tuple[AssistantsClient, str, str],
+) -> None:
+    client, thread_id, assistant_id = slow_stream
+    with client.stream_run(thread_id, assistant_id) as stream:
+        for event in stream:
+            if event.event == "thread.message.delta":
+                break
+    assert not stream.done
+    with pytest.raises(StopIteration):
+        next(iter(stream))
+    # The client is still usable: the pool got its connection back or replaced it.
+    assert client.get_thread(thread_id).id == thread_id
 
 
 def test_stream_thread_and_run_starts_with_thread_created(

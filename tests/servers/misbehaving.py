@@ -31,7 +31,6 @@ from tests.servers.scripted import (
     Reply,
     ScriptedServer,
     _RequestHandler,
-    _Server,
 )
 
 __all__ = [
@@ -109,25 +108,14 @@ class _MisbehavingHandler(_RequestHandler):
 class MisbehavingServer(ScriptedServer):
     """A :class:`ScriptedServer` that answers :class:`Fault` replies and numbers its answers."""
 
+    handler_class = _MisbehavingHandler
+
     def __init__(self, host: str = "127.0.0.1") -> None:
         super().__init__(host)
         self._numbers = itertools.count(1)
         self.request_ids: list[str] = []
         """The ``x-request-id`` of every answer, in the order the requests arrived."""
         self._ids_lock = threading.Lock()
-
-    def start(self) -> MisbehavingServer:
-        server = _Server((self.host, 0), _MisbehavingHandler)
-        server.scripted = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __enter__(self) -> MisbehavingServer:
-        return self.start()
 
     def _dispatch(self, request: RecordedRequest) -> Reply:
         reply = super()._dispatch(request)

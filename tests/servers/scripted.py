@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["RecordedRequest", "Reply", "ScriptedServer"]
@@ -208,8 +208,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _handle
 
 
+S = TypeVar("S", bound="ScriptedServer")
+
+
 class ScriptedServer:
     """A threaded HTTP/1.1 server on a loopback port; start it with ``with`` or ``start()``."""
+
+    handler_class: type[BaseHTTPRequestHandler] = _RequestHandler
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
@@ -224,8 +229,8 @@ class ScriptedServer:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> ScriptedServer:
-        server = _Server((self.host, 0), _RequestHandler)
+    def start(self: S) -> S:
+        server = _Server((self.host, 0), self.handler_class)
         server.scripted = self
         self._server = server
         self._thread = threading.Thread(
@@ -242,7 +247,7 @@ class ScriptedServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> ScriptedServer:
+    def __enter__(self: S) -> S:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
