@@ -11,10 +11,10 @@ Registered as the ``assistants_client`` pytest plugin (installed with the packag
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
+from assistants_client._client import AssistantsClient
 from assistants_client.emulator import Emulator
 
 __all__ = ["assistants_client", "assistants_emulator"]
@@ -30,14 +30,7 @@ def assistants_emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def assistants_client(assistants_emulator: Emulator) -> Iterator[Any]:
+def assistants_client(assistants_emulator: Emulator) -> Iterator[AssistantsClient]:
     """An ``AssistantsClient`` pointed at ``assistants_emulator``."""
-    from assistants_client import AssistantsClient  # type: ignore[attr-defined,unused-ignore]
-
-    client = AssistantsClient(EMULATOR_API_KEY, base_url=assistants_emulator.base_url)
-    try:
+    with AssistantsClient(EMULATOR_API_KEY, base_url=assistants_emulator.base_url) as client:
         yield client
-    finally:
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
