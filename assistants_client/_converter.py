@@ -94,76 +94,17 @@ def _free_object(value: Any, _: Any) -> dict[str, Any]:
     raise TypeError(f"expected an object, got {_kind(value)}")
 
 
-_PRIMITIVES: dict[Any, tuple[type[Any], ...]] = {
-    str: (str,),
-    int: (int,),
-    float: (float, int),
-    bool: (bool,),
+# What a strict primitive accepts, by JSON value class.
+_PRIMITIVES: dict[Any, tuple[tuple[type[Any], ...], Hook]] = {
+    str: ((str,), _str),
+    int: ((int,), _int),
+    float: ((float, int), _float),
+    bool: ((bool,), _bool),
 }
-
-
-def _is_optional_primitive(t: Any) -> bool:
-    if not _is_union(t):
-        return False
-    args = typing.get_args(t)
-    return len(args) == 2 and type(None) in args and any(a in _PRIMITIVES for a in args)
-
-
-def _optional_primitive_hook(t: Any) -> Hook:
-    inner = next(a for a in typing.get_args(t) if a is not type(None))
-    accepted = _PRIMITIVES[inner]
-    strict = {str: _str, int: _int, float: _float, bool: _bool}[inner]
-
-    def structure_optional(value: Any, _: Any) -> Any:
-        if value is None or value.__class__ in accepted:
-            return value
-        return strict(value, inner)  # raises with the expected kind
-
-    return structure_optional
-
-
-def _is_optional(t: Any) -> bool:
-    if not _is_union(t):
-        return False
-    args = typing.get_args(t)
-    return len(args) == 2 and type(None) in args
 
 
 def _is_union(t: Any) -> bool:
     return typing.get_origin(t) in (Union, types.UnionType)
-
-
-def _has_omit(t: Any) -> bool:
-    return _is_union(t) and Omit in typing.get_args(t)
-
-
-def _without_omit(t: Any) -> Any:
-    args = tuple(a for a in typing.get_args(t) if a is not Omit)
-    return args[0] if len(args) == 1 else Union[args]  # noqa: UP007
-
-
-def _str_or_parts(t: Any) -> tuple[frozenset[str] | None, Any, bool] | None:
-    """For `str | X` (optionally `| None`): (allowed strings or None for any, X, nullable)."""
-    if not _is_union(t):
-        return None
-    args = typing.get_args(t)
-    nullable = type(None) in args
-    strings: frozenset[str] | None = None
-    string_part = False
-    others = []
-    for arg in args:
-        if arg is type(None) or arg is Omit:  # an omitted field is never structured
-            continue
-        if arg is str:
-            string_part = True
-        elif typing.get_origin(arg) is Literal:
-            string_part = True
-            strings = frozenset(typing.get_args(arg))
-        else:
-            others.append(arg)
-    if not string_part or len(others) != 1:
-        return None
-    return strings, others[0], nullable
 
 
 def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs.Converter:
@@ -205,39 +146,53 @@ def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs
 
     converter.register_structure_hook_factory(_is_list, list_hook)
 
-    def _optional_hook(t: Any) -> Hook:
-        inner = next(a for a in typing.get_args(t) if a is not type(None))
+    # -- unions ------------------------------------------------------------------------------------
+
+    def union_hook(t: Any) -> Hook:
+        """Every union the generator emits: ``X | None``, ``str | X`` (told apart by JSON type),
+        either with ``| Omit``. ``Omit`` is never structured: an omitted field is not in the
+        payload. Any other union is refused here rather than structured by guessing."""
+        args = [a for a in typing.get_args(t) if a is not Omit]
+        nullable = type(None) in args
+        rest = [a for a in args if a is not type(None)]
+        strings = [a for a in rest if a is str or typing.get_origin(a) is Literal]
+        others = [a for a in rest if a not in strings]
+        if len(rest) == 1:
+            return _single(rest[0], nullable)
+        if len(strings) == 1 and len(others) == 1:
+            return _str_or(strings[0], others[0], nullable)
+        raise TypeError(f"no structuring rule for the union {t!r}")
+
+    def _single(inner: Any, nullable: bool) -> Hook:
+        if inner in _PRIMITIVES:
+            accepted, strict = _PRIMITIVES[inner]
+
+            def structure_primitive(value: Any, _: Any) -> Any:
+                if value.__class__ in accepted or (nullable and value is None):
+                    return value
+                return strict(value, inner)  # raises with the expected kind
+
+            return structure_primitive
         hook = converter.get_structure_hook(inner)
+        if not nullable:
+            return lambda value, _: hook(value, inner)
 
         def structure_optional(value: Any, _: Any) -> Any:
             return None if value is None else hook(value, inner)
 
         return structure_optional
 
-    # -- unions ------------------------------------------------------------------------------------
-
-    def _omit_union_hook(t: Any) -> Hook:
-        inner = _without_omit(t)
-        hook = converter.get_structure_hook(inner)
-
-        def structure_present(value: Any, _: Any) -> Any:
-            return hook(value, inner)
-
-        return structure_present
-
-    def _str_or_hook(t: Any) -> Hook:
-        parts = _str_or_parts(t)
-        assert parts is not None
-        strings, other, nullable = parts
+    def _str_or(string_type: Any, other: Any, nullable: bool) -> Hook:
+        allowed = frozenset(typing.get_args(string_type)) if string_type is not str else None
         other_hook = converter.get_structure_hook(other)
 
         def structure_str_or(value: Any, _: Any) -> Any:
             if value is None and nullable:
                 return None
             if value.__class__ is str:
-                if strings is not None and value not in strings:
-                    allowed = ", ".join(sorted(strings))
-                    raise ValueError(f"expected one of {allowed} or an object, got {value!r}")
+                if allowed is not None and value not in allowed:
+                    choices = ", ".join(sorted(allowed))
+                    raise ValueError(f"expected one of {choices} or an object, got {value!r}")
                 return value
             return other_hook(value, other)
 
@@ -379,10 +334,7 @@ def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs
 
         return predicate
 
-    converter.register_structure_hook_factory(_is_optional, _optional_hook)
-    converter.register_structure_hook_factory(_is_optional_primitive, _optional_primitive_hook)
-    converter.register_structure_hook_factory(_has_omit, _omit_union_hook)
-    converter.register_structure_hook_factory(lambda t: _str_or_parts(t) is not None, _str_or_hook)
+    converter.register_structure_hook_factory(_is_union, union_hook)
     converter.register_structure_hook_factory(_in(_RESPONSE), _open_structure_hook)
     converter.register_structure_hook_factory(_in(_REQUEST), _closed_structure_hook)
     converter.register_structure_hook_factory(_in(_UNKNOWN), _unknown_structure_hook)
@@ -424,8 +376,9 @@ def _model_error(exc: Exception, cls: type[Any]) -> ModelValidationError:
     if isinstance(exc, ModelValidationError):
         return exc
     name = getattr(cls, "__name__", str(cls))
-    errors = [f"{message} @ {path}" for path, message in _leaf_errors(exc, name)]
-    first_path = next(iter(_leaf_errors(exc, name)))[0]
+    leaves = _leaf_errors(exc, name)
+    errors = [f"{message} @ {path}" for path, message in leaves]
+    first_path = leaves[0][0]
     message = f"{name} does not fit the payload: " + "; ".join(errors[:5])
     if len(errors) > 5:
         message += f" (and {len(errors) - 5} more)"

@@ -7,16 +7,14 @@ themselves live in the one converter configured in ``assistants_client._converte
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import reprlib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
+from typing import Any, Literal, TypeVar, Union
 
 import attrs
-
-if TYPE_CHECKING:
-    from cattrs import Converter
 
 __all__ = ["NO_EXTRA_FIELDS", "OMIT", "JsonValue", "Model", "Omit", "dumps_compact"]
 
@@ -48,15 +46,12 @@ OMIT: Literal[Omit.OMIT] = Omit.OMIT
 # that parsing does not allocate a dict per object. A response with unknown fields gets a dict.
 NO_EXTRA_FIELDS: Mapping[str, Any] = MappingProxyType({})
 
-_converter: Converter | None = None
 
+@functools.cache
+def _conversions() -> Any:
+    """The converter module, imported on first use: it imports the generated models."""
+    from assistants_client import _converter
 
-def _conv() -> Converter:
-    global _converter
-    if _converter is None:
-        from assistants_client._converter import converter
-
-        _converter = converter
     return _converter
 
 
@@ -90,20 +85,18 @@ class Model:
     @classmethod
     def from_dict(cls: type[M], data: Any) -> M:
         """Build an instance from decoded JSON; raises ModelValidationError naming the field."""
-        from assistants_client._converter import structure
-
-        return structure(data, cls)
+        result: M = _conversions().structure(data, cls)
+        return result
 
     @classmethod
     def from_json(cls: type[M], text: str | bytes | bytearray) -> M:
         """Build an instance from JSON text (str or bytes)."""
-        from assistants_client._converter import structure
-
-        return structure(json.loads(text), cls)
+        result: M = _conversions().structure(json.loads(text), cls)
+        return result
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object for this instance: omitted fields are absent, None is null."""
-        result: dict[str, Any] = _conv().unstructure(self)
+        result: dict[str, Any] = _conversions().converter.unstructure(self)
         return result
 
     def __repr__(self) -> str:

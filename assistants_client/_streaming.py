@@ -28,6 +28,7 @@ from typing import Any, cast
 import requests
 import sseclient
 
+from assistants_client._base_client import _caused_by_timeout
 from assistants_client._converter import structure_hook
 from assistants_client._exceptions import (
     APIError,
@@ -61,7 +62,6 @@ __all__ = [
 logger = logging.getLogger("assistants_client")
 
 DONE = "done"
-TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
 _EVENT_TERMINATORS = (b"\n\n", b"\r\r", b"\r\n\r\n")
 
 
@@ -670,28 +670,13 @@ def _read_events(client: sseclient.SSEClient, stream: AssistantStream) -> Iterat
 
 def _transport_error(exc: BaseException, stream: AssistantStream) -> APIError:
     text = stream._redact(f"{type(exc).__name__}: {exc}")
-    if _is_timeout(exc):
+    if _caused_by_timeout(exc):
         return APITimeoutError(
             "no bytes arrived within the read timeout while streaming", **stream._error_kwargs()
         )
     return StreamInterruptedError(
         f"the event stream ended before `done` ({text})", **stream._error_kwargs()
     )
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (TimeoutError, requests.exceptions.Timeout)):
-            return True
-        if "timeout" in type(current).__name__.lower() or "timed out" in str(current).lower():
-            return True
-        args = getattr(current, "args", ())
-        nested = next((a for a in args if isinstance(a, BaseException)), None)
-        current = nested or current.__cause__ or current.__context__
-    return False
 
 
 def parse_event_stream(

@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,7 +176,6 @@ class Builder:
         self.by_key: dict[tuple[str, str], str] = {}  # (canonical schema, side) -> class name
         self.response_keys: dict[str, str] = {}  # structural key -> response class name
         self.stream_events: dict[str, str] = {}
-        self.roots: dict[str, list[str]] = {RESPONSE: [], REQUEST: []}
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -206,9 +204,9 @@ class Builder:
         # Responses first: a request class then knows whether its schema also has a response
         # class, and takes the Param suffix if so.
         for name in _unique(response_roots):
-            self.roots[RESPONSE].append(self.component(name, RESPONSE, name).name)  # type: ignore[union-attr]
+            self.component(name, RESPONSE)
         for name in _unique(request_roots):
-            self.roots[REQUEST].append(self.component(name, REQUEST, name).name)  # type: ignore[union-attr]
+            self.component(name, REQUEST)
         self._check_names()
 
     def _component_of(self, schema: dict[str, Any], where: str) -> str:
@@ -239,7 +237,7 @@ class Builder:
             raise CodegenError(path, f"reference to undefined schema {name}")
         return name, self.schemas[name]
 
-    def component(self, name: str, side: str, path: str) -> ClassRef | Any:
+    def component(self, name: str, side: str) -> Any:
         schema = self.schemas[name]
         return self.resolve(schema, side, name, component=name)
 
@@ -349,7 +347,7 @@ class Builder:
         if component is not None:
             base = naming.schema_class_name(component)
         else:
-            base = naming.INLINE_NAMES.get(path) or _derived_name(path, self)
+            base = naming.INLINE_NAMES.get(path) or _derived_name(path)
         if side == REQUEST and key in self.response_keys:
             return self.response_keys[key] + naming.REQUEST_SUFFIX
         return base
@@ -466,13 +464,6 @@ class Builder:
                 return tag_name, str(enum[0])
         raise CodegenError(path, "oneOf variant has no one-value `type` or `event` tag")
 
-    def _flatten(
-        self, variants: list[dict[str, Any]], path: str
-    ) -> Iterator[tuple[str | None, dict[str, Any], dict[str, Any]]]:
-        for variant in variants:
-            name, target = self.deref(variant, path)
-            yield name, variant, target
-
     def tagged_union(
         self,
         schema: dict[str, Any],
@@ -508,7 +499,8 @@ class Builder:
         )
         self.unions[base] = union
         tag_names: set[str] = set()
-        for ref_name, _variant, target in self._flatten(variants, path):
+        for variant in variants:
+            ref_name, target = self.deref(variant, path)
             vpath = ref_name or path
             if "oneOf" in target and "properties" not in target:
                 sub = self.tagged_union(target, side, vpath, ref_name, nested=True)
@@ -560,7 +552,7 @@ def _unique(items: list[str]) -> list[str]:
     return list(seen)
 
 
-def _derived_name(path: str, builder: Builder) -> str:
+def _derived_name(path: str) -> str:
     # "RunObject.required_action.submit_tool_outputs" -> RunResponse + RequiredAction + ...
     head, _, rest = path.partition(".")
     head_name = naming.schema_class_name(head.split("#")[0])

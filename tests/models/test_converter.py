@@ -127,3 +127,10 @@ def test_run_response_keeps_unknown_fields_and_statuses() -> None:
     assert run.status == "paused_for_review"
     assert run.extra_fields == {"reasoning": {"effort": "low"}}
     assert run.to_dict() == payload
+
+
+def test_a_union_outside_the_generators_rules_is_refused_not_guessed() -> None:
+    from assistants_client._converter import converter
+
+    with pytest.raises(TypeError, match="no structuring rule"):
+        converter.get_structure_hook(int | list[int])

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from assistants_client._client import AssistantsClient
-from assistants_client._streaming import TERMINAL_RUN_STATUSES
+from assistants_client._mixins import TERMINAL_RUN_STATUSES
 from assistants_client.emulator import Emulator
 
 THREADS = 32
