@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 UPSTREAM ?= ../shared/openapi/openai-openapi.yaml
 SPEC := openapi/assistants.yaml
 MODELS := assistants_client/models
+SPEC_JSON := assistants_client/emulator/openapi.json
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
@@ -36,10 +37,10 @@ trim: $(STAMP)
 	$(PY) -m codegen.trim $(UPSTREAM) $(SPEC)
 
 generate: $(STAMP)
-	$(PY) -m codegen.generate $(SPEC) $(MODELS)
+	$(PY) -m codegen.generate $(SPEC) $(MODELS) --document $(SPEC_JSON)
 
 check-generated: $(STAMP)
-	$(PY) -m codegen.generate --check $(SPEC) $(MODELS)
+	$(PY) -m codegen.generate --check $(SPEC) $(MODELS) --document $(SPEC_JSON)
 
 pytest: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest -q

@@ -3,7 +3,7 @@
 The public surface is re-exported here; the modules behind it are private.
 """
 
-from assistants_client import models
+from assistants_client import _exceptions, models
 from assistants_client._client import (
     AssistantsClient,
     AssistantsClientWithRawResponse,
@@ -11,35 +11,20 @@ from assistants_client._client import (
     CreateThreadAndRunParams,
 )
 from assistants_client._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Timeout
-from assistants_client._exceptions import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AssistantsError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    InternalServerError,
-    InvalidArgumentError,
-    ModelValidationError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    StreamError,
-    StreamInterruptedError,
-    UnprocessableEntityError,
-)
-from assistants_client._model_base import OMIT, Model, Omit
+from assistants_client._exceptions import *  # noqa: F403 - the whole error tree is public
+from assistants_client._model_base import Model
+from assistants_client._omit import OMIT, Omit
 from assistants_client._pagination import SyncPage
 from assistants_client._response import RawResponse
+from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from assistants_client._streaming import AssistantEventHandler, AssistantStream, StreamSnapshot
 from assistants_client._structured import json_schema_for, response_format_for
+from assistants_client._transport import RequestOptions
 from assistants_client._version import __version__
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_RETRY_POLICY",
     "DEFAULT_TIMEOUT",
     "OMIT",
     "AssistantEventHandler",
@@ -49,34 +34,16 @@ __all__ = [
     "CreateRunParams",
     "CreateThreadAndRunParams",
     "RawResponse",
+    "RequestOptions",
+    "RetryPolicy",
     "StreamSnapshot",
     "SyncPage",
     "Timeout",
     "json_schema_for",
     "response_format_for",
-    "APIConnectionError",
-    "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AssistantsError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ConflictError",
-    "InternalServerError",
-    "InvalidArgumentError",
     "Model",
-    "ModelValidationError",
-    "NotFoundError",
     "Omit",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "StreamError",
-    "StreamInterruptedError",
-    "UnprocessableEntityError",
     "__version__",
     "models",
 ]
-
-# Configure the converter at import, once: every model's from_dict/to_dict goes through it.
-from assistants_client import _converter as _converter
+__all__ += _exceptions.__all__

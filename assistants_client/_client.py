@@ -1,23 +1,37 @@
 """``AssistantsClient``: the Assistants API as flat, typed methods.
 
-Each method validates its arguments (ids, body fields, spec constraints via the generated
-request model) before any network I/O, sends one logical request through the transport
-(retries included) and parses the answer into a generated model.
+Each method checks its arguments (ids, body fields, and the spec's constraints through the
+operation's generated request model) before any network I/O, sends one logical request through
+the transport (retries included) and parses the answer into a generated model. Where a method
+sends it and what it answers comes from the generated operations table
+(``assistants_client.models.operations``); the signatures, docstrings and argument checks are
+written here.
 
 Optional body fields are keyword-only and default to ``OMIT`` (left out of the body); an
 explicit ``None`` is sent as JSON ``null``, which clears a field on update. Values may be plain
-dicts or generated models. Every method also takes ``timeout``, ``max_retries``,
-``extra_headers``, ``extra_query`` and ``extra_body`` for that call only.
+dicts or generated models. Every method also takes the per-call options of
+:class:`RequestOptions` (``timeout``, ``max_retries``, ``extra_headers``, ``extra_query``,
+``extra_body``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import requests
 
-from assistants_client._base_client import QueryParams, QueryValue, RequestOptions, Transport
+from assistants_client._arguments import (
+    build_body,
+    request_body,
+    validate_content,
+    validate_cursor,
+    validate_id,
+    validate_include,
+    validate_limit,
+    validate_metadata,
+    validate_order,
+)
 from assistants_client._config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -26,61 +40,43 @@ from assistants_client._config import (
     azure_config,
     openai_config,
 )
-from assistants_client._exceptions import (
-    APIResponseValidationError,
-    APITimeoutError,
-    AssistantsError,
-    InvalidArgumentError,
-)
-from assistants_client._model_base import OMIT, Model, Omit
+from assistants_client._exceptions import InvalidArgumentError
+from assistants_client._model_base import Model
+from assistants_client._omit import OMIT, Omit
+from assistants_client._operation import ListOperation, Operation
 from assistants_client._pagination import SyncPage
-from assistants_client._response import parse_model, raw_response_wrapper, respond
+from assistants_client._response import RawResponse, parse_model, raw_response_wrapper, respond
+from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from assistants_client._runs import (
-    EventCallback,
     ToolErrorPolicy,
-    callback_handler,
     check_functions,
+    check_max_rounds,
     check_tool_error_policy,
-    run_tool_calls,
+    check_wait,
+    run_tool_loop,
+    stream_to_end,
+    wait_for_run,
 )
-from assistants_client._streaming import AssistantEventHandler, AssistantStream
+from assistants_client._streaming import (
+    AssistantEventHandler,
+    AssistantStream,
+    EventCallback,
+    callback_handler,
+    open_stream,
+)
 from assistants_client._structured import is_structured_output_class, response_format_for
-from assistants_client._validation import (
-    build_body,
-    validate_content,
-    validate_cursor,
-    validate_id,
-    validate_include,
-    validate_limit,
-    validate_metadata,
-    validate_order,
-    validate_request_model,
-    validate_role,
-)
+from assistants_client._transport import CallOptions, QueryValue, RequestOptions, Transport
 from assistants_client.models import (
     Assistant,
     AssistantDeleted,
-    AssistantList,
-    CreateAssistantRequest,
-    CreateMessageRequest,
-    CreateRunRequest,
-    CreateThreadAndRunRequest,
-    CreateThreadRequest,
     MessageDeleted,
-    MessageList,
-    ModifyAssistantRequest,
-    ModifyMessageRequest,
-    ModifyRunRequest,
-    ModifyThreadRequest,
-    RunList,
     RunResponse,
     RunStep,
-    RunStepList,
-    SubmitToolOutputsRequest,
     Thread,
     ThreadDeleted,
     ThreadMessage,
 )
+from assistants_client.models import operations as ops
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -97,28 +93,15 @@ M = TypeVar("M", bound=Model)
 JSONObject = Mapping[str, Any] | Model
 """A JSON object given as a plain dict or as a generated model."""
 Metadata = Mapping[str, str]
-ExtraHeaders = Mapping[str, str]
-ExtraQuery = Mapping[str, QueryValue]
-ExtraBody = Mapping[str, Any]
 ResponseFormat = str | JSONObject | type[Any]
 """``"auto"``, a response format object, or an attrs class (a strict JSON schema is sent)."""
 
 DEFAULT_RUN_WAIT_TIMEOUT = 600.0
 DEFAULT_POLL_INTERVAL = 0.5
-POLL_AFTER_HEADER = "openai-poll-after-ms"
 MAX_TOOL_ROUNDS = 64
-STREAM_MISMATCH_EXCERPT = 2000  # bytes of a non-stream answer kept in the error
 
 
-class _CallOptions(TypedDict, total=False):
-    timeout: TimeoutTypes | None
-    max_retries: int | None
-    extra_headers: ExtraHeaders | None
-    extra_query: ExtraQuery | None
-    extra_body: ExtraBody | None
-
-
-class _RunFields(_CallOptions, total=False):
+class _RunFields(RequestOptions, total=False):
     model: str | Omit | None
     instructions: str | Omit | None
     tools: Sequence[JSONObject] | Omit | None
@@ -149,6 +132,9 @@ class CreateThreadAndRunParams(_RunFields, total=False):
     tool_resources: JSONObject | Omit | None
 
 
+_RUN_OPTION_NAMES = frozenset(RequestOptions.__annotations__)
+
+
 def _response_format(value: Any) -> Any:
     """An attrs class given as response format becomes its strict json_schema format."""
     return response_format_for(value) if is_structured_output_class(value) else value
@@ -159,23 +145,14 @@ def _optional(value: object) -> Any:
     return None if isinstance(value, Omit) else value
 
 
-class _RunRequest(NamedTuple):
+class _Request(NamedTuple):
+    """One checked call of an operation, ready to send (or to stream)."""
+
+    operation: Operation[Any]
     path: str
-    body: dict[str, Any]
+    body: dict[str, Any] | None
     query: dict[str, QueryValue]
-    options: RequestOptions
-
-
-def _poll_wait(header: str | None, default: float) -> float:
-    """Seconds to wait before the next poll: the server's hint when it gives a sane one."""
-    if header:
-        try:
-            millis = float(header)
-        except ValueError:
-            return default
-        if 0 <= millis <= 60_000:
-            return millis / 1000.0
-    return default
+    options: CallOptions
 
 
 class AssistantsClient:
@@ -188,8 +165,9 @@ class AssistantsClient:
 
     ``timeout`` is a number of seconds, a ``(connect, read)`` pair or a :class:`Timeout`
     (default: 5 s to connect, 600 s to read). ``max_retries`` (default 2) bounds the retries
-    of each call; see ``docs/retries.md``. A ``session`` you pass is used as is and not closed
-    by :meth:`close`.
+    of each call; ``retry_policy`` says which failures are retried and how long to wait (see
+    :class:`RetryPolicy` and ``docs/retries.md``). A ``session`` you pass is used as is and not
+    closed by :meth:`close`.
 
     ``client.with_raw_response.<method>(...)`` returns a :class:`RawResponse` with the status
     code, headers and request id of that call, and ``parse()`` for the model.
@@ -207,6 +185,7 @@ class AssistantsClient:
         project: str | None = None,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
         default_headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
     ) -> None:
@@ -219,7 +198,7 @@ class AssistantsClient:
             max_retries=max_retries,
             default_headers=default_headers,
         )
-        self._setup(Transport(config, session))
+        self._setup(Transport(config, session, _check_policy(retry_policy)))
 
     @classmethod
     def for_azure(
@@ -234,6 +213,7 @@ class AssistantsClient:
         project: str | None = None,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
         default_headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
     ) -> Self:
@@ -258,7 +238,7 @@ class AssistantsClient:
             default_headers=default_headers,
         )
         client = cls.__new__(cls)
-        client._setup(Transport(config, session))
+        client._setup(Transport(config, session, _check_policy(retry_policy)))
         return client
 
     def _setup(self, transport: Transport) -> None:
@@ -279,6 +259,10 @@ class AssistantsClient:
     def max_retries(self) -> int:
         return self._transport.config.max_retries
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return self._transport.policy
+
     def close(self) -> None:
         """Close the connection pool (unless the session was passed in)."""
         self._transport.close()
@@ -297,41 +281,58 @@ class AssistantsClient:
     # -- plumbing -----------------------------------------------------------------------------
 
     @staticmethod
-    def _options(
-        timeout: TimeoutTypes | None,
-        max_retries: int | None,
-        extra_headers: ExtraHeaders | None,
-        extra_query: ExtraQuery | None,
-        extra_body: ExtraBody | None,
-    ) -> RequestOptions:
-        return RequestOptions.build(
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-        )
-
-    def _call(
-        self,
-        method: str,
+    def _request(
+        operation: Operation[Any],
         path: str,
-        cls: type[M],
-        options: RequestOptions,
+        options: Mapping[str, Any],
         *,
         body: Mapping[str, Any] | None = None,
-        query: QueryParams | None = None,
-    ) -> M:
-        response = self._transport.request(method, path, query=query, body=body, options=options)
+        query: Mapping[str, QueryValue] | None = None,
+    ) -> _Request:
+        """A checked call: the body through the operation's request model, the options."""
+        checked = None
+        if body is not None:
+            checked = request_body(operation.request, body) if operation.request else dict(body)
+        call_options = CallOptions.of(options, operation.name)
+        return _Request(operation, path, checked, dict(query or {}), call_options)
+
+    def _send(self, request: _Request, cls: type[M]) -> M:
+        response = self._transport.request(
+            request.operation.method,
+            request.path,
+            query=request.query,
+            body=request.body,
+            options=request.options,
+        )
         redact = self._transport.redact
         return respond(response, lambda: parse_model(response, cls, redact))
 
+    def _call(
+        self,
+        operation: Operation[M],
+        path: str,
+        options: Mapping[str, Any],
+        *,
+        body: Mapping[str, Any] | None = None,
+        query: Mapping[str, QueryValue] | None = None,
+    ) -> M:
+        request = self._request(operation, path, options, body=body, query=query)
+        return self._send(request, operation.response)
+
     def _list(
         self,
+        operation: ListOperation[Any, M],
         path: str,
-        list_cls: type[Model],
-        item_cls: type[M],
-        options: RequestOptions,
+        options: Mapping[str, Any],
+        query: dict[str, QueryValue],
+    ) -> SyncPage[M]:
+        return self._list_page(operation, path, CallOptions.of(options, operation.name), query)
+
+    def _list_page(
+        self,
+        operation: ListOperation[Any, M],
+        path: str,
+        options: CallOptions,
         query: dict[str, QueryValue],
     ) -> SyncPage[M]:
         response = self._transport.request("GET", path, query=query, options=options)
@@ -340,10 +341,10 @@ class AssistantsClient:
         def fetch_after(cursor: str) -> SyncPage[M]:
             next_query = {k: v for k, v in query.items() if k != "before"}
             next_query["after"] = cursor
-            return self._list(path, list_cls, item_cls, options, next_query)
+            return self._list_page(operation, path, options, next_query)
 
         def parse() -> SyncPage[M]:
-            listing = parse_model(response, list_cls, redact)
+            listing = parse_model(response, operation.response, redact)
             items: list[M] = list(getattr(listing, "data", []))
             return SyncPage(
                 data=items,
@@ -394,11 +395,7 @@ class AssistantsClient:
         temperature: float | Omit | None = OMIT,
         top_p: float | Omit | None = OMIT,
         response_format: str | JSONObject | Omit | None = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Assistant:
         """Create an assistant (``POST /assistants``)."""
         if not isinstance(model, str) or not model.strip():
@@ -417,9 +414,7 @@ class AssistantsClient:
             top_p=top_p,
             response_format=response_format,
         )
-        validate_request_model(CreateAssistantRequest, body)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("POST", "/assistants", Assistant, options, body=body)
+        return self._call(ops.CREATE_ASSISTANT, ops.CREATE_ASSISTANT.path, options, body=body)
 
     def list_assistants(
         self,
@@ -428,31 +423,16 @@ class AssistantsClient:
         order: str | Omit = OMIT,
         after: str | Omit = OMIT,
         before: str | Omit = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> SyncPage[Assistant]:
         """List assistants (``GET /assistants``); iterate the page for every assistant."""
         query = self._list_query(limit=limit, order=order, after=after, before=before)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._list("/assistants", AssistantList, Assistant, options, query)
+        return self._list(ops.LIST_ASSISTANTS, ops.LIST_ASSISTANTS.path, options, query)
 
-    def get_assistant(
-        self,
-        assistant_id: str,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
-    ) -> Assistant:
+    def get_assistant(self, assistant_id: str, **options: Unpack[RequestOptions]) -> Assistant:
         """Get an assistant (``GET /assistants/{assistant_id}``); NotFoundError if missing."""
-        path = f"/assistants/{validate_id(assistant_id, 'assistant_id')}"
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("GET", path, Assistant, options)
+        path = ops.GET_ASSISTANT.path_for(assistant_id=assistant_id)
+        return self._call(ops.GET_ASSISTANT, path, options)
 
     def update_assistant(
         self,
@@ -469,14 +449,10 @@ class AssistantsClient:
         temperature: float | Omit | None = OMIT,
         top_p: float | Omit | None = OMIT,
         response_format: str | JSONObject | Omit | None = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Assistant:
         """Modify an assistant (``POST /assistants/{assistant_id}``)."""
-        path = f"/assistants/{validate_id(assistant_id, 'assistant_id')}"
+        path = ops.UPDATE_ASSISTANT.path_for(assistant_id=assistant_id)
         validate_metadata(metadata)
         body = build_body(
             model=model,
@@ -491,24 +467,14 @@ class AssistantsClient:
             top_p=top_p,
             response_format=response_format,
         )
-        validate_request_model(ModifyAssistantRequest, body)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("POST", path, Assistant, options, body=body)
+        return self._call(ops.UPDATE_ASSISTANT, path, options, body=body)
 
     def delete_assistant(
-        self,
-        assistant_id: str,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        self, assistant_id: str, **options: Unpack[RequestOptions]
     ) -> AssistantDeleted:
         """Delete an assistant (``DELETE /assistants/{assistant_id}``)."""
-        path = f"/assistants/{validate_id(assistant_id, 'assistant_id')}"
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("DELETE", path, AssistantDeleted, options)
+        path = ops.DELETE_ASSISTANT.path_for(assistant_id=assistant_id)
+        return self._call(ops.DELETE_ASSISTANT, path, options)
 
     # -- threads ------------------------------------------------------------------------------
 
@@ -518,33 +484,17 @@ class AssistantsClient:
         messages: Sequence[JSONObject] | Omit = OMIT,
         tool_resources: JSONObject | Omit | None = OMIT,
         metadata: Metadata | Omit | None = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Thread:
         """Create a thread (``POST /threads``), optionally with its first messages."""
         validate_metadata(metadata)
         body = build_body(messages=messages, tool_resources=tool_resources, metadata=metadata)
-        validate_request_model(CreateThreadRequest, body)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("POST", "/threads", Thread, options, body=body)
+        return self._call(ops.CREATE_THREAD, ops.CREATE_THREAD.path, options, body=body)
 
-    def get_thread(
-        self,
-        thread_id: str,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
-    ) -> Thread:
+    def get_thread(self, thread_id: str, **options: Unpack[RequestOptions]) -> Thread:
         """Get a thread (``GET /threads/{thread_id}``); NotFoundError if missing."""
-        path = f"/threads/{validate_id(thread_id, 'thread_id')}"
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("GET", path, Thread, options)
+        path = ops.GET_THREAD.path_for(thread_id=thread_id)
+        return self._call(ops.GET_THREAD, path, options)
 
     def update_thread(
         self,
@@ -552,34 +502,18 @@ class AssistantsClient:
         *,
         tool_resources: JSONObject | Omit | None = OMIT,
         metadata: Metadata | Omit | None = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Thread:
         """Modify a thread (``POST /threads/{thread_id}``)."""
-        path = f"/threads/{validate_id(thread_id, 'thread_id')}"
+        path = ops.UPDATE_THREAD.path_for(thread_id=thread_id)
         validate_metadata(metadata)
         body = build_body(tool_resources=tool_resources, metadata=metadata)
-        validate_request_model(ModifyThreadRequest, body)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("POST", path, Thread, options, body=body)
+        return self._call(ops.UPDATE_THREAD, path, options, body=body)
 
-    def delete_thread(
-        self,
-        thread_id: str,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
-    ) -> ThreadDeleted:
+    def delete_thread(self, thread_id: str, **options: Unpack[RequestOptions]) -> ThreadDeleted:
         """Delete a thread (``DELETE /threads/{thread_id}``)."""
-        path = f"/threads/{validate_id(thread_id, 'thread_id')}"
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("DELETE", path, ThreadDeleted, options)
+        path = ops.DELETE_THREAD.path_for(thread_id=thread_id)
+        return self._call(ops.DELETE_THREAD, path, options)
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -591,21 +525,17 @@ class AssistantsClient:
         *,
         attachments: Sequence[JSONObject] | Omit | None = OMIT,
         metadata: Metadata | Omit | None = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ThreadMessage:
-        """Add a message to a thread (``POST /threads/{thread_id}/messages``)."""
-        path = f"/threads/{validate_id(thread_id, 'thread_id')}/messages"
-        validate_role(role)
+        """Add a message to a thread (``POST /threads/{thread_id}/messages``).
+
+        ``role`` is ``"user"`` or ``"assistant"`` (checked by the request model).
+        """
+        path = ops.CREATE_MESSAGE.path_for(thread_id=thread_id)
         validate_content(content)
         validate_metadata(metadata)
         body = build_body(role=role, content=content, attachments=attachments, metadata=metadata)
-        validate_request_model(CreateMessageRequest, body)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("POST", path, ThreadMessage, options, body=body)
+        return self._call(ops.CREATE_MESSAGE, path, options, body=body)
 
     def list_messages(
         self,
@@ -616,14 +546,10 @@ class AssistantsClient:
         after: str | Omit = OMIT,
         before: str | Omit = OMIT,
         run_id: str | Omit = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> SyncPage[ThreadMessage]:
         """List a thread's messages (``GET /threads/{thread_id}/messages``)."""
-        path = f"/threads/{validate_id(thread_id, 'thread_id')}/messages"
+        path = ops.LIST_MESSAGES.path_for(thread_id=thread_id)
         query = self._list_query(
             limit=limit,
             order=order,
@@ -631,27 +557,14 @@ class AssistantsClient:
             before=before,
             run_id=validate_cursor(run_id, "run_id"),
         )
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._list(path, MessageList, ThreadMessage, options, query)
+        return self._list(ops.LIST_MESSAGES, path, options, query)
 
     def get_message(
-        self,
-        thread_id: str,
-        message_id: str,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        self, thread_id: str, message_id: str, **options: Unpack[RequestOptions]
     ) -> ThreadMessage:
         """Get a message (``GET /threads/{thread_id}/messages/{message_id}``)."""
-        path = (
-            f"/threads/{validate_id(thread_id, 'thread_id')}"
-            f"/messages/{validate_id(message_id, 'message_id')}"
-        )
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("GET", path, ThreadMessage, options)
+        path = ops.GET_MESSAGE.path_for(thread_id=thread_id, message_id=message_id)
+        return self._call(ops.GET_MESSAGE, path, options)
 
     def update_message(
         self,
@@ -659,41 +572,19 @@ class AssistantsClient:
         message_id: str,
         *,
         metadata: Metadata | Omit | None = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ThreadMessage:
         """Modify a message (``POST /threads/{thread_id}/messages/{message_id}``)."""
-        path = (
-            f"/threads/{validate_id(thread_id, 'thread_id')}"
-            f"/messages/{validate_id(message_id, 'message_id')}"
-        )
+        path = ops.UPDATE_MESSAGE.path_for(thread_id=thread_id, message_id=message_id)
         validate_metadata(metadata)
-        body = build_body(metadata=metadata)
-        validate_request_model(ModifyMessageRequest, body)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("POST", path, ThreadMessage, options, body=body)
+        return self._call(ops.UPDATE_MESSAGE, path, options, body=build_body(metadata=metadata))
 
     def delete_message(
-        self,
-        thread_id: str,
-        message_id: str,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        self, thread_id: str, message_id: str, **options: Unpack[RequestOptions]
     ) -> MessageDeleted:
         """Delete a message (``DELETE /threads/{thread_id}/messages/{message_id}``)."""
-        path = (
-            f"/threads/{validate_id(thread_id, 'thread_id')}"
-            f"/messages/{validate_id(message_id, 'message_id')}"
-        )
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("DELETE", path, MessageDeleted, options)
+        path = ops.DELETE_MESSAGE.path_for(thread_id=thread_id, message_id=message_id)
+        return self._call(ops.DELETE_MESSAGE, path, options)
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -719,11 +610,7 @@ class AssistantsClient:
         response_format: ResponseFormat | Omit | None = OMIT,
         include: list[str] | Omit = OMIT,
         on_event: EventCallback | AssistantEventHandler | None = None,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> RunResponse:
         """Start a run of an assistant on a thread (``POST /threads/{thread_id}/runs``).
 
@@ -755,11 +642,7 @@ class AssistantsClient:
             parallel_tool_calls=parallel_tool_calls,
             response_format=response_format,
             include=include,
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
+            **options,
         )
         return self._send_run(request, on_event)
 
@@ -778,9 +661,7 @@ class AssistantsClient:
         ``stream.final_messages`` and ``stream.final_run_steps``. Leaving the block early
         closes the connection.
         """
-        return self._open_stream(
-            self._run_request(thread_id, assistant_id, **params), event_handler
-        )
+        return self._stream(self._run_request(thread_id, assistant_id, **params), event_handler)
 
     def create_thread_and_run(
         self,
@@ -801,11 +682,7 @@ class AssistantsClient:
         parallel_tool_calls: bool | Omit = OMIT,
         response_format: ResponseFormat | Omit | None = OMIT,
         on_event: EventCallback | AssistantEventHandler | None = None,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> RunResponse:
         """Create a thread and start a run on it in one request (``POST /threads/runs``).
 
@@ -827,11 +704,7 @@ class AssistantsClient:
             tool_choice=tool_choice,
             parallel_tool_calls=parallel_tool_calls,
             response_format=response_format,
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
+            **options,
         )
         return self._send_run(request, on_event)
 
@@ -846,9 +719,7 @@ class AssistantsClient:
 
         Takes the arguments of :meth:`create_thread_and_run`; see :meth:`stream_run`.
         """
-        return self._open_stream(
-            self._thread_and_run_request(assistant_id, **params), event_handler
-        )
+        return self._stream(self._thread_and_run_request(assistant_id, **params), event_handler)
 
     def list_runs(
         self,
@@ -858,35 +729,19 @@ class AssistantsClient:
         order: str | Omit = OMIT,
         after: str | Omit = OMIT,
         before: str | Omit = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> SyncPage[RunResponse]:
         """List a thread's runs (``GET /threads/{thread_id}/runs``)."""
-        path = f"/threads/{validate_id(thread_id, 'thread_id')}/runs"
+        path = ops.LIST_RUNS.path_for(thread_id=thread_id)
         query = self._list_query(limit=limit, order=order, after=after, before=before)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._list(path, RunList, RunResponse, options, query)
+        return self._list(ops.LIST_RUNS, path, options, query)
 
     def get_run(
-        self,
-        thread_id: str,
-        run_id: str,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        self, thread_id: str, run_id: str, **options: Unpack[RequestOptions]
     ) -> RunResponse:
         """Get a run (``GET /threads/{thread_id}/runs/{run_id}``)."""
-        path = (
-            f"/threads/{validate_id(thread_id, 'thread_id')}/runs/{validate_id(run_id, 'run_id')}"
-        )
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("GET", path, RunResponse, options)
+        path = ops.GET_RUN.path_for(thread_id=thread_id, run_id=run_id)
+        return self._call(ops.GET_RUN, path, options)
 
     def update_run(
         self,
@@ -894,40 +749,19 @@ class AssistantsClient:
         run_id: str,
         *,
         metadata: Metadata | Omit | None = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> RunResponse:
         """Modify a run (``POST /threads/{thread_id}/runs/{run_id}``)."""
-        path = (
-            f"/threads/{validate_id(thread_id, 'thread_id')}/runs/{validate_id(run_id, 'run_id')}"
-        )
+        path = ops.UPDATE_RUN.path_for(thread_id=thread_id, run_id=run_id)
         validate_metadata(metadata)
-        body = build_body(metadata=metadata)
-        validate_request_model(ModifyRunRequest, body)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("POST", path, RunResponse, options, body=body)
+        return self._call(ops.UPDATE_RUN, path, options, body=build_body(metadata=metadata))
 
     def cancel_run(
-        self,
-        thread_id: str,
-        run_id: str,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        self, thread_id: str, run_id: str, **options: Unpack[RequestOptions]
     ) -> RunResponse:
         """Cancel a run (``POST /threads/{thread_id}/runs/{run_id}/cancel``)."""
-        path = (
-            f"/threads/{validate_id(thread_id, 'thread_id')}"
-            f"/runs/{validate_id(run_id, 'run_id')}/cancel"
-        )
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("POST", path, RunResponse, options)
+        path = ops.CANCEL_RUN.path_for(thread_id=thread_id, run_id=run_id)
+        return self._call(ops.CANCEL_RUN, path, options)
 
     def submit_tool_outputs(
         self,
@@ -936,27 +770,14 @@ class AssistantsClient:
         tool_outputs: Sequence[JSONObject],
         *,
         on_event: EventCallback | AssistantEventHandler | None = None,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> RunResponse:
         """Submit the outputs of a run's tool calls, all at once
         (``POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs``).
 
         With ``on_event`` the continuation is streamed, as in :meth:`create_run`.
         """
-        request = self._tool_outputs_request(
-            thread_id,
-            run_id,
-            tool_outputs,
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-        )
+        request = self._tool_outputs_request(thread_id, run_id, tool_outputs, options)
         return self._send_run(request, on_event)
 
     def stream_tool_outputs(
@@ -966,11 +787,11 @@ class AssistantsClient:
         tool_outputs: Sequence[JSONObject],
         *,
         event_handler: AssistantEventHandler | None = None,
-        **options: Unpack[_CallOptions],
+        **options: Unpack[RequestOptions],
     ) -> AssistantStream:
         """Submit tool outputs and stream the rest of the run; see :meth:`stream_run`."""
-        request = self._tool_outputs_request(thread_id, run_id, tool_outputs, **options)
-        return self._open_stream(request, event_handler)
+        request = self._tool_outputs_request(thread_id, run_id, tool_outputs, options)
+        return self._stream(request, event_handler)
 
     # -- running to the end -------------------------------------------------------------------
 
@@ -987,45 +808,10 @@ class AssistantsClient:
         Waits ``poll_interval`` seconds between polls, or what the server asks for in
         ``openai-poll-after-ms``. Raises APITimeoutError when ``timeout`` seconds pass first.
         """
-        path = (
-            f"/threads/{validate_id(thread_id, 'thread_id')}/runs/{validate_id(run_id, 'run_id')}"
+        path = ops.GET_RUN.path_for(thread_id=thread_id, run_id=run_id)
+        return wait_for_run(
+            self._transport, path, run_id, timeout=timeout, poll_interval=poll_interval
         )
-        deadline = self._check_wait(timeout, poll_interval)
-        transport = self._transport
-        status = "unknown"
-        while True:
-            remaining = deadline - transport._clock()
-            per_call = Timeout(connect=min(5.0, max(remaining, 0.001)), read=max(remaining, 0.001))
-            # Near the deadline a failed poll is not retried: its backoff would overrun it.
-            retries = None if remaining > 10.0 else 0
-            options = RequestOptions(timeout=per_call, max_retries=retries)
-            try:
-                response = transport.request("GET", path, options=options)
-            except APITimeoutError as exc:
-                if transport._clock() < deadline:
-                    raise
-                # The poll itself ran into the overall deadline.
-                raise APITimeoutError(
-                    f"run {run_id} is still {status} after {timeout:g}s",
-                    method="GET",
-                    url=exc.url,
-                    request_id=exc.request_id,
-                ) from exc
-            run = parse_model(response, RunResponse, transport.redact)
-            status = run.status
-            if run.is_terminal or run.status == "requires_action":
-                return run
-            wait = _poll_wait(response.headers.get(POLL_AFTER_HEADER), poll_interval)
-            remaining = deadline - transport._clock()
-            if remaining <= 0 or wait >= remaining:
-                raise APITimeoutError(
-                    f"run {run_id} is still {run.status} after {timeout:g}s",
-                    method="GET",
-                    url=response.url,
-                    status_code=response.status_code,
-                    request_id=response.request_id,
-                )
-            transport._sleep(wait)
 
     def create_run_and_wait(
         self,
@@ -1037,13 +823,9 @@ class AssistantsClient:
         **params: Unpack[CreateRunParams],
     ) -> RunResponse:
         """:meth:`create_run`, then :meth:`wait_for_run` (terminal or ``requires_action``)."""
-        self._check_wait(wait_timeout, poll_interval)
+        check_wait(self._transport, wait_timeout, poll_interval)
         run = self.create_run(thread_id, assistant_id, **params)
-        if run.is_terminal or run.status == "requires_action":
-            return run
-        return self.wait_for_run(
-            thread_id, run.id, timeout=wait_timeout, poll_interval=poll_interval
-        )
+        return self._wait_unless_done(thread_id, run, wait_timeout, poll_interval)
 
     def run_with_tools(
         self,
@@ -1074,40 +856,41 @@ class AssistantsClient:
         """
         table = check_functions(functions)
         policy = check_tool_error_policy(on_tool_error)
-        if not isinstance(max_rounds, int) or isinstance(max_rounds, bool) or max_rounds < 1:
-            raise InvalidArgumentError("max_rounds must be a positive integer", param="max_rounds")
-        self._check_wait(wait_timeout, poll_interval)
+        rounds = check_max_rounds(max_rounds)
+        check_wait(self._transport, wait_timeout, poll_interval)
         handler = callback_handler(on_event)
-        if stream:
-            run = self._stream_to_end(self._run_request(thread_id, assistant_id, **params), handler)
-        else:
-            run = self.create_run_and_wait(
+
+        def first() -> RunResponse:
+            if stream:
+                request = self._run_request(thread_id, assistant_id, **params)
+                return stream_to_end(self._stream(request, handler))
+            return self.create_run_and_wait(
                 thread_id,
                 assistant_id,
                 wait_timeout=wait_timeout,
                 poll_interval=poll_interval,
                 **params,
             )
-        rounds = 0
-        while run.status == "requires_action":
-            rounds += 1
-            if rounds > max_rounds:
-                raise AssistantsError(
-                    f"run {run.id} still asks for tool calls after {max_rounds} rounds"
-                )
-            outputs = run_tool_calls(run.required_tool_calls, table, policy)
+
+        def submit(run: RunResponse, outputs: list[dict[str, str]]) -> RunResponse:
             if stream:
-                request = self._tool_outputs_request(thread_id, run.id, outputs)
-                run = self._stream_to_end(request, handler)
-            else:
-                run = self.submit_tool_outputs(thread_id, run.id, outputs)
-                if not (run.is_terminal or run.status == "requires_action"):
-                    run = self.wait_for_run(
-                        thread_id, run.id, timeout=wait_timeout, poll_interval=poll_interval
-                    )
-        return run
+                request = self._tool_outputs_request(thread_id, run.id, outputs, {})
+                return stream_to_end(self._stream(request, handler))
+            submitted = self.submit_tool_outputs(thread_id, run.id, outputs)
+            return self._wait_unless_done(thread_id, submitted, wait_timeout, poll_interval)
+
+        return run_tool_loop(first, submit, table, policy, rounds)
 
     # -- run plumbing -------------------------------------------------------------------------
+
+    def _wait_unless_done(
+        self, thread_id: str, run: RunResponse, wait_timeout: float, poll_interval: float
+    ) -> RunResponse:
+        if run.is_terminal or run.status == "requires_action":
+            return run
+        return self.wait_for_run(
+            thread_id, run.id, timeout=wait_timeout, poll_interval=poll_interval
+        )
 
     def _run_request(
         self,
@@ -1115,58 +898,34 @@ class AssistantsClient:
         assistant_id: str,
         *,
         include: list[str] | Omit = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
         **fields: Any,
-    ) -> _RunRequest:
-        path = f"/threads/{validate_id(thread_id, 'thread_id')}/runs"
+    ) -> _Request:
+        path = ops.CREATE_RUN.path_for(thread_id=thread_id)
         validate_id(assistant_id, "assistant_id")
+        options = {k: fields.pop(k) for k in list(fields) if k in _RUN_OPTION_NAMES}
         validate_metadata(fields.get("metadata", OMIT))
         query = self._include_query(include)
         fields["response_format"] = _response_format(fields.get("response_format", OMIT))
         body = build_body(assistant_id=assistant_id, **fields)
-        validate_request_model(CreateRunRequest, body)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return _RunRequest(path, body, query, options)
+        return self._request(ops.CREATE_RUN, path, options, body=body, query=query)
 
-    def _thread_and_run_request(
-        self,
-        assistant_id: str,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
-        **fields: Any,
-    ) -> _RunRequest:
+    def _thread_and_run_request(self, assistant_id: str, **fields: Any) -> _Request:
         validate_id(assistant_id, "assistant_id")
+        options = {k: fields.pop(k) for k in list(fields) if k in _RUN_OPTION_NAMES}
         validate_metadata(fields.get("metadata", OMIT))
         fields["response_format"] = _response_format(fields.get("response_format", OMIT))
         body = build_body(assistant_id=assistant_id, **fields)
-        validate_request_model(CreateThreadAndRunRequest, body)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return _RunRequest("/threads/runs", body, {}, options)
+        operation = ops.CREATE_THREAD_AND_RUN
+        return self._request(operation, operation.path, options, body=body)
 
     def _tool_outputs_request(
         self,
         thread_id: str,
         run_id: str,
         tool_outputs: Sequence[JSONObject],
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
-    ) -> _RunRequest:
-        path = (
-            f"/threads/{validate_id(thread_id, 'thread_id')}"
-            f"/runs/{validate_id(run_id, 'run_id')}/submit_tool_outputs"
-        )
+        options: Mapping[str, Any],
+    ) -> _Request:
+        path = ops.SUBMIT_TOOL_OUTPUTS.path_for(thread_id=thread_id, run_id=run_id)
         if isinstance(tool_outputs, (str, bytes, Mapping)) or not isinstance(
             tool_outputs, Sequence
         ):
@@ -1175,95 +934,24 @@ class AssistantsClient:
                 param="tool_outputs",
             )
         body = build_body(tool_outputs=tool_outputs)
-        validate_request_model(SubmitToolOutputsRequest, body)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return _RunRequest(path, body, {}, options)
+        return self._request(ops.SUBMIT_TOOL_OUTPUTS, path, options, body=body)
 
     def _send_run(
-        self, request: _RunRequest, on_event: EventCallback | AssistantEventHandler | None
+        self, request: _Request, on_event: EventCallback | AssistantEventHandler | None
     ) -> RunResponse:
         if on_event is None:
-            return self._call(
-                "POST",
-                request.path,
-                RunResponse,
-                request.options,
-                body=request.body,
-                query=request.query,
-            )
-        return self._stream_to_end(request, callback_handler(on_event))
+            return self._send(request, RunResponse)
+        return stream_to_end(self._stream(request, callback_handler(on_event)))
 
-    def _open_stream(
-        self, request: _RunRequest, handler: AssistantEventHandler | None
-    ) -> AssistantStream:
-        if handler is not None and not isinstance(handler, AssistantEventHandler):
-            raise InvalidArgumentError(
-                "event_handler must be an AssistantEventHandler", param="event_handler"
-            )
-        body = {**request.body, "stream": True}
-        transport = self._transport
-        response = transport.request(
-            "POST",
+    def _stream(self, request: _Request, handler: AssistantEventHandler | None) -> AssistantStream:
+        return open_stream(
+            self._transport,
             request.path,
+            body={**(request.body or {}), "stream": True},
             query=request.query,
-            body=body,
             options=request.options,
-            stream=True,
-        )
-        content_type = response.headers.get("content-type", "")
-        if content_type.split(";", 1)[0].strip().lower() != "text/event-stream":
-            # A server that ignored `stream: true`, or a proxy's page: not an event stream.
-            http = response.http_response
-            try:
-                excerpt = http.raw.read(STREAM_MISMATCH_EXCERPT, decode_content=True) or b""
-            except Exception:
-                excerpt = b""
-            finally:
-                http.close()
-            raise APIResponseValidationError(
-                transport.redact(
-                    f"POST {request.path}: expected an event stream (text/event-stream), got content type "
-                    f"{content_type!r}"
-                ),
-                method="POST",
-                url=response.url,
-                status_code=response.status_code,
-                request_id=response.request_id,
-                body=transport.redact(excerpt.decode("utf-8", errors="replace")),
-            )
-        return AssistantStream(
-            transport.iter_stream(response),
-            close=response.http_response.close,
-            status_code=response.status_code,
-            headers=response.headers,
-            request_id=response.request_id,
             handler=handler,
-            method="POST",
-            url=response.url,
-            redact=transport.redact,
         )
-
-    def _stream_to_end(
-        self, request: _RunRequest, handler: AssistantEventHandler | None
-    ) -> RunResponse:
-        with self._open_stream(request, handler) as stream:
-            stream.until_done()
-        run = stream.final_run
-        if run is None:
-            raise APIResponseValidationError(
-                "the event stream ended without any run event",
-                method="POST",
-                request_id=stream.request_id,
-                status_code=stream.status_code,
-                partial=stream.snapshot,
-            )
-        return run
-
-    def _check_wait(self, timeout: float, poll_interval: float) -> float:
-        for name, value in (("timeout", timeout), ("poll_interval", poll_interval)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise InvalidArgumentError(f"{name} must be a number >= 0", param=name)
-        return self._transport._clock() + float(timeout)
 
     # -- run steps ----------------------------------------------------------------------------
 
@@ -1277,21 +965,13 @@ class AssistantsClient:
         after: str | Omit = OMIT,
         before: str | Omit = OMIT,
         include: list[str] | Omit = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> SyncPage[RunStep]:
         """List a run's steps (``GET /threads/{thread_id}/runs/{run_id}/steps``)."""
-        path = (
-            f"/threads/{validate_id(thread_id, 'thread_id')}"
-            f"/runs/{validate_id(run_id, 'run_id')}/steps"
-        )
+        path = ops.LIST_RUN_STEPS.path_for(thread_id=thread_id, run_id=run_id)
         query = self._list_query(limit=limit, order=order, after=after, before=before)
         query.update(self._include_query(include))
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._list(path, RunStepList, RunStep, options, query)
+        return self._list(ops.LIST_RUN_STEPS, path, options, query)
 
     def get_run_step(
         self,
@@ -1300,50 +980,35 @@ class AssistantsClient:
         step_id: str,
         *,
         include: list[str] | Omit = OMIT,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: ExtraHeaders | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_body: ExtraBody | None = None,
+        **options: Unpack[RequestOptions],
     ) -> RunStep:
         """Get a run step (``GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}``)."""
-        path = (
-            f"/threads/{validate_id(thread_id, 'thread_id')}"
-            f"/runs/{validate_id(run_id, 'run_id')}"
-            f"/steps/{validate_id(step_id, 'step_id')}"
-        )
+        path = ops.GET_RUN_STEP.path_for(thread_id=thread_id, run_id=run_id, step_id=step_id)
         query = self._include_query(include)
-        options = self._options(timeout, max_retries, extra_headers, extra_query, extra_body)
-        return self._call("GET", path, RunStep, options, query=query)
+        return self._call(ops.GET_RUN_STEP, path, options, query=query)
+
+
+def _check_policy(policy: Any) -> RetryPolicy:
+    if not isinstance(policy, RetryPolicy):
+        raise InvalidArgumentError("retry_policy must be a RetryPolicy", param="retry_policy")
+    return policy
 
 
 class AssistantsClientWithRawResponse:
-    """The same methods as :class:`AssistantsClient`, each returning a :class:`RawResponse`.
+    """The client's API methods, one per operation of the table, each returning a RawResponse.
 
-    Nothing is stored on the client: the raw view belongs to the call that asked for it.
+    ``client.with_raw_response.get_thread("thread_1")`` makes the same call as
+    ``client.get_thread("thread_1")`` and returns its :class:`RawResponse` (status code,
+    headers, request id; ``parse()`` gives the thread). Nothing is stored on the client: the
+    raw view belongs to the call that asked for it.
     """
 
     def __init__(self, client: AssistantsClient) -> None:
-        self.create_assistant = raw_response_wrapper(client.create_assistant)
-        self.list_assistants = raw_response_wrapper(client.list_assistants)
-        self.get_assistant = raw_response_wrapper(client.get_assistant)
-        self.update_assistant = raw_response_wrapper(client.update_assistant)
-        self.delete_assistant = raw_response_wrapper(client.delete_assistant)
-        self.create_thread = raw_response_wrapper(client.create_thread)
-        self.get_thread = raw_response_wrapper(client.get_thread)
-        self.update_thread = raw_response_wrapper(client.update_thread)
-        self.delete_thread = raw_response_wrapper(client.delete_thread)
-        self.create_message = raw_response_wrapper(client.create_message)
-        self.list_messages = raw_response_wrapper(client.list_messages)
-        self.get_message = raw_response_wrapper(client.get_message)
-        self.update_message = raw_response_wrapper(client.update_message)
-        self.delete_message = raw_response_wrapper(client.delete_message)
-        self.create_run = raw_response_wrapper(client.create_run)
-        self.create_thread_and_run = raw_response_wrapper(client.create_thread_and_run)
-        self.list_runs = raw_response_wrapper(client.list_runs)
-        self.get_run = raw_response_wrapper(client.get_run)
-        self.update_run = raw_response_wrapper(client.update_run)
-        self.cancel_run = raw_response_wrapper(client.cancel_run)
-        self.submit_tool_outputs = raw_response_wrapper(client.submit_tool_outputs)
-        self.list_run_steps = raw_response_wrapper(client.list_run_steps)
-        self.get_run_step = raw_response_wrapper(client.get_run_step)
+        for operation in ops.OPERATIONS:
+            method = getattr(client, operation.name, None)
+            if method is not None:
+                setattr(self, operation.name, raw_response_wrapper(method))
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Callable[..., RawResponse[Any]]: ...

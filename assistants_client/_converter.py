@@ -1,6 +1,7 @@
 """The one cattrs converter for every generated model, configured once at import.
 
-Rules it applies (the generated registry, ``models/_registry.py``, says which class is which):
+Rules it applies (each generated class says which apply to it through the ``_json_*`` class
+attributes described in ``_model_base``; this module imports no generated code):
 
 - Response classes keep JSON fields they do not know in ``extra_fields``; ``to_dict`` writes
   them back, so an unknown field survives a round trip.
@@ -23,17 +24,17 @@ import typing
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar, Union
 
+import attrs
 import cattrs
 from attrs import fields
 from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from assistants_client._constraints import FieldConstraintError, describe_choices
 from assistants_client._exceptions import ModelValidationError
-from assistants_client._model_base import OMIT, Omit
-from assistants_client._validators import FieldConstraintError
-from assistants_client.models import _registry
+from assistants_client._omit import OMIT, Omit
 
-__all__ = ["converter", "structure", "structure_hook"]
+__all__ = ["configure", "converter", "structure", "structure_hook", "unstructure"]
 
 T = TypeVar("T")
 Hook = Callable[[Any, Any], Any]
@@ -103,25 +104,70 @@ _PRIMITIVES: dict[Any, tuple[tuple[type[Any], ...], Hook]] = {
 }
 
 
+def _is_literal(t: Any) -> bool:
+    origin: Any = typing.get_origin(t)
+    return origin is Literal
+
+
+def _literal_hook(t: Any) -> Hook:
+    """A one-of check with a message that says what is allowed (``must be 'a' or 'b'``)."""
+    allowed = typing.get_args(t)
+    # (value, class) pairs, so that True is not taken for 1 nor 1 for 1.0.
+    accepted = frozenset((v, v.__class__) for v in allowed)
+    choices = describe_choices([str(v) for v in allowed])
+
+    def structure_literal(value: Any, _: Any) -> Any:
+        try:
+            if (value, value.__class__) in accepted:
+                return value
+        except TypeError:  # an unhashable value (an object, an array) is never allowed
+            pass
+        raise ValueError(f"must be {choices}, got {value!r}")
+
+    return structure_literal
+
+
 def _is_union(t: Any) -> bool:
     return typing.get_origin(t) in (Union, types.UnionType)
 
 
-def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs.Converter:
-    """Install the hooks for the classes of a generated registry (``models/_registry.py``)."""
-    _RESPONSE = frozenset(registry.RESPONSE_CLASSES)
-    _REQUEST = frozenset(registry.REQUEST_CLASSES)
-    _UNIONS: dict[type[Any], tuple[str, dict[str, type[Any]], type[Any] | None]] = {
-        base: (tag, variants, unknown) for base, tag, variants, unknown in registry.TAGGED_UNIONS
-    }
-    _UNKNOWN = frozenset(u for _, _, u in _UNIONS.values() if u is not None)
-    _UNKNOWN_TAG = {u: tag for tag, _, u in _UNIONS.values() if u is not None}
-    _RENAMES: dict[type[Any], dict[str, str]] = registry.RENAMES
+def _own(t: Any, name: str) -> Any:
+    """A ``_json_*`` marker set on the class ``t`` itself (not inherited), or None."""
+    return t.__dict__.get(name) if isinstance(t, type) else None
+
+
+def _is_union_base(t: Any) -> bool:
+    return _own(t, "_json_variants") is not None
+
+
+def _is_unknown_variant(t: Any) -> bool:
+    return _own(t, "_json_unknown_variant") is True
+
+
+def _is_model(keeps_extra: bool) -> Callable[[Any], bool]:
+    def predicate(t: Any) -> bool:
+        return (
+            isinstance(t, type)
+            and attrs.has(t)
+            and getattr(t, "_json_keeps_extra", None) is keeps_extra
+            and not _is_unknown_variant(t)
+        )
+
+    return predicate
+
+
+def _renames(cls: type[Any]) -> dict[str, str]:
+    return dict(getattr(cls, "_json_renames", None) or {})
+
+
+def configure(converter: cattrs.Converter) -> cattrs.Converter:
+    """Install the hooks that structure and unstructure generated models."""
 
     converter.register_structure_hook(str, _str)
     converter.register_structure_hook(int, _int)
     converter.register_structure_hook(float, _float)
     converter.register_structure_hook(bool, _bool)
+    converter.register_structure_hook_factory(_is_literal, _literal_hook)
     converter.register_structure_hook_func(lambda t: t == dict[str, Any], _free_object)
     converter.register_structure_hook_func(lambda t: t == dict[str, str], _string_map)
 
@@ -199,7 +245,9 @@ def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs
         return structure_str_or
 
     def _tagged_union_hook(base: type[Any]) -> Hook:
-        tag, variants, unknown = _UNIONS[base]
+        tag: str = base._json_tag
+        variants: dict[str, type[Any]] = dict(base._json_variants)
+        unknown: type[Any] | None = base.__dict__.get("_json_unknown")
         # tag -> (cattrs' generated function, known keys or None for a closed class, class);
         # filled on first use, as the variants' hooks may not exist yet at configuration time.
         dispatch: dict[str, tuple[Hook, frozenset[str] | None, type[Any]]] = {}
@@ -244,7 +292,7 @@ def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs
     # -- classes -----------------------------------------------------------------------------------
 
     def _field_overrides(cls: type[Any], *, for_unstructure: bool) -> dict[str, Any]:
-        renames = _RENAMES.get(cls, {})
+        renames = _renames(cls)
         result: dict[str, Any] = {}
         for a in fields(cls):
             if a.name == "extra_fields":
@@ -257,7 +305,7 @@ def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs
         return result
 
     def _json_keys(cls: type[Any]) -> frozenset[str]:
-        renames = _RENAMES.get(cls, {})
+        renames = _renames(cls)
         return frozenset(
             renames.get(a.name, a.name) for a in fields(cls) if a.name != "extra_fields"
         )
@@ -300,7 +348,7 @@ def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs
         return structure_closed
 
     def _unknown_structure_hook(cls: type[Any]) -> Hook:
-        tag = _UNKNOWN_TAG[cls]
+        tag: str = cls._json_tag
 
         def structure_unknown(value: Any, _: Any) -> Any:
             if value.__class__ is not dict or value.get(tag).__class__ is not str:
@@ -313,7 +361,7 @@ def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs
         generated = make_dict_unstructure_fn(
             cls, converter, **_field_overrides(cls, for_unstructure=True)
         )
-        if cls not in _RESPONSE:
+        if not cls._json_keeps_extra:
             return generated
 
         def unstructure_open(instance: Any) -> dict[str, Any]:
@@ -325,28 +373,23 @@ def configure(converter: cattrs.Converter, registry: types.ModuleType) -> cattrs
 
         return unstructure_open
 
-    def _in(group: frozenset[type[Any]] | dict[type[Any], Any]) -> Callable[[Any], bool]:
-        def predicate(t: Any) -> bool:
-            try:
-                return t in group
-            except TypeError:  # unhashable typing constructs
-                return False
-
-        return predicate
-
+    is_response, is_request = _is_model(True), _is_model(False)
+    # Registered later wins: an Unknown... variant is also an attrs response class.
     converter.register_structure_hook_factory(_is_union, union_hook)
-    converter.register_structure_hook_factory(_in(_RESPONSE), _open_structure_hook)
-    converter.register_structure_hook_factory(_in(_REQUEST), _closed_structure_hook)
-    converter.register_structure_hook_factory(_in(_UNKNOWN), _unknown_structure_hook)
-    converter.register_structure_hook_factory(_in(_UNIONS), _tagged_union_hook)
-    converter.register_unstructure_hook_factory(_in(_RESPONSE | _REQUEST), _model_unstructure_hook)
-    converter.register_unstructure_hook_func(_in(_UNKNOWN), lambda obj: dict(obj.raw))
-    converter.register_unstructure_hook_func(_in(_UNIONS), _unstructure_by_class)
+    converter.register_structure_hook_factory(is_response, _open_structure_hook)
+    converter.register_structure_hook_factory(is_request, _closed_structure_hook)
+    converter.register_structure_hook_factory(_is_unknown_variant, _unknown_structure_hook)
+    converter.register_structure_hook_factory(_is_union_base, _tagged_union_hook)
+    converter.register_unstructure_hook_factory(
+        lambda t: is_response(t) or is_request(t), _model_unstructure_hook
+    )
+    converter.register_unstructure_hook_func(_is_unknown_variant, lambda obj: dict(obj.raw))
+    converter.register_unstructure_hook_func(_is_union_base, _unstructure_by_class)
 
     return converter
 
 
-converter = configure(cattrs.Converter(detailed_validation=True), _registry)
+converter = configure(cattrs.Converter(detailed_validation=True))
 
 # -- entry points ------------------------------------------------------------------------------
 
@@ -362,6 +405,11 @@ def structure_hook(cls: type[T]) -> Callable[[Any], T]:
             raise _model_error(exc, cls) from exc
 
     return parse
+
+
+def unstructure(obj: Any) -> Any:
+    """The plain JSON data of a model (or of any value the converter knows)."""
+    return converter.unstructure(obj)
 
 
 def structure(data: Any, cls: type[T]) -> T:

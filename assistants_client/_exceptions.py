@@ -46,7 +46,6 @@ __all__ = [
     "StreamError",
     "StreamInterruptedError",
     "UnprocessableEntityError",
-    "status_error_class",
 ]
 
 BODY_EXCERPT_CHARS = 2000

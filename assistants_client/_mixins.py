@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from assistants_client._converter import structure
 from assistants_client._exceptions import ModelValidationError
 
 if TYPE_CHECKING:
+    # For the annotation only: the generated models import this module.
     from assistants_client.models import RequiredToolCall
 
 __all__ = ["RunResponseMixin", "ThreadMessageMixin"]
@@ -40,8 +42,6 @@ class ThreadMessageMixin:
         Raises ModelValidationError, naming the class, when the text is not JSON or does not
         fit the class.
         """
-        from assistants_client._converter import structure
-
         name = getattr(cls, "__name__", str(cls))
         text = self.text
         try:

@@ -1,58 +1,53 @@
-"""What every generated model shares: the OMIT sentinel and the JSON helpers.
+"""What every generated model shares: its base classes and the JSON helpers.
 
-Generated classes (``assistants_client.models``) inherit from :class:`Model`. The conversions
-themselves live in the one converter configured in ``assistants_client._converter``.
+Generated classes (``assistants_client.models``) derive from :class:`ResponseModel` (what the
+server sends: unknown fields are kept) or :class:`RequestModel` (what the client sends: unknown
+fields are refused). The conversions live in the one converter of ``_converter``; a class tells
+the converter how to treat it through class attributes that the generator writes:
+
+``_json_keeps_extra``
+    True for response classes (unknown JSON fields go to ``extra_fields`` and round-trip),
+    False for request classes.
+``_json_renames``
+    Attribute name -> JSON key, where they differ (a Python keyword).
+``_json_tag``, ``_json_variants``, ``_json_unknown``
+    On the base class of a tagged union: the tag field (``type`` or ``event``), tag value ->
+    variant class, and the variant that keeps an unknown tag (or None for request unions).
+``_json_unknown_variant``
+    True on that ``Unknown...`` variant.
+
+So the converter needs no list of the generated classes, and nothing here imports them.
 """
 
 from __future__ import annotations
 
-import enum
-import functools
 import json
 import reprlib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, ClassVar, TypeVar, Union
 
 import attrs
 
-__all__ = ["NO_EXTRA_FIELDS", "OMIT", "JsonValue", "Model", "Omit", "dumps_compact"]
+from assistants_client._converter import structure, unstructure
+from assistants_client._omit import OMIT
+
+__all__ = [
+    "NO_EXTRA_FIELDS",
+    "JsonValue",
+    "Model",
+    "RequestModel",
+    "ResponseModel",
+    "dumps_compact",
+]
 
 JsonValue = Union[str, int, float, bool, None, list[Any], dict[str, Any]]  # noqa: UP007
 
 M = TypeVar("M", bound="Model")
 
-
-class Omit(enum.Enum):
-    """The type of :data:`OMIT`: a field that is absent from the JSON object.
-
-    ``OMIT`` differs from ``None``: ``None`` is sent (or was received) as JSON ``null``, while an
-    omitted field is not in the object at all. ``OMIT`` is falsy, so ``if model.field:`` reads
-    naturally and narrows the type.
-    """
-
-    OMIT = "OMIT"
-
-    def __bool__(self) -> Literal[False]:
-        return False
-
-    def __repr__(self) -> str:
-        return "OMIT"
-
-
-OMIT: Literal[Omit.OMIT] = Omit.OMIT
-
 # The ``extra_fields`` of a response that had none: one shared, read-only empty mapping, so
 # that parsing does not allocate a dict per object. A response with unknown fields gets a dict.
 NO_EXTRA_FIELDS: Mapping[str, Any] = MappingProxyType({})
-
-
-@functools.cache
-def _conversions() -> Any:
-    """The converter module, imported on first use: it imports the generated models."""
-    from assistants_client import _converter
-
-    return _converter
 
 
 class _ModelRepr(reprlib.Repr):
@@ -81,23 +76,31 @@ class Model:
     """Base of every generated model: JSON helpers over the shared converter."""
 
     __slots__ = ()
+    _json_keeps_extra: ClassVar[bool]
+    _json_renames: ClassVar[Mapping[str, str]]
+    _json_tag: ClassVar[str]
+    _json_variants: ClassVar[Mapping[str, type[Any]]]
+    _json_unknown: ClassVar[type[Any] | None]
+    _json_unknown_variant: ClassVar[bool]
 
     @classmethod
     def from_dict(cls: type[M], data: Any) -> M:
         """Build an instance from decoded JSON; raises ModelValidationError naming the field."""
-        result: M = _conversions().structure(data, cls)
-        return result
+        return structure(data, cls)
 
     @classmethod
     def from_json(cls: type[M], text: str | bytes | bytearray) -> M:
         """Build an instance from JSON text (str or bytes)."""
-        result: M = _conversions().structure(json.loads(text), cls)
-        return result
+        return structure(json.loads(text), cls)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object for this instance: omitted fields are absent, None is null."""
-        result: dict[str, Any] = _conversions().converter.unstructure(self)
+        result: dict[str, Any] = unstructure(self)
         return result
+
+    def to_json(self) -> str:
+        """Compact JSON text for this instance."""
+        return dumps_compact(self.to_dict())
 
     def __repr__(self) -> str:
         """Readable and short: omitted fields are left out, long text is truncated."""
@@ -109,6 +112,16 @@ class Model:
             parts.append(f"{a.name}={_REPR.repr(value)}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
-    def to_json(self) -> str:
-        """Compact JSON text for this instance."""
-        return dumps_compact(self.to_dict())
+
+class ResponseModel(Model):
+    """A model of what the server sends: unknown fields are kept in ``extra_fields``."""
+
+    __slots__ = ()
+    _json_keeps_extra = True
+
+
+class RequestModel(Model):
+    """A model of what the client sends: unknown fields are refused."""
+
+    __slots__ = ()
+    _json_keeps_extra = False

@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
-from assistants_client._base_client import TransportResponse
 from assistants_client._exceptions import APIResponseValidationError, ModelValidationError
 from assistants_client._model_base import Model
+from assistants_client._transport import TransportResponse
 
 __all__ = ["RawResponse", "decode_json", "parse_model", "raw_response_wrapper"]
 

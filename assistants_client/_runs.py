@@ -1,12 +1,13 @@
-"""Running an assistant: event callbacks, the tool-call loop and polling with a deadline.
+"""Running an assistant to its end: polling with a deadline, streaming to the end, tool calls.
 
-The client's ``create_run(..., on_event=...)``, ``run_with_tools`` and ``wait_for_run`` are thin
-wrappers over what is here.
+The client's ``wait_for_run``, ``create_run_and_wait``, ``run_with_tools`` and the streamed forms
+of ``create_run`` / ``submit_tool_outputs`` are thin wrappers over what is here. Time goes
+through the client's :class:`~assistants_client.RetryPolicy` (its ``clock`` and ``sleep``), the
+seam through which tests drive polling without waiting.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -14,25 +15,35 @@ from typing import Any, Literal, Union
 
 import attrs
 
-from assistants_client._exceptions import InvalidArgumentError
+from assistants_client._config import Timeout
+from assistants_client._converter import unstructure
+from assistants_client._exceptions import (
+    APIResponseValidationError,
+    APITimeoutError,
+    AssistantsError,
+    InvalidArgumentError,
+)
 from assistants_client._model_base import Model, dumps_compact
-from assistants_client._streaming import AssistantEventHandler
-from assistants_client.models import AssistantStreamEvent, RequiredToolCall
+from assistants_client._response import parse_model
+from assistants_client._streaming import AssistantStream
+from assistants_client._transport import CallOptions, Transport
+from assistants_client.models import RequiredToolCall, RunResponse
 
 __all__ = [
-    "EventCallback",
     "ToolErrorPolicy",
-    "callback_handler",
+    "check_functions",
+    "check_max_rounds",
+    "check_tool_error_policy",
+    "check_wait",
     "run_tool_calls",
+    "run_tool_loop",
     "serialize_tool_output",
+    "stream_to_end",
+    "wait_for_run",
 ]
 
 logger = logging.getLogger("assistants_client")
 
-# ``callback(event)`` or ``callback(event_name, event)``.
-EventCallback = Union[  # noqa: UP007
-    Callable[[AssistantStreamEvent], object], Callable[[str, AssistantStreamEvent], object]
-]
 # What happens when a tool function raises: "report" sends the error to the model as the
 # tool's output; "raise" stops the loop and re-raises; a callable returns the output to send.
 ToolErrorPolicy = Union[  # noqa: UP007
@@ -40,56 +51,113 @@ ToolErrorPolicy = Union[  # noqa: UP007
 ]
 
 
-def _takes_name_and_event(callback: Callable[..., object]) -> tuple[bool, bool]:
-    """(two positional arguments?, keywords event_name and event?) for a callback."""
-    try:
-        signature = inspect.signature(callback)
-    except (TypeError, ValueError):  # some builtins have no signature: pass the event only
-        return False, False
-    params = list(signature.parameters.values())
-    positional = [
-        p
-        for p in params
-        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    ]
-    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params) or len(positional) >= 2:
-        return True, False
-    names = {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    if {"event_name", "event"} <= names:
-        return False, True
-    if len(positional) == 1:
-        return False, False
-    raise InvalidArgumentError(
-        "on_event must take (event) or (event_name, event)", param="on_event"
-    )
+def _is_done(run: RunResponse) -> bool:
+    """Terminal, or waiting for tool outputs: either way polling has nothing more to wait for."""
+    return run.is_terminal or run.status == "requires_action"
 
 
-class _CallbackHandler(AssistantEventHandler):
-    def __init__(self, callback: Callable[..., object]) -> None:
-        self._callback = callback
-        self._two, self._keywords = _takes_name_and_event(callback)
-
-    def on_event(self, event: AssistantStreamEvent) -> None:
-        name = event.event
-        if self._keywords:
-            self._callback(event_name=name, event=event)
-        elif self._two:
-            self._callback(name, event)
-        else:
-            self._callback(event)
+# -- polling ---------------------------------------------------------------------------------
 
 
-def callback_handler(
-    on_event: EventCallback | AssistantEventHandler | None,
-) -> AssistantEventHandler | None:
-    """A handler for an ``on_event`` argument: a handler is used as is, a callable is wrapped."""
-    if on_event is None or isinstance(on_event, AssistantEventHandler):
-        return on_event
-    if not callable(on_event):
-        raise InvalidArgumentError(
-            "on_event must be a callable or an AssistantEventHandler", param="on_event"
+def check_wait(transport: Transport, timeout: float, poll_interval: float) -> float:
+    """The polling deadline (on the policy's clock); InvalidArgumentError for bad values."""
+    for name, value in (("timeout", timeout), ("poll_interval", poll_interval)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise InvalidArgumentError(f"{name} must be a number >= 0", param=name)
+    return transport.policy.clock() + float(timeout)
+
+
+def wait_for_run(
+    transport: Transport, path: str, run_id: str, *, timeout: float, poll_interval: float
+) -> RunResponse:
+    """Poll ``GET path`` until the run is terminal or ``requires_action``, within ``timeout``."""
+    deadline = check_wait(transport, timeout, poll_interval)
+    policy = transport.policy
+    status = "unknown"
+    while True:
+        remaining = deadline - policy.clock()
+        per_call = Timeout(connect=min(5.0, max(remaining, 0.001)), read=max(remaining, 0.001))
+        options = CallOptions(timeout=per_call, max_retries=policy.poll_retries(remaining))
+        try:
+            response = transport.request("GET", path, options=options)
+        except APITimeoutError as exc:
+            if policy.clock() < deadline:
+                raise
+            # The poll itself ran into the overall deadline.
+            raise APITimeoutError(
+                f"run {run_id} is still {status} after {timeout:g}s",
+                method="GET",
+                url=exc.url,
+                request_id=exc.request_id,
+            ) from exc
+        run = parse_model(response, RunResponse, transport.redact)
+        status = run.status
+        if _is_done(run):
+            return run
+        wait = policy.poll_wait(response.headers.get("openai-poll-after-ms"), poll_interval)
+        remaining = deadline - policy.clock()
+        if remaining <= 0 or wait >= remaining:
+            raise APITimeoutError(
+                f"run {run_id} is still {run.status} after {timeout:g}s",
+                method="GET",
+                url=response.url,
+                status_code=response.status_code,
+                request_id=response.request_id,
+            )
+        policy.sleep(wait)
+
+
+# -- streaming -------------------------------------------------------------------------------
+
+
+def stream_to_end(stream: AssistantStream) -> RunResponse:
+    """Read a run's stream to ``done`` and return the run as of its last event."""
+    with stream:
+        stream.until_done()
+    run = stream.snapshot.run
+    if run is None:
+        raise APIResponseValidationError(
+            "the event stream ended without any run event",
+            method="POST",
+            request_id=stream.request_id,
+            status_code=stream.status_code,
+            partial=stream.snapshot,
         )
-    return _CallbackHandler(on_event)
+    return run
+
+
+# -- tool calls ------------------------------------------------------------------------------
+
+
+def run_tool_loop(
+    first: Callable[[], RunResponse],
+    submit: Callable[[RunResponse, list[dict[str, str]]], RunResponse],
+    functions: Mapping[str, Callable[..., Any]],
+    on_tool_error: ToolErrorPolicy,
+    max_rounds: int,
+) -> RunResponse:
+    """Start a run with ``first()``, then answer its tool calls with ``submit`` until it ends.
+
+    ``first`` and ``submit`` return the run once it is terminal or waits for tool outputs
+    (streamed to the end, or polled).
+    """
+    run = first()
+    rounds = 0
+    while run.status == "requires_action":
+        rounds += 1
+        if rounds > max_rounds:
+            raise AssistantsError(
+                f"run {run.id} still asks for tool calls after {max_rounds} rounds"
+            )
+        outputs = run_tool_calls(run.required_tool_calls, functions, on_tool_error)
+        run = submit(run, outputs)
+    return run
+
+
+def check_max_rounds(max_rounds: Any) -> int:
+    if not isinstance(max_rounds, int) or isinstance(max_rounds, bool) or max_rounds < 1:
+        raise InvalidArgumentError("max_rounds must be a positive integer", param="max_rounds")
+    return max_rounds
 
 
 def serialize_tool_output(result: Any) -> str:
@@ -99,9 +167,7 @@ def serialize_tool_output(result: Any) -> str:
     if isinstance(result, Model):
         return result.to_json()
     if attrs.has(type(result)):
-        from assistants_client._converter import converter
-
-        return dumps_compact(converter.unstructure(result))
+        return dumps_compact(unstructure(result))
     return json.dumps(result, default=str, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -16,47 +16,76 @@ Guarantees:
 - Unknown event names arrive as ``UnknownAssistantStreamEvent``, never as a crash.
 - Accumulation is linear in the streamed size: appended text is kept as a list of parts and
   joined once when a snapshot is read.
+
+Events are told apart by their generated classes, never by the prefix of their name: what an
+event does to the snapshot is in ``_ACCUMULATE`` and which handler callback it reaches is in
+``_CALLBACKS``. A callable given as ``on_event`` is adapted here to a handler
+(:func:`callback_handler`).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any, cast
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Union, cast
 
+import attrs
 import requests
 import sseclient
 
-from assistants_client._base_client import _caused_by_timeout
 from assistants_client._converter import structure_hook
 from assistants_client._exceptions import (
     APIError,
     APIResponseValidationError,
     APITimeoutError,
+    InvalidArgumentError,
     StreamError,
     StreamInterruptedError,
+)
+from assistants_client._transport import (
+    CallOptions,
+    QueryValue,
+    Transport,
+    caused_by_timeout,
 )
 from assistants_client.models import (
     AssistantStreamEvent,
     ErrorDetail,
+    ErrorEvent,
     MessageContentDelta,
     MessageContentTextDelta,
     RequiredToolCall,
     RunResponse,
     RunStep,
     RunStepDelta,
+    RunStreamEvent,
+    ThreadCreatedEvent,
     ThreadMessage,
+    ThreadMessageCompletedEvent,
+    ThreadMessageCreatedEvent,
     ThreadMessageDeltaEvent,
+    ThreadMessageIncompleteEvent,
+    ThreadMessageInProgressEvent,
+    ThreadRunStepCancelledEvent,
+    ThreadRunStepCompletedEvent,
+    ThreadRunStepCreatedEvent,
+    ThreadRunStepDeltaEvent,
+    ThreadRunStepExpiredEvent,
+    ThreadRunStepFailedEvent,
+    ThreadRunStepInProgressEvent,
     ToolCallsStepDetails,
     UnknownAssistantStreamEvent,
 )
-from assistants_client.models._registry import STREAM_EVENTS
 
 __all__ = [
     "AssistantEventHandler",
     "AssistantStream",
+    "EventCallback",
     "StreamSnapshot",
+    "callback_handler",
+    "open_stream",
 ]
 
 logger = logging.getLogger("assistants_client")
@@ -67,10 +96,8 @@ _EVENT_TERMINATORS = (b"\n\n", b"\r\r", b"\r\n\r\n")
 
 def _event_data_types() -> dict[str, tuple[type[Any], Callable[[Any], Any]]]:
     """Event name -> (event class, parser of its `data`)."""
-    import attrs
-
     table: dict[str, tuple[type[Any], Callable[[Any], Any]]] = {}
-    for name, cls in STREAM_EVENTS.items():
+    for name, cls in AssistantStreamEvent._json_variants.items():
         data_type = attrs.fields(cls).data.type
         if data_type is str:  # `done`: its data is the literal [DONE], not JSON
             continue
@@ -163,6 +190,11 @@ def _materialize(value: Any) -> Any:
     return value
 
 
+def _carries_details(details: Any) -> bool:
+    """Whether step details say more than their type (``tool_calls: []`` says nothing yet)."""
+    return isinstance(details, dict) and any(v for k, v in details.items() if k != "type")
+
+
 class StreamSnapshot:
     """What a stream has accumulated so far: the run, its messages and its run steps."""
 
@@ -203,6 +235,17 @@ class StreamSnapshot:
         self._messages[message.id] = _copy(raw)
         self._message_objects[message.id] = message
 
+    def update_message(self, message: ThreadMessage, raw: dict[str, Any]) -> None:
+        """A status event of a message (``in_progress``): its fields, keeping the text so far."""
+        current = self._messages.get(message.id)
+        if current is None:
+            self.start_message(message, raw)
+            return
+        for key, value in raw.items():
+            if key != "content" or value:
+                current[key] = _copy(value)
+        self._message_objects.pop(message.id, None)
+
     def message(self, message_id: str) -> ThreadMessage:
         cached = self._message_objects.get(message_id)
         if cached is None:
@@ -222,6 +265,17 @@ class StreamSnapshot:
     def start_step(self, step: RunStep, raw: dict[str, Any]) -> None:
         self._steps[step.id] = _copy(raw)
         self._step_objects[step.id] = step
+
+    def update_step(self, step: RunStep, raw: dict[str, Any]) -> None:
+        """A status event of a step (``in_progress``): its fields, keeping the calls so far."""
+        current = self._steps.get(step.id)
+        if current is None:
+            self.start_step(step, raw)
+            return
+        for key, value in raw.items():
+            if key != "step_details" or _carries_details(value):
+                current[key] = _copy(value)
+        self._step_objects.pop(step.id, None)
 
     def add_step_delta(self, step_id: str, raw_delta: dict[str, Any]) -> None:
         snapshot = self._steps.setdefault(step_id, {"id": step_id, "object": "thread.run.step"})
@@ -541,60 +595,40 @@ class AssistantStream:
         return event
 
     def _accumulate(self, name: str, event: Any, payload: dict[str, Any]) -> None:
-        snapshot = self.snapshot
-        if name == "thread.message.delta":
-            snapshot.add_message_delta(payload["id"], payload.get("delta", {}))
-        elif name.startswith("thread.run.step."):
-            if name == "thread.run.step.delta":
-                snapshot.add_step_delta(payload["id"], payload.get("delta", {}))
-            else:
-                snapshot.start_step(event.data, payload)
-        elif name.startswith("thread.message."):
-            if name == "thread.message.created":
-                snapshot.start_message(event.data, payload)
-            else:
-                snapshot.complete_message(event.data, payload)
-        elif name.startswith("thread.run."):
-            snapshot.run = event.data
-        elif name == "thread.created":
-            snapshot.thread_id = event.data.id
+        fold = _ACCUMULATE.get(type(event))
+        if fold is not None:
+            fold(self.snapshot, event, payload)
+        elif isinstance(event, RunStreamEvent):
+            # Every variant of the union carries the run (the spec's RunObject) as its data.
+            self.snapshot.run = cast(Any, event).data
 
     def _dispatch(self, event: Any) -> None:
-        name = event.event
-        if name == "error":
-            if self.handler is not None:
-                self.handler.on_event(event)
-                self.handler.on_error(event.data)
-            detail: ErrorDetail = event.data
-            redact = self._redact
-            error = {
-                "message": detail.message,
-                "type": detail.type,
-                "param": detail.param,
-                "code": detail.code,
-            }
-            error = {k: redact(v) if isinstance(v, str) else v for k, v in error.items()}
-            raise StreamError(
-                error["message"] or "error event", error=error, **self._error_kwargs()
-            )
+        if isinstance(event, ErrorEvent):
+            self._raise_error_event(event)
         handler = self.handler
         if handler is None:
             return
         handler.on_event(event)
-        if name == "thread.message.delta":
-            self._dispatch_message_delta(handler, event)
-        elif name.startswith("thread.run.step."):
-            self._dispatch_step(handler, name, event)
-        elif name == "thread.message.created":
-            handler.on_message_created(event.data)
-        elif name in ("thread.message.completed", "thread.message.incomplete"):
-            message = event.data
-            for part in message.content:
-                if part.type == "text":
-                    handler.on_text_done(part.text.value)
-            handler.on_message_done(message)
-        elif name.startswith("thread.run."):
-            handler.on_run_status(event.data)
+        callback = _CALLBACKS.get(type(event))
+        if callback is not None:
+            callback(self, handler, event)
+        elif isinstance(event, RunStreamEvent):
+            handler.on_run_status(cast(Any, event).data)
+
+    def _raise_error_event(self, event: ErrorEvent) -> None:
+        if self.handler is not None:
+            self.handler.on_event(event)
+            self.handler.on_error(event.data)
+        detail: ErrorDetail = event.data
+        redact = self._redact
+        error = {
+            "message": detail.message,
+            "type": detail.type,
+            "param": detail.param,
+            "code": detail.code,
+        }
+        error = {k: redact(v) if isinstance(v, str) else v for k, v in error.items()}
+        raise StreamError(error["message"] or "error event", error=error, **self._error_kwargs())
 
     def _dispatch_message_delta(self, handler: AssistantEventHandler, event: Any) -> None:
         message_id = event.data.id
@@ -612,41 +646,124 @@ class AssistantStream:
             if self._wants.text_delta:
                 handler.on_text_delta(piece, self.snapshot.text_of(message_id, part.index))
 
-    def _dispatch_step(self, handler: AssistantEventHandler, name: str, event: Any) -> None:
-        if name == "thread.run.step.delta":
-            if not self._wants.step_delta:
-                return
-            step_id = event.data.id
-            snapshot = self.snapshot.step(step_id)
-            handler.on_run_step_delta(event.data, snapshot)
-            details = event.data.delta.step_details
-            if details and details.type == "tool_calls":
-                calls = (
-                    snapshot.step_details.tool_calls
-                    if isinstance(snapshot.step_details, ToolCallsStepDetails)
-                    else []
-                )
-                for call in details.tool_calls or []:
-                    index = call.index
-                    whole = calls[index] if 0 <= index < len(calls) else call
-                    if getattr(call, "id", None):
-                        handler.on_tool_call_created(whole)
-                    handler.on_tool_call_delta(call, whole)
+    def _dispatch_step_delta(self, handler: AssistantEventHandler, event: Any) -> None:
+        if not self._wants.step_delta:
             return
-        step: RunStep = event.data
-        if name == "thread.run.step.created":
-            handler.on_run_step_created(step)
-            return
-        if name in (
-            "thread.run.step.completed",
-            "thread.run.step.failed",
-            "thread.run.step.cancelled",
-            "thread.run.step.expired",
-        ):
-            if step.step_details.type == "tool_calls":
-                for call in step.step_details.tool_calls:  # type: ignore[attr-defined]
-                    handler.on_tool_call_done(call)
-            handler.on_run_step_done(step)
+        step_id = event.data.id
+        snapshot = self.snapshot.step(step_id)
+        handler.on_run_step_delta(event.data, snapshot)
+        details = event.data.delta.step_details
+        if details and details.type == "tool_calls":
+            calls = (
+                snapshot.step_details.tool_calls
+                if isinstance(snapshot.step_details, ToolCallsStepDetails)
+                else []
+            )
+            for call in details.tool_calls or []:
+                index = call.index
+                whole = calls[index] if 0 <= index < len(calls) else call
+                if getattr(call, "id", None):
+                    handler.on_tool_call_created(whole)
+                handler.on_tool_call_delta(call, whole)
+
+
+# -- what each event does ------------------------------------------------------------------
+
+Fold = Callable[[StreamSnapshot, Any, dict[str, Any]], None]
+
+
+def _thread_created(snapshot: StreamSnapshot, event: Any, raw: dict[str, Any]) -> None:
+    snapshot.thread_id = event.data.id
+
+
+def _message_started(snapshot: StreamSnapshot, event: Any, raw: dict[str, Any]) -> None:
+    snapshot.start_message(event.data, raw)
+
+
+def _message_updated(snapshot: StreamSnapshot, event: Any, raw: dict[str, Any]) -> None:
+    snapshot.update_message(event.data, raw)
+
+
+def _message_delta(snapshot: StreamSnapshot, event: Any, raw: dict[str, Any]) -> None:
+    snapshot.add_message_delta(raw["id"], raw.get("delta", {}))
+
+
+def _message_ended(snapshot: StreamSnapshot, event: Any, raw: dict[str, Any]) -> None:
+    snapshot.complete_message(event.data, raw)
+
+
+def _step_started(snapshot: StreamSnapshot, event: Any, raw: dict[str, Any]) -> None:
+    snapshot.start_step(event.data, raw)
+
+
+def _step_updated(snapshot: StreamSnapshot, event: Any, raw: dict[str, Any]) -> None:
+    snapshot.update_step(event.data, raw)
+
+
+def _step_delta(snapshot: StreamSnapshot, event: Any, raw: dict[str, Any]) -> None:
+    snapshot.add_step_delta(raw["id"], raw.get("delta", {}))
+
+
+_STEP_ENDED = (
+    ThreadRunStepCompletedEvent,
+    ThreadRunStepFailedEvent,
+    ThreadRunStepCancelledEvent,
+    ThreadRunStepExpiredEvent,
+)
+_MESSAGE_ENDED = (ThreadMessageCompletedEvent, ThreadMessageIncompleteEvent)
+
+# How each event changes the snapshot; any event of the RunStreamEvent union replaces the run.
+_ACCUMULATE: dict[type[Any], Fold] = {
+    ThreadCreatedEvent: _thread_created,
+    ThreadMessageCreatedEvent: _message_started,
+    ThreadMessageInProgressEvent: _message_updated,
+    ThreadMessageDeltaEvent: _message_delta,
+    **dict.fromkeys(_MESSAGE_ENDED, _message_ended),
+    ThreadRunStepCreatedEvent: _step_started,
+    ThreadRunStepInProgressEvent: _step_updated,
+    ThreadRunStepDeltaEvent: _step_delta,
+    **dict.fromkeys(_STEP_ENDED, _step_started),
+}
+
+Callback = Callable[[AssistantStream, AssistantEventHandler, Any], None]
+
+
+def _on_message_created(
+    stream: AssistantStream, handler: AssistantEventHandler, event: Any
+) -> None:
+    handler.on_message_created(event.data)
+
+
+def _on_message_done(stream: AssistantStream, handler: AssistantEventHandler, event: Any) -> None:
+    message = event.data
+    for part in message.content:
+        if part.type == "text":
+            handler.on_text_done(part.text.value)
+    handler.on_message_done(message)
+
+
+def _on_step_created(stream: AssistantStream, handler: AssistantEventHandler, event: Any) -> None:
+    handler.on_run_step_created(event.data)
+
+
+def _on_step_done(stream: AssistantStream, handler: AssistantEventHandler, event: Any) -> None:
+    step: RunStep = event.data
+    if isinstance(step.step_details, ToolCallsStepDetails):
+        for call in step.step_details.tool_calls:
+            handler.on_tool_call_done(call)
+    handler.on_run_step_done(step)
+
+
+# Which handler callbacks each event reaches (after on_event); any other event of the
+# RunStreamEvent union reaches on_run_status.
+_CALLBACKS: dict[type[Any], Callback] = {
+    ThreadMessageCreatedEvent: _on_message_created,
+    ThreadMessageDeltaEvent: AssistantStream._dispatch_message_delta,
+    **dict.fromkeys(_MESSAGE_ENDED, _on_message_done),
+    ThreadRunStepCreatedEvent: _on_step_created,
+    ThreadRunStepDeltaEvent: AssistantStream._dispatch_step_delta,
+    **dict.fromkeys(_STEP_ENDED, _on_step_done),
+}
 
 
 def _same(text: str) -> str:
@@ -670,7 +787,7 @@ def _read_events(client: sseclient.SSEClient, stream: AssistantStream) -> Iterat
 
 def _transport_error(exc: BaseException, stream: AssistantStream) -> APIError:
     text = stream._redact(f"{type(exc).__name__}: {exc}")
-    if _caused_by_timeout(exc):
+    if caused_by_timeout(exc):
         return APITimeoutError(
             "no bytes arrived within the read timeout while streaming", **stream._error_kwargs()
         )
@@ -679,8 +796,125 @@ def _transport_error(exc: BaseException, stream: AssistantStream) -> APIError:
     )
 
 
+STREAM_MISMATCH_EXCERPT = 2000  # bytes of a non-stream answer kept in the error
+
+
+def open_stream(
+    transport: Transport,
+    path: str,
+    *,
+    body: dict[str, Any],
+    query: Mapping[str, QueryValue],
+    options: CallOptions,
+    handler: AssistantEventHandler | None,
+) -> AssistantStream:
+    """POST ``body`` (with ``"stream": true``) and return the open event stream of the answer.
+
+    Retries and error statuses are the transport's; a 2xx that is not an event stream (a server
+    that ignored ``stream``, a proxy's page) is an APIResponseValidationError with an excerpt.
+    """
+    if handler is not None and not isinstance(handler, AssistantEventHandler):
+        raise InvalidArgumentError(
+            "event_handler must be an AssistantEventHandler", param="event_handler"
+        )
+    response = transport.request("POST", path, query=query, body=body, options=options, stream=True)
+    content_type = response.headers.get("content-type", "")
+    if content_type.split(";", 1)[0].strip().lower() != "text/event-stream":
+        http = response.http_response
+        try:
+            excerpt = http.raw.read(STREAM_MISMATCH_EXCERPT, decode_content=True) or b""
+        except Exception:
+            excerpt = b""
+        finally:
+            http.close()
+        raise APIResponseValidationError(
+            transport.redact(
+                f"POST {path}: expected an event stream (text/event-stream), got content type "
+                f"{content_type!r}"
+            ),
+            method="POST",
+            url=response.url,
+            status_code=response.status_code,
+            request_id=response.request_id,
+            body=transport.redact(excerpt.decode("utf-8", errors="replace")),
+        )
+    return AssistantStream(
+        transport.iter_stream(response),
+        close=response.http_response.close,
+        status_code=response.status_code,
+        headers=response.headers,
+        request_id=response.request_id,
+        handler=handler,
+        method="POST",
+        url=response.url,
+        redact=transport.redact,
+    )
+
+
 def parse_event_stream(
     chunks: Iterator[bytes], handler: AssistantEventHandler | None = None
 ) -> AssistantStream:
     """An AssistantStream over raw body chunks (for recorded streams and tests)."""
     return AssistantStream(iter(chunks), handler=handler)
+
+
+# -- callables as handlers --------------------------------------------------------------------
+
+# ``callback(event)`` or ``callback(event_name, event)``.
+EventCallback = Union[  # noqa: UP007
+    Callable[[AssistantStreamEvent], object], Callable[[str, AssistantStreamEvent], object]
+]
+
+
+def _takes_name_and_event(callback: Callable[..., object]) -> tuple[bool, bool]:
+    """(two positional arguments?, keywords event_name and event?) for a callback."""
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):  # some builtins have no signature: pass the event only
+        return False, False
+    params = list(signature.parameters.values())
+    positional = [
+        p
+        for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params) or len(positional) >= 2:
+        return True, False
+    names = {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    if {"event_name", "event"} <= names:
+        return False, True
+    if len(positional) == 1:
+        return False, False
+    raise InvalidArgumentError(
+        "on_event must take (event) or (event_name, event)", param="on_event"
+    )
+
+
+class _CallbackHandler(AssistantEventHandler):
+    """A handler that passes every event to one callable."""
+
+    def __init__(self, callback: Callable[..., object]) -> None:
+        self._callback = callback
+        self._two, self._keywords = _takes_name_and_event(callback)
+
+    def on_event(self, event: AssistantStreamEvent) -> None:
+        name = event.event
+        if self._keywords:
+            self._callback(event_name=name, event=event)
+        elif self._two:
+            self._callback(name, event)
+        else:
+            self._callback(event)
+
+
+def callback_handler(
+    on_event: EventCallback | AssistantEventHandler | None,
+) -> AssistantEventHandler | None:
+    """A handler for an ``on_event`` argument: a handler is used as is, a callable is wrapped."""
+    if on_event is None or isinstance(on_event, AssistantEventHandler):
+        return on_event
+    if not callable(on_event):
+        raise InvalidArgumentError(
+            "on_event must be a callable or an AssistantEventHandler", param="on_event"
+        )
+    return _CallbackHandler(on_event)

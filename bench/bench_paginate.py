@@ -25,7 +25,7 @@ import tracemalloc
 import warnings
 from collections.abc import Callable
 
-from bench.common import Row, client_class, emulator, median
+from bench.common import Row, client_class, emulator, floor_row, median
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -109,18 +109,12 @@ def run() -> list[Row]:
     for size in SIZES:
         s = seconds[size]
         rows.append(
-            {
-                "benchmark": f"5. paginate {size:,} msgs, s",
-                "unit": "s",
-                "ours": s["ours"],
-                "peers": {"openai": s["openai"]},
-                "floor": s["floor"],
-                "ratio": f"ours/floor {s['ours'] / s['floor']:.2f}x",
-                "ratio_value": s["ours"] / s["floor"],
-                "target": "-",
-                "met": None,
-                "items_per_s": {name: size / value for name, value in s.items()},
-            }
+            floor_row(
+                f"5. paginate {size:,} msgs, s",
+                "s",
+                s,
+                items_per_s={name: size / value for name, value in s.items()},
+            )
         )
     small, large = SIZES
     for size in SIZES:

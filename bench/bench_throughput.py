@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import Row, client_class, emulator, median
+from bench.common import Row, client_class, emulator, floor_row, median
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -116,20 +116,8 @@ def run() -> list[Row]:
             rates[n] = {name: median(values) for name, values in samples.items()}
     rows: list[Row] = []
     for n in THREADS:
-        r = rates[n]
-        rows.append(
-            {
-                "benchmark": f"6. create_message, {n} thread{'s' if n > 1 else ''}, req/s",
-                "unit": "req/s",
-                "ours": r["ours"],
-                "peers": {"openai": r["openai"]},
-                "floor": r["floor"],
-                "ratio": f"ours/floor {r['ours'] / r['floor']:.2f}x",
-                "ratio_value": r["ours"] / r["floor"],
-                "target": "-",
-                "met": None,
-            }
-        )
+        label = f"6. create_message, {n} thread{'s' if n > 1 else ''}, req/s"
+        rows.append(floor_row(label, "req/s", rates[n]))
     return rows
 
 

@@ -22,6 +22,22 @@ RESULTS = BENCH_DIR / "results"
 Row = dict[str, Any]
 
 
+def floor_row(benchmark: str, unit: str, values: dict[str, float], **extra: Any) -> Row:
+    """A table row comparing ours, openai-python and the floor, as a ratio to the floor."""
+    return {
+        "benchmark": benchmark,
+        "unit": unit,
+        "ours": values["ours"],
+        "peers": {"openai": values["openai"]},
+        "floor": values["floor"],
+        "ratio": f"ours/floor {values['ours'] / values['floor']:.2f}x",
+        "ratio_value": values["ours"] / values["floor"],
+        "target": "-",
+        "met": None,
+        **extra,
+    }
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

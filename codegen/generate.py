@@ -26,7 +26,8 @@ from typing import Any
 import yaml
 
 from codegen import naming
-from codegen.document import render_document_module
+from codegen.document import render_document_json
+from codegen.operations import OperationError, build_operations, render_operations
 
 SCHEMA_PREFIX = "#/components/schemas/"
 RESPONSE = "response"
@@ -42,6 +43,7 @@ HEADER = (
     "# Do not edit by hand: change the spec or codegen/ and regenerate.\n\n"
 )
 RESERVED_FIELDS = frozenset({"extra_fields", "raw"})
+_MODEL_BASES = {"response": "ResponseModel", "request": "RequestModel"}
 
 
 class CodegenError(Exception):
@@ -214,6 +216,21 @@ class Builder:
         if not isinstance(ref, str) or not ref.startswith(SCHEMA_PREFIX):
             raise CodegenError(where, "operation schemas must be component references")
         return ref[len(SCHEMA_PREFIX) :]
+
+    def class_of_component(self, component: str, side: str) -> str:
+        """The generated class of a component schema on one side (request or response)."""
+        found = self.by_key.get((SCHEMA_PREFIX + component, side))
+        if found is None:
+            raise CodegenError(component, f"no {side} class was generated for it")
+        return found
+
+    def list_item_of(self, class_name: str) -> str | None:
+        """The item class of a list answer (``data: [Item]`` beside ``has_more``), or None."""
+        fields = {f.json_name: f.type for f in self.classes[class_name].fields}
+        data = fields.get("data")
+        if "has_more" in fields and isinstance(data, ListOf) and isinstance(data.item, ClassRef):
+            return data.item.name
+        return None
 
     def _check_names(self) -> None:
         for name, cls in self.classes.items():
@@ -727,7 +744,7 @@ class Emitter:
         return f"    {f.name}: {ann} = attrs.field({', '.join(args)})"
 
     def class_source(self, cls: ClassDef) -> str:
-        bases = ", ".join(cls.bases) if cls.bases else "Model"
+        bases = ", ".join(cls.bases) if cls.bases else _MODEL_BASES[cls.side]
         if cls.name in naming.MIXINS:
             bases = f"{naming.MIXINS[cls.name][1]}, {bases}"
         lines = ["@attrs.define(kw_only=True, repr=False)", f"class {cls.name}({bases}):"]
@@ -735,9 +752,13 @@ class Emitter:
         lines.append("")
         if cls.unknown_of is not None:
             union = self.b.unions[cls.unknown_of]
+            lines.append("    _json_unknown_variant: ClassVar[bool] = True")
             lines.append(f"    {union.tag_name}: str")
             lines.append("    raw: dict[str, Any] = attrs.field(factory=dict)")
         else:
+            renames = {f.name: f.json_name for f in cls.fields if f.name != f.json_name}
+            if renames:
+                lines.append(f"    _json_renames: ClassVar[Mapping[str, str]] = {renames!r}")
             for f in cls.fields:
                 lines.append(self.field_line(f, cls))
             if cls.side == RESPONSE:
@@ -752,7 +773,7 @@ class Emitter:
         return "\n".join(lines) + "\n"
 
     def union_source(self, union: UnionDef) -> str:
-        base = union.parent or "Model"
+        base = union.parent or _MODEL_BASES[union.side]
         tag = union.tag_name
         return (
             f"class {union.name}({base}):\n"
@@ -762,8 +783,21 @@ class Emitter:
             + (f"; any other -> {union.unknown}" if union.unknown else "")
             + '."""\n\n'
             "    __slots__ = ()\n"
+            f"    _json_tag: ClassVar[str] = {tag!r}\n"
             f"    {tag}: str\n"
         )
+
+    def union_tables(self, side_filter: set[str]) -> str:
+        """The variants of each tagged union, assigned once every class exists."""
+        lines = ["# How each tagged union is structured: tag value -> variant class."]
+        for name in sorted(self.b.unions):
+            union = self.b.unions[name]
+            if union.side not in side_filter:
+                continue
+            variants = ", ".join(f"{t!r}: {c}" for t, c in sorted(union.variants.items()))
+            lines.append(f"{name}._json_variants = {{{variants}}}")
+            lines.append(f"{name}._json_unknown = {union.unknown or 'None'}")
+        return "\n".join(lines) + "\n" if len(lines) > 1 else ""
 
     def ordered(self, side_filter: set[str]) -> list[tuple[str, str]]:
         """Unions and classes in dependency order: bases first, then field types."""
@@ -797,9 +831,12 @@ class Emitter:
     def module(self, side_filter: set[str], doc: str, imports: list[str]) -> tuple[str, list[str]]:
         parts = [HEADER + f'"""{doc}"""\n']
         parts.append("from collections.abc import Mapping")
-        parts.append("from typing import Any, Literal\n\nimport attrs\n")
-        parts.append("from assistants_client import _validators as _v")
-        parts.append("from assistants_client._model_base import NO_EXTRA_FIELDS, OMIT, Model, Omit")
+        parts.append("from typing import Any, ClassVar, Literal\n\nimport attrs\n")
+        parts.append("from assistants_client import _constraints as _v")
+        parts.append(
+            "from assistants_client._model_base import NO_EXTRA_FIELDS, RequestModel, ResponseModel"
+        )
+        parts.append("from assistants_client._omit import OMIT, Omit")
         parts.extend(imports)
         mixins = sorted(
             {
@@ -819,6 +856,9 @@ class Emitter:
                 body.append(self.class_source(self.b.classes[name]))
         all_line = "__all__ = [" + ", ".join(repr(n) for n in sorted(names)) + "]\n"
         text = "\n".join(parts) + "\n\n" + all_line + "\n\n" + "\n\n".join(body)
+        tables = self.union_tables(side_filter)
+        if tables:
+            text += "\n\n" + tables
         return text, names
 
 
@@ -839,76 +879,14 @@ def render(document: dict[str, Any]) -> dict[str, str]:
         "None is sent as null. Spec constraints are checked when an instance is built.",
         [],
     )
-    event_unions = [
-        u for u in builder.unions.values() if u.side == RESPONSE and u.tag_name == "event"
-    ]
-    stream_root = next((u for u in event_unions if u.parent is None), None)
-    registry = _registry_source(builder, response_names, request_names, stream_root)
     init = _init_source(response_names, request_names)
+    operations = build_operations(document, builder.class_of_component, builder.list_item_of)
     return {
         "responses.py": responses,
         "requests.py": requests_src,
-        "_registry.py": registry,
+        "operations.py": render_operations(operations, HEADER),
         "__init__.py": init,
-        "_openapi_document.py": render_document_module(document, HEADER),
     }
-
-
-def _registry_source(
-    builder: Builder,
-    response_names: list[str],
-    request_names: list[str],
-    stream_root: UnionDef | None,
-) -> str:
-    resp_classes = sorted(n for n in response_names if n in builder.classes)
-    req_classes = sorted(n for n in request_names if n in builder.classes)
-    lines = [
-        HEADER + '"""What the converter needs to know about the generated classes."""\n',
-        "from typing import Any\n",
-        "from . import requests as _rq",
-        "from . import responses as _rs\n",
-        "__all__ = [",
-        '    "RENAMES",',
-        '    "REQUEST_CLASSES",',
-        '    "RESPONSE_CLASSES",',
-        '    "STREAM_EVENTS",',
-        '    "TAGGED_UNIONS",',
-        "]\n",
-        "# Classes that keep unknown JSON fields in `extra_fields`.",
-        "RESPONSE_CLASSES: tuple[type[Any], ...] = (",
-        *[f"    _rs.{n}," for n in resp_classes if builder.classes[n].unknown_of is None],
-        ")\n",
-        "# Classes that reject unknown JSON fields.",
-        "REQUEST_CLASSES: tuple[type[Any], ...] = (",
-        *[f"    _rq.{n}," for n in req_classes],
-        ")\n",
-        "# (base, tag field, {tag value: class}, class for unknown tags or None)",
-        "TAGGED_UNIONS: tuple[tuple[type[Any], str, dict[str, type[Any]], type[Any] | None], ...] = (",
-    ]
-    for name in sorted(builder.unions):
-        union = builder.unions[name]
-        mod = "_rs" if union.side == RESPONSE else "_rq"
-        variants = ", ".join(f"{t!r}: {mod}.{c}" for t, c in sorted(union.variants.items()))
-        unknown = f"{mod}.{union.unknown}" if union.unknown else "None"
-        lines.append(f"    ({mod}.{name}, {union.tag_name!r}, {{{variants}}}, {unknown}),")
-    lines.append(")\n")
-    lines.append("# Stream event name -> event class.")
-    lines.append("STREAM_EVENTS: dict[str, type[Any]] = {")
-    for tag, cls in sorted(stream_root.variants.items() if stream_root else []):
-        lines.append(f"    {tag!r}: _rs.{cls},")
-    lines.append("}\n")
-    renames: list[str] = []
-    for name in sorted(builder.classes):
-        cls = builder.classes[name]
-        mod = "_rs" if cls.side == RESPONSE else "_rq"
-        pairs = {f.name: f.json_name for f in cls.fields if f.name != f.json_name}
-        if pairs:
-            renames.append(f"    {mod}.{name}: {pairs!r},")
-    lines.append("# Attribute name -> JSON key, where they differ (Python keywords).")
-    lines.append("RENAMES: dict[type[Any], dict[str, str]] = {")
-    lines.extend(renames)
-    lines.append("}")
-    return "\n".join(lines) + "\n"
 
 
 def _init_source(response_names: list[str], request_names: list[str]) -> str:
@@ -945,11 +923,20 @@ def _ruff() -> str:
     return found
 
 
-def generate_into(spec_path: Path, out_dir: Path) -> list[Path]:
-    document = yaml.load(
+def load_spec(spec_path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.load(
         spec_path.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     )
-    files = render(document)
+    return document
+
+
+def write_document(spec_path: Path, document_path: Path) -> None:
+    """The spec as JSON package data (see codegen/document.py)."""
+    document_path.write_text(render_document_json(load_spec(spec_path)), encoding="utf-8")
+
+
+def generate_into(spec_path: Path, out_dir: Path) -> list[Path]:
+    files = render(load_spec(spec_path))
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in sorted(files.items()):
@@ -978,9 +965,23 @@ def generate_into(spec_path: Path, out_dir: Path) -> list[Path]:
     return written
 
 
-def check(spec_path: Path, out_dir: Path) -> list[str]:
-    """Differences between the committed modules and a fresh generation (empty: up to date)."""
+def _difference(old_path: Path, new: str) -> str | None:
+    old = old_path.read_text(encoding="utf-8") if old_path.exists() else ""
+    if new == old:
+        return None
+    diff = difflib.unified_diff(
+        old.splitlines(), new.splitlines(), str(old_path), "generated", lineterm="", n=1
+    )
+    return "\n".join(list(diff)[:40])
+
+
+def check(spec_path: Path, out_dir: Path, document_path: Path | None = None) -> list[str]:
+    """Differences between the committed files and a fresh generation (empty: up to date)."""
     problems: list[str] = []
+    if document_path is not None:
+        stale = _difference(document_path, render_document_json(load_spec(spec_path)))
+        if stale is not None:
+            problems.append(stale)
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "models"
         generate_into(spec_path, fresh)
@@ -989,14 +990,9 @@ def check(spec_path: Path, out_dir: Path) -> list[str]:
         for name in sorted(committed_names - fresh_names):
             problems.append(f"{out_dir / name}: not produced by the generator")
         for name in sorted(fresh_names):
-            new = (fresh / name).read_text(encoding="utf-8")
-            old_path = out_dir / name
-            old = old_path.read_text(encoding="utf-8") if old_path.exists() else ""
-            if new != old:
-                diff = difflib.unified_diff(
-                    old.splitlines(), new.splitlines(), str(old_path), "generated", lineterm="", n=1
-                )
-                problems.append("\n".join(list(diff)[:40]))
+            stale = _difference(out_dir / name, (fresh / name).read_text(encoding="utf-8"))
+            if stale is not None:
+                problems.append(stale)
     return problems
 
 
@@ -1005,10 +1001,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     parser.add_argument("spec", type=Path)
     parser.add_argument("out_dir", type=Path)
+    parser.add_argument(
+        "--document", type=Path, default=None, help="also write the spec as JSON to this path"
+    )
     args = parser.parse_args(argv)
     try:
         if args.check:
-            problems = check(args.spec, args.out_dir)
+            problems = check(args.spec, args.out_dir, args.document)
             if problems:
                 print("The committed models differ from a fresh generation (run `make generate`):")
                 print("\n".join(problems))
@@ -1016,10 +1015,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.out_dir} is up to date with {args.spec}")
             return 0
         written = generate_into(args.spec, args.out_dir)
-    except CodegenError as exc:
+        if args.document is not None:
+            write_document(args.spec, args.document)
+            written.append(args.document)
+    except (CodegenError, OperationError) as exc:
         print(f"codegen failed: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {len(written)} modules into {args.out_dir}")
+    print(f"wrote {len(written)} files: {', '.join(str(p) for p in written)}")
     return 0
 
 

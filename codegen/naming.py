@@ -16,11 +16,16 @@ Rules, applied in this order:
    in request bodies gets two classes: the response class, and the request class with a
    ``Param`` suffix (``FunctionTool`` and ``FunctionToolParam``).
 6. Classes listed in ``MIXINS`` also derive from a hand-written mixin (``ThreadMessage.parse``).
+7. An operation's client method (and emulator handler) is its operationId in snake case, with
+   the verb ``modify`` read as ``update`` (``modifyThread`` -> ``update_thread``), unless
+   ``OPERATION_NAMES`` names it (the spec misspells ``submitToolOuputsToRun``).
 
 The generator fails when two schemas would get the same name.
 """
 
 from __future__ import annotations
+
+import re
 
 SCHEMA_NAMES: dict[str, str] = {
     "AssistantObject": "Assistant",
@@ -226,6 +231,12 @@ MIXINS: dict[str, tuple[str, str]] = {
     "RunResponse": ("assistants_client._mixins", "RunResponseMixin"),
 }
 
+# Client method names that the rule (snake case, modify -> update) would get wrong.
+OPERATION_NAMES: dict[str, str] = {
+    "submitToolOuputsToRun": "submit_tool_outputs",
+}
+VERB_NAMES: dict[str, str] = {"modify": "update"}
+
 REQUEST_SUFFIX = "Param"
 UNKNOWN_PREFIX = "Unknown"
 OBJECT_SUFFIX = "Object"
@@ -245,3 +256,13 @@ def camel(name: str) -> str:
 
 def event_class_name(event: str) -> str:
     return camel(event) + "Event"
+
+
+def operation_method_name(operation_id: str) -> str:
+    """``modifyThread`` -> ``update_thread``; see rule 7 above."""
+    if operation_id in OPERATION_NAMES:
+        return OPERATION_NAMES[operation_id]
+    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", operation_id)]
+    if words:
+        words[0] = VERB_NAMES.get(words[0], words[0])
+    return "_".join(words)

@@ -24,6 +24,7 @@ from assistants_client.emulator.errors import ApiError
 from assistants_client.emulator.responder import Script, default_plan, message_text
 from assistants_client.emulator.schema import RequestSchemas, ValidationFailure, request_schemas
 from assistants_client.emulator.store import Store
+from assistants_client.models.operations import OPERATIONS
 
 __all__ = ["Api", "Request", "Route", "StreamResult", "Timing"]
 
@@ -93,6 +94,15 @@ def _not_found(kind: str, obj_id: str, param: str) -> ApiError:
     return ApiError(404, f"No {kind} found with id '{obj_id}'.", param=param)
 
 
+def _not_implemented(operation_id: str) -> Callable[..., Any]:
+    def handler(request: Request, body: JSONDict, **params: str) -> Any:
+        raise ApiError(
+            501, f"The emulator does not implement {operation_id}.", code="not_implemented"
+        )
+
+    return handler
+
+
 def _tool_resources(value: Any) -> JSONDict:
     """Tool resources as the objects report them (vector stores created inline get ids)."""
     if not isinstance(value, dict):
@@ -157,61 +167,23 @@ class Api:
     # -- routing --------------------------------------------------------------------------
 
     def _build_routes(self) -> list[Route]:
-        table: list[tuple[str, str, str, Callable[..., Any]]] = [
-            ("GET", "/assistants", "listAssistants", self.list_assistants),
-            ("POST", "/assistants", "createAssistant", self.create_assistant),
-            ("GET", "/assistants/{assistant_id}", "getAssistant", self.get_assistant),
-            ("POST", "/assistants/{assistant_id}", "modifyAssistant", self.modify_assistant),
-            ("DELETE", "/assistants/{assistant_id}", "deleteAssistant", self.delete_assistant),
-            ("POST", "/threads", "createThread", self.create_thread),
-            ("POST", "/threads/runs", "createThreadAndRun", self.create_thread_and_run),
-            ("GET", "/threads/{thread_id}", "getThread", self.get_thread),
-            ("POST", "/threads/{thread_id}", "modifyThread", self.modify_thread),
-            ("DELETE", "/threads/{thread_id}", "deleteThread", self.delete_thread),
-            ("GET", "/threads/{thread_id}/messages", "listMessages", self.list_messages),
-            ("POST", "/threads/{thread_id}/messages", "createMessage", self.create_message),
-            ("GET", "/threads/{thread_id}/messages/{message_id}", "getMessage", self.get_message),
-            (
-                "POST",
-                "/threads/{thread_id}/messages/{message_id}",
-                "modifyMessage",
-                self.modify_message,
-            ),
-            (
-                "DELETE",
-                "/threads/{thread_id}/messages/{message_id}",
-                "deleteMessage",
-                self.delete_message,
-            ),
-            ("GET", "/threads/{thread_id}/runs", "listRuns", self.list_runs),
-            ("POST", "/threads/{thread_id}/runs", "createRun", self.create_run),
-            ("GET", "/threads/{thread_id}/runs/{run_id}", "getRun", self.get_run),
-            ("POST", "/threads/{thread_id}/runs/{run_id}", "modifyRun", self.modify_run),
-            ("POST", "/threads/{thread_id}/runs/{run_id}/cancel", "cancelRun", self.cancel_run),
-            (
-                "GET",
-                "/threads/{thread_id}/runs/{run_id}/steps",
-                "listRunSteps",
-                self.list_run_steps,
-            ),
-            (
-                "GET",
-                "/threads/{thread_id}/runs/{run_id}/steps/{step_id}",
-                "getRunStep",
-                self.get_run_step,
-            ),
-            (
-                "POST",
-                "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
-                "submitToolOuputsToRun",
-                self.submit_tool_outputs,
-            ),
-        ]
+        """One route per operation of the generated table, served by the method of its name.
+
+        An operation without such a method (one new in the spec) is answered 501 naming it.
+        """
         routes = []
-        for method, template, op_id, handler in table:
-            params = re.findall(r"{(\w+)}", template)
-            regex = "^" + re.sub(r"{(\w+)}", r"(?P<\1>[^/]+)", template) + "/?$"
-            routes.append(Route(method, re.compile(regex), op_id, handler, params))
+        for operation in OPERATIONS:
+            handler = getattr(self, operation.name, None) or _not_implemented(operation.id)
+            regex = "^" + re.sub(r"{(\w+)}", r"(?P<\1>[^/]+)", operation.path) + "/?$"
+            routes.append(
+                Route(
+                    operation.method,
+                    re.compile(regex),
+                    operation.id,
+                    handler,
+                    list(operation.path_params),
+                )
+            )
         return routes
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
@@ -373,7 +345,7 @@ class Api:
     def get_assistant(self, request: Request, body: JSONDict, assistant_id: str) -> JSONDict:
         return copy.deepcopy(self._assistant(assistant_id))
 
-    def modify_assistant(self, request: Request, body: JSONDict, assistant_id: str) -> JSONDict:
+    def update_assistant(self, request: Request, body: JSONDict, assistant_id: str) -> JSONDict:
         assistant = self._assistant(assistant_id)
         for key in ("model", "name", "description", "instructions", "reasoning_effort"):
             if key in body:
@@ -422,7 +394,7 @@ class Api:
     def get_thread(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
         return copy.deepcopy(self._thread(thread_id))
 
-    def modify_thread(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
+    def update_thread(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
         thread = self._thread(thread_id)
         if "tool_resources" in body:
             thread["tool_resources"] = _tool_resources(body["tool_resources"])
@@ -493,7 +465,7 @@ class Api:
     ) -> JSONDict:
         return copy.deepcopy(self._message(thread_id, message_id))
 
-    def modify_message(
+    def update_message(
         self, request: Request, body: JSONDict, thread_id: str, message_id: str
     ) -> JSONDict:
         message = self._message(thread_id, message_id)
@@ -635,7 +607,7 @@ class Api:
     def get_run(self, request: Request, body: JSONDict, thread_id: str, run_id: str) -> JSONDict:
         return copy.deepcopy(self._record(thread_id, run_id)["run"])
 
-    def modify_run(self, request: Request, body: JSONDict, thread_id: str, run_id: str) -> JSONDict:
+    def update_run(self, request: Request, body: JSONDict, thread_id: str, run_id: str) -> JSONDict:
         record = self._record(thread_id, run_id)
         if "metadata" in body:
             record["run"]["metadata"] = _check_metadata(body["metadata"])

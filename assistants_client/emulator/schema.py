@@ -13,15 +13,16 @@ Nullability follows the spec's intent: ``nullable: true`` admits ``null``, and s
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
+from importlib import resources
 from typing import Any, cast
-
-from assistants_client.models._openapi_document import load_document
 
 __all__ = [
     "Check",
+    "load_document",
     "RequestSchemas",
     "SchemaCompiler",
     "ValidationFailure",
@@ -30,6 +31,14 @@ __all__ = [
 ]
 
 JSONDict = dict[str, Any]
+
+
+@functools.cache
+def load_document() -> dict[str, Any]:
+    """The trimmed spec, read once from the package data ``openapi.json``; do not mutate it."""
+    text = resources.files("assistants_client.emulator").joinpath("openapi.json").read_text("utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
 class ValidationFailure(Exception):
@@ -313,36 +322,16 @@ class SchemaCompiler:
                         item_check(item, f"{path}[{index}]")
 
             checks.append(check_items)
-        if isinstance(min_items, int) or isinstance(max_items, int):
-            low = min_items if isinstance(min_items, int) else 0
-            high = max_items if isinstance(max_items, int) else math.inf
-
-            def check_count(value: Any, path: str) -> None:
-                if isinstance(value, list):
-                    if len(value) < low:
-                        raise ValidationFailure(path, f"expected at least {low} items")
-                    if len(value) > high:
-                        raise ValidationFailure(path, f"expected at most {high} items")
-
-            checks.append(check_count)
+        count = _size_check(list, min_items, max_items, "items")
+        if count is not None:
+            checks.append(count)
         return checks
 
     def _scalar_checks(self, schema: JSONDict) -> list[Check]:
         checks: list[Check] = []
-        min_length = schema.get("minLength")
-        max_length = schema.get("maxLength")
-        if isinstance(min_length, int) or isinstance(max_length, int):
-            short = min_length if isinstance(min_length, int) else 0
-            long = max_length if isinstance(max_length, int) else math.inf
-
-            def check_length(value: Any, path: str) -> None:
-                if isinstance(value, str):
-                    if len(value) < short:
-                        raise ValidationFailure(path, f"expected at least {short} characters")
-                    if len(value) > long:
-                        raise ValidationFailure(path, f"expected at most {long} characters")
-
-            checks.append(check_length)
+        length = _size_check(str, schema.get("minLength"), schema.get("maxLength"), "characters")
+        if length is not None:
+            checks.append(length)
         minimum = schema.get("minimum")
         maximum = schema.get("maximum")
         if isinstance(minimum, (int, float)) or isinstance(maximum, (int, float)):
@@ -358,6 +347,23 @@ class SchemaCompiler:
 
             checks.append(check_range)
         return checks
+
+
+def _size_check(kind: type[Any], low: Any, high: Any, noun: str) -> Check | None:
+    """``minLength``/``maxLength`` or ``minItems``/``maxItems`` on values of ``kind``."""
+    if not isinstance(low, int) and not isinstance(high, int):
+        return None
+    least = low if isinstance(low, int) else 0
+    most = high if isinstance(high, int) else math.inf
+
+    def check_size(value: Any, path: str) -> None:
+        if isinstance(value, kind):
+            if len(value) < least:
+                raise ValidationFailure(path, f"expected at least {least} {noun}")
+            if len(value) > most:
+                raise ValidationFailure(path, f"expected at most {most} {noun}")
+
+    return check_size
 
 
 def _accept(value: Any, path: str) -> None:

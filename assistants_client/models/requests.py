@@ -3,12 +3,13 @@
 
 """Request models: what the client sends. Optional fields default to OMIT (not sent); None is sent as null. Spec constraints are checked when an instance is built."""
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 
-from assistants_client import _validators as _v
-from assistants_client._model_base import OMIT, Model, Omit
+from assistants_client import _constraints as _v
+from assistants_client._model_base import RequestModel
+from assistants_client._omit import OMIT, Omit
 
 __all__ = [
     "AssistantToolParam",
@@ -59,30 +60,33 @@ __all__ = [
 ]
 
 
-class AssistantToolParam(Model):
+class AssistantToolParam(RequestModel):
     """One of the AssistantToolParam variants, told apart by their tag.
 
     Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolParam, 'file_search' -> FileSearchToolParam, 'function' -> FunctionToolParam."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
-class AttachmentToolParam(Model):
+class AttachmentToolParam(RequestModel):
     """One of the AttachmentToolParam variants, told apart by their tag.
 
     Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolParam, 'file_search' -> FileSearchToolTypeOnlyParam."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
-class ChunkingStrategy(Model):
+class ChunkingStrategy(RequestModel):
     """The chunking strategy used to chunk the file(s). If not set, will use the `auto` strategy.
 
     Variants, by `type`: 'auto' -> AutoChunkingStrategy, 'static' -> StaticChunkingStrategy."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
@@ -94,7 +98,7 @@ class AutoChunkingStrategy(ChunkingStrategy):
 
 
 @attrs.define(kw_only=True, repr=False)
-class CodeInterpreterResourcesParam(Model):
+class CodeInterpreterResourcesParam(RequestModel):
     """CodeInterpreterResourcesParam"""
 
     file_ids: list[str] | Omit = attrs.field(
@@ -109,17 +113,18 @@ class CodeInterpreterToolParam(AssistantToolParam, AttachmentToolParam):
     type: Literal["code_interpreter"] = "code_interpreter"
 
 
-class ResponseFormatParam(Model):
+class ResponseFormatParam(RequestModel):
     """One of the ResponseFormatParam variants, told apart by their tag.
 
     Variants, by `type`: 'json_object' -> ResponseFormatJsonObjectParam, 'json_schema' -> ResponseFormatJsonSchemaParam, 'text' -> ResponseFormatTextParam."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
 @attrs.define(kw_only=True, repr=False)
-class VectorStoreCreate(Model):
+class VectorStoreCreate(RequestModel):
     """VectorStoreCreate"""
 
     file_ids: list[str] | Omit = attrs.field(
@@ -130,7 +135,7 @@ class VectorStoreCreate(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchResourcesCreate(Model):
+class FileSearchResourcesCreate(RequestModel):
     """FileSearchResourcesCreate"""
 
     vector_store_ids: list[str] | Omit = attrs.field(
@@ -145,7 +150,7 @@ class FileSearchResourcesCreate(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ToolResourcesCreate(Model):
+class ToolResourcesCreate(RequestModel):
     """A set of resources that are used by the assistant's tools. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs."""
 
     code_interpreter: CodeInterpreterResourcesParam | Omit = OMIT
@@ -153,7 +158,7 @@ class ToolResourcesCreate(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class CreateAssistantRequest(Model):
+class CreateAssistantRequest(RequestModel):
     """CreateAssistantRequest"""
 
     model: str
@@ -191,24 +196,25 @@ class CreateAssistantRequest(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageAttachmentParam(Model):
+class MessageAttachmentParam(RequestModel):
     """MessageAttachmentParam"""
 
     file_id: str | Omit = OMIT
     tools: list[AttachmentToolParam] | Omit = OMIT
 
 
-class MessageRequestContent(Model):
+class MessageRequestContent(RequestModel):
     """One of the MessageRequestContent variants, told apart by their tag.
 
     Variants, by `type`: 'image_file' -> MessageContentImageFileParam, 'image_url' -> MessageContentImageUrlParam, 'text' -> MessageRequestContentText."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
 @attrs.define(kw_only=True, repr=False)
-class CreateMessageRequest(Model):
+class CreateMessageRequest(RequestModel):
     """CreateMessageRequest"""
 
     role: Literal["user", "assistant"] = attrs.field(validator=_v.one_of(("user", "assistant")))
@@ -220,14 +226,14 @@ class CreateMessageRequest(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class NamedToolChoiceFunctionParam(Model):
+class NamedToolChoiceFunctionParam(RequestModel):
     """NamedToolChoiceFunctionParam"""
 
     name: str
 
 
 @attrs.define(kw_only=True, repr=False)
-class NamedToolChoiceParam(Model):
+class NamedToolChoiceParam(RequestModel):
     """Specifies a tool the model should use. Use to force the model to call a specific tool."""
 
     type: Literal["function", "code_interpreter", "file_search"] = attrs.field(
@@ -237,7 +243,7 @@ class NamedToolChoiceParam(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class TruncationStrategyParam(Model):
+class TruncationStrategyParam(RequestModel):
     """Controls for how a thread will be truncated prior to the run. Use this to control the initial context window of the run."""
 
     type: Literal["auto", "last_messages"] = attrs.field(
@@ -249,7 +255,7 @@ class TruncationStrategyParam(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class CreateRunRequest(Model):
+class CreateRunRequest(RequestModel):
     """CreateRunRequest"""
 
     assistant_id: str
@@ -296,7 +302,7 @@ class CreateRunRequest(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class CreateThreadRequest(Model):
+class CreateThreadRequest(RequestModel):
     """Options to create a new thread. If no thread is provided when running a request, an empty thread will be created."""
 
     messages: list[CreateMessageRequest] | Omit = OMIT
@@ -305,7 +311,7 @@ class CreateThreadRequest(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchResourcesParam(Model):
+class FileSearchResourcesParam(RequestModel):
     """FileSearchResourcesParam"""
 
     vector_store_ids: list[str] | Omit = attrs.field(
@@ -314,7 +320,7 @@ class FileSearchResourcesParam(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ToolResourcesParam(Model):
+class ToolResourcesParam(RequestModel):
     """A set of resources that are used by the assistant's tools. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs."""
 
     code_interpreter: CodeInterpreterResourcesParam | Omit = OMIT
@@ -322,7 +328,7 @@ class ToolResourcesParam(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class CreateThreadAndRunRequest(Model):
+class CreateThreadAndRunRequest(RequestModel):
     """CreateThreadAndRunRequest"""
 
     assistant_id: str
@@ -361,7 +367,7 @@ class CreateThreadAndRunRequest(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchRankingOptionsParam(Model):
+class FileSearchRankingOptionsParam(RequestModel):
     """The ranking options for the file search. If not specified, the file search tool will use the `auto` ranker and a score_threshold of 0."""
 
     ranker: Literal["auto", "default_2024_08_21"] | Omit = attrs.field(
@@ -371,7 +377,7 @@ class FileSearchRankingOptionsParam(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchToolOptionsParam(Model):
+class FileSearchToolOptionsParam(RequestModel):
     """Overrides for the file search tool."""
 
     max_num_results: int | Omit = attrs.field(
@@ -396,7 +402,7 @@ class FileSearchToolTypeOnlyParam(AttachmentToolParam):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FunctionDefinitionParam(Model):
+class FunctionDefinitionParam(RequestModel):
     """FunctionDefinitionParam"""
 
     description: str | Omit = OMIT
@@ -414,7 +420,7 @@ class FunctionToolParam(AssistantToolParam):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ImageFileParam(Model):
+class ImageFileParam(RequestModel):
     """ImageFileParam"""
 
     file_id: str
@@ -424,7 +430,7 @@ class ImageFileParam(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ImageUrlParam(Model):
+class ImageUrlParam(RequestModel):
     """ImageUrlParam"""
 
     url: str
@@ -434,7 +440,7 @@ class ImageUrlParam(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class JsonSchemaFormatParam(Model):
+class JsonSchemaFormatParam(RequestModel):
     """Structured Outputs configuration options, including a JSON Schema."""
 
     description: str | Omit = OMIT
@@ -468,7 +474,7 @@ class MessageRequestContentText(MessageRequestContent):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ModifyAssistantRequest(Model):
+class ModifyAssistantRequest(RequestModel):
     """ModifyAssistantRequest"""
 
     model: str | Omit = OMIT
@@ -506,21 +512,21 @@ class ModifyAssistantRequest(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ModifyMessageRequest(Model):
+class ModifyMessageRequest(RequestModel):
     """ModifyMessageRequest"""
 
     metadata: dict[str, str] | Omit | None = OMIT
 
 
 @attrs.define(kw_only=True, repr=False)
-class ModifyRunRequest(Model):
+class ModifyRunRequest(RequestModel):
     """ModifyRunRequest"""
 
     metadata: dict[str, str] | Omit | None = OMIT
 
 
 @attrs.define(kw_only=True, repr=False)
-class ModifyThreadRequest(Model):
+class ModifyThreadRequest(RequestModel):
     """ModifyThreadRequest"""
 
     tool_resources: ToolResourcesParam | Omit | None = OMIT
@@ -550,7 +556,7 @@ class ResponseFormatTextParam(ResponseFormatParam):
 
 
 @attrs.define(kw_only=True, repr=False)
-class StaticChunkingOptions(Model):
+class StaticChunkingOptions(RequestModel):
     """StaticChunkingOptions"""
 
     max_chunk_size_tokens: int = attrs.field(validator=[_v.minimum(100), _v.maximum(4096)])
@@ -566,7 +572,7 @@ class StaticChunkingStrategy(ChunkingStrategy):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ToolOutput(Model):
+class ToolOutput(RequestModel):
     """ToolOutput"""
 
     tool_call_id: str | Omit = OMIT
@@ -574,8 +580,36 @@ class ToolOutput(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class SubmitToolOutputsRequest(Model):
+class SubmitToolOutputsRequest(RequestModel):
     """SubmitToolOutputsRequest"""
 
     tool_outputs: list[ToolOutput]
     stream: bool | Omit | None = OMIT
+
+
+# How each tagged union is structured: tag value -> variant class.
+AssistantToolParam._json_variants = {
+    "code_interpreter": CodeInterpreterToolParam,
+    "file_search": FileSearchToolParam,
+    "function": FunctionToolParam,
+}
+AssistantToolParam._json_unknown = None
+AttachmentToolParam._json_variants = {
+    "code_interpreter": CodeInterpreterToolParam,
+    "file_search": FileSearchToolTypeOnlyParam,
+}
+AttachmentToolParam._json_unknown = None
+ChunkingStrategy._json_variants = {"auto": AutoChunkingStrategy, "static": StaticChunkingStrategy}
+ChunkingStrategy._json_unknown = None
+MessageRequestContent._json_variants = {
+    "image_file": MessageContentImageFileParam,
+    "image_url": MessageContentImageUrlParam,
+    "text": MessageRequestContentText,
+}
+MessageRequestContent._json_unknown = None
+ResponseFormatParam._json_variants = {
+    "json_object": ResponseFormatJsonObjectParam,
+    "json_schema": ResponseFormatJsonSchemaParam,
+    "text": ResponseFormatTextParam,
+}
+ResponseFormatParam._json_unknown = None

@@ -4,12 +4,13 @@
 """Response models: what the server sends. Unknown fields are kept in `extra_fields`, unknown enum values stay plain strings and unknown tags become Unknown... variants."""
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 
 from assistants_client._mixins import RunResponseMixin, ThreadMessageMixin
-from assistants_client._model_base import NO_EXTRA_FIELDS, OMIT, Model, Omit
+from assistants_client._model_base import NO_EXTRA_FIELDS, ResponseModel
+from assistants_client._omit import OMIT, Omit
 
 __all__ = [
     "Assistant",
@@ -163,26 +164,28 @@ __all__ = [
 ]
 
 
-class AssistantTool(Model):
+class AssistantTool(ResponseModel):
     """One of the AssistantTool variants, told apart by their tag.
 
     Variants, by `type`: 'code_interpreter' -> CodeInterpreterTool, 'file_search' -> FileSearchTool, 'function' -> FunctionTool; any other -> UnknownAssistantTool."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
-class ResponseFormat(Model):
+class ResponseFormat(ResponseModel):
     """One of the ResponseFormat variants, told apart by their tag.
 
     Variants, by `type`: 'json_object' -> ResponseFormatJsonObject, 'json_schema' -> ResponseFormatJsonSchema, 'text' -> ResponseFormatText; any other -> UnknownResponseFormat."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
 @attrs.define(kw_only=True, repr=False)
-class CodeInterpreterResources(Model):
+class CodeInterpreterResources(ResponseModel):
     """CodeInterpreterResources"""
 
     file_ids: list[str] | Omit = OMIT
@@ -190,7 +193,7 @@ class CodeInterpreterResources(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchResources(Model):
+class FileSearchResources(ResponseModel):
     """FileSearchResources"""
 
     vector_store_ids: list[str] | Omit = OMIT
@@ -198,7 +201,7 @@ class FileSearchResources(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ToolResources(Model):
+class ToolResources(ResponseModel):
     """A set of resources that are used by the assistant's tools. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs."""
 
     code_interpreter: CodeInterpreterResources | Omit = OMIT
@@ -207,7 +210,7 @@ class ToolResources(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class Assistant(Model):
+class Assistant(ResponseModel):
     """Represents an `assistant` that can call the model and use tools."""
 
     id: str
@@ -227,7 +230,7 @@ class Assistant(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class AssistantDeleted(Model):
+class AssistantDeleted(ResponseModel):
     """AssistantDeleted"""
 
     id: str
@@ -237,7 +240,7 @@ class AssistantDeleted(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class AssistantList(Model):
+class AssistantList(ResponseModel):
     """AssistantList"""
 
     object: str
@@ -248,35 +251,38 @@ class AssistantList(Model):
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
-class AssistantStreamEvent(Model):
+class AssistantStreamEvent(ResponseModel):
     """Represents an event emitted when streaming a Run.
 
     Variants, by `event`: 'done' -> DoneEvent, 'error' -> ErrorEvent, 'thread.created' -> ThreadCreatedEvent, 'thread.message.completed' -> ThreadMessageCompletedEvent, 'thread.message.created' -> ThreadMessageCreatedEvent, 'thread.message.delta' -> ThreadMessageDeltaEvent, 'thread.message.in_progress' -> ThreadMessageInProgressEvent, 'thread.message.incomplete' -> ThreadMessageIncompleteEvent, 'thread.run.cancelled' -> ThreadRunCancelledEvent, 'thread.run.cancelling' -> ThreadRunCancellingEvent, 'thread.run.completed' -> ThreadRunCompletedEvent, 'thread.run.created' -> ThreadRunCreatedEvent, 'thread.run.expired' -> ThreadRunExpiredEvent, 'thread.run.failed' -> ThreadRunFailedEvent, 'thread.run.in_progress' -> ThreadRunInProgressEvent, 'thread.run.incomplete' -> ThreadRunIncompleteEvent, 'thread.run.queued' -> ThreadRunQueuedEvent, 'thread.run.requires_action' -> ThreadRunRequiresActionEvent, 'thread.run.step.cancelled' -> ThreadRunStepCancelledEvent, 'thread.run.step.completed' -> ThreadRunStepCompletedEvent, 'thread.run.step.created' -> ThreadRunStepCreatedEvent, 'thread.run.step.delta' -> ThreadRunStepDeltaEvent, 'thread.run.step.expired' -> ThreadRunStepExpiredEvent, 'thread.run.step.failed' -> ThreadRunStepFailedEvent, 'thread.run.step.in_progress' -> ThreadRunStepInProgressEvent; any other -> UnknownAssistantStreamEvent."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "event"
     event: str
 
 
-class AttachmentTool(Model):
+class AttachmentTool(ResponseModel):
     """One of the AttachmentTool variants, told apart by their tag.
 
     Variants, by `type`: 'code_interpreter' -> CodeInterpreterTool, 'file_search' -> FileSearchToolTypeOnly; any other -> UnknownAttachmentTool."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
-class CodeInterpreterOutput(Model):
+class CodeInterpreterOutput(ResponseModel):
     """One of the CodeInterpreterOutput variants, told apart by their tag.
 
     Variants, by `type`: 'image' -> CodeInterpreterImageOutput, 'logs' -> CodeInterpreterLogsOutput; any other -> UnknownCodeInterpreterOutput."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
 @attrs.define(kw_only=True, repr=False)
-class CodeInterpreterCall(Model):
+class CodeInterpreterCall(ResponseModel):
     """The Code Interpreter tool call definition."""
 
     input: str
@@ -284,17 +290,18 @@ class CodeInterpreterCall(Model):
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
-class CodeInterpreterOutputDelta(Model):
+class CodeInterpreterOutputDelta(ResponseModel):
     """One of the CodeInterpreterOutputDelta variants, told apart by their tag.
 
     Variants, by `type`: 'image' -> CodeInterpreterImageOutputDelta, 'logs' -> CodeInterpreterLogsOutputDelta; any other -> UnknownCodeInterpreterOutputDelta."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
 @attrs.define(kw_only=True, repr=False)
-class CodeInterpreterCallDelta(Model):
+class CodeInterpreterCallDelta(ResponseModel):
     """The Code Interpreter tool call definition."""
 
     input: str | Omit = OMIT
@@ -303,7 +310,7 @@ class CodeInterpreterCallDelta(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class CodeInterpreterImageDelta(Model):
+class CodeInterpreterImageDelta(ResponseModel):
     """CodeInterpreterImageDelta"""
 
     file_id: str | Omit = OMIT
@@ -311,7 +318,7 @@ class CodeInterpreterImageDelta(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileCitation(Model):
+class FileCitation(ResponseModel):
     """FileCitation"""
 
     file_id: str
@@ -364,12 +371,13 @@ class CodeInterpreterTool(AssistantTool, AttachmentTool):
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
-class ToolCall(Model):
+class ToolCall(ResponseModel):
     """One of the ToolCall variants, told apart by their tag.
 
     Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolCall, 'file_search' -> FileSearchToolCall, 'function' -> FunctionToolCall; any other -> UnknownToolCall."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
@@ -383,12 +391,13 @@ class CodeInterpreterToolCall(ToolCall):
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
-class ToolCallDelta(Model):
+class ToolCallDelta(ResponseModel):
     """One of the ToolCallDelta variants, told apart by their tag.
 
     Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolCallDelta, 'file_search' -> FileSearchToolCallDelta, 'function' -> FunctionToolCallDelta; any other -> UnknownToolCallDelta."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
@@ -413,7 +422,7 @@ class DoneEvent(AssistantStreamEvent):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ErrorDetail(Model):
+class ErrorDetail(ResponseModel):
     """ErrorDetail"""
 
     code: str | None
@@ -433,19 +442,20 @@ class ErrorEvent(AssistantStreamEvent):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ErrorResponse(Model):
+class ErrorResponse(ResponseModel):
     """ErrorResponse"""
 
     error: ErrorDetail
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
-class TextAnnotation(Model):
+class TextAnnotation(ResponseModel):
     """One of the TextAnnotation variants, told apart by their tag.
 
     Variants, by `type`: 'file_citation' -> FileCitationAnnotation, 'file_path' -> FilePathAnnotation; any other -> UnknownTextAnnotation."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
@@ -462,7 +472,7 @@ class FileCitationAnnotation(TextAnnotation):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileCitationDelta(Model):
+class FileCitationDelta(ResponseModel):
     """FileCitationDelta"""
 
     file_id: str | Omit = OMIT
@@ -470,12 +480,13 @@ class FileCitationDelta(Model):
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
-class TextAnnotationDelta(Model):
+class TextAnnotationDelta(ResponseModel):
     """One of the TextAnnotationDelta variants, told apart by their tag.
 
     Variants, by `type`: 'file_citation' -> FileCitationAnnotationDelta, 'file_path' -> FilePathAnnotationDelta; any other -> UnknownTextAnnotationDelta."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
@@ -518,7 +529,7 @@ class FilePathAnnotationDelta(TextAnnotationDelta):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchCallRankingOptions(Model):
+class FileSearchCallRankingOptions(ResponseModel):
     """The ranking options for the file search."""
 
     ranker: str
@@ -527,7 +538,7 @@ class FileSearchCallRankingOptions(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchResultContent(Model):
+class FileSearchResultContent(ResponseModel):
     """FileSearchResultContent"""
 
     type: str | Omit = OMIT
@@ -536,7 +547,7 @@ class FileSearchResultContent(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchResult(Model):
+class FileSearchResult(ResponseModel):
     """A result instance of the file search."""
 
     file_id: str
@@ -547,7 +558,7 @@ class FileSearchResult(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchCall(Model):
+class FileSearchCall(ResponseModel):
     """For now, this is always going to be an empty object."""
 
     ranking_options: FileSearchCallRankingOptions | Omit = OMIT
@@ -556,7 +567,7 @@ class FileSearchCall(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchRankingOptions(Model):
+class FileSearchRankingOptions(ResponseModel):
     """The ranking options for the file search. If not specified, the file search tool will use the `auto` ranker and a score_threshold of 0."""
 
     ranker: str | Omit = OMIT
@@ -565,7 +576,7 @@ class FileSearchRankingOptions(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchToolOptions(Model):
+class FileSearchToolOptions(ResponseModel):
     """Overrides for the file search tool."""
 
     max_num_results: int | Omit = OMIT
@@ -612,7 +623,7 @@ class FileSearchToolTypeOnly(AttachmentTool):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FunctionCall(Model):
+class FunctionCall(ResponseModel):
     """The definition of the function that was called."""
 
     name: str
@@ -622,7 +633,7 @@ class FunctionCall(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FunctionCallDelta(Model):
+class FunctionCallDelta(ResponseModel):
     """The definition of the function that was called."""
 
     name: str | Omit = OMIT
@@ -632,7 +643,7 @@ class FunctionCallDelta(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FunctionDefinition(Model):
+class FunctionDefinition(ResponseModel):
     """FunctionDefinition"""
 
     description: str | Omit = OMIT
@@ -673,7 +684,7 @@ class FunctionToolCallDelta(ToolCallDelta):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ImageFile(Model):
+class ImageFile(ResponseModel):
     """ImageFile"""
 
     file_id: str
@@ -682,7 +693,7 @@ class ImageFile(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ImageFileDelta(Model):
+class ImageFileDelta(ResponseModel):
     """ImageFileDelta"""
 
     file_id: str | Omit = OMIT
@@ -691,7 +702,7 @@ class ImageFileDelta(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ImageUrl(Model):
+class ImageUrl(ResponseModel):
     """ImageUrl"""
 
     url: str
@@ -700,7 +711,7 @@ class ImageUrl(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ImageUrlDelta(Model):
+class ImageUrlDelta(ResponseModel):
     """ImageUrlDelta"""
 
     url: str | Omit = OMIT
@@ -709,7 +720,7 @@ class ImageUrlDelta(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class JsonSchemaFormat(Model):
+class JsonSchemaFormat(ResponseModel):
     """Structured Outputs configuration options, including a JSON Schema."""
 
     description: str | Omit = OMIT
@@ -720,7 +731,7 @@ class JsonSchemaFormat(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageAttachment(Model):
+class MessageAttachment(ResponseModel):
     """MessageAttachment"""
 
     file_id: str | Omit = OMIT
@@ -728,21 +739,23 @@ class MessageAttachment(Model):
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
-class MessageContent(Model):
+class MessageContent(ResponseModel):
     """One of the MessageContent variants, told apart by their tag.
 
     Variants, by `type`: 'image_file' -> MessageContentImageFile, 'image_url' -> MessageContentImageUrl, 'refusal' -> MessageContentRefusal, 'text' -> MessageContentText; any other -> UnknownMessageContent."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
-class MessageContentDelta(Model):
+class MessageContentDelta(ResponseModel):
     """One of the MessageContentDelta variants, told apart by their tag.
 
     Variants, by `type`: 'image_file' -> MessageContentImageFileDelta, 'image_url' -> MessageContentImageUrlDelta, 'refusal' -> MessageContentRefusalDelta, 'text' -> MessageContentTextDelta; any other -> UnknownMessageContentDelta."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
@@ -804,7 +817,7 @@ class MessageContentRefusalDelta(MessageContentDelta):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageText(Model):
+class MessageText(ResponseModel):
     """MessageText"""
 
     value: str
@@ -822,7 +835,7 @@ class MessageContentText(MessageContent):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageTextDelta(Model):
+class MessageTextDelta(ResponseModel):
     """MessageTextDelta"""
 
     value: str | Omit = OMIT
@@ -841,7 +854,7 @@ class MessageContentTextDelta(MessageContentDelta):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageCreation(Model):
+class MessageCreation(ResponseModel):
     """MessageCreation"""
 
     message_id: str
@@ -849,19 +862,20 @@ class MessageCreation(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageCreationDelta(Model):
+class MessageCreationDelta(ResponseModel):
     """MessageCreationDelta"""
 
     message_id: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
-class RunStepDetails(Model):
+class RunStepDetails(ResponseModel):
     """The details of the run step.
 
     Variants, by `type`: 'message_creation' -> MessageCreationStepDetails, 'tool_calls' -> ToolCallsStepDetails; any other -> UnknownRunStepDetails."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
@@ -874,12 +888,13 @@ class MessageCreationStepDetails(RunStepDetails):
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
 
 
-class RunStepDetailsDelta(Model):
+class RunStepDetailsDelta(ResponseModel):
     """The details of the run step.
 
     Variants, by `type`: 'message_creation' -> MessageCreationStepDetailsDelta, 'tool_calls' -> ToolCallsStepDetailsDelta; any other -> UnknownRunStepDetailsDelta."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
     type: str
 
 
@@ -893,7 +908,7 @@ class MessageCreationStepDetailsDelta(RunStepDetailsDelta):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageDeleted(Model):
+class MessageDeleted(ResponseModel):
     """MessageDeleted"""
 
     id: str
@@ -903,7 +918,7 @@ class MessageDeleted(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageDeltaBody(Model):
+class MessageDeltaBody(ResponseModel):
     """The delta containing the fields that have changed on the Message."""
 
     role: str | Omit = OMIT
@@ -912,7 +927,7 @@ class MessageDeltaBody(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageDelta(Model):
+class MessageDelta(ResponseModel):
     """Represents a message delta i.e. any changed fields on a message during streaming."""
 
     id: str
@@ -922,7 +937,7 @@ class MessageDelta(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageIncompleteDetails(Model):
+class MessageIncompleteDetails(ResponseModel):
     """On an incomplete message, details about why the message is incomplete."""
 
     reason: str
@@ -930,7 +945,7 @@ class MessageIncompleteDetails(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ThreadMessage(ThreadMessageMixin, Model):
+class ThreadMessage(ThreadMessageMixin, ResponseModel):
     """Represents a message within a [thread](/docs/api-reference/threads)."""
 
     id: str
@@ -951,7 +966,7 @@ class ThreadMessage(ThreadMessageMixin, Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageList(Model):
+class MessageList(ResponseModel):
     """MessageList"""
 
     object: str
@@ -968,11 +983,12 @@ class MessageStreamEvent(AssistantStreamEvent):
     Variants, by `event`: 'thread.message.completed' -> ThreadMessageCompletedEvent, 'thread.message.created' -> ThreadMessageCreatedEvent, 'thread.message.delta' -> ThreadMessageDeltaEvent, 'thread.message.in_progress' -> ThreadMessageInProgressEvent, 'thread.message.incomplete' -> ThreadMessageIncompleteEvent."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "event"
     event: str
 
 
 @attrs.define(kw_only=True, repr=False)
-class NamedToolChoiceFunction(Model):
+class NamedToolChoiceFunction(ResponseModel):
     """NamedToolChoiceFunction"""
 
     name: str
@@ -980,7 +996,7 @@ class NamedToolChoiceFunction(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class NamedToolChoice(Model):
+class NamedToolChoice(ResponseModel):
     """Specifies a tool the model should use. Use to force the model to call a specific tool."""
 
     type: str
@@ -989,7 +1005,7 @@ class NamedToolChoice(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RequiredToolCallFunction(Model):
+class RequiredToolCallFunction(ResponseModel):
     """The function definition."""
 
     name: str
@@ -998,7 +1014,7 @@ class RequiredToolCallFunction(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RequiredToolCall(Model):
+class RequiredToolCall(ResponseModel):
     """Tool call objects"""
 
     id: str
@@ -1008,7 +1024,7 @@ class RequiredToolCall(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class SubmitToolOutputsAction(Model):
+class SubmitToolOutputsAction(ResponseModel):
     """Details on the tool outputs needed for this run to continue."""
 
     tool_calls: list[RequiredToolCall]
@@ -1016,7 +1032,7 @@ class SubmitToolOutputsAction(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RequiredAction(Model):
+class RequiredAction(ResponseModel):
     """Details on the action required to continue the run. Will be `null` if no action is required."""
 
     type: str
@@ -1050,7 +1066,7 @@ class ResponseFormatText(ResponseFormat):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunIncompleteDetails(Model):
+class RunIncompleteDetails(ResponseModel):
     """Details on why the run is incomplete. Will be `null` if the run is not incomplete."""
 
     reason: str | Omit = OMIT
@@ -1058,7 +1074,7 @@ class RunIncompleteDetails(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunLastError(Model):
+class RunLastError(ResponseModel):
     """The last error associated with this run. Will be `null` if there are no errors."""
 
     code: str
@@ -1067,7 +1083,7 @@ class RunLastError(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunUsage(Model):
+class RunUsage(ResponseModel):
     """Usage statistics related to the run. This value will be `null` if the run is not in a terminal state (i.e. `in_progress`, `queued`, etc.)."""
 
     completion_tokens: int
@@ -1077,7 +1093,7 @@ class RunUsage(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class TruncationStrategy(Model):
+class TruncationStrategy(ResponseModel):
     """Controls for how a thread will be truncated prior to the run. Use this to control the initial context window of the run."""
 
     type: str
@@ -1086,7 +1102,7 @@ class TruncationStrategy(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunResponse(RunResponseMixin, Model):
+class RunResponse(RunResponseMixin, ResponseModel):
     """Represents an execution run on a [thread](/docs/api-reference/threads)."""
 
     id: str
@@ -1120,7 +1136,7 @@ class RunResponse(RunResponseMixin, Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunList(Model):
+class RunList(ResponseModel):
     """RunList"""
 
     object: str
@@ -1132,7 +1148,7 @@ class RunList(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunStepLastError(Model):
+class RunStepLastError(ResponseModel):
     """The last error associated with this run step. Will be `null` if there are no errors."""
 
     code: str
@@ -1141,7 +1157,7 @@ class RunStepLastError(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunStepUsage(Model):
+class RunStepUsage(ResponseModel):
     """Usage statistics related to the run step. This value will be `null` while the run step's status is `in_progress`."""
 
     completion_tokens: int
@@ -1151,7 +1167,7 @@ class RunStepUsage(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunStep(Model):
+class RunStep(ResponseModel):
     """Represents a step in execution of a run."""
 
     id: str
@@ -1174,7 +1190,7 @@ class RunStep(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunStepDeltaBody(Model):
+class RunStepDeltaBody(ResponseModel):
     """The delta containing the fields that have changed on the run step."""
 
     step_details: RunStepDetailsDelta | Omit = OMIT
@@ -1182,7 +1198,7 @@ class RunStepDeltaBody(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunStepDelta(Model):
+class RunStepDelta(ResponseModel):
     """Represents a run step delta i.e. any changed fields on a run step during streaming."""
 
     id: str
@@ -1192,7 +1208,7 @@ class RunStepDelta(Model):
 
 
 @attrs.define(kw_only=True, repr=False)
-class RunStepList(Model):
+class RunStepList(ResponseModel):
     """RunStepList"""
 
     object: str
@@ -1209,6 +1225,7 @@ class RunStepStreamEvent(AssistantStreamEvent):
     Variants, by `event`: 'thread.run.step.cancelled' -> ThreadRunStepCancelledEvent, 'thread.run.step.completed' -> ThreadRunStepCompletedEvent, 'thread.run.step.created' -> ThreadRunStepCreatedEvent, 'thread.run.step.delta' -> ThreadRunStepDeltaEvent, 'thread.run.step.expired' -> ThreadRunStepExpiredEvent, 'thread.run.step.failed' -> ThreadRunStepFailedEvent, 'thread.run.step.in_progress' -> ThreadRunStepInProgressEvent."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "event"
     event: str
 
 
@@ -1218,11 +1235,12 @@ class RunStreamEvent(AssistantStreamEvent):
     Variants, by `event`: 'thread.run.cancelled' -> ThreadRunCancelledEvent, 'thread.run.cancelling' -> ThreadRunCancellingEvent, 'thread.run.completed' -> ThreadRunCompletedEvent, 'thread.run.created' -> ThreadRunCreatedEvent, 'thread.run.expired' -> ThreadRunExpiredEvent, 'thread.run.failed' -> ThreadRunFailedEvent, 'thread.run.in_progress' -> ThreadRunInProgressEvent, 'thread.run.incomplete' -> ThreadRunIncompleteEvent, 'thread.run.queued' -> ThreadRunQueuedEvent, 'thread.run.requires_action' -> ThreadRunRequiresActionEvent."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "event"
     event: str
 
 
 @attrs.define(kw_only=True, repr=False)
-class Thread(Model):
+class Thread(ResponseModel):
     """Represents a thread that contains [messages](/docs/api-reference/messages)."""
 
     id: str
@@ -1239,6 +1257,7 @@ class ThreadStreamEvent(AssistantStreamEvent):
     Variants, by `event`: 'thread.created' -> ThreadCreatedEvent."""
 
     __slots__ = ()
+    _json_tag: ClassVar[str] = "event"
     event: str
 
 
@@ -1253,7 +1272,7 @@ class ThreadCreatedEvent(ThreadStreamEvent):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ThreadDeleted(Model):
+class ThreadDeleted(ResponseModel):
     """ThreadDeleted"""
 
     id: str
@@ -1482,6 +1501,7 @@ class ToolCallsStepDetailsDelta(RunStepDetailsDelta):
 class UnknownAssistantStreamEvent(AssistantStreamEvent):
     """A AssistantStreamEvent with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     event: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1490,6 +1510,7 @@ class UnknownAssistantStreamEvent(AssistantStreamEvent):
 class UnknownAssistantTool(AssistantTool):
     """A AssistantTool with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1498,6 +1519,7 @@ class UnknownAssistantTool(AssistantTool):
 class UnknownAttachmentTool(AttachmentTool):
     """A AttachmentTool with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1506,6 +1528,7 @@ class UnknownAttachmentTool(AttachmentTool):
 class UnknownCodeInterpreterOutput(CodeInterpreterOutput):
     """A CodeInterpreterOutput with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1514,6 +1537,7 @@ class UnknownCodeInterpreterOutput(CodeInterpreterOutput):
 class UnknownCodeInterpreterOutputDelta(CodeInterpreterOutputDelta):
     """A CodeInterpreterOutputDelta with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1522,6 +1546,7 @@ class UnknownCodeInterpreterOutputDelta(CodeInterpreterOutputDelta):
 class UnknownMessageContent(MessageContent):
     """A MessageContent with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1530,6 +1555,7 @@ class UnknownMessageContent(MessageContent):
 class UnknownMessageContentDelta(MessageContentDelta):
     """A MessageContentDelta with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1538,6 +1564,7 @@ class UnknownMessageContentDelta(MessageContentDelta):
 class UnknownResponseFormat(ResponseFormat):
     """A ResponseFormat with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1546,6 +1573,7 @@ class UnknownResponseFormat(ResponseFormat):
 class UnknownRunStepDetails(RunStepDetails):
     """A RunStepDetails with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1554,6 +1582,7 @@ class UnknownRunStepDetails(RunStepDetails):
 class UnknownRunStepDetailsDelta(RunStepDetailsDelta):
     """A RunStepDetailsDelta with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1562,6 +1591,7 @@ class UnknownRunStepDetailsDelta(RunStepDetailsDelta):
 class UnknownTextAnnotation(TextAnnotation):
     """A TextAnnotation with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1570,6 +1600,7 @@ class UnknownTextAnnotation(TextAnnotation):
 class UnknownTextAnnotationDelta(TextAnnotationDelta):
     """A TextAnnotationDelta with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1578,6 +1609,7 @@ class UnknownTextAnnotationDelta(TextAnnotationDelta):
 class UnknownToolCall(ToolCall):
     """A ToolCall with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
 
@@ -1586,5 +1618,143 @@ class UnknownToolCall(ToolCall):
 class UnknownToolCallDelta(ToolCallDelta):
     """A ToolCallDelta with a tag this version does not know; `raw` keeps the whole JSON object."""
 
+    _json_unknown_variant: ClassVar[bool] = True
     type: str
     raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+# How each tagged union is structured: tag value -> variant class.
+AssistantStreamEvent._json_variants = {
+    "done": DoneEvent,
+    "error": ErrorEvent,
+    "thread.created": ThreadCreatedEvent,
+    "thread.message.completed": ThreadMessageCompletedEvent,
+    "thread.message.created": ThreadMessageCreatedEvent,
+    "thread.message.delta": ThreadMessageDeltaEvent,
+    "thread.message.in_progress": ThreadMessageInProgressEvent,
+    "thread.message.incomplete": ThreadMessageIncompleteEvent,
+    "thread.run.cancelled": ThreadRunCancelledEvent,
+    "thread.run.cancelling": ThreadRunCancellingEvent,
+    "thread.run.completed": ThreadRunCompletedEvent,
+    "thread.run.created": ThreadRunCreatedEvent,
+    "thread.run.expired": ThreadRunExpiredEvent,
+    "thread.run.failed": ThreadRunFailedEvent,
+    "thread.run.in_progress": ThreadRunInProgressEvent,
+    "thread.run.incomplete": ThreadRunIncompleteEvent,
+    "thread.run.queued": ThreadRunQueuedEvent,
+    "thread.run.requires_action": ThreadRunRequiresActionEvent,
+    "thread.run.step.cancelled": ThreadRunStepCancelledEvent,
+    "thread.run.step.completed": ThreadRunStepCompletedEvent,
+    "thread.run.step.created": ThreadRunStepCreatedEvent,
+    "thread.run.step.delta": ThreadRunStepDeltaEvent,
+    "thread.run.step.expired": ThreadRunStepExpiredEvent,
+    "thread.run.step.failed": ThreadRunStepFailedEvent,
+    "thread.run.step.in_progress": ThreadRunStepInProgressEvent,
+}
+AssistantStreamEvent._json_unknown = UnknownAssistantStreamEvent
+AssistantTool._json_variants = {
+    "code_interpreter": CodeInterpreterTool,
+    "file_search": FileSearchTool,
+    "function": FunctionTool,
+}
+AssistantTool._json_unknown = UnknownAssistantTool
+AttachmentTool._json_variants = {
+    "code_interpreter": CodeInterpreterTool,
+    "file_search": FileSearchToolTypeOnly,
+}
+AttachmentTool._json_unknown = UnknownAttachmentTool
+CodeInterpreterOutput._json_variants = {
+    "image": CodeInterpreterImageOutput,
+    "logs": CodeInterpreterLogsOutput,
+}
+CodeInterpreterOutput._json_unknown = UnknownCodeInterpreterOutput
+CodeInterpreterOutputDelta._json_variants = {
+    "image": CodeInterpreterImageOutputDelta,
+    "logs": CodeInterpreterLogsOutputDelta,
+}
+CodeInterpreterOutputDelta._json_unknown = UnknownCodeInterpreterOutputDelta
+MessageContent._json_variants = {
+    "image_file": MessageContentImageFile,
+    "image_url": MessageContentImageUrl,
+    "refusal": MessageContentRefusal,
+    "text": MessageContentText,
+}
+MessageContent._json_unknown = UnknownMessageContent
+MessageContentDelta._json_variants = {
+    "image_file": MessageContentImageFileDelta,
+    "image_url": MessageContentImageUrlDelta,
+    "refusal": MessageContentRefusalDelta,
+    "text": MessageContentTextDelta,
+}
+MessageContentDelta._json_unknown = UnknownMessageContentDelta
+MessageStreamEvent._json_variants = {
+    "thread.message.completed": ThreadMessageCompletedEvent,
+    "thread.message.created": ThreadMessageCreatedEvent,
+    "thread.message.delta": ThreadMessageDeltaEvent,
+    "thread.message.in_progress": ThreadMessageInProgressEvent,
+    "thread.message.incomplete": ThreadMessageIncompleteEvent,
+}
+MessageStreamEvent._json_unknown = None
+ResponseFormat._json_variants = {
+    "json_object": ResponseFormatJsonObject,
+    "json_schema": ResponseFormatJsonSchema,
+    "text": ResponseFormatText,
+}
+ResponseFormat._json_unknown = UnknownResponseFormat
+RunStepDetails._json_variants = {
+    "message_creation": MessageCreationStepDetails,
+    "tool_calls": ToolCallsStepDetails,
+}
+RunStepDetails._json_unknown = UnknownRunStepDetails
+RunStepDetailsDelta._json_variants = {
+    "message_creation": MessageCreationStepDetailsDelta,
+    "tool_calls": ToolCallsStepDetailsDelta,
+}
+RunStepDetailsDelta._json_unknown = UnknownRunStepDetailsDelta
+RunStepStreamEvent._json_variants = {
+    "thread.run.step.cancelled": ThreadRunStepCancelledEvent,
+    "thread.run.step.completed": ThreadRunStepCompletedEvent,
+    "thread.run.step.created": ThreadRunStepCreatedEvent,
+    "thread.run.step.delta": ThreadRunStepDeltaEvent,
+    "thread.run.step.expired": ThreadRunStepExpiredEvent,
+    "thread.run.step.failed": ThreadRunStepFailedEvent,
+    "thread.run.step.in_progress": ThreadRunStepInProgressEvent,
+}
+RunStepStreamEvent._json_unknown = None
+RunStreamEvent._json_variants = {
+    "thread.run.cancelled": ThreadRunCancelledEvent,
+    "thread.run.cancelling": ThreadRunCancellingEvent,
+    "thread.run.completed": ThreadRunCompletedEvent,
+    "thread.run.created": ThreadRunCreatedEvent,
+    "thread.run.expired": ThreadRunExpiredEvent,
+    "thread.run.failed": ThreadRunFailedEvent,
+    "thread.run.in_progress": ThreadRunInProgressEvent,
+    "thread.run.incomplete": ThreadRunIncompleteEvent,
+    "thread.run.queued": ThreadRunQueuedEvent,
+    "thread.run.requires_action": ThreadRunRequiresActionEvent,
+}
+RunStreamEvent._json_unknown = None
+TextAnnotation._json_variants = {
+    "file_citation": FileCitationAnnotation,
+    "file_path": FilePathAnnotation,
+}
+TextAnnotation._json_unknown = UnknownTextAnnotation
+TextAnnotationDelta._json_variants = {
+    "file_citation": FileCitationAnnotationDelta,
+    "file_path": FilePathAnnotationDelta,
+}
+TextAnnotationDelta._json_unknown = UnknownTextAnnotationDelta
+ThreadStreamEvent._json_variants = {"thread.created": ThreadCreatedEvent}
+ThreadStreamEvent._json_unknown = None
+ToolCall._json_variants = {
+    "code_interpreter": CodeInterpreterToolCall,
+    "file_search": FileSearchToolCall,
+    "function": FunctionToolCall,
+}
+ToolCall._json_unknown = UnknownToolCall
+ToolCallDelta._json_variants = {
+    "code_interpreter": CodeInterpreterToolCallDelta,
+    "file_search": FileSearchToolCallDelta,
+    "function": FunctionToolCallDelta,
+}
+ToolCallDelta._json_unknown = UnknownToolCallDelta

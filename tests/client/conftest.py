@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from assistants_client._client import AssistantsClient
+from assistants_client import AssistantsClient, RetryPolicy
 from tests.servers.scripted import ScriptedServer
 
 API_KEY = "sk-test-0123456789abcdef-DO-NOT-LEAK"
@@ -23,12 +23,13 @@ def sleeps() -> list[float]:
 
 
 def make_client(server: ScriptedServer, sleeps: list[float], **kwargs: object) -> AssistantsClient:
-    options: dict[str, object] = {"base_url": server.base_url, "timeout": 5.0}
+    options: dict[str, object] = {
+        "base_url": server.base_url,
+        "timeout": 5.0,
+        "retry_policy": RetryPolicy(sleep=sleeps.append, random=lambda: 0.0),
+    }
     options.update(kwargs)
-    client = AssistantsClient(API_KEY, **options)  # type: ignore[arg-type]
-    client._transport._sleep = sleeps.append
-    client._transport._random = lambda: 0.0
-    return client
+    return AssistantsClient(API_KEY, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from assistants_client._client import AssistantsClient
+from assistants_client import AssistantsClient, RetryPolicy
 from tests import payloads
 from tests.servers.scripted import Reply, ScriptedServer
 
@@ -168,9 +168,11 @@ def test_an_azure_token_provider_is_asked_for_a_fresh_token_on_every_attempt(
 ) -> None:
     counter = itertools.count(1)
     client = AssistantsClient.for_azure(
-        server.url, api_version="v1", token_provider=lambda: f"token-{next(counter)}"
+        server.url,
+        api_version="v1",
+        token_provider=lambda: f"token-{next(counter)}",
+        retry_policy=RetryPolicy(sleep=lambda _: None),
     )
-    client._transport._sleep = lambda _: None
     server.enqueue(Reply.error(503), Reply.json(payloads.thread()))
     client.get_thread("thread_1")
     assert [r.headers["Authorization"] for r in server.requests] == [

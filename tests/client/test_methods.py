@@ -7,7 +7,6 @@ from typing import Any
 import attrs
 import pytest
 
-from assistants_client import _client
 from assistants_client._client import AssistantsClient
 from assistants_client._model_base import OMIT, Model
 from assistants_client._pagination import SyncPage
@@ -16,22 +15,14 @@ from assistants_client.models import (
     Assistant,
     AssistantDeleted,
     CodeInterpreterToolParam,
-    CreateAssistantRequest,
-    CreateMessageRequest,
-    CreateRunRequest,
-    CreateThreadAndRunRequest,
-    CreateThreadRequest,
     MessageDeleted,
-    ModifyAssistantRequest,
-    ModifyMessageRequest,
-    ModifyThreadRequest,
     RunResponse,
     RunStep,
-    SubmitToolOutputsRequest,
     Thread,
     ThreadDeleted,
     ThreadMessage,
 )
+from assistants_client.models.operations import OPERATIONS
 from tests import payloads
 from tests.servers.scripted import RecordedRequest, Reply, ScriptedServer
 
@@ -59,17 +50,9 @@ RETURNS: dict[str, type[Model]] = {
     "get_run_step": RunStep,
 }
 
+# Every method that sends a body, with the generated request model of its operation.
 REQUEST_MODELS: dict[str, type[Model]] = {
-    "create_assistant": CreateAssistantRequest,
-    "update_assistant": ModifyAssistantRequest,
-    "create_thread": CreateThreadRequest,
-    "update_thread": ModifyThreadRequest,
-    "create_message": CreateMessageRequest,
-    "update_message": ModifyMessageRequest,
-    "create_run": CreateRunRequest,
-    "create_thread_and_run": CreateThreadAndRunRequest,
-    "update_run": _client.ModifyRunRequest,
-    "submit_tool_outputs": SubmitToolOutputsRequest,
+    op.name: op.request for op in OPERATIONS if op.request is not None
 }
 
 # Streaming has its own API; these methods always ask for a complete JSON answer.
@@ -110,7 +93,11 @@ def test_every_field_of_the_request_model_is_a_parameter_of_its_method(name: str
     missing = fields - STREAMING_FIELDS - set(parameters)
     assert not missing, f"{name} does not expose {sorted(missing)}"
     keyword_only = {p.name for p in parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    positional = set(parameters) - keyword_only - {"self"}
+    positional = {
+        p.name for p in parameters.values() if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    } - {"self"}
+    # The per-call options come in `**options: Unpack[RequestOptions]`.
+    assert parameters["options"].kind is inspect.Parameter.VAR_KEYWORD
     # `on_event` streams the call (see the streaming tests); it is not a body field.
     unknown = (keyword_only - {"include", "on_event"} - PER_CALL_OPTIONS - fields) | (
         positional - fields - set(ID_PARAMS)

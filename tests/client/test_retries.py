@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from assistants_client._client import AssistantsClient
+from assistants_client import AssistantsClient, RetryPolicy
 from assistants_client._exceptions import (
     APIConnectionError,
     BadRequestError,
@@ -61,8 +61,8 @@ def test_jitter_shortens_a_wait_by_at_most_a_quarter(
     server: ScriptedServer, sleeps: list[float]
 ) -> None:
     server.enqueue(Reply.error(500), Reply.error(500), Reply.json(payloads.thread()))
-    with make_client(server, sleeps) as client:
-        client._transport._random = lambda: 1.0
+    policy = RetryPolicy(sleep=sleeps.append, random=lambda: 1.0)
+    with make_client(server, sleeps, retry_policy=policy) as client:
         client.get_thread("thread_1")
     assert sleeps == [0.375, 0.75]
 
@@ -87,9 +87,10 @@ def test_retry_after_ms_wins_over_retry_after(
 
 
 def test_retry_after_as_an_http_date_waits_until_that_date(
-    client: AssistantsClient, server: ScriptedServer, sleeps: list[float]
+    server: ScriptedServer, sleeps: list[float]
 ) -> None:
-    client._transport._clock = lambda: 1_700_000_000.0
+    policy = RetryPolicy(sleep=sleeps.append, clock=lambda: 1_700_000_000.0)
+    client = make_client(server, sleeps, retry_policy=policy)
     when = email.utils.formatdate(1_700_000_000 + 7, usegmt=True)
     server.enqueue(Reply.error(503, headers={"Retry-After": when}), Reply.json(payloads.thread()))
     client.get_thread("thread_1")
@@ -203,8 +204,9 @@ def test_a_refused_connection_is_retried_then_raised_as_a_connection_error(
     free = ScriptedServer().start()
     url = free.base_url
     free.stop()  # nothing listens on that port any more
-    client = AssistantsClient(base_url=url, max_retries=2)
-    client._transport._sleep = sleeps.append
+    client = AssistantsClient(
+        base_url=url, max_retries=2, retry_policy=RetryPolicy(sleep=sleeps.append)
+    )
     with pytest.raises(APIConnectionError) as caught:
         client.get_thread("thread_1")
     assert caught.value.status_code is None

@@ -112,7 +112,7 @@ def test_metadata_over_the_limits_is_rejected(
 
 
 def test_metadata_at_the_limits_is_accepted_by_validation() -> None:
-    from assistants_client._validation import validate_metadata
+    from assistants_client._arguments import validate_metadata
 
     at_limit = {f"{i:02d}" + "k" * 62: "v" * 512 for i in range(16)}
     assert validate_metadata(at_limit) is at_limit

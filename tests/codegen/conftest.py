@@ -76,9 +76,8 @@ def generate(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Generated]]:
         if str(tmp_path) not in sys.path:
             sys.path.insert(0, str(tmp_path))
         package = importlib.import_module(name)
-        registry = importlib.import_module(f"{name}._registry")
         added.append(name)
-        return Generated(package, configure(cattrs.Converter(detailed_validation=True), registry))
+        return Generated(package, configure(cattrs.Converter(detailed_validation=True)))
 
     yield run
     for name in added:

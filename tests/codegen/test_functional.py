@@ -334,8 +334,7 @@ def test_stream_events_become_event_classes_keyed_by_name(generate: Any) -> None
         },
     }
     g = generate(spec_with(schemas, response="Owner"))
-    registry = __import__(g.package.__name__ + "._registry", fromlist=["STREAM_EVENTS"])
-    assert {"pet.created": g.PetCreatedEvent} == registry.STREAM_EVENTS
+    assert {"pet.created": g.PetCreatedEvent} == g.AssistantStreamEvent._json_variants
     event = g.load(
         g.AssistantStreamEvent, {"event": "pet.created", "data": {"type": "cat", "lives": 7}}
     )
@@ -391,3 +390,21 @@ def test_unsupported_constructs_fail_naming_the_schema_path(
     with pytest.raises(CodegenError) as info:
         render(spec_with({"Bad": schema}, request="Bad", response="Bad"))
     assert fragment in str(info.value)
+
+
+def test_each_operation_becomes_an_entry_of_the_operations_table(generate: Any) -> None:
+    g = generate(spec_with(TAGGED, request="Owner", response="Cat"))
+    table = __import__(g.package.__name__ + ".operations", fromlist=["OPERATIONS"])
+    assert [operation.name for operation in table.OPERATIONS] == ["create_thing"]
+    thing = table.CREATE_THING
+    assert (thing.id, thing.method, thing.path) == ("createThing", "POST", "/things")
+    assert (thing.request, thing.response, thing.streamable) == (g.Owner, g.Cat, False)
+
+
+def test_an_operation_id_is_named_in_snake_case_with_modify_read_as_update() -> None:
+    from codegen.naming import operation_method_name
+
+    assert operation_method_name("modifyThread") == "update_thread"
+    assert operation_method_name("listRunSteps") == "list_run_steps"
+    assert operation_method_name("createThreadAndRun") == "create_thread_and_run"
+    assert operation_method_name("submitToolOuputsToRun") == "submit_tool_outputs"

@@ -1,26 +1,19 @@
 """Every client method called with every parameter it has, for the Prism contract tests.
 
-``FULL_CALLS`` maps each API method of ``AssistantsClient`` to its spec operationId, the model
-its answer parses into (the item model for list methods) and keyword arguments that fill every
-parameter of the operation: path ids, every query parameter and every optional body field.
-Where a field takes alternatives (a ``oneOf``), different calls use different alternatives so
-that all of them reach Prism at least once.
+``ARGUMENTS`` gives, for each API method of ``AssistantsClient``, keyword arguments that fill
+every parameter of its operation: path ids, every query parameter and every optional body
+field. Where a field takes alternatives (a ``oneOf``), different calls use different
+alternatives so that all of them reach Prism at least once. ``FULL_CALLS`` adds what the
+generated operations table says of each method: its operationId and the model its answer parses
+into (the item model for list methods).
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from assistants_client.models import (
-    Assistant,
-    AssistantDeleted,
-    MessageDeleted,
-    RunResponse,
-    RunStep,
-    Thread,
-    ThreadDeleted,
-    ThreadMessage,
-)
+from assistants_client._operation import ListOperation
+from assistants_client.models.operations import OPERATIONS
 
 INCLUDE_FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 
@@ -155,199 +148,140 @@ def _list_query() -> dict[str, Any]:
     return {"limit": 7, "order": "asc", "after": "cursor_after", "before": "cursor_before"}
 
 
-FULL_CALLS: dict[str, Call] = {
-    "create_assistant": Call(
-        "createAssistant",
-        Assistant,
-        False,
-        {
-            "model": "gpt-4o",
-            "name": "Contract assistant",
-            "description": "Answers weather questions.",
-            "instructions": "Answer in one sentence.",
-            "reasoning_effort": "low",
-            "tools": _tools(),
-            "tool_resources": _tool_resources(),
-            "metadata": {"team": "contract", "env": "test"},
-            "temperature": 0.7,
-            "top_p": 0.9,
-            "response_format": _json_schema_format(),
-        },
-    ),
-    "list_assistants": Call("listAssistants", Assistant, True, _list_query()),
-    "get_assistant": Call("getAssistant", Assistant, False, {"assistant_id": "asst_1"}),
-    "update_assistant": Call(
-        "modifyAssistant",
-        Assistant,
-        False,
-        {
-            "assistant_id": "asst_1",
-            "model": "gpt-4o-mini",
-            "reasoning_effort": "high",
-            "name": "Renamed assistant",
-            "description": "Still answers weather questions.",
-            "instructions": "Answer in two sentences.",
-            "tools": [{"type": "file_search"}],
-            "tool_resources": _tool_resources(),
-            "metadata": {"team": "contract"},
-            "temperature": 0.0,
-            "top_p": 1.0,
-            "response_format": "auto",
-        },
-    ),
-    "delete_assistant": Call(
-        "deleteAssistant", AssistantDeleted, False, {"assistant_id": "asst_1"}
-    ),
-    "create_thread": Call(
-        "createThread",
-        Thread,
-        False,
-        {
+ARGUMENTS: dict[str, dict[str, Any]] = {
+    "create_assistant": {
+        "model": "gpt-4o",
+        "name": "Contract assistant",
+        "description": "Answers weather questions.",
+        "instructions": "Answer in one sentence.",
+        "reasoning_effort": "low",
+        "tools": _tools(),
+        "tool_resources": _tool_resources(),
+        "metadata": {"team": "contract", "env": "test"},
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "response_format": _json_schema_format(),
+    },
+    "list_assistants": _list_query(),
+    "get_assistant": {"assistant_id": "asst_1"},
+    "update_assistant": {
+        "assistant_id": "asst_1",
+        "model": "gpt-4o-mini",
+        "reasoning_effort": "high",
+        "name": "Renamed assistant",
+        "description": "Still answers weather questions.",
+        "instructions": "Answer in two sentences.",
+        "tools": [{"type": "file_search"}],
+        "tool_resources": _tool_resources(),
+        "metadata": {"team": "contract"},
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "response_format": "auto",
+    },
+    "delete_assistant": {"assistant_id": "asst_1"},
+    "create_thread": {
+        "messages": _messages(),
+        "tool_resources": _thread_tool_resources("static"),
+        "metadata": {"topic": "weather"},
+    },
+    "get_thread": {"thread_id": "thread_1"},
+    "update_thread": {
+        "thread_id": "thread_1",
+        "tool_resources": _tool_resources(),
+        "metadata": {"topic": "climate"},
+    },
+    "delete_thread": {"thread_id": "thread_1"},
+    "create_message": {
+        "thread_id": "thread_1",
+        "role": "user",
+        "content": _content_parts(),
+        "attachments": _attachments(),
+        "metadata": {"turn": "2"},
+    },
+    "list_messages": {"thread_id": "thread_1", **_list_query(), "run_id": "run_1"},
+    "get_message": {"thread_id": "thread_1", "message_id": "msg_1"},
+    "update_message": {
+        "thread_id": "thread_1",
+        "message_id": "msg_1",
+        "metadata": {"reviewed": "yes"},
+    },
+    "delete_message": {"thread_id": "thread_1", "message_id": "msg_1"},
+    "create_run": {
+        "thread_id": "thread_1",
+        "assistant_id": "asst_1",
+        "model": "gpt-4.1",
+        "reasoning_effort": "medium",
+        "instructions": "Override the instructions.",
+        "additional_instructions": "Mention the date.",
+        "additional_messages": _messages(),
+        "tools": _tools(),
+        "metadata": {"run": "1"},
+        "temperature": 1.5,
+        "top_p": 0.5,
+        "max_prompt_tokens": 2048,
+        "max_completion_tokens": 512,
+        "truncation_strategy": {"type": "last_messages", "last_messages": 10},
+        "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        "parallel_tool_calls": False,
+        "response_format": {"type": "json_object"},
+        "include": [INCLUDE_FILE_SEARCH_CONTENT],
+    },
+    "create_thread_and_run": {
+        "assistant_id": "asst_1",
+        "thread": {
             "messages": _messages(),
-            "tool_resources": _thread_tool_resources("static"),
+            "tool_resources": _thread_tool_resources("auto"),
             "metadata": {"topic": "weather"},
         },
-    ),
-    "get_thread": Call("getThread", Thread, False, {"thread_id": "thread_1"}),
-    "update_thread": Call(
-        "modifyThread",
-        Thread,
-        False,
-        {
-            "thread_id": "thread_1",
-            "tool_resources": _tool_resources(),
-            "metadata": {"topic": "climate"},
-        },
-    ),
-    "delete_thread": Call("deleteThread", ThreadDeleted, False, {"thread_id": "thread_1"}),
-    "create_message": Call(
-        "createMessage",
-        ThreadMessage,
-        False,
-        {
-            "thread_id": "thread_1",
-            "role": "user",
-            "content": _content_parts(),
-            "attachments": _attachments(),
-            "metadata": {"turn": "2"},
-        },
-    ),
-    "list_messages": Call(
-        "listMessages",
-        ThreadMessage,
-        True,
-        {"thread_id": "thread_1", **_list_query(), "run_id": "run_1"},
-    ),
-    "get_message": Call(
-        "getMessage", ThreadMessage, False, {"thread_id": "thread_1", "message_id": "msg_1"}
-    ),
-    "update_message": Call(
-        "modifyMessage",
-        ThreadMessage,
-        False,
-        {"thread_id": "thread_1", "message_id": "msg_1", "metadata": {"reviewed": "yes"}},
-    ),
-    "delete_message": Call(
-        "deleteMessage", MessageDeleted, False, {"thread_id": "thread_1", "message_id": "msg_1"}
-    ),
-    "create_run": Call(
-        "createRun",
-        RunResponse,
-        False,
-        {
-            "thread_id": "thread_1",
-            "assistant_id": "asst_1",
-            "model": "gpt-4.1",
-            "reasoning_effort": "medium",
-            "instructions": "Override the instructions.",
-            "additional_instructions": "Mention the date.",
-            "additional_messages": _messages(),
-            "tools": _tools(),
-            "metadata": {"run": "1"},
-            "temperature": 1.5,
-            "top_p": 0.5,
-            "max_prompt_tokens": 2048,
-            "max_completion_tokens": 512,
-            "truncation_strategy": {"type": "last_messages", "last_messages": 10},
-            "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
-            "parallel_tool_calls": False,
-            "response_format": {"type": "json_object"},
-            "include": [INCLUDE_FILE_SEARCH_CONTENT],
-        },
-    ),
-    "create_thread_and_run": Call(
-        "createThreadAndRun",
-        RunResponse,
-        False,
-        {
-            "assistant_id": "asst_1",
-            "thread": {
-                "messages": _messages(),
-                "tool_resources": _thread_tool_resources("auto"),
-                "metadata": {"topic": "weather"},
-            },
-            "model": "gpt-4o",
-            "instructions": "Be precise.",
-            "tools": _tools(),
-            "tool_resources": _tool_resources(),
-            "metadata": {"run": "2"},
-            "temperature": 0.2,
-            "top_p": 0.3,
-            "max_prompt_tokens": 256,
-            "max_completion_tokens": 256,
-            "truncation_strategy": {"type": "auto", "last_messages": None},
-            "tool_choice": "required",
-            "parallel_tool_calls": True,
-            "response_format": {"type": "text"},
-        },
-    ),
-    "list_runs": Call("listRuns", RunResponse, True, {"thread_id": "thread_1", **_list_query()}),
-    "get_run": Call("getRun", RunResponse, False, {"thread_id": "thread_1", "run_id": "run_1"}),
-    "update_run": Call(
-        "modifyRun",
-        RunResponse,
-        False,
-        {"thread_id": "thread_1", "run_id": "run_1", "metadata": {"checked": "true"}},
-    ),
-    "cancel_run": Call(
-        "cancelRun", RunResponse, False, {"thread_id": "thread_1", "run_id": "run_1"}
-    ),
-    "submit_tool_outputs": Call(
-        "submitToolOuputsToRun",
-        RunResponse,
-        False,
-        {
-            "thread_id": "thread_1",
-            "run_id": "run_1",
-            "tool_outputs": [
-                {"tool_call_id": "call_1", "output": '{"celsius": 21}'},
-                {"tool_call_id": "call_2", "output": "done"},
-            ],
-        },
-    ),
-    "list_run_steps": Call(
-        "listRunSteps",
-        RunStep,
-        True,
-        {
-            "thread_id": "thread_1",
-            "run_id": "run_1",
-            **_list_query(),
-            "include": [INCLUDE_FILE_SEARCH_CONTENT],
-        },
-    ),
-    "get_run_step": Call(
-        "getRunStep",
-        RunStep,
-        False,
-        {
-            "thread_id": "thread_1",
-            "run_id": "run_1",
-            "step_id": "step_1",
-            "include": [INCLUDE_FILE_SEARCH_CONTENT],
-        },
-    ),
+        "model": "gpt-4o",
+        "instructions": "Be precise.",
+        "tools": _tools(),
+        "tool_resources": _tool_resources(),
+        "metadata": {"run": "2"},
+        "temperature": 0.2,
+        "top_p": 0.3,
+        "max_prompt_tokens": 256,
+        "max_completion_tokens": 256,
+        "truncation_strategy": {"type": "auto", "last_messages": None},
+        "tool_choice": "required",
+        "parallel_tool_calls": True,
+        "response_format": {"type": "text"},
+    },
+    "list_runs": ({"thread_id": "thread_1", **_list_query()}),
+    "get_run": {"thread_id": "thread_1", "run_id": "run_1"},
+    "update_run": {"thread_id": "thread_1", "run_id": "run_1", "metadata": {"checked": "true"}},
+    "cancel_run": {"thread_id": "thread_1", "run_id": "run_1"},
+    "submit_tool_outputs": {
+        "thread_id": "thread_1",
+        "run_id": "run_1",
+        "tool_outputs": [
+            {"tool_call_id": "call_1", "output": '{"celsius": 21}'},
+            {"tool_call_id": "call_2", "output": "done"},
+        ],
+    },
+    "list_run_steps": {
+        "thread_id": "thread_1",
+        "run_id": "run_1",
+        **_list_query(),
+        "include": [INCLUDE_FILE_SEARCH_CONTENT],
+    },
+    "get_run_step": {
+        "thread_id": "thread_1",
+        "run_id": "run_1",
+        "step_id": "step_1",
+        "include": [INCLUDE_FILE_SEARCH_CONTENT],
+    },
 }
+
+
+def _call(name: str, arguments: dict[str, Any]) -> Call:
+    operation = next(op for op in OPERATIONS if op.name == name)
+    if isinstance(operation, ListOperation):
+        return Call(operation.id, operation.item, True, arguments)
+    return Call(operation.id, operation.response, False, arguments)
+
+
+FULL_CALLS: dict[str, Call] = {name: _call(name, args) for name, args in ARGUMENTS.items()}
 
 # The methods that can stream (``on_event``), with the arguments they are streamed with.
 STREAMING_CALLS = ("create_run", "create_thread_and_run", "submit_tool_outputs")

@@ -26,6 +26,7 @@ import yaml
 from assistants_client import AssistantsClient
 from assistants_client._exceptions import AssistantsError, InvalidArgumentError
 from assistants_client._pagination import SyncPage
+from assistants_client.models.operations import OPERATIONS
 from tests.client.calls import CALLS as CLIENT_CALLS
 from tests.contract.calls import (
     CALL_OPTIONS,
@@ -92,8 +93,9 @@ def body_properties(operation_id: str) -> set[str]:
 
 def api_parameters(method: str) -> set[str]:
     """The arguments of a client method that are API parameters (not per-call options)."""
-    signature = inspect.signature(getattr(AssistantsClient, method))
-    return set(signature.parameters) - {"self", STREAM_OPTION} - CALL_OPTIONS
+    parameters = inspect.signature(getattr(AssistantsClient, method)).parameters.values()
+    named = {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD}
+    return named - {"self", STREAM_OPTION} - CALL_OPTIONS
 
 
 def violations(response: requests.Response, body: bytes | str | None = None) -> list[Any]:
@@ -152,6 +154,7 @@ def assert_parsed(call: Call, parsed: Any, response: requests.Response) -> None:
 def test_every_operation_and_method_is_covered() -> None:
     assert len(FULL_CALLS) == 23
     assert set(FULL_CALLS) == set(CLIENT_CALLS)
+    assert set(FULL_CALLS) == {operation.name for operation in OPERATIONS}
     assert {call.operation_id for call in FULL_CALLS.values()} == set(operations())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from assistants_client import (
     AssistantEventHandler,
     AssistantsClient,
     InvalidArgumentError,
+    RetryPolicy,
 )
 from assistants_client.emulator import Emulator, Timing
 from assistants_client.models import (
@@ -277,9 +279,13 @@ def test_wait_for_run_honours_the_servers_poll_after_hint(
     emulator.script.queue_delay(0.3)
     run = client.create_run(thread_id, assistant_id)
     waits: list[float] = []
-    real_sleep = client._transport._sleep
-    client._transport._sleep = lambda s: (waits.append(s), real_sleep(s))  # type: ignore[assignment, func-returns-value]
-    client.wait_for_run(thread_id, run.id, timeout=10, poll_interval=5.0)
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    polling = AssistantsClient(base_url=client.base_url, retry_policy=RetryPolicy(sleep=sleep))
+    polling.wait_for_run(thread_id, run.id, timeout=10, poll_interval=5.0)
     assert waits and all(w < 1.0 for w in waits)  # the header's few ms, not the 5 s default
 
 

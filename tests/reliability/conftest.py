@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from assistants_client._client import AssistantsClient
+from assistants_client import AssistantsClient, RetryPolicy
 from tests.servers.misbehaving import MisbehavingServer
 
 API_KEY = "sk-SECRET-abc123def456ghi789jkl012-reliability"
@@ -33,12 +33,11 @@ def sleeps() -> list[float]:
 
 
 def make_client(base_url: str, sleeps: list[float], **kwargs: object) -> AssistantsClient:
-    options: dict[str, object] = {"base_url": base_url, "timeout": 0.5}
+    # No jitter: waits are exactly 0.5 s, 1 s, ...
+    policy = RetryPolicy(sleep=sleeps.append, random=lambda: 0.0)
+    options: dict[str, object] = {"base_url": base_url, "timeout": 0.5, "retry_policy": policy}
     options.update(kwargs)
-    client = AssistantsClient(API_KEY, **options)  # type: ignore[arg-type]
-    client._transport._sleep = sleeps.append
-    client._transport._random = lambda: 0.0  # no jitter: waits are exactly 0.5 s, 1 s, ...
-    return client
+    return AssistantsClient(API_KEY, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture

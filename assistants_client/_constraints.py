@@ -1,8 +1,10 @@
-"""attrs validators for the spec constraints on request fields.
+"""Spec constraints: the attrs validators that generated request models attach to fields.
 
-The generated request models (``assistants_client.models.requests``) attach these to their
-fields, so a changed spec changes validation when the models are regenerated. Every failure
-raises ``ValueError`` (or ``TypeError`` for a wrong kind of value) whose message names the field.
+These say what the *API description* forbids (``maxLength``, ``maxItems``, ``minimum``, enums),
+and travel with the generated models, so a changed spec changes validation when the models are
+regenerated. Checks on the arguments of client methods that the spec does not express (a safe
+id, a sane ``limit``) live in ``_arguments``. Every failure raises ``ValueError`` (or
+``TypeError`` for a wrong kind of value) whose message names the field.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from typing import Any
 
 import attrs
 
-from assistants_client._model_base import OMIT
+from assistants_client._omit import OMIT
 
 __all__ = [
     "FieldConstraintError",
     "FieldKindError",
+    "describe_choices",
     "exactly_one_of",
     "for_lists",
     "max_items",
@@ -70,44 +73,33 @@ def _sized(attribute: attrs.Attribute[Any], value: Any) -> Sized:
     return value
 
 
-def max_length(limit: int) -> Validator:
+def _size(limit: int, *, at_most: bool, noun: str) -> Validator:
+    """A bound on ``len(value)``: at most (or at least) ``limit`` characters or items."""
+    bound = "at most" if at_most else "at least"
+    verb = "allowed" if at_most else "required"
+
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if len(_sized(attribute, value)) > limit:
-            raise FieldConstraintError(
-                attribute.name, f"at most {limit} characters allowed, got {len(value)}"
-            )
+        size = len(_sized(attribute, value))
+        if (size > limit) if at_most else (size < limit):
+            raise FieldConstraintError(attribute.name, f"{bound} {limit} {noun} {verb}, got {size}")
 
     return check
+
+
+def max_length(limit: int) -> Validator:
+    return _size(limit, at_most=True, noun="characters")
 
 
 def min_length(limit: int) -> Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if len(_sized(attribute, value)) < limit:
-            raise FieldConstraintError(
-                attribute.name, f"at least {limit} characters required, got {len(value)}"
-            )
-
-    return check
+    return _size(limit, at_most=False, noun="characters")
 
 
 def max_items(limit: int) -> Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if len(_sized(attribute, value)) > limit:
-            raise FieldConstraintError(
-                attribute.name, f"at most {limit} items allowed, got {len(value)}"
-            )
-
-    return check
+    return _size(limit, at_most=True, noun="items")
 
 
 def min_items(limit: int) -> Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if len(_sized(attribute, value)) < limit:
-            raise FieldConstraintError(
-                attribute.name, f"at least {limit} items required, got {len(value)}"
-            )
-
-    return check
+    return _size(limit, at_most=False, noun="items")
 
 
 def _number(attribute: attrs.Attribute[Any], value: Any) -> float:
@@ -132,13 +124,19 @@ def maximum(limit: float) -> Validator:
     return check
 
 
+def describe_choices(values: Sequence[str]) -> str:
+    """``'a'``, ``'a' or 'b'``, ``'a', 'b' or 'c'``."""
+    quoted = [repr(v) for v in values]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
 def one_of(values: Sequence[str]) -> Validator:
     allowed = frozenset(values)
+    choices = describe_choices(values)
 
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value not in allowed:
-            choices = ", ".join(repr(v) for v in values)
-            raise FieldConstraintError(attribute.name, f"must be one of {choices}, got {value!r}")
+        if value.__class__ is not str or value not in allowed:
+            raise FieldConstraintError(attribute.name, f"must be {choices}, got {value!r}")
 
     return check
 

@@ -1,8 +1,12 @@
-"""Argument checks that run before any network I/O.
+"""Argument checks: what the client checks in a method's arguments before any network I/O.
 
-Every failure raises :class:`~assistants_client.InvalidArgumentError` naming the parameter, so
-that ``get_thread("")`` never turns into ``GET /threads/`` (a different endpoint) and a bad
-body never costs a round trip.
+These are the checks the spec does not express (an id that is safe as one path segment, a
+``limit`` in range, metadata limits that the spec states only in prose) and the turning of
+arguments into a request body. What the spec does express (enums, lengths, minimums) is
+checked by the generated request model of the operation, through ``_constraints``, and is not
+repeated here. Every failure raises :class:`~assistants_client.InvalidArgumentError` naming the
+parameter, so that ``get_thread("")`` never turns into ``GET /threads/`` (a different endpoint)
+and a bad body never costs a round trip.
 """
 
 from __future__ import annotations
@@ -11,16 +15,18 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from assistants_client._exceptions import InvalidArgumentError, ModelValidationError
-from assistants_client._model_base import Model, Omit
+from assistants_client._model_base import Model
+from assistants_client._omit import Omit
 
 __all__ = [
     "METADATA_KEY_MAX_CHARS",
     "METADATA_MAX_KEYS",
     "METADATA_VALUE_MAX_CHARS",
     "build_body",
+    "request_body",
     "to_jsonable",
     "validate_content",
     "validate_cursor",
@@ -29,8 +35,6 @@ __all__ = [
     "validate_limit",
     "validate_metadata",
     "validate_order",
-    "validate_request_model",
-    "validate_role",
 ]
 
 METADATA_MAX_KEYS = 16
@@ -39,8 +43,6 @@ METADATA_VALUE_MAX_CHARS = 512
 
 # Characters that would change the addressed endpoint or the meaning of the URL.
 _FORBIDDEN_IN_ID = re.compile(r"[/?#%\\\s]")
-
-M = TypeVar("M", bound=Model)
 
 
 def _describe(value: object) -> str:
@@ -116,15 +118,6 @@ def validate_include(value: list[str] | Omit) -> list[str] | Omit:
                 param="include",
             )
     return list(value)
-
-
-def validate_role(value: object) -> str:
-    if value not in ("user", "assistant"):
-        raise InvalidArgumentError(
-            f"role must be 'user' or 'assistant', got {_describe(value)}", param="role"
-        )
-    assert isinstance(value, str)
-    return value
 
 
 def validate_content(value: object, param: str = "content") -> object:
@@ -233,18 +226,20 @@ def _param_from_path(path: str, model: str, body: Mapping[str, Any]) -> str | No
     return None
 
 
-def validate_request_model(
-    cls: type[M], body: Mapping[str, Any], *, param_names: Mapping[str, str] | None = None
-) -> M:
-    """Check ``body`` against the generated request model (spec constraints, unknown keys).
+def request_body(
+    cls: type[Model], body: Mapping[str, Any], *, param_names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``body`` as the generated request model of the operation sends it.
 
-    A ModelValidationError becomes InvalidArgumentError naming the parameter; ``param_names``
-    maps a body field to the method parameter when they differ.
+    Building the model checks the spec's constraints and refuses unknown fields; a
+    ModelValidationError becomes InvalidArgumentError naming the parameter (``param_names``
+    maps a body field to the method parameter where they differ).
     """
     try:
-        return cls.from_dict(dict(body))
+        model = cls.from_dict(dict(body))
     except ModelValidationError as exc:
         field = _param_from_path(exc.path, cls.__name__, body)
         param = (param_names or {}).get(field, field) if field else None
         where = f"{param}: " if param else ""
         raise InvalidArgumentError(f"{where}{exc}", param=param) from exc
+    return model.to_dict()

@@ -8,13 +8,8 @@ The transport holds no per-call state: everything a call needs lives in local va
 one client is safe to share between threads.
 
 Retries
-    A call is retried (up to ``max_retries`` times) after a connection failure or a timeout, and
-    after a 408, 409, 429 or >= 500 answer. ``x-should-retry: true|false`` from the server
-    overrides that choice. The wait is ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP
-    date) when the server sends one; a requested wait above 60 s is not retried but raised.
-    Otherwise the wait is an exponential backoff with jitter: about 0.5 s, doubling, capped at
-    8 s. Every POST carries an ``Idempotency-Key`` that stays the same across its retries. See
-    ``docs/retries.md`` for why a retried create neither duplicates nor loses data.
+    What is retried and how long to wait is the client's :class:`RetryPolicy` (``_retry``).
+    Every POST carries an ``Idempotency-Key`` that stays the same across its retries.
 
 Redirects
     Redirects are followed here rather than by requests (at most 5), so that credential
@@ -29,14 +24,12 @@ Streaming hook
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypedDict
 from urllib.parse import urljoin, urlsplit
 
 import attrs
@@ -44,6 +37,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
+from assistants_client._arguments import to_jsonable
 from assistants_client._config import (
     USER_AGENT,
     ClientConfig,
@@ -60,27 +54,26 @@ from assistants_client._exceptions import (
     InvalidArgumentError,
     status_error_class,
 )
+from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 
 __all__ = [
     "IDEMPOTENCY_KEY_PREFIX",
-    "MAX_RETRY_AFTER_SECONDS",
     "POOL_MAXSIZE",
+    "CallOptions",
     "QueryParams",
+    "QueryValue",
     "RequestOptions",
     "Transport",
     "TransportResponse",
     "build_session",
+    "caused_by_timeout",
 ]
 
 logger = logging.getLogger("assistants_client")
 
 POOL_MAXSIZE = 64
 MAX_REDIRECTS = 5
-MAX_RETRY_AFTER_SECONDS = 60.0
-INITIAL_RETRY_DELAY = 0.5
-MAX_RETRY_DELAY = 8.0
 IDEMPOTENCY_KEY_PREFIX = "ac-"
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CREDENTIAL_HEADERS = ("authorization", "api-key")
 _BODY_CHUNK = 16384
@@ -121,9 +114,24 @@ def _check_header_map(value: Mapping[str, str] | None, param: str) -> Mapping[st
     return value
 
 
+class RequestOptions(TypedDict, total=False):
+    """The options every API method takes, for that call only.
+
+    ``timeout`` (seconds, a ``(connect, read)`` pair or a ``Timeout``) and ``max_retries``
+    replace the client's; ``extra_headers``, ``extra_query`` and ``extra_body`` are added to
+    what the method sends (``extra_body`` after the arguments are checked).
+    """
+
+    timeout: TimeoutTypes | None
+    max_retries: int | None
+    extra_headers: Mapping[str, str] | None
+    extra_query: Mapping[str, QueryValue] | None
+    extra_body: Mapping[str, Any] | None
+
+
 @attrs.frozen
-class RequestOptions:
-    """Per-call overrides: ``timeout``, ``max_retries`` and extra headers, query and body."""
+class CallOptions:
+    """The per-call options of one call, checked."""
 
     timeout: Timeout | None = None
     max_retries: int | None = None
@@ -132,16 +140,19 @@ class RequestOptions:
     extra_body: Mapping[str, Any] | None = None
 
     @classmethod
-    def build(
-        cls,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, QueryValue] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> RequestOptions:
-        """Validate the per-call options (raises InvalidArgumentError before any I/O)."""
+    def of(cls, options: Mapping[str, Any], method: str) -> CallOptions:
+        """Check a method's ``**options`` (raises before any I/O).
+
+        An unknown keyword is a TypeError, as Python raises for any function; a bad value is an
+        InvalidArgumentError naming the option.
+        """
+        unknown = [name for name in options if name not in RequestOptions.__annotations__]
+        if unknown:
+            raise TypeError(f"{method}() got an unexpected keyword argument {unknown[0]!r}")
+        timeout = options.get("timeout")
+        max_retries = options.get("max_retries")
+        extra_query = options.get("extra_query")
+        extra_body = options.get("extra_body")
         if extra_query is not None and not isinstance(extra_query, Mapping):
             raise InvalidArgumentError("extra_query must be a mapping", param="extra_query")
         if extra_body is not None and not isinstance(extra_body, Mapping):
@@ -149,13 +160,13 @@ class RequestOptions:
         return cls(
             timeout=None if timeout is None else resolve_timeout(timeout),
             max_retries=None if max_retries is None else resolve_max_retries(max_retries),
-            extra_headers=_check_header_map(extra_headers, "extra_headers"),
+            extra_headers=_check_header_map(options.get("extra_headers"), "extra_headers"),
             extra_query=extra_query,
             extra_body=extra_body,
         )
 
 
-DEFAULT_OPTIONS = RequestOptions()
+DEFAULT_OPTIONS = CallOptions()
 
 
 @attrs.define
@@ -203,7 +214,7 @@ def _is_timeout(exc: BaseException) -> bool:
     )
 
 
-def _caused_by_timeout(exc: BaseException) -> bool:
+def caused_by_timeout(exc: BaseException) -> bool:
     """Whether ``exc``, its first argument or anything in its cause chain is a timeout."""
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -227,19 +238,18 @@ def _same_origin(a: str, b: str) -> bool:
 
 
 class Transport:
-    """Sends requests for one client. Shared by threads; never mutated after construction.
+    """Sends requests for one client. Shared by threads; never mutated after construction."""
 
-    ``_sleep`` and ``_random`` are injectable so that tests can observe retry waits without
-    sleeping.
-    """
-
-    def __init__(self, config: ClientConfig, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        session: requests.Session | None = None,
+        policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    ) -> None:
         self.config = config
+        self.policy = policy
         self._owns_session = session is None
         self.session = session if session is not None else build_session()
-        self._sleep: Callable[[float], None] = time.sleep
-        self._random: Callable[[], float] = random.random
-        self._clock: Callable[[], float] = time.time
 
     def close(self) -> None:
         if self._owns_session:
@@ -264,7 +274,7 @@ class Transport:
         return value
 
     def _headers(
-        self, *, has_body: bool, idempotency_key: str | None, options: RequestOptions
+        self, *, has_body: bool, idempotency_key: str | None, options: CallOptions
     ) -> dict[str, str]:
         headers: dict[str, str] = {
             "Accept": "application/json",
@@ -284,7 +294,7 @@ class Transport:
                 headers[key] = value
         return headers
 
-    def _params(self, query: QueryParams | None, options: RequestOptions) -> list[tuple[str, str]]:
+    def _params(self, query: QueryParams | None, options: CallOptions) -> list[tuple[str, str]]:
         merged: dict[str, QueryValue] = dict(self.config.default_query)
         if query:
             merged.update(query)
@@ -300,13 +310,11 @@ class Transport:
                 params.append((key, str(value)))
         return params
 
-    def _encode_body(self, body: Mapping[str, Any] | None, options: RequestOptions) -> bytes | None:
+    def _encode_body(self, body: Mapping[str, Any] | None, options: CallOptions) -> bytes | None:
         if body is None and not options.extra_body:
             return None
         merged: dict[str, Any] = dict(body or {})
         if options.extra_body:
-            from assistants_client._validation import to_jsonable
-
             merged.update(to_jsonable(dict(options.extra_body), "extra_body"))
         try:
             text = json.dumps(merged, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -315,46 +323,6 @@ class Transport:
                 f"the request body is not JSON-serialisable: {exc}", param="extra_body"
             ) from exc
         return text.encode("utf-8")
-
-    def _backoff(self, retries_taken: int) -> float:
-        delay = min(INITIAL_RETRY_DELAY * (2.0**retries_taken), MAX_RETRY_DELAY)
-        return delay * (1.0 - 0.25 * self._random())
-
-    def _retry_after(self, response: requests.Response) -> float | None:
-        """The wait the server asked for, in seconds, or None."""
-        headers = response.headers
-        raw_ms = headers.get("retry-after-ms")
-        if raw_ms is not None:
-            try:
-                value = float(raw_ms) / 1000.0
-            except ValueError:
-                value = None
-            if value is not None and value == value and value >= 0:
-                return value
-        raw = headers.get("retry-after")
-        if raw is None:
-            return None
-        try:
-            seconds = float(raw)
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(raw)
-            except (TypeError, ValueError, IndexError):
-                return None
-            if when.tzinfo is None:
-                return None
-            seconds = when.timestamp() - self._clock()
-        if seconds != seconds:
-            return None
-        return max(seconds, 0.0)
-
-    def _should_retry(self, response: requests.Response) -> bool:
-        override = response.headers.get("x-should-retry", "").strip().lower()
-        if override == "true":
-            return True
-        if override == "false":
-            return False
-        return response.status_code in RETRYABLE_STATUSES or response.status_code >= 500
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
         """The whole body, or ReadTimeout once ``deadline`` passes (however slowly it trickles).
@@ -383,7 +351,7 @@ class Transport:
         except requests.RequestException:
             raise
         except (Urllib3HTTPError, OSError) as exc:
-            if _caused_by_timeout(exc):
+            if caused_by_timeout(exc):
                 raise requests.exceptions.ReadTimeout(str(exc)) from exc
             raise requests.exceptions.ChunkedEncodingError(str(exc)) from exc
         finally:
@@ -481,7 +449,7 @@ class Transport:
         params: list[tuple[str, str]],
         data: bytes | None,
         idempotency_key: str | None,
-        options: RequestOptions,
+        options: CallOptions,
         timeout: Timeout,
         stream: bool,
     ) -> tuple[requests.Response, bytes | None]:
@@ -512,7 +480,7 @@ class Transport:
                 response.close()
             error: APIError
             reason = self.redact(str(exc))
-            if _caused_by_timeout(exc):
+            if caused_by_timeout(exc):
                 error = APITimeoutError(
                     f"{method} {path}: timed out ({reason})", method=method, url=url
                 )
@@ -544,7 +512,7 @@ class Transport:
         )
         if response.status_code >= 300:
             status_error = self._status_error(response, body or b"", method, final_url)
-            if self._should_retry(response):
+            if self.policy.should_retry(response.status_code, response.headers):
                 raise _RetryableFailure(status_error, response)
             raise status_error
         return response, body
@@ -556,7 +524,7 @@ class Transport:
         *,
         query: QueryParams | None = None,
         body: Mapping[str, Any] | None = None,
-        options: RequestOptions = DEFAULT_OPTIONS,
+        options: CallOptions = DEFAULT_OPTIONS,
         stream: bool = False,
     ) -> TransportResponse:
         """Send ``method path`` with retries; return the final 2xx answer or raise APIError.
@@ -590,7 +558,7 @@ class Transport:
                 wait = self._retry_wait(failure, retries_taken, max_retries, method, path)
                 if wait is None:
                     raise failure.error from None
-                self._sleep(wait)
+                self.policy.sleep(wait)
                 retries_taken += 1
                 continue
             return TransportResponse(
@@ -626,21 +594,17 @@ class Transport:
                 max_retries,
             )
             return None
-        wait: float | None = None
-        if failure.response is not None:
-            wait = self._retry_after(failure.response)
-            if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
-                logger.debug(
-                    "HTTP %s %s: %s, server asked to wait %.1fs (over %.0fs), not retrying",
-                    method,
-                    path,
-                    what,
-                    wait,
-                    MAX_RETRY_AFTER_SECONDS,
-                )
-                return None
+        headers = failure.response.headers if failure.response is not None else None
+        wait = self.policy.wait_before_retry(retries_taken, headers)
         if wait is None:
-            wait = self._backoff(retries_taken)
+            logger.debug(
+                "HTTP %s %s: %s, the server asked for a wait over %.0fs, not retrying",
+                method,
+                path,
+                what,
+                self.policy.max_retry_after,
+            )
+            return None
         logger.debug(
             "HTTP %s %s: %s, retrying in %.3fs (retry %d of %d)",
             method,

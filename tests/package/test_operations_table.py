@@ -1,0 +1,104 @@
+"""The generated operations table is the one list of operations, and everything reads it.
+
+A new operation in the spec appears in the table when the models are regenerated; then each
+test below that is parametrized by the table fails, naming it, until the client, its raw view
+and the emulator serve it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistants_client import AssistantsClient
+from assistants_client._operation import ListOperation
+from assistants_client.emulator.api import Api, Request
+from assistants_client.emulator.errors import ApiError
+from assistants_client.emulator.responder import Script
+from assistants_client.emulator.schema import load_document
+from assistants_client.emulator.store import Store
+from assistants_client.models import operations as ops
+
+SCHEMA_PREFIX = "#/components/schemas/"
+OPERATION_IDS = [operation.id for operation in ops.OPERATIONS]
+
+
+def _spec_operations() -> dict[str, tuple[str, str, dict[str, object]]]:
+    found = {}
+    for path, item in load_document()["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "post", "delete"):
+                found[operation["operationId"]] = (method.upper(), path, operation)
+    return found
+
+
+def _component(node: dict[str, object] | None) -> str | None:
+    if not node:
+        return None
+    ref = node["schema"]["$ref"]  # type: ignore[index]
+    return str(ref).removeprefix(SCHEMA_PREFIX)
+
+
+def test_the_table_has_every_operation_of_the_spec_once() -> None:
+    assert sorted(OPERATION_IDS) == sorted(_spec_operations())
+    assert len({operation.name for operation in ops.OPERATIONS}) == len(ops.OPERATIONS)
+
+
+@pytest.mark.parametrize("operation_id", OPERATION_IDS)
+def test_each_entry_says_how_the_spec_calls_the_operation(operation_id: str) -> None:
+    operation = next(op for op in ops.OPERATIONS if op.id == operation_id)
+    method, path, spec = _spec_operations()[operation_id]
+    assert (operation.method, operation.path) == (method, path)
+    assert operation.path_params == tuple(re.findall(r"{(\w+)}", path))
+    query = [p["name"] for p in spec.get("parameters", []) if p["in"] == "query"]  # type: ignore[attr-defined, index]
+    assert list(operation.query_params) == query
+    body = spec.get("requestBody", {}).get("content", {}).get("application/json")  # type: ignore[attr-defined]
+    request = _component(body)
+    assert (operation.request is None) == (request is None)
+    schemas = load_document()["components"]["schemas"]
+    assert operation.streamable == bool(request and "stream" in schemas[request]["properties"])
+    answer = _component(spec["responses"]["200"]["content"]["application/json"])  # type: ignore[index]
+    assert answer is not None
+    assert isinstance(operation, ListOperation) == answer.startswith("List")
+
+
+def test_the_three_streamable_operations_are_the_run_starters() -> None:
+    streamable = {op.name for op in ops.OPERATIONS if op.streamable}
+    assert streamable == {"create_run", "create_thread_and_run", "submit_tool_outputs"}
+
+
+@pytest.mark.parametrize("operation_id", OPERATION_IDS)
+def test_the_client_has_a_method_and_a_raw_method_for_each_operation(operation_id: str) -> None:
+    operation = next(op for op in ops.OPERATIONS if op.id == operation_id)
+    client = AssistantsClient(base_url="http://127.0.0.1:1")
+    assert callable(getattr(client, operation.name, None)), f"no client method {operation.name}"
+    assert callable(getattr(client.with_raw_response, operation.name, None))
+
+
+@pytest.mark.parametrize("operation_id", OPERATION_IDS)
+def test_the_emulator_has_a_handler_for_each_operation(operation_id: str) -> None:
+    operation = next(op for op in ops.OPERATIONS if op.id == operation_id)
+    assert callable(getattr(Api, operation.name, None)), f"no emulator handler {operation.name}"
+
+
+def test_the_emulator_answers_501_naming_an_operation_it_does_not_serve() -> None:
+    class Partial(Api):
+        get_thread = None  # as if getThread were new in the spec
+
+    api = Partial(Store(), Script())
+    route, params = api.match("GET", "/threads/thread_1")
+    with pytest.raises(ApiError) as caught:
+        api.dispatch(route, params, Request("GET", "/threads/thread_1", {}, {}, None))
+    assert caught.value.status == 501
+    assert "getThread" in caught.value.message
+
+
+def test_a_path_is_built_only_from_checked_ids() -> None:
+    assert (
+        ops.GET_RUN.path_for(thread_id="thread_1", run_id="run_2") == "/threads/thread_1/runs/run_2"
+    )
+    with pytest.raises(ValueError, match="run_id"):
+        ops.GET_RUN.path_for(thread_id="thread_1", run_id="../x")
+    with pytest.raises(ValueError, match="thread_id"):
+        ops.GET_RUN.path_for(run_id="run_2")
