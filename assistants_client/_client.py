@@ -169,6 +169,12 @@ class AssistantsClient:
     :class:`RetryPolicy` and ``docs/retries.md``). A ``session`` you pass is used as is and not
     closed by :meth:`close`.
 
+    Responses are read as real servers send them: a required field that a server leaves out
+    reads as ``None`` (or ``[]`` for an array) where that is sensible, and the deviations
+    servers are known for (``openapi/overlay.yaml``) are part of the models' types.
+    ``strict_responses=True`` reads them as the spec says instead, for testing a server
+    against the spec.
+
     ``client.with_raw_response.<method>(...)`` returns a :class:`RawResponse` with the status
     code, headers and request id of that call, and ``parse()`` for the model.
     """
@@ -188,6 +194,7 @@ class AssistantsClient:
         retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
         default_headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
+        strict_responses: bool = False,
     ) -> None:
         config = openai_config(
             api_key=api_key,
@@ -197,6 +204,7 @@ class AssistantsClient:
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            strict_responses=strict_responses,
         )
         self._setup(Transport(config, session, _check_policy(retry_policy)))
 
@@ -216,6 +224,7 @@ class AssistantsClient:
         retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
         default_headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
+        strict_responses: bool = False,
     ) -> Self:
         """A client for an Azure OpenAI resource.
 
@@ -236,6 +245,7 @@ class AssistantsClient:
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            strict_responses=strict_responses,
         )
         client = cls.__new__(cls)
         client._setup(Transport(config, session, _check_policy(retry_policy)))
@@ -262,6 +272,10 @@ class AssistantsClient:
     @property
     def retry_policy(self) -> RetryPolicy:
         return self._transport.policy
+
+    @property
+    def strict_responses(self) -> bool:
+        return self._transport.config.strict_responses
 
     def close(self) -> None:
         """Close the connection pool (unless the session was passed in)."""
@@ -305,7 +319,8 @@ class AssistantsClient:
             options=request.options,
         )
         redact = self._transport.redact
-        return respond(response, lambda: parse_model(response, cls, redact))
+        strict = self._transport.config.strict_responses
+        return respond(response, lambda: parse_model(response, cls, redact, strict=strict))
 
     def _call(
         self,
@@ -337,6 +352,7 @@ class AssistantsClient:
     ) -> SyncPage[M]:
         response = self._transport.request("GET", path, query=query, options=options)
         redact = self._transport.redact
+        strict = self._transport.config.strict_responses
 
         def fetch_after(cursor: str) -> SyncPage[M]:
             next_query = {k: v for k, v in query.items() if k != "before"}
@@ -344,7 +360,7 @@ class AssistantsClient:
             return self._list_page(operation, path, options, next_query)
 
         def parse() -> SyncPage[M]:
-            listing = parse_model(response, operation.response, redact)
+            listing = parse_model(response, operation.response, redact, strict=strict)
             items: list[M] = list(getattr(listing, "data", []))
             return SyncPage(
                 data=items,

@@ -201,6 +201,7 @@ class ClientConfig:
     default_headers: Mapping[str, str] = attrs.field(factory=dict)
     default_query: Mapping[str, str] = attrs.field(factory=dict)
     api_version: str | None = None
+    strict_responses: bool = False
 
     def __repr__(self) -> str:
         return f"ClientConfig(base_url={self.base_url!r}, auth={self.auth!r})"
@@ -220,6 +221,12 @@ def _check_optional_str(value: object, param: str) -> str | None:
         raise InvalidArgumentError(f"{param} must be a non-empty str or None", param=param)
     if any(ch in value for ch in "\r\n\0"):
         raise InvalidArgumentError(f"{param} must not contain line breaks", param=param)
+    return value
+
+
+def _check_flag(value: object, param: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{param} must be True or False", param=param)
     return value
 
 
@@ -260,6 +267,7 @@ def openai_config(
     timeout: TimeoutTypes,
     max_retries: int,
     default_headers: Mapping[str, str] | None,
+    strict_responses: bool = False,
 ) -> ClientConfig:
     """Resolve the arguments of ``AssistantsClient(...)`` against the environment."""
     api_key = _check_optional_str(api_key, "api_key") or _env("OPENAI_API_KEY")
@@ -284,6 +292,7 @@ def openai_config(
         timeout=resolve_timeout(timeout),
         max_retries=resolve_max_retries(max_retries),
         default_headers=headers,
+        strict_responses=_check_flag(strict_responses, "strict_responses"),
     )
 
 
@@ -299,6 +308,7 @@ def azure_config(
     timeout: TimeoutTypes,
     max_retries: int,
     default_headers: Mapping[str, str] | None,
+    strict_responses: bool = False,
 ) -> ClientConfig:
     """Resolve the arguments of ``AssistantsClient.for_azure(...)`` against the environment.
 
@@ -370,4 +380,5 @@ def azure_config(
         default_headers=headers,
         default_query={"api-version": api_version},
         api_version=api_version,
+        strict_responses=_check_flag(strict_responses, "strict_responses"),
     )

@@ -34,7 +34,14 @@ from assistants_client._constraints import FieldConstraintError, describe_choice
 from assistants_client._exceptions import ModelValidationError
 from assistants_client._omit import OMIT, Omit
 
-__all__ = ["configure", "converter", "structure", "structure_hook", "unstructure"]
+__all__ = [
+    "configure",
+    "converter",
+    "strict_converter",
+    "structure",
+    "structure_hook",
+    "unstructure",
+]
 
 T = TypeVar("T")
 Hook = Callable[[Any, Any], Any]
@@ -160,8 +167,40 @@ def _renames(cls: type[Any]) -> dict[str, str]:
     return dict(getattr(cls, "_json_renames", None) or {})
 
 
-def configure(converter: cattrs.Converter) -> cattrs.Converter:
-    """Install the hooks that structure and unstructure generated models."""
+class MissingFieldsError(Exception):
+    """Strict reading: the spec requires these JSON keys, and the payload lacks them."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"required field(s) missing: {', '.join(names)}")
+        self.names = names
+
+
+class NullFieldError(Exception):
+    """Strict reading: the spec forbids null here (only observed servers send it)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name}: null is not allowed by the spec")
+        self.name = name
+
+
+def _defaulted_keys(cls: type[Any], renames: dict[str, str]) -> frozenset[str]:
+    """The spec-required JSON keys that have a sensible absence (a default) in ``cls``."""
+    required: frozenset[str] = getattr(cls, "_json_required", frozenset())
+    return frozenset(
+        renames.get(a.name, a.name)
+        for a in fields(cls)
+        if a.default is not attrs.NOTHING and renames.get(a.name, a.name) in required
+    )
+
+
+def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Converter:
+    """Install the hooks that structure and unstructure generated models.
+
+    The default reading is tolerant: a required field that the server left out reads as
+    ``None`` when it is nullable and ``[]`` when it is an array (and is left out again by
+    ``to_dict``). ``strict=True`` holds servers to the spec: every field it requires must be
+    present, and only the spec's own nulls are allowed.
+    """
 
     converter.register_structure_hook(str, _str)
     converter.register_structure_hook(int, _int)
@@ -248,19 +287,15 @@ def configure(converter: cattrs.Converter) -> cattrs.Converter:
         tag: str = base._json_tag
         variants: dict[str, type[Any]] = dict(base._json_variants)
         unknown: type[Any] | None = base.__dict__.get("_json_unknown")
-        # tag -> (cattrs' generated function, known keys or None for a closed class, class);
-        # filled on first use, as the variants' hooks may not exist yet at configuration time.
-        dispatch: dict[str, tuple[Hook, frozenset[str] | None, type[Any]]] = {}
+        # tag -> (the variant's reader, class); filled on first use, as the variants' hooks may
+        # not exist yet at configuration time.
+        dispatch: dict[str, tuple[Hook, type[Any]]] = {}
         expected = ", ".join(sorted(variants))
 
-        def entry(tag_value: str) -> tuple[Hook, frozenset[str] | None, type[Any]]:
+        def entry(tag_value: str) -> tuple[Hook, type[Any]]:
             cls = variants[tag_value]
             hook = converter.get_structure_hook(cls)
-            found = dispatch[tag_value] = (
-                getattr(hook, "generated", hook),
-                getattr(hook, "known", None),
-                cls,
-            )
+            found = dispatch[tag_value] = (getattr(hook, "read", hook), cls)
             return found
 
         def structure_tagged(value: Any, _: Any) -> Any:
@@ -277,12 +312,8 @@ def configure(converter: cattrs.Converter) -> cattrs.Converter:
                     raise ValueError(
                         f"{base.__name__}: `{tag}` must be one of {expected}, got {tag_value!r}"
                     )
-            generated, known, cls = found
-            instance = generated(value, cls)
-            # The same extra-field rule as _open_structure_hook, without its extra call.
-            if known is not None and not known.issuperset(value):
-                instance.extra_fields = {k: v for k, v in value.items() if k not in known}
-            return instance
+            read, cls = found
+            return read(value, cls)
 
         return structure_tagged
 
@@ -295,7 +326,7 @@ def configure(converter: cattrs.Converter) -> cattrs.Converter:
         renames = _renames(cls)
         result: dict[str, Any] = {}
         for a in fields(cls):
-            if a.name == "extra_fields":
+            if a.name in ("extra_fields", "_json_absent"):
                 result[a.name] = override(omit=True)
                 continue
             omit_default = for_unstructure and a.default is OMIT
@@ -307,7 +338,9 @@ def configure(converter: cattrs.Converter) -> cattrs.Converter:
     def _json_keys(cls: type[Any]) -> frozenset[str]:
         renames = _renames(cls)
         return frozenset(
-            renames.get(a.name, a.name) for a in fields(cls) if a.name != "extra_fields"
+            renames.get(a.name, a.name)
+            for a in fields(cls)
+            if a.name not in ("extra_fields", "_json_absent")
         )
 
     def _open_structure_hook(cls: type[Any]) -> Hook:
@@ -318,18 +351,42 @@ def configure(converter: cattrs.Converter) -> cattrs.Converter:
             **_field_overrides(cls, for_unstructure=False),
         )
         known = _json_keys(cls)
+        defaulted = _defaulted_keys(cls, _renames(cls))
+        required: frozenset[str] = getattr(cls, "_json_required", frozenset())
+        non_null: frozenset[str] = getattr(cls, "_json_non_null", frozenset())
+
+        # dict.keys() compares with a set without copying the dict: `keys <= known` is the
+        # cheap form of "no unknown field", `keys >= defaulted` of "nothing left out".
+        def read_tolerant(value: Any, _: Any) -> Any:
+            instance = generated(value, cls)
+            keys = value.keys()
+            if not keys <= known:
+                instance.extra_fields = {k: v for k, v in value.items() if k not in known}
+            if defaulted and not keys >= defaulted:
+                instance._json_absent = defaulted - keys
+            return instance
+
+        def read_strict(value: Any, _: Any) -> Any:
+            keys = value.keys()
+            if not keys >= required:
+                raise MissingFieldsError(sorted(required - keys))
+            for name in non_null:
+                if value[name] is None:
+                    raise NullFieldError(name)
+            instance = generated(value, cls)
+            if not keys <= known:
+                instance.extra_fields = {k: v for k, v in value.items() if k not in known}
+            return instance
+
+        read = read_strict if strict else read_tolerant
 
         def structure_open(value: Any, _: Any) -> Any:
             if value.__class__ is not dict:
                 raise TypeError(f"expected an object for {cls.__name__}, got {_kind(value)}")
-            instance = generated(value, cls)
-            if not known.issuperset(value):
-                instance.extra_fields = {k: v for k, v in value.items() if k not in known}
-            return instance
+            return read(value, cls)
 
-        # For tagged unions, which check the object themselves and call these directly.
-        structure_open.generated = generated  # type: ignore[attr-defined]
-        structure_open.known = known  # type: ignore[attr-defined]
+        # For tagged unions, which check the object themselves and call the reader directly.
+        structure_open.read = read  # type: ignore[attr-defined]
         return structure_open
 
     def _closed_structure_hook(cls: type[Any]) -> Hook:
@@ -366,6 +423,8 @@ def configure(converter: cattrs.Converter) -> cattrs.Converter:
 
         def unstructure_open(instance: Any) -> dict[str, Any]:
             result: dict[str, Any] = generated(instance)
+            for key in instance._json_absent:
+                del result[key]
             if instance.extra_fields:
                 for key, value in instance.extra_fields.items():
                     result.setdefault(key, value)
@@ -390,13 +449,14 @@ def configure(converter: cattrs.Converter) -> cattrs.Converter:
 
 
 converter = configure(cattrs.Converter(detailed_validation=True))
+strict_converter = configure(cattrs.Converter(detailed_validation=True), strict=True)
 
 # -- entry points ------------------------------------------------------------------------------
 
 
-def structure_hook(cls: type[T]) -> Callable[[Any], T]:
+def structure_hook(cls: type[T], *, strict: bool = False) -> Callable[[Any], T]:
     """A fast parser for one class: cattrs' cached hook, with errors mapped to ours."""
-    hook = converter.get_structure_hook(cls)
+    hook = (strict_converter if strict else converter).get_structure_hook(cls)
 
     def parse(data: Any) -> T:
         try:
@@ -412,10 +472,13 @@ def unstructure(obj: Any) -> Any:
     return converter.unstructure(obj)
 
 
-def structure(data: Any, cls: type[T]) -> T:
-    """Parse decoded JSON into ``cls``; raises ModelValidationError naming the field path."""
+def structure(data: Any, cls: type[T], *, strict: bool = False) -> T:
+    """Parse decoded JSON into ``cls``; raises ModelValidationError naming the field path.
+
+    ``strict`` holds the payload to the spec (see :func:`configure`).
+    """
     try:
-        return converter.structure(data, cls)
+        return (strict_converter if strict else converter).structure(data, cls)
     except Exception as exc:
         raise _model_error(exc, cls) from exc
 
@@ -450,6 +513,10 @@ def _leaf_errors(exc: BaseException, path: str) -> list[tuple[str, str]]:
         return found or [(path, "invalid value")]
     if isinstance(exc, FieldConstraintError):
         return [(f"{path}.{exc.field}", str(exc))]
+    if isinstance(exc, MissingFieldsError):
+        return [(f"{path}.{name}", "required field missing") for name in exc.names]
+    if isinstance(exc, NullFieldError):
+        return [(f"{path}.{exc.name}", "null is not allowed by the spec")]
     if isinstance(exc, KeyError):
         return [(path, "required field missing")]
     if isinstance(exc, (TypeError, ValueError)) and str(exc):

@@ -15,6 +15,15 @@ the converter how to treat it through class attributes that the generator writes
     variant class, and the variant that keeps an unknown tag (or None for request unions).
 ``_json_unknown_variant``
     True on that ``Unknown...`` variant.
+``_json_required``, ``_json_non_null``
+    On response classes: the JSON keys the spec requires, and those whose ``null`` only the
+    overlay of observed server behaviour allows (``openapi/overlay.yaml``). The default, tolerant
+    reading accepts an absent required field that has a sensible absence (``None`` for a
+    nullable field, ``[]`` for an array); the strict reading (``strict_responses=True``) holds
+    servers to the spec.
+
+A response that left out such fields remembers which (``_json_absent``), so that ``to_dict()``
+leaves them out again: a round trip gives back exactly what was received.
 
 So the converter needs no list of the generated classes, and nothing here imports them.
 """
@@ -33,12 +42,14 @@ from assistants_client._converter import structure, unstructure
 from assistants_client._omit import OMIT
 
 __all__ = [
+    "NO_ABSENT_FIELDS",
     "NO_EXTRA_FIELDS",
     "JsonValue",
     "Model",
     "RequestModel",
     "ResponseModel",
     "dumps_compact",
+    "json_keys",
 ]
 
 JsonValue = Union[str, int, float, bool, None, list[Any], dict[str, Any]]  # noqa: UP007
@@ -48,6 +59,7 @@ M = TypeVar("M", bound="Model")
 # The ``extra_fields`` of a response that had none: one shared, read-only empty mapping, so
 # that parsing does not allocate a dict per object. A response with unknown fields gets a dict.
 NO_EXTRA_FIELDS: Mapping[str, Any] = MappingProxyType({})
+NO_ABSENT_FIELDS: frozenset[str] = frozenset()
 
 
 class _ModelRepr(reprlib.Repr):
@@ -68,6 +80,11 @@ class _ModelRepr(reprlib.Repr):
 _REPR = _ModelRepr()
 
 
+def json_keys(names: str) -> frozenset[str]:
+    """``"a b c"`` -> ``frozenset({"a", "b", "c"})``: compact key sets in generated code."""
+    return frozenset(names.split())
+
+
 def dumps_compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -82,6 +99,8 @@ class Model:
     _json_variants: ClassVar[Mapping[str, type[Any]]]
     _json_unknown: ClassVar[type[Any] | None]
     _json_unknown_variant: ClassVar[bool]
+    _json_required: ClassVar[frozenset[str]]
+    _json_non_null: ClassVar[frozenset[str]]
 
     @classmethod
     def from_dict(cls: type[M], data: Any) -> M:
@@ -106,6 +125,8 @@ class Model:
         """Readable and short: omitted fields are left out, long text is truncated."""
         parts = []
         for a in attrs.fields(type(self)):  # type: ignore[arg-type]
+            if a.name.startswith("_"):
+                continue
             value = getattr(self, a.name)
             if value is OMIT or (a.name == "extra_fields" and not value):
                 continue

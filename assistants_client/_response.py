@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
+from assistants_client._converter import structure
 from assistants_client._exceptions import APIResponseValidationError, ModelValidationError
 from assistants_client._model_base import Model
 from assistants_client._transport import TransportResponse
@@ -60,11 +61,20 @@ def decode_json(response: TransportResponse, redact: Callable[[str], str] = str)
         raise _error(response, f"the response is not valid JSON ({exc})", redact) from exc
 
 
-def parse_model(response: TransportResponse, cls: type[M], redact: Callable[[str], str] = str) -> M:
-    """The body parsed into ``cls``; APIResponseValidationError if it does not fit."""
+def parse_model(
+    response: TransportResponse,
+    cls: type[M],
+    redact: Callable[[str], str] = str,
+    *,
+    strict: bool = False,
+) -> M:
+    """The body parsed into ``cls``; APIResponseValidationError if it does not fit.
+
+    ``strict`` holds the body to the spec instead of to what servers are known to send.
+    """
     data = decode_json(response, redact)
     try:
-        return cls.from_dict(data)
+        return structure(data, cls, strict=strict)
     except ModelValidationError as exc:
         raise _error(response, f"the response does not fit {cls.__name__}: {exc}", redact) from exc
 

@@ -90,7 +90,8 @@ def wait_for_run(
                 url=exc.url,
                 request_id=exc.request_id,
             ) from exc
-        run = parse_model(response, RunResponse, transport.redact)
+        strict = transport.config.strict_responses
+        run = parse_model(response, RunResponse, transport.redact, strict=strict)
         status = run.status
         if _is_done(run):
             return run

@@ -25,6 +25,7 @@ event does to the snapshot is in ``_ACCUMULATE`` and which handler callback it r
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -94,18 +95,19 @@ DONE = "done"
 _EVENT_TERMINATORS = (b"\n\n", b"\r\r", b"\r\n\r\n")
 
 
-def _event_data_types() -> dict[str, tuple[type[Any], Callable[[Any], Any]]]:
-    """Event name -> (event class, parser of its `data`)."""
+@functools.cache
+def _event_data_types(strict: bool) -> dict[str, tuple[type[Any], Callable[[Any], Any]]]:
+    """Event name -> (event class, parser of its `data`), for one reading (tolerant or strict)."""
     table: dict[str, tuple[type[Any], Callable[[Any], Any]]] = {}
     for name, cls in AssistantStreamEvent._json_variants.items():
         data_type = attrs.fields(cls).data.type
         if data_type is str:  # `done`: its data is the literal [DONE], not JSON
             continue
-        table[name] = (cls, structure_hook(data_type))
+        table[name] = (cls, structure_hook(data_type, strict=strict))
     return table
 
 
-_EVENTS = _event_data_types()
+_event_data_types(False)  # built at import: the tolerant reading is the default
 
 
 # -- accumulation ----------------------------------------------------------------------------
@@ -190,6 +192,28 @@ def _materialize(value: Any) -> Any:
     return value
 
 
+# What a complete tool call requires that its deltas may never send, by call type.
+_CALL_DEFAULTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "function": ("function", {"name": "", "arguments": ""}),
+    "code_interpreter": ("code_interpreter", {"input": "", "outputs": []}),
+    "file_search": ("file_search", {}),
+}
+
+
+def _complete_call(call: dict[str, Any]) -> None:
+    """Fill in, on a tool call accumulated from deltas, what its deltas left out."""
+    found = _CALL_DEFAULTS.get(call.get("type", ""))
+    if found is None:
+        return
+    key, defaults = found
+    body = call.get(key)
+    if not isinstance(body, dict):
+        body = call[key] = {}
+    for name, value in defaults.items():
+        if name not in body:
+            body[name] = value.copy() if isinstance(value, list) else value
+
+
 def _carries_details(details: Any) -> bool:
     """Whether step details say more than their type (``tool_calls: []`` says nothing yet)."""
     return isinstance(details, dict) and any(v for k, v in details.items() if k != "type")
@@ -213,10 +237,27 @@ class StreamSnapshot:
         self._messages[message.id] = _copy(raw)
         self._message_objects[message.id] = message
 
+    def _owner(self) -> dict[str, Any]:
+        """What a message or step streamed without its ``created`` event inherits from the run."""
+        run = self.run
+        return {
+            "created_at": run.created_at if run else 0,
+            "thread_id": run.thread_id if run else (self.thread_id or ""),
+            "assistant_id": run.assistant_id if run else None,
+            "run_id": run.id if run else None,
+            "status": "in_progress",
+        }
+
     def add_message_delta(self, message_id: str, raw_delta: dict[str, Any]) -> None:
-        snapshot = self._messages.setdefault(
-            message_id, {"id": message_id, "object": "thread.message", "content": []}
-        )
+        snapshot = self._messages.get(message_id)
+        if snapshot is None:
+            snapshot = self._messages[message_id] = {
+                "id": message_id,
+                "object": "thread.message",
+                **self._owner(),
+                "role": "assistant",
+                "content": [],
+            }
         _merge(snapshot, raw_delta)
         for part in raw_delta.get("content") or ():
             if part.__class__ is not dict:
@@ -278,8 +319,22 @@ class StreamSnapshot:
         self._step_objects.pop(step.id, None)
 
     def add_step_delta(self, step_id: str, raw_delta: dict[str, Any]) -> None:
-        snapshot = self._steps.setdefault(step_id, {"id": step_id, "object": "thread.run.step"})
+        snapshot = self._steps.get(step_id)
+        if snapshot is None:
+            details = raw_delta.get("step_details")
+            kind = details.get("type") if isinstance(details, dict) else None
+            snapshot = self._steps[step_id] = {
+                "id": step_id,
+                "object": "thread.run.step",
+                **self._owner(),
+                "type": kind if isinstance(kind, str) else "tool_calls",
+            }
         _merge(snapshot, raw_delta)
+        details = snapshot.get("step_details")
+        if isinstance(details, dict):
+            for call in details.get("tool_calls") or ():
+                if isinstance(call, dict):
+                    _complete_call(call)
         self._step_objects.pop(step_id, None)
 
     def step(self, step_id: str) -> RunStep:
@@ -439,8 +494,10 @@ class AssistantStream:
         method: str | None = None,
         url: str | None = None,
         redact: Callable[[str], str] | None = None,
+        strict: bool = False,
     ) -> None:
         self._source = _ChunkSource(chunks)
+        self._events_table = _event_data_types(strict)
         self._redact: Callable[[str], str] = redact or _same
         self._close = close
         self.status_code = status_code
@@ -578,7 +635,7 @@ class AssistantStream:
                 body=self._redact(data),
                 **self._error_kwargs(),
             ) from None
-        known = _EVENTS.get(name)
+        known = self._events_table.get(name)
         if known is None:
             logger.debug("stream event %r is not known to this version; passed on as is", name)
             return UnknownAssistantStreamEvent(event=name, raw={"event": name, "data": payload})
@@ -848,6 +905,7 @@ def open_stream(
         method="POST",
         url=response.url,
         redact=transport.redact,
+        strict=transport.config.strict_responses,
     )
 
 

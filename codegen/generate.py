@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from codegen import naming
+from codegen import naming, overlay
 from codegen.document import render_document_json
 from codegen.operations import OperationError, build_operations, render_operations
 
@@ -43,6 +43,7 @@ HEADER = (
     "# Do not edit by hand: change the spec or codegen/ and regenerate.\n\n"
 )
 RESERVED_FIELDS = frozenset({"extra_fields", "raw"})
+OVERLAY_KEYS = frozenset({overlay.NULLABLE, overlay.OPTIONAL, overlay.ADDED})
 _MODEL_BASES = {"response": "ResponseModel", "request": "RequestModel"}
 
 
@@ -110,6 +111,7 @@ class Field:
     required: bool
     constraints: dict[str, Any]
     const_default: str | None = None
+    null_by_overlay: bool = False  # the spec forbids null; servers send it (overlay.yaml)
 
 
 @dataclass
@@ -408,9 +410,23 @@ class Builder:
             if not isinstance(json_name, str) or not json_name.isidentifier():
                 raise CodegenError(f"{path}.{json_name}", "property name is not an identifier")
             attr = json_name + "_" if keyword.iskeyword(json_name) else json_name
-            ftype = self.resolve(prop, side, f"{path}.{json_name}")
-            cons = _field_constraints(prop, self)
-            fdef = Field(attr, json_name, ftype, json_name in required, cons)
+            if side == REQUEST and prop.get(overlay.ADDED):
+                continue  # what servers add to their answers is no field of a request
+            relaxed = side == RESPONSE and bool(prop.get(overlay.NULLABLE))
+            spec_required = json_name in required or bool(prop.get(overlay.OPTIONAL))
+            if side == REQUEST and prop.get(overlay.NULLABLE):
+                prop = {k: v for k, v in prop.items() if k != "nullable"}
+            spec_prop = {k: v for k, v in prop.items() if k not in OVERLAY_KEYS}
+            ftype = self.resolve(spec_prop, side, f"{path}.{json_name}")
+            if (
+                side == RESPONSE
+                and prop.get(overlay.OPTIONAL)
+                and not isinstance(ftype, (Nullable, ListOf))
+            ):
+                # Absent reads as None, so the type says it may be None.
+                ftype, relaxed = Nullable(ftype), True
+            cons = _field_constraints(spec_prop, self)
+            fdef = Field(attr, json_name, ftype, spec_required, cons, None, relaxed)
             if isinstance(ftype, Const):
                 fdef.const_default = ftype.value
             cls.fields.append(fdef)
@@ -540,7 +556,8 @@ class Builder:
                 path, f"oneOf variants disagree on the tag field: {sorted(tag_names)}"
             )
         union.tag_name = tag_names.pop()
-        if side == RESPONSE and not nested:
+        open_request = side == REQUEST and base in naming.OPEN_REQUEST_UNIONS
+        if (side == RESPONSE and not nested) or open_request:
             unknown = naming.UNKNOWN_PREFIX + base
             union.unknown = unknown
             self.classes[unknown] = ClassDef(
@@ -548,8 +565,9 @@ class Builder:
                 side=side,
                 path=f"{path}#unknown",
                 doc=(
-                    f"A {base} with a tag this version does not know; `raw` keeps the whole "
-                    "JSON object."
+                    f"{_article(base)} {base} with a tag this version does not know; `raw` "
+                    "keeps the whole JSON object"
+                    + (", which is sent as is." if open_request else ".")
                 ),
                 bases=[base],
                 unknown_of=base,
@@ -560,6 +578,10 @@ class Builder:
         if tag in union.variants and union.variants[tag] != cls:
             raise CodegenError(path, f"two variants of {union.name} share the tag {tag!r}")
         union.variants[tag] = cls
+
+
+def _article(word: str) -> str:
+    return "An" if word[:1].lower() in "aeiou" else "A"
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -630,6 +652,22 @@ def _class_deps(t: Any) -> set[str]:
 
 # --------------------------------------------------------------------------------------------
 # IR -> Python
+
+
+def _strictness_lines(cls: ClassDef) -> list[str]:
+    """What the spec itself requires of a response class, for the strict reading."""
+    required = sorted(f.json_name for f in cls.fields if f.required)
+    non_null = sorted(f.json_name for f in cls.fields if f.null_by_overlay)
+    lines = []
+    if required:
+        lines.append(
+            f"    _json_required: ClassVar[frozenset[str]] = _keys({' '.join(required)!r})"
+        )
+    if non_null:
+        lines.append(
+            f"    _json_non_null: ClassVar[frozenset[str]] = _keys({' '.join(non_null)!r})"
+        )
+    return lines
 
 
 def _validator_list(validators: list[str]) -> str:
@@ -729,6 +767,10 @@ class Emitter:
             args.append("default=OMIT")
         elif f.const_default is not None and side == REQUEST:
             args.append(f"default={f.const_default!r}")
+        elif side == RESPONSE and isinstance(f.type, Nullable):
+            args.append("default=None")  # required but absent: reads as None
+        elif side == RESPONSE and isinstance(f.type, ListOf):
+            args.append("factory=list")  # a required array that is absent reads as empty
         if validators:
             inner = _validator_list(validators)
             if not f.required or isinstance(f.type, Nullable):
@@ -739,6 +781,8 @@ class Emitter:
             return f"    {f.name}: {ann}"
         if args == ["default=OMIT"]:
             return f"    {f.name}: {ann} = OMIT"
+        if args == ["default=None"]:
+            return f"    {f.name}: {ann} = None"
         if len(args) == 1 and args[0].startswith("default="):
             return f"    {f.name}: {ann} = {args[0][len('default=') :]}"
         return f"    {f.name}: {ann} = attrs.field({', '.join(args)})"
@@ -759,10 +803,18 @@ class Emitter:
             renames = {f.name: f.json_name for f in cls.fields if f.name != f.json_name}
             if renames:
                 lines.append(f"    _json_renames: ClassVar[Mapping[str, str]] = {renames!r}")
+            if cls.side == REQUEST and cls.name in naming.OPEN_REQUEST_CLASSES:
+                lines.append("    _json_keeps_extra: ClassVar[bool] = True")
+            if cls.side == RESPONSE:
+                lines.extend(_strictness_lines(cls))
             for f in cls.fields:
                 lines.append(self.field_line(f, cls))
-            if cls.side == RESPONSE:
+            if cls.side == RESPONSE or cls.name in naming.OPEN_REQUEST_CLASSES:
                 lines.append("    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS")
+                lines.append(
+                    "    _json_absent: frozenset[str] = attrs.field("
+                    "default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False)"
+                )
         if cls.exactly_one_of:
             lines.append("")
             lines.append("    def __attrs_post_init__(self) -> None:")
@@ -834,10 +886,13 @@ class Emitter:
         parts.append("from typing import Any, ClassVar, Literal\n\nimport attrs\n")
         parts.append("from assistants_client import _constraints as _v")
         parts.append(
-            "from assistants_client._model_base import NO_EXTRA_FIELDS, RequestModel, ResponseModel"
+            "from assistants_client._model_base import ("
+            "NO_ABSENT_FIELDS, NO_EXTRA_FIELDS, RequestModel, ResponseModel)"
         )
         parts.append("from assistants_client._omit import OMIT, Omit")
         parts.extend(imports)
+        if RESPONSE in side_filter:
+            parts.append("from assistants_client._model_base import json_keys as _keys")
         mixins = sorted(
             {
                 naming.MIXINS[n]
@@ -924,9 +979,13 @@ def _ruff() -> str:
 
 
 def load_spec(spec_path: Path) -> dict[str, Any]:
+    """The spec, with the overlay beside it applied (see codegen/overlay.py), if there is one."""
     document: dict[str, Any] = yaml.load(
         spec_path.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     )
+    overlay_path = overlay.overlay_beside(spec_path)
+    if overlay_path.exists():
+        document = overlay.apply_overlay(document, overlay.load_overlay(overlay_path))
     return document
 
 
@@ -1018,7 +1077,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.document is not None:
             write_document(args.spec, args.document)
             written.append(args.document)
-    except (CodegenError, OperationError) as exc:
+    except (CodegenError, OperationError, overlay.OverlayError) as exc:
         print(f"codegen failed: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {len(written)} files: {', '.join(str(p) for p in written)}")

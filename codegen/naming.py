@@ -231,6 +231,13 @@ MIXINS: dict[str, tuple[str, str]] = {
     "RunResponse": ("assistants_client._mixins", "RunResponseMixin"),
 }
 
+# Request unions and classes that let through what the spec does not know, sent verbatim: a
+# tool of another type (a vendor's own, or one added later) and its `tool_resources` entry.
+# Every variant the spec does describe is still checked. Any other request class refuses
+# unknown fields, so that a typo never goes unnoticed.
+OPEN_REQUEST_UNIONS: frozenset[str] = frozenset({"AssistantToolParam", "AttachmentToolParam"})
+OPEN_REQUEST_CLASSES: frozenset[str] = frozenset({"ToolResourcesCreate", "ToolResourcesParam"})
+
 # Client method names that the rule (snake case, modify -> update) would get wrong.
 OPERATION_NAMES: dict[str, str] = {
     "submitToolOuputsToRun": "submit_tool_outputs",

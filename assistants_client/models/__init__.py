@@ -48,6 +48,8 @@ from .requests import (
     ToolResourcesCreate,
     ToolResourcesParam,
     TruncationStrategyParam,
+    UnknownAssistantToolParam,
+    UnknownAttachmentToolParam,
     VectorStoreCreate,
 )
 from .responses import (
@@ -382,7 +384,9 @@ __all__ = [
     "TruncationStrategyParam",
     "UnknownAssistantStreamEvent",
     "UnknownAssistantTool",
+    "UnknownAssistantToolParam",
     "UnknownAttachmentTool",
+    "UnknownAttachmentToolParam",
     "UnknownCodeInterpreterOutput",
     "UnknownCodeInterpreterOutputDelta",
     "UnknownMessageContent",

@@ -3,12 +3,17 @@
 
 """Request models: what the client sends. Optional fields default to OMIT (not sent); None is sent as null. Spec constraints are checked when an instance is built."""
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import attrs
 
 from assistants_client import _constraints as _v
-from assistants_client._model_base import RequestModel
+from assistants_client._model_base import (
+    NO_ABSENT_FIELDS,
+    NO_EXTRA_FIELDS,
+    RequestModel,
+)
 from assistants_client._omit import OMIT, Omit
 
 __all__ = [
@@ -56,6 +61,8 @@ __all__ = [
     "ToolResourcesCreate",
     "ToolResourcesParam",
     "TruncationStrategyParam",
+    "UnknownAssistantToolParam",
+    "UnknownAttachmentToolParam",
     "VectorStoreCreate",
 ]
 
@@ -63,7 +70,7 @@ __all__ = [
 class AssistantToolParam(RequestModel):
     """One of the AssistantToolParam variants, told apart by their tag.
 
-    Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolParam, 'file_search' -> FileSearchToolParam, 'function' -> FunctionToolParam."""
+    Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolParam, 'file_search' -> FileSearchToolParam, 'function' -> FunctionToolParam; any other -> UnknownAssistantToolParam."""
 
     __slots__ = ()
     _json_tag: ClassVar[str] = "type"
@@ -73,7 +80,7 @@ class AssistantToolParam(RequestModel):
 class AttachmentToolParam(RequestModel):
     """One of the AttachmentToolParam variants, told apart by their tag.
 
-    Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolParam, 'file_search' -> FileSearchToolTypeOnlyParam."""
+    Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolParam, 'file_search' -> FileSearchToolTypeOnlyParam; any other -> UnknownAttachmentToolParam."""
 
     __slots__ = ()
     _json_tag: ClassVar[str] = "type"
@@ -153,8 +160,13 @@ class FileSearchResourcesCreate(RequestModel):
 class ToolResourcesCreate(RequestModel):
     """A set of resources that are used by the assistant's tools. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs."""
 
+    _json_keeps_extra: ClassVar[bool] = True
     code_interpreter: CodeInterpreterResourcesParam | Omit = OMIT
     file_search: FileSearchResourcesCreate | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -323,8 +335,13 @@ class FileSearchResourcesParam(RequestModel):
 class ToolResourcesParam(RequestModel):
     """A set of resources that are used by the assistant's tools. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs."""
 
+    _json_keeps_extra: ClassVar[bool] = True
     code_interpreter: CodeInterpreterResourcesParam | Omit = OMIT
     file_search: FileSearchResourcesParam | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -587,18 +604,36 @@ class SubmitToolOutputsRequest(RequestModel):
     stream: bool | Omit | None = OMIT
 
 
+@attrs.define(kw_only=True, repr=False)
+class UnknownAssistantToolParam(AssistantToolParam):
+    """An AssistantToolParam with a tag this version does not know; `raw` keeps the whole JSON object, which is sent as is."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: str
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownAttachmentToolParam(AttachmentToolParam):
+    """An AttachmentToolParam with a tag this version does not know; `raw` keeps the whole JSON object, which is sent as is."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: str
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
 # How each tagged union is structured: tag value -> variant class.
 AssistantToolParam._json_variants = {
     "code_interpreter": CodeInterpreterToolParam,
     "file_search": FileSearchToolParam,
     "function": FunctionToolParam,
 }
-AssistantToolParam._json_unknown = None
+AssistantToolParam._json_unknown = UnknownAssistantToolParam
 AttachmentToolParam._json_variants = {
     "code_interpreter": CodeInterpreterToolParam,
     "file_search": FileSearchToolTypeOnlyParam,
 }
-AttachmentToolParam._json_unknown = None
+AttachmentToolParam._json_unknown = UnknownAttachmentToolParam
 ChunkingStrategy._json_variants = {"auto": AutoChunkingStrategy, "static": StaticChunkingStrategy}
 ChunkingStrategy._json_unknown = None
 MessageRequestContent._json_variants = {

@@ -9,7 +9,12 @@ from typing import Any, ClassVar, Literal
 import attrs
 
 from assistants_client._mixins import RunResponseMixin, ThreadMessageMixin
-from assistants_client._model_base import NO_EXTRA_FIELDS, ResponseModel
+from assistants_client._model_base import (
+    NO_ABSENT_FIELDS,
+    NO_EXTRA_FIELDS,
+    ResponseModel,
+)
+from assistants_client._model_base import json_keys as _keys
 from assistants_client._omit import OMIT, Omit
 
 __all__ = [
@@ -190,6 +195,9 @@ class CodeInterpreterResources(ResponseModel):
 
     file_ids: list[str] | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -198,6 +206,9 @@ class FileSearchResources(ResponseModel):
 
     vector_store_ids: list[str] | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -207,48 +218,65 @@ class ToolResources(ResponseModel):
     code_interpreter: CodeInterpreterResources | Omit = OMIT
     file_search: FileSearchResources | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class Assistant(ResponseModel):
     """Represents an `assistant` that can call the model and use tools."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys(
+        "created_at description id instructions metadata model name object tools"
+    )
     id: str
     object: str
     created_at: int
-    name: str | None
-    description: str | None
+    name: str | None = None
+    description: str | None = None
     model: str
-    instructions: str | None
-    tools: list[AssistantTool]
+    instructions: str | None = None
+    tools: list[AssistantTool] = attrs.field(factory=list)
     tool_resources: ToolResources | Omit | None = OMIT
-    metadata: dict[str, str] | None
+    metadata: dict[str, str] | None = None
     temperature: float | Omit | None = OMIT
     top_p: float | Omit | None = OMIT
     response_format: str | ResponseFormat | Omit | None = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class AssistantDeleted(ResponseModel):
     """AssistantDeleted"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("deleted id object")
     id: str
     deleted: bool
     object: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class AssistantList(ResponseModel):
     """AssistantList"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
     object: str
-    data: list[Assistant]
+    data: list[Assistant] = attrs.field(factory=list)
     first_id: str
     last_id: str
     has_more: bool
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class AssistantStreamEvent(ResponseModel):
@@ -285,9 +313,13 @@ class CodeInterpreterOutput(ResponseModel):
 class CodeInterpreterCall(ResponseModel):
     """The Code Interpreter tool call definition."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("input outputs")
     input: str
-    outputs: list[CodeInterpreterOutput]
+    outputs: list[CodeInterpreterOutput] = attrs.field(factory=list)
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class CodeInterpreterOutputDelta(ResponseModel):
@@ -307,6 +339,9 @@ class CodeInterpreterCallDelta(ResponseModel):
     input: str | Omit = OMIT
     outputs: list[CodeInterpreterOutputDelta] | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -315,60 +350,87 @@ class CodeInterpreterImageDelta(ResponseModel):
 
     file_id: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FileCitation(ResponseModel):
     """FileCitation"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("file_id")
     file_id: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class CodeInterpreterImageOutput(CodeInterpreterOutput):
     """CodeInterpreterImageOutput"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("image type")
     type: Literal["image"] = "image"
     image: FileCitation
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class CodeInterpreterImageOutputDelta(CodeInterpreterOutputDelta):
     """CodeInterpreterImageOutputDelta"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
     index: int
     type: Literal["image"] = "image"
     image: CodeInterpreterImageDelta | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class CodeInterpreterLogsOutput(CodeInterpreterOutput):
     """Text output from the Code Interpreter tool call as part of a run step."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("logs type")
     type: Literal["logs"] = "logs"
     logs: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class CodeInterpreterLogsOutputDelta(CodeInterpreterOutputDelta):
     """Text output from the Code Interpreter tool call as part of a run step."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
     index: int
     type: Literal["logs"] = "logs"
     logs: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class CodeInterpreterTool(AssistantTool, AttachmentTool):
     """CodeInterpreterTool"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
     type: Literal["code_interpreter"] = "code_interpreter"
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class ToolCall(ResponseModel):
@@ -385,10 +447,14 @@ class ToolCall(ResponseModel):
 class CodeInterpreterToolCall(ToolCall):
     """Details of the Code Interpreter tool call the run step was involved in."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("code_interpreter id type")
     id: str
     type: Literal["code_interpreter"] = "code_interpreter"
     code_interpreter: CodeInterpreterCall
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class ToolCallDelta(ResponseModel):
@@ -405,48 +471,68 @@ class ToolCallDelta(ResponseModel):
 class CodeInterpreterToolCallDelta(ToolCallDelta):
     """Details of the Code Interpreter tool call the run step was involved in."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
     index: int
     id: str | Omit = OMIT
     type: Literal["code_interpreter"] = "code_interpreter"
     code_interpreter: CodeInterpreterCallDelta | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class DoneEvent(AssistantStreamEvent):
     """Occurs when a stream ends."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["done"] = "done"
     data: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ErrorDetail(ResponseModel):
     """ErrorDetail"""
 
-    code: str | None
+    _json_required: ClassVar[frozenset[str]] = _keys("code message param type")
+    code: str | None = None
     message: str
-    param: str | None
+    param: str | None = None
     type: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ErrorEvent(AssistantStreamEvent):
     """Occurs when an [error](/docs/guides/error-codes#api-errors) occurs. This can happen due to an internal server error or a timeout."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["error"] = "error"
     data: ErrorDetail
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ErrorResponse(ResponseModel):
     """ErrorResponse"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("error")
     error: ErrorDetail
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class TextAnnotation(ResponseModel):
@@ -463,12 +549,18 @@ class TextAnnotation(ResponseModel):
 class FileCitationAnnotation(TextAnnotation):
     """A citation within the message that points to a specific quote from a specific File associated with the assistant or the message. Generated when the assistant uses the "file_search" tool to search files."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys(
+        "end_index file_citation start_index text type"
+    )
     type: Literal["file_citation"] = "file_citation"
     text: str
     file_citation: FileCitation
     start_index: int
     end_index: int
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -478,6 +570,9 @@ class FileCitationDelta(ResponseModel):
     file_id: str | Omit = OMIT
     quote: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class TextAnnotationDelta(ResponseModel):
@@ -494,6 +589,7 @@ class TextAnnotationDelta(ResponseModel):
 class FileCitationAnnotationDelta(TextAnnotationDelta):
     """A citation within the message that points to a specific quote from a specific File associated with the assistant or the message. Generated when the assistant uses the "file_search" tool to search files."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
     index: int
     type: Literal["file_citation"] = "file_citation"
     text: str | Omit = OMIT
@@ -501,24 +597,32 @@ class FileCitationAnnotationDelta(TextAnnotationDelta):
     start_index: int | Omit = OMIT
     end_index: int | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FilePathAnnotation(TextAnnotation):
     """A URL for the file that's generated when the assistant used the `code_interpreter` tool to generate a file."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("end_index file_path start_index text type")
     type: Literal["file_path"] = "file_path"
     text: str
     file_path: FileCitation
     start_index: int
     end_index: int
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FilePathAnnotationDelta(TextAnnotationDelta):
     """A URL for the file that's generated when the assistant used the `code_interpreter` tool to generate a file."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
     index: int
     type: Literal["file_path"] = "file_path"
     text: str | Omit = OMIT
@@ -526,15 +630,22 @@ class FilePathAnnotationDelta(TextAnnotationDelta):
     start_index: int | Omit = OMIT
     end_index: int | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FileSearchCallRankingOptions(ResponseModel):
     """The ranking options for the file search."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("ranker score_threshold")
     ranker: str
     score_threshold: float
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -544,17 +655,24 @@ class FileSearchResultContent(ResponseModel):
     type: str | Omit = OMIT
     text: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FileSearchResult(ResponseModel):
     """A result instance of the file search."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("file_id file_name score")
     file_id: str
     file_name: str
     score: float
     content: list[FileSearchResultContent] | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -564,15 +682,22 @@ class FileSearchCall(ResponseModel):
     ranking_options: FileSearchCallRankingOptions | Omit = OMIT
     results: list[FileSearchResult] | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FileSearchRankingOptions(ResponseModel):
     """The ranking options for the file search. If not specified, the file search tool will use the `auto` ranker and a score_threshold of 0."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("score_threshold")
     ranker: str | Omit = OMIT
     score_threshold: float
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -582,54 +707,77 @@ class FileSearchToolOptions(ResponseModel):
     max_num_results: int | Omit = OMIT
     ranking_options: FileSearchRankingOptions | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FileSearchTool(AssistantTool):
     """FileSearchTool"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
     type: Literal["file_search"] = "file_search"
     file_search: FileSearchToolOptions | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FileSearchToolCall(ToolCall):
     """FileSearchToolCall"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("file_search id type")
     id: str
     type: Literal["file_search"] = "file_search"
     file_search: FileSearchCall
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FileSearchToolCallDelta(ToolCallDelta):
     """FileSearchToolCallDelta"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("file_search index type")
     index: int
     id: str | Omit = OMIT
     type: Literal["file_search"] = "file_search"
     file_search: dict[str, Any]
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FileSearchToolTypeOnly(AttachmentTool):
     """FileSearchToolTypeOnly"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
     type: Literal["file_search"] = "file_search"
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FunctionCall(ResponseModel):
     """The definition of the function that was called."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("arguments name output")
     name: str
     arguments: str
-    output: str | None
+    output: str | None = None
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -640,56 +788,79 @@ class FunctionCallDelta(ResponseModel):
     arguments: str | Omit = OMIT
     output: str | Omit | None = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FunctionDefinition(ResponseModel):
     """FunctionDefinition"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("name")
     description: str | Omit = OMIT
     name: str
     parameters: dict[str, Any] | Omit = OMIT
     strict: bool | Omit | None = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FunctionTool(AssistantTool):
     """FunctionTool"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("function type")
     type: Literal["function"] = "function"
     function: FunctionDefinition
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FunctionToolCall(ToolCall):
     """FunctionToolCall"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("function id type")
     id: str
     type: Literal["function"] = "function"
     function: FunctionCall
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class FunctionToolCallDelta(ToolCallDelta):
     """FunctionToolCallDelta"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
     index: int
     id: str | Omit = OMIT
     type: Literal["function"] = "function"
     function: FunctionCallDelta | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ImageFile(ResponseModel):
     """ImageFile"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("file_id")
     file_id: str
     detail: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -699,15 +870,22 @@ class ImageFileDelta(ResponseModel):
     file_id: str | Omit = OMIT
     detail: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ImageUrl(ResponseModel):
     """ImageUrl"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("url")
     url: str
     detail: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -717,17 +895,24 @@ class ImageUrlDelta(ResponseModel):
     url: str | Omit = OMIT
     detail: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class JsonSchemaFormat(ResponseModel):
     """Structured Outputs configuration options, including a JSON Schema."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("name")
     description: str | Omit = OMIT
     name: str
     schema: dict[str, Any] | Omit = OMIT
     strict: bool | Omit | None = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -737,6 +922,9 @@ class MessageAttachment(ResponseModel):
     file_id: str | Omit = OMIT
     tools: list[AttachmentTool] | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class MessageContent(ResponseModel):
@@ -763,75 +951,107 @@ class MessageContentDelta(ResponseModel):
 class MessageContentImageFile(MessageContent):
     """References an image [File](/docs/api-reference/files) in the content of a message."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("image_file type")
     type: Literal["image_file"] = "image_file"
     image_file: ImageFile
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageContentImageFileDelta(MessageContentDelta):
     """References an image [File](/docs/api-reference/files) in the content of a message."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
     index: int
     type: Literal["image_file"] = "image_file"
     image_file: ImageFileDelta | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageContentImageUrl(MessageContent):
     """References an image URL in the content of a message."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("image_url type")
     type: Literal["image_url"] = "image_url"
     image_url: ImageUrl
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageContentImageUrlDelta(MessageContentDelta):
     """References an image URL in the content of a message."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
     index: int
     type: Literal["image_url"] = "image_url"
     image_url: ImageUrlDelta | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageContentRefusal(MessageContent):
     """The refusal content generated by the assistant."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("refusal type")
     type: Literal["refusal"] = "refusal"
     refusal: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageContentRefusalDelta(MessageContentDelta):
     """The refusal content that is part of a message."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
     index: int
     type: Literal["refusal"] = "refusal"
     refusal: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageText(ResponseModel):
     """MessageText"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("annotations value")
     value: str
-    annotations: list[TextAnnotation]
+    annotations: list[TextAnnotation] = attrs.field(factory=list)
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageContentText(MessageContent):
     """The text content that is part of a message."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("text type")
     type: Literal["text"] = "text"
     text: MessageText
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -841,24 +1061,35 @@ class MessageTextDelta(ResponseModel):
     value: str | Omit = OMIT
     annotations: list[TextAnnotationDelta] | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageContentTextDelta(MessageContentDelta):
     """The text content that is part of a message."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
     index: int
     type: Literal["text"] = "text"
     text: MessageTextDelta | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageCreation(ResponseModel):
     """MessageCreation"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("message_id")
     message_id: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -867,6 +1098,9 @@ class MessageCreationDelta(ResponseModel):
 
     message_id: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class RunStepDetails(ResponseModel):
@@ -883,9 +1117,13 @@ class RunStepDetails(ResponseModel):
 class MessageCreationStepDetails(RunStepDetails):
     """Details of the message creation by the run step."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("message_creation type")
     type: Literal["message_creation"] = "message_creation"
     message_creation: MessageCreation
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class RunStepDetailsDelta(ResponseModel):
@@ -902,19 +1140,27 @@ class RunStepDetailsDelta(ResponseModel):
 class MessageCreationStepDetailsDelta(RunStepDetailsDelta):
     """Details of the message creation by the run step."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
     type: Literal["message_creation"] = "message_creation"
     message_creation: MessageCreationDelta | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageDeleted(ResponseModel):
     """MessageDeleted"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("deleted id object")
     id: str
     deleted: bool
     object: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -924,57 +1170,78 @@ class MessageDeltaBody(ResponseModel):
     role: str | Omit = OMIT
     content: list[MessageContentDelta] | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageDelta(ResponseModel):
     """Represents a message delta i.e. any changed fields on a message during streaming."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("delta id object")
     id: str
     object: str
     delta: MessageDeltaBody
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageIncompleteDetails(ResponseModel):
     """On an incomplete message, details about why the message is incomplete."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("reason")
     reason: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadMessage(ThreadMessageMixin, ResponseModel):
     """Represents a message within a [thread](/docs/api-reference/threads)."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys(
+        "assistant_id attachments completed_at content created_at id incomplete_at incomplete_details metadata object role run_id status thread_id"
+    )
     id: str
     object: str
     created_at: int
     thread_id: str
     status: str
-    incomplete_details: MessageIncompleteDetails | None
-    completed_at: int | None
-    incomplete_at: int | None
+    incomplete_details: MessageIncompleteDetails | None = None
+    completed_at: int | None = None
+    incomplete_at: int | None = None
     role: str
-    content: list[MessageContent]
-    assistant_id: str | None
-    run_id: str | None
-    attachments: list[MessageAttachment] | None
-    metadata: dict[str, str] | None
+    content: list[MessageContent] = attrs.field(factory=list)
+    assistant_id: str | None = None
+    run_id: str | None = None
+    attachments: list[MessageAttachment] | None = None
+    metadata: dict[str, str] | None = None
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class MessageList(ResponseModel):
     """MessageList"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
     object: str
-    data: list[ThreadMessage]
+    data: list[ThreadMessage] = attrs.field(factory=list)
     first_id: str
     last_id: str
     has_more: bool
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class MessageStreamEvent(AssistantStreamEvent):
@@ -991,78 +1258,114 @@ class MessageStreamEvent(AssistantStreamEvent):
 class NamedToolChoiceFunction(ResponseModel):
     """NamedToolChoiceFunction"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("name")
     name: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class NamedToolChoice(ResponseModel):
     """Specifies a tool the model should use. Use to force the model to call a specific tool."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
     type: str
     function: NamedToolChoiceFunction | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RequiredToolCallFunction(ResponseModel):
     """The function definition."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("arguments name")
     name: str
     arguments: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RequiredToolCall(ResponseModel):
     """Tool call objects"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("function id type")
     id: str
     type: str
     function: RequiredToolCallFunction
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class SubmitToolOutputsAction(ResponseModel):
     """Details on the tool outputs needed for this run to continue."""
 
-    tool_calls: list[RequiredToolCall]
+    _json_required: ClassVar[frozenset[str]] = _keys("tool_calls")
+    tool_calls: list[RequiredToolCall] = attrs.field(factory=list)
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RequiredAction(ResponseModel):
     """Details on the action required to continue the run. Will be `null` if no action is required."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("submit_tool_outputs type")
     type: str
     submit_tool_outputs: SubmitToolOutputsAction
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ResponseFormatJsonObject(ResponseFormat):
     """JSON object response format. An older method of generating JSON responses. Using `json_schema` is recommended for models that support it. Note that the model will not generate JSON without a system or user message instructing it to do so."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
     type: Literal["json_object"] = "json_object"
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ResponseFormatJsonSchema(ResponseFormat):
     """JSON Schema response format. Used to generate structured JSON responses. Learn more about [Structured Outputs](/docs/guides/structured-outputs)."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("json_schema type")
     type: Literal["json_schema"] = "json_schema"
     json_schema: JsonSchemaFormat
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ResponseFormatText(ResponseFormat):
     """Default response format. Used to generate text responses."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
     type: Literal["text"] = "text"
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1071,105 +1374,141 @@ class RunIncompleteDetails(ResponseModel):
 
     reason: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RunLastError(ResponseModel):
     """The last error associated with this run. Will be `null` if there are no errors."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("code message")
     code: str
     message: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RunUsage(ResponseModel):
     """Usage statistics related to the run. This value will be `null` if the run is not in a terminal state (i.e. `in_progress`, `queued`, etc.)."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("completion_tokens prompt_tokens total_tokens")
     completion_tokens: int
     prompt_tokens: int
     total_tokens: int
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class TruncationStrategy(ResponseModel):
     """Controls for how a thread will be truncated prior to the run. Use this to control the initial context window of the run."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
     type: str
     last_messages: int | Omit | None = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RunResponse(RunResponseMixin, ResponseModel):
     """Represents an execution run on a [thread](/docs/api-reference/threads)."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys(
+        "assistant_id cancelled_at completed_at created_at expires_at failed_at id incomplete_details instructions last_error max_completion_tokens max_prompt_tokens metadata model object parallel_tool_calls required_action response_format started_at status thread_id tool_choice tools truncation_strategy usage"
+    )
     id: str
     object: str
     created_at: int
     thread_id: str
     assistant_id: str
     status: str
-    required_action: RequiredAction | None
-    last_error: RunLastError | None
-    expires_at: int | None
-    started_at: int | None
-    cancelled_at: int | None
-    failed_at: int | None
-    completed_at: int | None
-    incomplete_details: RunIncompleteDetails | None
+    required_action: RequiredAction | None = None
+    last_error: RunLastError | None = None
+    expires_at: int | None = None
+    started_at: int | None = None
+    cancelled_at: int | None = None
+    failed_at: int | None = None
+    completed_at: int | None = None
+    incomplete_details: RunIncompleteDetails | None = None
     model: str
     instructions: str
-    tools: list[AssistantTool]
-    metadata: dict[str, str] | None
-    usage: RunUsage | None
+    tools: list[AssistantTool] = attrs.field(factory=list)
+    metadata: dict[str, str] | None = None
+    usage: RunUsage | None = None
     temperature: float | Omit | None = OMIT
     top_p: float | Omit | None = OMIT
-    max_prompt_tokens: int | None
-    max_completion_tokens: int | None
-    truncation_strategy: TruncationStrategy | None
-    tool_choice: str | NamedToolChoice | None
+    max_prompt_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    truncation_strategy: TruncationStrategy | None = None
+    tool_choice: str | NamedToolChoice | None = None
     parallel_tool_calls: bool
-    response_format: str | ResponseFormat | None
+    response_format: str | ResponseFormat | None = None
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RunList(ResponseModel):
     """RunList"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
     object: str
-    data: list[RunResponse]
+    data: list[RunResponse] = attrs.field(factory=list)
     first_id: str
     last_id: str
     has_more: bool
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RunStepLastError(ResponseModel):
     """The last error associated with this run step. Will be `null` if there are no errors."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("code message")
     code: str
     message: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RunStepUsage(ResponseModel):
     """Usage statistics related to the run step. This value will be `null` while the run step's status is `in_progress`."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("completion_tokens prompt_tokens total_tokens")
     completion_tokens: int
     prompt_tokens: int
     total_tokens: int
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RunStep(ResponseModel):
     """Represents a step in execution of a run."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys(
+        "assistant_id cancelled_at completed_at created_at expired_at failed_at id last_error metadata object run_id status step_details thread_id type usage"
+    )
     id: str
     object: str
     created_at: int
@@ -1179,14 +1518,17 @@ class RunStep(ResponseModel):
     type: str
     status: str
     step_details: RunStepDetails
-    last_error: RunStepLastError | None
-    expired_at: int | None
-    cancelled_at: int | None
-    failed_at: int | None
-    completed_at: int | None
-    metadata: dict[str, str] | None
-    usage: RunStepUsage | None
+    last_error: RunStepLastError | None = None
+    expired_at: int | None = None
+    cancelled_at: int | None = None
+    failed_at: int | None = None
+    completed_at: int | None = None
+    metadata: dict[str, str] | None = None
+    usage: RunStepUsage | None = None
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1195,28 +1537,39 @@ class RunStepDeltaBody(ResponseModel):
 
     step_details: RunStepDetailsDelta | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RunStepDelta(ResponseModel):
     """Represents a run step delta i.e. any changed fields on a run step during streaming."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("delta id object")
     id: str
     object: str
     delta: RunStepDeltaBody
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class RunStepList(ResponseModel):
     """RunStepList"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
     object: str
-    data: list[RunStep]
+    data: list[RunStep] = attrs.field(factory=list)
     first_id: str
     last_id: str
     has_more: bool
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class RunStepStreamEvent(AssistantStreamEvent):
@@ -1243,12 +1596,16 @@ class RunStreamEvent(AssistantStreamEvent):
 class Thread(ResponseModel):
     """Represents a thread that contains [messages](/docs/api-reference/messages)."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("created_at id metadata object tool_resources")
     id: str
     object: str
     created_at: int
-    tool_resources: ToolResources | None
-    metadata: dict[str, str] | None
+    tool_resources: ToolResources | None = None
+    metadata: dict[str, str] | None = None
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 class ThreadStreamEvent(AssistantStreamEvent):
@@ -1265,241 +1622,345 @@ class ThreadStreamEvent(AssistantStreamEvent):
 class ThreadCreatedEvent(ThreadStreamEvent):
     """Occurs when a new [thread](/docs/api-reference/threads/object) is created."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     enabled: bool | Omit = OMIT
     event: Literal["thread.created"] = "thread.created"
     data: Thread
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadDeleted(ResponseModel):
     """ThreadDeleted"""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("deleted id object")
     id: str
     deleted: bool
     object: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadMessageCompletedEvent(MessageStreamEvent):
     """Occurs when a [message](/docs/api-reference/messages/object) is completed."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.message.completed"] = "thread.message.completed"
     data: ThreadMessage
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadMessageCreatedEvent(MessageStreamEvent):
     """Occurs when a [message](/docs/api-reference/messages/object) is created."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.message.created"] = "thread.message.created"
     data: ThreadMessage
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadMessageDeltaEvent(MessageStreamEvent):
     """Occurs when parts of a [Message](/docs/api-reference/messages/object) are being streamed."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.message.delta"] = "thread.message.delta"
     data: MessageDelta
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadMessageInProgressEvent(MessageStreamEvent):
     """Occurs when a [message](/docs/api-reference/messages/object) moves to an `in_progress` state."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.message.in_progress"] = "thread.message.in_progress"
     data: ThreadMessage
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadMessageIncompleteEvent(MessageStreamEvent):
     """Occurs when a [message](/docs/api-reference/messages/object) ends before it is completed."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.message.incomplete"] = "thread.message.incomplete"
     data: ThreadMessage
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunCancelledEvent(RunStreamEvent):
     """Occurs when a [run](/docs/api-reference/runs/object) is cancelled."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.cancelled"] = "thread.run.cancelled"
     data: RunResponse
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunCancellingEvent(RunStreamEvent):
     """Occurs when a [run](/docs/api-reference/runs/object) moves to a `cancelling` status."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.cancelling"] = "thread.run.cancelling"
     data: RunResponse
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunCompletedEvent(RunStreamEvent):
     """Occurs when a [run](/docs/api-reference/runs/object) is completed."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.completed"] = "thread.run.completed"
     data: RunResponse
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunCreatedEvent(RunStreamEvent):
     """Occurs when a new [run](/docs/api-reference/runs/object) is created."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.created"] = "thread.run.created"
     data: RunResponse
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunExpiredEvent(RunStreamEvent):
     """Occurs when a [run](/docs/api-reference/runs/object) expires."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.expired"] = "thread.run.expired"
     data: RunResponse
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunFailedEvent(RunStreamEvent):
     """Occurs when a [run](/docs/api-reference/runs/object) fails."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.failed"] = "thread.run.failed"
     data: RunResponse
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunInProgressEvent(RunStreamEvent):
     """Occurs when a [run](/docs/api-reference/runs/object) moves to an `in_progress` status."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.in_progress"] = "thread.run.in_progress"
     data: RunResponse
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunIncompleteEvent(RunStreamEvent):
     """Occurs when a [run](/docs/api-reference/runs/object) ends with status `incomplete`."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.incomplete"] = "thread.run.incomplete"
     data: RunResponse
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunQueuedEvent(RunStreamEvent):
     """Occurs when a [run](/docs/api-reference/runs/object) moves to a `queued` status."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.queued"] = "thread.run.queued"
     data: RunResponse
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunRequiresActionEvent(RunStreamEvent):
     """Occurs when a [run](/docs/api-reference/runs/object) moves to a `requires_action` status."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.requires_action"] = "thread.run.requires_action"
     data: RunResponse
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunStepCancelledEvent(RunStepStreamEvent):
     """Occurs when a [run step](/docs/api-reference/run-steps/step-object) is cancelled."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.step.cancelled"] = "thread.run.step.cancelled"
     data: RunStep
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunStepCompletedEvent(RunStepStreamEvent):
     """Occurs when a [run step](/docs/api-reference/run-steps/step-object) is completed."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.step.completed"] = "thread.run.step.completed"
     data: RunStep
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunStepCreatedEvent(RunStepStreamEvent):
     """Occurs when a [run step](/docs/api-reference/run-steps/step-object) is created."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.step.created"] = "thread.run.step.created"
     data: RunStep
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunStepDeltaEvent(RunStepStreamEvent):
     """Occurs when parts of a [run step](/docs/api-reference/run-steps/step-object) are being streamed."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.step.delta"] = "thread.run.step.delta"
     data: RunStepDelta
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunStepExpiredEvent(RunStepStreamEvent):
     """Occurs when a [run step](/docs/api-reference/run-steps/step-object) expires."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.step.expired"] = "thread.run.step.expired"
     data: RunStep
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunStepFailedEvent(RunStepStreamEvent):
     """Occurs when a [run step](/docs/api-reference/run-steps/step-object) fails."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.step.failed"] = "thread.run.step.failed"
     data: RunStep
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ThreadRunStepInProgressEvent(RunStepStreamEvent):
     """Occurs when a [run step](/docs/api-reference/run-steps/step-object) moves to an `in_progress` state."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["thread.run.step.in_progress"] = "thread.run.step.in_progress"
     data: RunStep
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ToolCallsStepDetails(RunStepDetails):
     """Details of the tool call."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("tool_calls type")
     type: Literal["tool_calls"] = "tool_calls"
-    tool_calls: list[ToolCall]
+    tool_calls: list[ToolCall] = attrs.field(factory=list)
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class ToolCallsStepDetailsDelta(RunStepDetailsDelta):
     """Details of the tool call."""
 
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
     type: Literal["tool_calls"] = "tool_calls"
     tool_calls: list[ToolCallDelta] | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
 class UnknownAssistantStreamEvent(AssistantStreamEvent):
-    """A AssistantStreamEvent with a tag this version does not know; `raw` keeps the whole JSON object."""
+    """An AssistantStreamEvent with a tag this version does not know; `raw` keeps the whole JSON object."""
 
     _json_unknown_variant: ClassVar[bool] = True
     event: str
@@ -1508,7 +1969,7 @@ class UnknownAssistantStreamEvent(AssistantStreamEvent):
 
 @attrs.define(kw_only=True, repr=False)
 class UnknownAssistantTool(AssistantTool):
-    """A AssistantTool with a tag this version does not know; `raw` keeps the whole JSON object."""
+    """An AssistantTool with a tag this version does not know; `raw` keeps the whole JSON object."""
 
     _json_unknown_variant: ClassVar[bool] = True
     type: str
@@ -1517,7 +1978,7 @@ class UnknownAssistantTool(AssistantTool):
 
 @attrs.define(kw_only=True, repr=False)
 class UnknownAttachmentTool(AttachmentTool):
-    """A AttachmentTool with a tag this version does not know; `raw` keeps the whole JSON object."""
+    """An AttachmentTool with a tag this version does not know; `raw` keeps the whole JSON object."""
 
     _json_unknown_variant: ClassVar[bool] = True
     type: str

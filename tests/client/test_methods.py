@@ -281,3 +281,17 @@ def test_the_streaming_variants_accept_every_field_of_the_request_model(
     fields = {field.name for field in attrs.fields(REQUEST_MODELS[model])}  # type: ignore[arg-type]
     missing = fields - STREAMING_FIELDS - {"assistant_id"} - accepted
     assert not missing, f"{params} does not accept {sorted(missing)}"
+
+
+def test_a_tool_and_its_resources_of_a_type_the_spec_does_not_know_are_sent_verbatim(
+    client: AssistantsClient, server: ScriptedServer
+) -> None:
+    search = {"type": "azure_ai_search", "azure_ai_search": {"indexes": [{"index_name": "docs"}]}}
+    resources = {"azure_ai_search": {"indexes": [{"index_connection_id": "c1"}]}}
+    server.enqueue(Reply.json(payloads.assistant()))
+    client.create_assistant("gpt-4o", tools=[search], tool_resources=resources)
+    assert server.requests[0].json() == {
+        "model": "gpt-4o",
+        "tools": [search],
+        "tool_resources": resources,
+    }

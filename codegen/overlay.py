@@ -1,0 +1,123 @@
+"""Apply ``openapi/overlay.yaml``: what real servers send that the spec denies.
+
+Each entry of the overlay names a component schema, one of its properties, what servers do
+with it and the evidence. The generator applies the entries to the trimmed spec before it
+builds the models, so the generated types say what servers really send:
+
+``nullable: true``
+    The server sends ``null`` where the spec forbids it: the field's type gains ``| None``.
+``optional: true``
+    The server leaves out a property the spec requires: reading it tolerates its absence
+    (``None``, or ``[]`` for an array).
+``add: <schema>``
+    The server sends a property the spec does not describe: it gets a typed, optional field.
+
+The changes are made to the schemas (``nullable: true``, the property dropped from
+``required``), so that validators see the truth too, and leave a trace on the property
+(``x-overlay-*`` keys), from which the generator tells the strict reading
+(``strict_responses=True``) what the spec itself says, so that a server can still be tested
+against the spec.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NULLABLE = "x-overlay-nullable"
+OPTIONAL = "x-overlay-optional"
+ADDED = "x-overlay-added"
+ALLOWED_KEYS = frozenset({"schema", "property", "nullable", "optional", "add", "evidence"})
+
+
+class OverlayError(Exception):
+    """An overlay entry that cannot be applied, with the entry's position."""
+
+
+@dataclass(frozen=True)
+class Deviation:
+    schema: str
+    property: str
+    nullable: bool
+    optional: bool
+    add: dict[str, Any] | None
+    evidence: tuple[str, ...]
+
+
+def load_overlay(path: Path) -> list[Deviation]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    entries = document.get("deviations", [])
+    if not isinstance(entries, list):
+        raise OverlayError(f"{path}: `deviations` must be a list")
+    return [_deviation(entry, f"{path}: deviations[{i}]") for i, entry in enumerate(entries)]
+
+
+def _deviation(entry: Any, where: str) -> Deviation:
+    if not isinstance(entry, dict):
+        raise OverlayError(f"{where}: an entry must be a mapping")
+    unknown = set(entry) - ALLOWED_KEYS
+    if unknown:
+        raise OverlayError(f"{where}: unknown keys {sorted(unknown)}")
+    for key in ("schema", "property"):
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            raise OverlayError(f"{where}: `{key}` must name a schema and one of its properties")
+    evidence = entry.get("evidence")
+    if (
+        not isinstance(evidence, list)
+        or not evidence
+        or not all(isinstance(e, str) and e.strip() for e in evidence)
+    ):
+        raise OverlayError(f"{where}: every deviation needs `evidence` (a list of sources)")
+    add = entry.get("add")
+    changes = [bool(entry.get("nullable")), bool(entry.get("optional")), add is not None]
+    if not any(changes):
+        raise OverlayError(f"{where}: say what the server does (nullable, optional or add)")
+    if add is not None and (not isinstance(add, dict) or any(changes[:2])):
+        raise OverlayError(f"{where}: `add` is a schema, and goes alone")
+    return Deviation(
+        schema=entry["schema"],
+        property=entry["property"],
+        nullable=bool(entry.get("nullable")),
+        optional=bool(entry.get("optional")),
+        add=add,
+        evidence=tuple(evidence),
+    )
+
+
+def apply_overlay(document: dict[str, Any], deviations: list[Deviation]) -> dict[str, Any]:
+    """A copy of ``document`` with the deviations applied (the input is left unchanged)."""
+    result = copy.deepcopy(document)
+    schemas: dict[str, Any] = result["components"]["schemas"]
+    for deviation in deviations:
+        where = f"{deviation.schema}.{deviation.property}"
+        schema = schemas.get(deviation.schema)
+        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+            raise OverlayError(f"{where}: no object schema {deviation.schema} in the spec")
+        properties: dict[str, Any] = schema["properties"]
+        if deviation.add is not None:
+            if deviation.property in properties:
+                raise OverlayError(f"{where}: the spec already has this property")
+            properties[deviation.property] = {**copy.deepcopy(deviation.add), ADDED: True}
+            continue
+        prop = properties.get(deviation.property)
+        if not isinstance(prop, dict):
+            raise OverlayError(f"{where}: the spec has no such property")
+        if deviation.nullable:
+            prop["nullable"] = True
+            prop[NULLABLE] = True
+        if deviation.optional:
+            required = schema.get("required", [])
+            if deviation.property not in required:
+                raise OverlayError(f"{where}: the spec does not require it; nothing to relax")
+            schema["required"] = [name for name in required if name != deviation.property]
+            prop[OPTIONAL] = True
+    return result
+
+
+def overlay_beside(spec_path: Path) -> Path:
+    """Where the overlay of a spec lives: ``overlay.yaml`` in the spec's folder."""
+    return spec_path.parent / "overlay.yaml"
