@@ -198,8 +198,9 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
 
     The default reading is tolerant: a required field that the server left out reads as
     ``None`` when it is nullable and ``[]`` when it is an array (and is left out again by
-    ``to_dict``). ``strict=True`` holds servers to the spec: every field it requires must be
-    present, and only the spec's own nulls are allowed.
+    ``to_dict``), and a tag the spec does not know becomes the union's ``Unknown...`` variant.
+    ``strict=True`` holds servers to the spec: every field it requires must be present, only
+    the spec's own nulls are allowed, and only the spec's own tags.
     """
 
     converter.register_structure_hook(str, _str)
@@ -306,7 +307,7 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
             if found is None:
                 if tag_value in variants:
                     found = entry(tag_value)
-                elif unknown is not None and tag_value.__class__ is str:
+                elif unknown is not None and tag_value.__class__ is str and not strict:
                     return unknown(**{tag: tag_value, "raw": dict(value)})
                 else:
                     raise ValueError(

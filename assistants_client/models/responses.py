@@ -243,6 +243,7 @@ class Assistant(ResponseModel):
     temperature: float | Omit | None = OMIT
     top_p: float | Omit | None = OMIT
     response_format: str | ResponseFormat | Omit | None = OMIT
+    reasoning_effort: str | Omit | None = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -268,10 +269,11 @@ class AssistantList(ResponseModel):
     """AssistantList"""
 
     _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
-    object: str
+    _json_non_null: ClassVar[frozenset[str]] = _keys("first_id last_id object")
+    object: str | None = None
     data: list[Assistant] = attrs.field(factory=list)
-    first_id: str
-    last_id: str
+    first_id: str | None = None
+    last_id: str | None = None
     has_more: bool
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
@@ -1208,11 +1210,12 @@ class ThreadMessage(ThreadMessageMixin, ResponseModel):
     _json_required: ClassVar[frozenset[str]] = _keys(
         "assistant_id attachments completed_at content created_at id incomplete_at incomplete_details metadata object role run_id status thread_id"
     )
+    _json_non_null: ClassVar[frozenset[str]] = _keys("status")
     id: str
     object: str
     created_at: int
     thread_id: str
-    status: str
+    status: str | None = None
     incomplete_details: MessageIncompleteDetails | None = None
     completed_at: int | None = None
     incomplete_at: int | None = None
@@ -1222,6 +1225,7 @@ class ThreadMessage(ThreadMessageMixin, ResponseModel):
     run_id: str | None = None
     attachments: list[MessageAttachment] | None = None
     metadata: dict[str, str] | None = None
+    file_ids: list[str] | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -1233,10 +1237,11 @@ class MessageList(ResponseModel):
     """MessageList"""
 
     _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
-    object: str
+    _json_non_null: ClassVar[frozenset[str]] = _keys("first_id last_id object")
+    object: str | None = None
     data: list[ThreadMessage] = attrs.field(factory=list)
-    first_id: str
-    last_id: str
+    first_id: str | None = None
+    last_id: str | None = None
     has_more: bool
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
@@ -1426,6 +1431,7 @@ class RunResponse(RunResponseMixin, ResponseModel):
     _json_required: ClassVar[frozenset[str]] = _keys(
         "assistant_id cancelled_at completed_at created_at expires_at failed_at id incomplete_details instructions last_error max_completion_tokens max_prompt_tokens metadata model object parallel_tool_calls required_action response_format started_at status thread_id tool_choice tools truncation_strategy usage"
     )
+    _json_non_null: ClassVar[frozenset[str]] = _keys("instructions parallel_tool_calls")
     id: str
     object: str
     created_at: int
@@ -1441,7 +1447,7 @@ class RunResponse(RunResponseMixin, ResponseModel):
     completed_at: int | None = None
     incomplete_details: RunIncompleteDetails | None = None
     model: str
-    instructions: str
+    instructions: str | None = None
     tools: list[AssistantTool] = attrs.field(factory=list)
     metadata: dict[str, str] | None = None
     usage: RunUsage | None = None
@@ -1451,8 +1457,10 @@ class RunResponse(RunResponseMixin, ResponseModel):
     max_completion_tokens: int | None = None
     truncation_strategy: TruncationStrategy | None = None
     tool_choice: str | NamedToolChoice | None = None
-    parallel_tool_calls: bool
+    parallel_tool_calls: bool | None = None
     response_format: str | ResponseFormat | None = None
+    tool_resources: ToolResources | Omit | None = OMIT
+    reasoning_effort: str | Omit | None = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -1464,10 +1472,11 @@ class RunList(ResponseModel):
     """RunList"""
 
     _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
-    object: str
+    _json_non_null: ClassVar[frozenset[str]] = _keys("first_id last_id object")
+    object: str | None = None
     data: list[RunResponse] = attrs.field(factory=list)
-    first_id: str
-    last_id: str
+    first_id: str | None = None
+    last_id: str | None = None
     has_more: bool
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
@@ -1525,6 +1534,7 @@ class RunStep(ResponseModel):
     completed_at: int | None = None
     metadata: dict[str, str] | None = None
     usage: RunStepUsage | None = None
+    expires_at: int | Omit | None = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -1561,10 +1571,11 @@ class RunStepList(ResponseModel):
     """RunStepList"""
 
     _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
-    object: str
+    _json_non_null: ClassVar[frozenset[str]] = _keys("first_id last_id object")
+    object: str | None = None
     data: list[RunStep] = attrs.field(factory=list)
-    first_id: str
-    last_id: str
+    first_id: str | None = None
+    last_id: str | None = None
     has_more: bool
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
