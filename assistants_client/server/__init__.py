@@ -1,0 +1,1 @@
+"""The Assistants API server: the engine, its responders, stores and HTTP transports."""
