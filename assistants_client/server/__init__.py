@@ -1,1 +1,69 @@
-"""The Assistants API server: the engine, its responders, stores and HTTP transports."""
+"""The Assistants API server: runs answered by any OpenAI-compatible Chat Completions backend.
+
+``assistants-server --backend-url URL`` serves the API on the standard-library HTTP server;
+``wsgi_app()`` is the same application for any WSGI server, configured from the same flags
+and environment variables (``config.py`` lists them)::
+
+    gunicorn -k gthread --threads 32 'assistants_client.server:wsgi_app()'
+
+Inside: the engine (``engine.py``: operations and runs, ``runs.py``: one turn of a run), its
+responders (``responders/``: the Chat Completions backend, or the emulator's script), its store
+(memory, or SQLite with ``--db``) and its HTTP transports (``http.py``: the WSGI application,
+``stdlib.py``: the threaded HTTP server).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from assistants_client.emulator.store import Store
+from assistants_client.server.config import ConfigError, ServerConfig, parse_config
+from assistants_client.server.engine import Engine, Timing
+from assistants_client.server.http import ApiApp, Credentials
+from assistants_client.server.responders.chat import ChatCompletionsResponder
+
+__all__ = ["ConfigError", "ServerConfig", "build_app", "parse_config", "wsgi_app"]
+
+logger = logging.getLogger("assistants_client.server")
+
+
+def build_app(config: ServerConfig) -> ApiApp:
+    """The WSGI application for ``config``: a store, the backend responder, the engine."""
+    responder = ChatCompletionsResponder(
+        config.backend_url,
+        api_key=config.backend_api_key,
+        model_map=config.model_map,
+        connect_timeout=config.backend_connect_timeout,
+        read_timeout=config.backend_read_timeout,
+        max_retries=config.backend_max_retries,
+        completion_tokens_field=config.completion_tokens_field,  # type: ignore[arg-type]
+        max_connections=max(config.workers, 16),
+    )
+    if config.db is None:
+        logger.warning("no --db: the state is kept in memory and lost when the server stops")
+    engine = Engine(
+        Store(config.db),
+        responder,
+        timing=Timing(run_expires_after=config.run_expiry),
+        workers=config.workers,
+    )
+    credentials = Credentials(keys=config.api_keys, loopback_only=not config.api_keys)
+    return ApiApp(
+        engine,
+        prefix="/v1",
+        credentials=credentials,
+        max_body_bytes=config.max_body_bytes,
+        poll_after_ms="500",
+    )
+
+
+def wsgi_app(*argv: str) -> ApiApp:
+    """The server as a WSGI application: flags as arguments, else the environment variables.
+
+    ``gunicorn 'assistants_client.server:wsgi_app()'`` or
+    ``gunicorn 'assistants_client.server:wsgi_app("--db", "assistants.db")'``. Without client
+    keys (``ASSISTANTS_SERVER_API_KEYS``) it answers only clients on the loopback interface.
+    """
+    config = parse_config(argv)
+    logging.basicConfig(level=config.log_level)
+    return build_app(config)

@@ -13,10 +13,21 @@ as they become known, so the engine can stream them to clients at once:
   ``content_filter``);
 * :class:`Failure`: the turn failed (``server_error``, ``rate_limit_exceeded``,
   ``invalid_prompt``); what was yielded before it is kept as the partial answer.
+* :class:`Expire`: the run expires (a scripted responder's way to test expiry; a backend never
+  sends it).
+
+The last increment is a :class:`Finish`, a :class:`Failure` or an :class:`Expire`; nothing
+follows it. A cancelled turn simply ends, without any of them.
 
 A responder never raises for a failure of its backend: it yields a :class:`Failure`. It stops
 promptly (within a second) once the ``cancelled`` event passed to :meth:`Responder.respond` is
 set, releasing whatever connection it holds.
+
+:meth:`Responder.prepare` is called when a turn is queued, in the order runs are created, and
+what it returns is stored with the run and handed back in :attr:`Turn.prepared`. A scripted
+responder picks its reply there, so that replies go to runs in the order they were queued and a
+queued turn survives a restart; a backend prepares nothing, and a turn that was under way when
+the server stopped then fails, as a live answer cannot be resumed.
 
 Two adapters plug in here: the scripted responder of the emulator, and the Chat Completions
 backend of the server.
@@ -31,6 +42,7 @@ from typing import Any, Literal, Protocol, Union
 import attrs
 
 __all__ = [
+    "Expire",
     "Failure",
     "FailureCode",
     "Finish",
@@ -45,7 +57,7 @@ __all__ = [
     "Usage",
 ]
 
-FinishReason = Literal["stop", "tool_calls", "length", "content_filter"]
+FinishReason = Literal["stop", "tool_calls", "length", "content_filter", "max_prompt_tokens"]
 FailureCode = Literal["server_error", "rate_limit_exceeded", "invalid_prompt"]
 
 
@@ -76,9 +88,14 @@ class Usage:
 
 @attrs.frozen
 class Finish:
-    """Why the turn ended."""
+    """Why the turn ended: ``length`` and ``max_prompt_tokens`` leave the run incomplete."""
 
     reason: FinishReason
+
+
+@attrs.frozen
+class Expire:
+    """The run expires."""
 
 
 @attrs.frozen
@@ -89,7 +106,7 @@ class Failure:
     message: str
 
 
-Increment = Union[TextDelta, ToolCallDelta, Usage, Finish, Failure]  # noqa: UP007
+Increment = Union[TextDelta, ToolCallDelta, Usage, Finish, Failure, Expire]  # noqa: UP007
 
 
 @attrs.frozen
@@ -132,6 +149,7 @@ class Turn:
     max_prompt_tokens: int | None = None
     max_completion_tokens: int | None = None
     truncation_strategy: Mapping[str, Any] | None = None
+    prepared: Mapping[str, Any] | None = None
 
 
 class UnsupportedInput(Exception):
@@ -156,6 +174,9 @@ class Responder(Protocol):
         Called when the run is created (before it is stored), so a client gets a 400 naming
         the unsupported item instead of a run that fails later.
         """
+
+    def prepare(self, turn: Turn) -> Mapping[str, Any] | None:
+        """What to store with a queued turn (JSON data), or None; see the module docstring."""
 
     def respond(self, turn: Turn, cancelled: threading.Event) -> Iterator[Increment]:
         """The increments of one turn, yielded as they become known."""

@@ -816,6 +816,10 @@ class ChatCompletionsResponder:
 
     # -- the port ----------------------------------------------------------------------------
 
+    def prepare(self, turn: Turn) -> Mapping[str, Any] | None:
+        """Nothing: the answer comes live from the backend, and cannot outlive a restart."""
+        return None
+
     def check(self, turn: Turn) -> None:
         """Raise UnsupportedInput for tools other than functions, a tool_choice naming one,
         image_file content, images in assistant messages and unknown content types."""

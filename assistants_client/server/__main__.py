@@ -1,0 +1,62 @@
+"""``assistants-server``: serve the API on the standard-library HTTP server (see ``--help``)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from assistants_client.server import ConfigError, build_app, parse_config
+from assistants_client.server.stdlib import WSGIServer
+
+__all__ = ["main"]
+
+logger = logging.getLogger("assistants_client.server")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config = parse_config(sys.argv[1:] if argv is None else argv)
+        config.check_bind()
+    except ConfigError as problem:
+        sys.stderr.write(f"assistants-server: {problem}\n")
+        return 2
+    logging.basicConfig(
+        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = build_app(config)
+    try:
+        server = WSGIServer(app, config.host, config.port, max_connections=config.max_connections)
+    except OSError as problem:
+        sys.stderr.write(
+            f"assistants-server: cannot listen on {config.host}:{config.port}: {problem}\n"
+        )
+        app.engine.close()
+        return 1
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    server.start()
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    sys.stdout.write(f"http://{host}:{server.port}/v1\n")
+    sys.stdout.flush()
+    try:
+        while not stopping.wait(0.2):
+            pass
+    finally:
+        server.stop()
+        app.engine.close()
+        app.engine.store.close()
+        logger.info("server stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""The server's settings: command-line flags, each with an environment variable behind it.
+
+``assistants-server`` and ``wsgi_app()`` read the same settings, so a team can run the server
+under the HTTP server it already trusts (gunicorn) with the configuration it would give the
+command. A flag wins over its environment variable.
+
+Secrets come only from the environment, never from flags (a command line is visible to every
+user of the machine): ``ASSISTANTS_BACKEND_API_KEY`` (the backend's key, sent as a bearer
+token) and ``ASSISTANTS_SERVER_API_KEYS`` (the keys clients must present, comma-separated).
+Without client keys, the server serves only loopback clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = ["ConfigError", "ServerConfig", "parse_config"]
+
+BACKEND_KEY_ENV = "ASSISTANTS_BACKEND_API_KEY"
+CLIENT_KEYS_ENV = "ASSISTANTS_SERVER_API_KEYS"
+
+
+class ConfigError(ValueError):
+    """Settings the server refuses to start with; the message says what to change."""
+
+
+@attrs.frozen(kw_only=True)
+class ServerConfig:
+    """Everything the server is built from (see ``assistants-server --help``)."""
+
+    backend_url: str
+    backend_api_key: str | None = attrs.field(default=None, repr=False)
+    model_map: Mapping[str, str] = attrs.field(factory=dict)
+    api_keys: tuple[str, ...] = attrs.field(default=(), repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: str | None = None
+    workers: int = 32
+    max_connections: int = 256
+    run_expiry: float = 600.0
+    backend_connect_timeout: float = 10.0
+    backend_read_timeout: float = 300.0
+    backend_max_retries: int = 3
+    completion_tokens_field: str = "max_completion_tokens"
+    max_body_bytes: int = 4 * 1024 * 1024
+    log_level: str = "WARNING"
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/v1"
+
+    def check_bind(self) -> None:
+        """Without client keys, only a loopback address may be bound."""
+        if self.api_keys or is_loopback(self.host):
+            return
+        raise ConfigError(
+            f"refusing to serve {self.host} without client keys: anyone who can reach it could "
+            f"use your backend. Set {CLIENT_KEYS_ENV} (comma-separated keys clients must send as "
+            "`Authorization: Bearer <key>`), or bind 127.0.0.1."
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# flag -> (environment variable, help)
+_SETTINGS: dict[str, tuple[str, str]] = {
+    "backend-url": (
+        "ASSISTANTS_BACKEND_URL",
+        "an OpenAI-compatible base URL; runs post to {url}/chat/completions",
+    ),
+    "host": ("ASSISTANTS_HOST", "address to bind (default 127.0.0.1)"),
+    "port": ("ASSISTANTS_PORT", "port to bind (default 8000; 0 picks a free one)"),
+    "db": ("ASSISTANTS_DB", "SQLite file that keeps the state (default: memory only)"),
+    "model-map": (
+        "ASSISTANTS_MODEL_MAP",
+        "FROM=TO: send model FROM to the backend as TO (repeatable; comma-separated in the "
+        "environment)",
+    ),
+    "workers": ("ASSISTANTS_WORKERS", "runs executed in the background at once (default 32)"),
+    "max-connections": (
+        "ASSISTANTS_MAX_CONNECTIONS",
+        "connections served at once; more get 503 (default 256)",
+    ),
+    "run-expiry": (
+        "ASSISTANTS_RUN_EXPIRY",
+        "seconds a run may wait in requires_action before it expires (default 600)",
+    ),
+    "backend-timeout": (
+        "ASSISTANTS_BACKEND_TIMEOUT",
+        "seconds of silence from the backend before a run fails (default 300)",
+    ),
+    "backend-retries": (
+        "ASSISTANTS_BACKEND_RETRIES",
+        "retries of a backend 429/5xx before a run fails (default 3)",
+    ),
+    "completion-tokens-field": (
+        "ASSISTANTS_COMPLETION_TOKENS_FIELD",
+        "the backend's completion-token limit field: max_completion_tokens (default) or "
+        "max_tokens (Ollama, older llama.cpp)",
+    ),
+    "log-level": ("ASSISTANTS_LOG_LEVEL", "logging level (default WARNING)"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistants-server",
+        description=(
+            "Serve the Assistants API, with runs answered by an OpenAI-compatible Chat "
+            "Completions backend. Secrets come from the environment: "
+            f"{BACKEND_KEY_ENV} (the backend's key) and {CLIENT_KEYS_ENV} (client keys)."
+        ),
+    )
+    for flag, (env, help_text) in _SETTINGS.items():
+        action = "append" if flag == "model-map" else "store"
+        parser.add_argument(f"--{flag}", action=action, default=None, help=f"{help_text} [{env}]")
+    return parser
+
+
+def _number(name: str, raw: str, kind: type[Any], minimum: float) -> Any:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"--{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"--{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def _model_map(entries: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for entry in entries:
+        source, sep, target = entry.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise ConfigError(f"--model-map takes FROM=TO, got {entry!r}")
+        found[source.strip()] = target.strip()
+    return found
+
+
+def parse_config(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> ServerConfig:
+    """The settings from flags (``argv``) over environment variables (``environ``)."""
+    env = os.environ if environ is None else environ
+    args = vars(_parser().parse_args(list(argv or [])))
+
+    def setting(flag: str) -> Any:
+        value = args[flag.replace("-", "_")]
+        if value is None:
+            raw = env.get(_SETTINGS[flag][0], "").strip()
+            if raw:
+                value = raw.split(",") if flag == "model-map" else raw
+        return value
+
+    backend_url = setting("backend-url")
+    if not backend_url:
+        raise ConfigError(
+            "a backend is required: pass --backend-url (or set ASSISTANTS_BACKEND_URL), e.g. "
+            "http://127.0.0.1:11434/v1 for Ollama"
+        )
+    if not str(backend_url).startswith(("http://", "https://")):
+        raise ConfigError(f"--backend-url must be an http(s) URL, got {backend_url!r}")
+    fields: dict[str, Any] = {"backend_url": str(backend_url).rstrip("/")}
+    backend_key = env.get(BACKEND_KEY_ENV, "").strip()
+    if backend_key:
+        fields["backend_api_key"] = backend_key
+    keys = tuple(k.strip() for k in env.get(CLIENT_KEYS_ENV, "").split(",") if k.strip())
+    fields["api_keys"] = keys
+    if (host := setting("host")) is not None:
+        fields["host"] = host
+    if (port := setting("port")) is not None:
+        fields["port"] = _number("port", port, int, 0)
+    if (db := setting("db")) is not None:
+        fields["db"] = db
+    if (mapping := setting("model-map")) is not None:
+        fields["model_map"] = _model_map(mapping)
+    for flag, name, kind, minimum in (
+        ("workers", "workers", int, 1),
+        ("max-connections", "max_connections", int, 1),
+        ("run-expiry", "run_expiry", float, 1),
+        ("backend-timeout", "backend_read_timeout", float, 0.1),
+        ("backend-retries", "backend_max_retries", int, 0),
+    ):
+        if (raw := setting(flag)) is not None:
+            fields[name] = _number(flag, raw, kind, minimum)
+    if (field := setting("completion-tokens-field")) is not None:
+        if field not in ("max_completion_tokens", "max_tokens"):
+            raise ConfigError(
+                f"--completion-tokens-field is max_completion_tokens or max_tokens, got {field!r}"
+            )
+        fields["completion_tokens_field"] = field
+    if (level := setting("log-level")) is not None:
+        fields["log_level"] = str(level).upper()
+    return ServerConfig(**fields)

@@ -1,0 +1,887 @@
+"""The engine: the Assistants API's operations and the lifecycle of runs, without HTTP.
+
+It knows nothing of who answers a run (a :class:`Responder` does), nor of HTTP (``http.py``
+serves it), nor, beyond the :class:`Store` it is given, of where state lives. One engine
+serves both the emulator (a scripted responder) and the server (a Chat Completions backend).
+
+Runs:
+
+* A run is executed by a :class:`~assistants_client.server.runs.TurnDriver`, turn by turn: the
+  first turn when it is created, the next one each time tool outputs are submitted.
+* A streamed run is driven by the request that streams it; if its client goes away, the rest
+  of the turn goes on in the background. A run that is not streamed goes to a bounded pool of
+  worker threads at once, and its creation answers ``queued``.
+* ``cancel_run`` marks the run ``cancelling`` and signals its turn, which stops the responder
+  (within a second) and ends the run ``cancelled``, keeping the text received so far.
+* A run left in ``requires_action`` past its ``expires_at`` becomes ``expired`` (checked on
+  every request and once a second).
+* At start, a run that was under way when the engine stopped is resumed if its turn was
+  prepared in advance (scripted replies), else it fails with ``server_error``: a live answer
+  cannot be resumed. No run stays ``in_progress`` forever.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import copy
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from assistants_client.emulator.errors import ApiError
+from assistants_client.emulator.schema import RequestSchemas, ValidationFailure, request_schemas
+from assistants_client.emulator.store import Store
+from assistants_client.models.operations import OPERATIONS
+from assistants_client.server import objects
+from assistants_client.server.objects import JSONDict
+from assistants_client.server.responders import Responder, ToolRound, Turn, UnsupportedInput
+from assistants_client.server.runs import ACTIVE, Event, TurnDriver, close_run, event
+
+__all__ = ["Engine", "Request", "Route", "StreamResult", "Timing"]
+
+logger = logging.getLogger("assistants_client.server")
+
+DEFAULT_RUN_EXPIRY = 600.0
+DEFAULT_WORKERS = 32
+SWEEP_EVERY = 1.0
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The pace of runs: seconds spent ``queued`` and ``cancelling``, and the run expiry.
+
+    The server answers as fast as its backend; the emulator uses small delays so that each
+    state can be observed, and a scripted responder paces its pieces by ``stream_interval``
+    (and spends ``in_progress`` before answering a run in the background).
+    """
+
+    queued: float = 0.0
+    in_progress: float = 0.0
+    cancelling: float = 0.0
+    stream_interval: float = 0.0
+    run_expires_after: float = DEFAULT_RUN_EXPIRY
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # below the base path, e.g. "/threads/thread_1/runs"
+    query: dict[str, list[str]]
+    headers: Mapping[str, str]
+    body: Any
+
+
+@dataclass
+class StreamResult:
+    """An operation answered with an event stream; iterate ``events`` to drive it."""
+
+    events: Iterator[Event]
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    operation_id: str
+    handler: Callable[..., Any]
+    params: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Active:
+    """A run being executed by this engine: the signal its turn watches."""
+
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+def _not_found(kind: str, obj_id: str, param: str) -> ApiError:
+    return ApiError(404, f"No {kind} found with id '{obj_id}'.", param=param)
+
+
+def _not_implemented(operation_id: str) -> Callable[..., Any]:
+    def handler(request: Request, body: JSONDict, **params: str) -> Any:
+        raise ApiError(
+            501, f"The server does not implement {operation_id}.", code="not_implemented"
+        )
+
+    return handler
+
+
+def _check_metadata(value: Any, path: str = "body.metadata") -> JSONDict:
+    if value is None:
+        return {}
+    if len(value) > 16:
+        raise ApiError(400, f"{path}: expected at most 16 keys", param=path)
+    for key, item in value.items():
+        if len(key) > 64:
+            raise ApiError(400, f"{path}: key {key[:20]!r}... is longer than 64", param=path)
+        if len(item) > 512:
+            raise ApiError(
+                400, f"{path}.{key}: expected at most 512 characters", param=f"{path}.{key}"
+            )
+    return dict(value)
+
+
+def _exhaust(events: Iterator[Event]) -> None:
+    for _ in events:
+        pass
+
+
+class Engine:
+    """The API over a store and a responder. Thread-safe: every request may come on its own
+    thread; ``store.lock`` guards the objects, and is never held while a responder is awaited.
+
+    * ``foundry``: answer lists in Azure AI Foundry's shape (no ``object`` nor ``first_id``).
+    * ``extra_tool_types``: tool types accepted beyond the spec's (a vendor's own).
+    * ``workers``: how many runs execute in the background at once; more wait ``queued``.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        responder: Responder,
+        *,
+        timing: Timing | None = None,
+        workers: int = DEFAULT_WORKERS,
+        foundry: bool = False,
+        extra_tool_types: frozenset[str] = frozenset(),
+    ) -> None:
+        self.store = store
+        self.lock = store.lock
+        self.responder = responder
+        self.timing = timing or Timing()
+        self.foundry = foundry
+        self.extra_tool_types = extra_tool_types
+        self.schemas: RequestSchemas = request_schemas()
+        self._active: dict[str, _Active] = {}
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="assistants-run"
+        )
+        self._closed = threading.Event()
+        self._last_sweep = 0.0
+        self.routes = self._build_routes()
+        self._recover()
+        self._sweeper = threading.Thread(target=self._sweep_forever, daemon=True)
+        self._sweeper.start()
+
+    @property
+    def closing(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        """Stop: turns under way stop where they are, without changing their runs, which a
+        restart on the same store then resumes or fails (see the module docstring)."""
+        self._closed.set()
+        with self.lock:
+            for active in self._active.values():
+                active.cancelled.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- routing --------------------------------------------------------------------------
+
+    def _build_routes(self) -> list[Route]:
+        """One route per operation of the generated table, served by the method of its name.
+
+        An operation without such a method (one new in the spec) is answered 501 naming it.
+        """
+        routes = []
+        for operation in OPERATIONS:
+            handler = getattr(self, operation.name, None) or _not_implemented(operation.id)
+            regex = "^" + re.sub(r"{(\w+)}", r"(?P<\1>[^/]+)", operation.path) + "/?$"
+            routes.append(
+                Route(
+                    operation.method,
+                    re.compile(regex),
+                    operation.id,
+                    handler,
+                    list(operation.path_params),
+                )
+            )
+        return routes
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route for ``method path`` and its path parameters; ApiError 404/405 otherwise."""
+        allowed: list[str] = []
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if found is None:
+                continue
+            if route.method == method:
+                return route, {k: unquote(v) for k, v in found.groupdict().items()}
+            allowed.append(route.method)
+        if allowed:
+            raise ApiError(
+                405,
+                f"Method {method} is not allowed for {path}; allowed: {', '.join(allowed)}.",
+                code="method_not_allowed",
+                headers={"Allow": ", ".join(sorted(set(allowed)))},
+            )
+        raise ApiError(404, f"Unknown request URL: {method} {path}.", code="unknown_url")
+
+    def dispatch(self, route: Route, params: dict[str, str], request: Request) -> Any:
+        body = request.body
+        if route.operation_id in self.schemas.body_checks:
+            if body is None:
+                if self.schemas.body_required.get(route.operation_id):
+                    raise ApiError(400, "body: a JSON request body is required", param="body")
+                body = {}
+            self._validate(route.operation_id, body)
+        elif body is None:
+            body = {}
+        self._expire_due()
+        with self.lock:
+            return route.handler(request, body, **params)
+
+    def _validate(self, operation_id: str, body: Any) -> None:
+        try:
+            self.schemas.validate_body(operation_id, self._without_extra_tools(body))
+        except ValidationFailure as failure:
+            raise ApiError(400, str(failure), param=failure.path) from None
+
+    def _without_extra_tools(self, body: Any) -> Any:
+        """The body as the spec sees it: tools and tool resources of accepted extra types out."""
+        if not self.extra_tool_types or not isinstance(body, dict):
+            return body
+        trimmed = dict(body)
+        tools = trimmed.get("tools")
+        if isinstance(tools, list):
+            trimmed["tools"] = [
+                t
+                for t in tools
+                if not (isinstance(t, dict) and t.get("type") in self.extra_tool_types)
+            ]
+        resources = trimmed.get("tool_resources")
+        if isinstance(resources, dict):
+            trimmed["tool_resources"] = {
+                k: v for k, v in resources.items() if k not in self.extra_tool_types
+            }
+        return trimmed
+
+    # -- the Host of the run drivers ------------------------------------------------------
+
+    def put(self, kind: str, obj: JSONDict, parent: str) -> None:
+        self.store.put(kind, obj["id"], obj, parent)
+
+    def save(self, kind: str, obj: JSONDict) -> None:
+        self.store.save(kind, obj["id"])
+
+    def save_run(self, record: JSONDict) -> None:
+        run = record["run"]
+        self.store.save("run", run["id"])
+        if run["status"] not in ACTIVE:
+            self._active.pop(run["id"], None)
+
+    def message_of(self, record: JSONDict, message_id: str) -> JSONDict | None:
+        return self.store.get("message", message_id, record["run"]["thread_id"])
+
+    def steps_of(self, record: JSONDict) -> list[JSONDict]:
+        return self.store.children("step", record["run"]["id"])
+
+    # -- lists ----------------------------------------------------------------------------
+
+    def _page(
+        self,
+        items: list[JSONDict],
+        query: dict[str, list[str]],
+        view: Callable[[JSONDict], JSONDict] = copy.deepcopy,
+    ) -> JSONDict:
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            return values[-1] if values and values[-1] != "" else None
+
+        raw_limit = one("limit")
+        limit = 20
+        if raw_limit is not None:
+            try:
+                limit = int(raw_limit)
+            except ValueError:
+                raise ApiError(
+                    400, f"limit: expected an integer, got {raw_limit!r}", param="limit"
+                ) from None
+            if not 1 <= limit <= 100:
+                raise ApiError(400, "limit: must be between 1 and 100", param="limit")
+        order = one("order") or "desc"
+        if order not in ("asc", "desc"):
+            raise ApiError(400, f"order: {order!r} is not one of ['asc', 'desc']", param="order")
+        seqs = self.store.seqs
+        ascending = order == "asc"
+        ordered = items if ascending else items[::-1]
+        for name in ("after", "before"):
+            cursor = one(name)
+            if cursor is None:
+                continue
+            if cursor not in seqs:
+                raise ApiError(400, f"{name}: no object with id '{cursor}'", param=name)
+            mark = seqs[cursor]
+            later = (name == "after") == ascending
+            ordered = [
+                o for o in ordered if (seqs[o["id"]] > mark) == later and seqs[o["id"]] != mark
+            ]
+        if one("before") is not None and one("after") is None:
+            chosen = ordered[-limit:]
+        else:
+            chosen = ordered[:limit]
+        return objects.page([view(o) for o in chosen], len(ordered) > limit, foundry=self.foundry)
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def _assistant(self, assistant_id: str, param: str = "assistant_id") -> JSONDict:
+        found = self.store.get("assistant", assistant_id)
+        if found is None:
+            raise _not_found("assistant", assistant_id, param)
+        return found
+
+    def _thread(self, thread_id: str) -> JSONDict:
+        found = self.store.get("thread", thread_id)
+        if found is None:
+            raise _not_found("thread", thread_id, "thread_id")
+        return found
+
+    def _message(self, thread_id: str, message_id: str) -> JSONDict:
+        self._thread(thread_id)
+        found = self.store.get("message", message_id, thread_id)
+        if found is None:
+            raise _not_found("message", message_id, "message_id")
+        return found
+
+    def _record(self, thread_id: str, run_id: str) -> JSONDict:
+        self._thread(thread_id)
+        found = self.store.get("run", run_id, thread_id)
+        if found is None:
+            raise _not_found("run", run_id, "run_id")
+        return found
+
+    def _active_run(self, thread_id: str) -> JSONDict | None:
+        for record in self.store.children("run", thread_id):
+            if record["run"]["status"] in ACTIVE:
+                return record
+        return None
+
+    def _ensure_idle(self, thread_id: str) -> None:
+        record = self._active_run(thread_id)
+        if record is not None:
+            run = record["run"]
+            raise ApiError(
+                400,
+                f"Thread {thread_id} already has an active run {run['id']} "
+                f"(status {run['status']}).",
+                param="thread_id",
+            )
+
+    # -- assistants -----------------------------------------------------------------------
+
+    def list_assistants(self, request: Request, body: JSONDict) -> JSONDict:
+        return self._page(self.store.children("assistant"), request.query)
+
+    def create_assistant(self, request: Request, body: JSONDict) -> JSONDict:
+        assistant = objects.assistant(body, metadata=_check_metadata(body.get("metadata")))
+        self.store.put("assistant", assistant["id"], assistant)
+        return copy.deepcopy(assistant)
+
+    def get_assistant(self, request: Request, body: JSONDict, assistant_id: str) -> JSONDict:
+        return copy.deepcopy(self._assistant(assistant_id))
+
+    def update_assistant(self, request: Request, body: JSONDict, assistant_id: str) -> JSONDict:
+        assistant = self._assistant(assistant_id)
+        metadata = _check_metadata(body["metadata"]) if "metadata" in body else None
+        for key in ("model", "name", "description", "instructions", "reasoning_effort"):
+            if key in body:
+                assistant[key] = body[key]
+        if "tools" in body:
+            assistant["tools"] = copy.deepcopy(body["tools"] or [])
+        if "tool_resources" in body:
+            assistant["tool_resources"] = objects.tool_resources(body["tool_resources"])
+        if metadata is not None:
+            assistant["metadata"] = metadata
+        for key in ("temperature", "top_p"):
+            if key in body:
+                assistant[key] = 1.0 if body[key] is None else body[key]
+        if "response_format" in body:
+            assistant["response_format"] = body["response_format"] or "auto"
+        self.store.save("assistant", assistant_id)
+        return copy.deepcopy(assistant)
+
+    def delete_assistant(self, request: Request, body: JSONDict, assistant_id: str) -> JSONDict:
+        self._assistant(assistant_id)
+        self.store.delete("assistant", assistant_id)
+        return objects.deleted(assistant_id, "assistant")
+
+    # -- threads --------------------------------------------------------------------------
+
+    def _create_thread(self, body: JSONDict, path: str) -> JSONDict:
+        messages = body.get("messages") or []
+        metadata = _check_metadata(body.get("metadata"), f"{path}.metadata")
+        for index, message in enumerate(messages):
+            _check_metadata(message.get("metadata"), f"{path}.messages[{index}].metadata")
+        thread = objects.thread(body, metadata=metadata)
+        self.store.put("thread", thread["id"], thread)
+        for message in messages:
+            self._add_message(thread["id"], message)
+        return thread
+
+    def create_thread(self, request: Request, body: JSONDict) -> JSONDict:
+        return copy.deepcopy(self._create_thread(body, "body"))
+
+    def get_thread(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
+        return copy.deepcopy(self._thread(thread_id))
+
+    def update_thread(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
+        thread = self._thread(thread_id)
+        metadata = _check_metadata(body["metadata"]) if "metadata" in body else None
+        if "tool_resources" in body:
+            thread["tool_resources"] = objects.tool_resources(
+                body["tool_resources"], code_interpreter_default=True
+            )
+        if metadata is not None:
+            thread["metadata"] = metadata
+        self.store.save("thread", thread_id)
+        return copy.deepcopy(thread)
+
+    def delete_thread(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
+        self._thread(thread_id)
+        for message in self.store.children("message", thread_id):
+            self.store.delete("message", message["id"])
+        for record in self.store.children("run", thread_id):
+            run_id = record["run"]["id"]
+            active = self._active.pop(run_id, None)
+            if active is not None:
+                active.cancelled.set()
+            # A turn still under way sees its run gone by this status, and stops.
+            record["run"]["status"] = "cancelled"
+            for step in self.store.children("step", run_id):
+                self.store.delete("step", step["id"])
+            self.store.delete("run", run_id)
+        self.store.delete("thread", thread_id)
+        return objects.deleted(thread_id, "thread")
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _add_message(
+        self,
+        thread_id: str,
+        body: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+        assistant_id: str | None = None,
+    ) -> JSONDict:
+        message = objects.message(thread_id, body, run_id=run_id, assistant_id=assistant_id)
+        self.store.put("message", message["id"], message, thread_id)
+        return message
+
+    def list_messages(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
+        self._thread(thread_id)
+        messages = self.store.children("message", thread_id)
+        run_filter = request.query.get("run_id")
+        if run_filter and run_filter[-1]:
+            messages = [m for m in messages if m["run_id"] == run_filter[-1]]
+        return self._page(messages, request.query, objects.message_view)
+
+    def create_message(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
+        self._thread(thread_id)
+        self._ensure_idle(thread_id)
+        _check_metadata(body.get("metadata"))
+        return objects.message_view(self._add_message(thread_id, body))
+
+    def get_message(
+        self, request: Request, body: JSONDict, thread_id: str, message_id: str
+    ) -> JSONDict:
+        return objects.message_view(self._message(thread_id, message_id))
+
+    def update_message(
+        self, request: Request, body: JSONDict, thread_id: str, message_id: str
+    ) -> JSONDict:
+        message = self._message(thread_id, message_id)
+        if "metadata" in body:
+            message["metadata"] = _check_metadata(body["metadata"])
+        self.store.save("message", message_id)
+        return objects.message_view(message, modified=True)
+
+    def delete_message(
+        self, request: Request, body: JSONDict, thread_id: str, message_id: str
+    ) -> JSONDict:
+        self._message(thread_id, message_id)
+        self.store.delete("message", message_id)
+        return objects.deleted(message_id, "thread.message")
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def _turn(self, record: JSONDict, messages: list[JSONDict] | None = None) -> Turn:
+        """What the responder gets for the next turn of a run."""
+        run = record["run"]
+        state = record["state"]
+        thread_messages = (
+            messages if messages is not None else self.store.children("message", run["thread_id"])
+        )
+        rounds = [
+            ToolRound(calls=tuple(r["calls"]), outputs=dict(r["outputs"]))
+            for r in state.get("rounds", [])
+        ]
+        return Turn(
+            run_id=run["id"],
+            thread_id=run["thread_id"],
+            assistant_id=run["assistant_id"],
+            model=run["model"],
+            instructions=state.get("instructions"),
+            additional_instructions=state.get("additional_instructions"),
+            messages=[copy.deepcopy(m) for m in thread_messages],
+            tool_rounds=rounds,
+            tools=copy.deepcopy(run["tools"]),
+            tool_choice=copy.deepcopy(run["tool_choice"]),
+            parallel_tool_calls=run["parallel_tool_calls"],
+            response_format=copy.deepcopy(run["response_format"]),
+            temperature=run["temperature"],
+            top_p=run["top_p"],
+            max_prompt_tokens=run["max_prompt_tokens"],
+            max_completion_tokens=run["max_completion_tokens"],
+            truncation_strategy=copy.deepcopy(run["truncation_strategy"]),
+            prepared=copy.deepcopy(state.get("prepared")),
+        )
+
+    def _check_turn(self, turn: Turn, existing: int) -> None:
+        """400 for what the responder cannot do, before anything is stored."""
+        try:
+            self.responder.check(turn)
+        except UnsupportedInput as unsupported:
+            param = unsupported.param
+            found = re.match(r"messages\[(\d+)\](.*)", param)
+            if found is not None and int(found.group(1)) >= existing:
+                param = f"additional_messages[{int(found.group(1)) - existing}]{found.group(2)}"
+            raise ApiError(400, unsupported.message, param=param) from None
+
+    def _new_run(self, thread_id: str, body: JSONDict) -> JSONDict:
+        assistant = self._assistant(body["assistant_id"], "body.assistant_id")
+        self._ensure_idle(thread_id)
+        metadata = _check_metadata(body.get("metadata"))
+        additional = body.get("additional_messages") or []
+        for index, message in enumerate(additional):
+            _check_metadata(message.get("metadata"), f"body.additional_messages[{index}].metadata")
+        instructions = body.get("instructions")
+        if instructions is None:
+            instructions = assistant.get("instructions")
+        tools = body.get("tools")
+        if tools is None:
+            tools = assistant.get("tools") or []
+        thread = self._thread(thread_id)
+        resources = copy.deepcopy(thread.get("tool_resources") or {})
+        run = objects.run(
+            thread_id,
+            assistant["id"],
+            body,
+            instructions=instructions or None,
+            tools=tools[:20],
+            resources=resources or {"code_interpreter": {"file_ids": []}},
+            expires_at=objects.now() + int(self.timing.run_expires_after),
+            defaults=assistant,
+            metadata=metadata,
+        )
+        record: JSONDict = {
+            "run": run,
+            "state": {
+                "instructions": instructions or None,
+                "additional_instructions": body.get("additional_instructions") or None,
+                "usage": [0, 0],
+                "rounds": [],
+            },
+        }
+        existing = self.store.children("message", thread_id)
+        provisional = [
+            objects.message(thread_id, message, status="completed") for message in additional
+        ]
+        turn = self._turn(record, existing + provisional)
+        self._check_turn(turn, len(existing))
+        for message in additional:
+            self._add_message(thread_id, message)
+        record["state"]["prepared"] = self.responder.prepare(self._turn(record))
+        self.store.put("run", run["id"], record, thread_id)
+        self._active[run["id"]] = _Active()
+        return record
+
+    def _start(self, record: JSONDict, thread: JSONDict | None, streaming: bool) -> Any:
+        run = record["run"]
+        if not streaming:
+            self._in_background(record)
+            return copy.deepcopy(run)
+        opening: list[Event] = []
+        if thread is not None:
+            opening.append(event("thread.created", thread))
+        opening.append(event("thread.run.created", run))
+        opening.append(event("thread.run.queued", run))
+        return StreamResult(self._listen(record, opening))
+
+    def create_run(self, request: Request, body: JSONDict, thread_id: str) -> Any:
+        self._thread(thread_id)
+        record = self._new_run(thread_id, body)
+        return self._start(record, None, bool(body.get("stream")))
+
+    def create_thread_and_run(self, request: Request, body: JSONDict) -> Any:
+        self._assistant(body["assistant_id"], "body.assistant_id")
+        _check_metadata(body.get("metadata"))
+        thread = self._create_thread(dict(body.get("thread") or {}), "body.thread")
+        if body.get("tool_resources") is not None:
+            thread["tool_resources"] = objects.tool_resources(
+                body["tool_resources"], code_interpreter_default=True
+            )
+            self.store.save("thread", thread["id"])
+        run_body = {k: v for k, v in body.items() if k not in ("thread", "tool_resources")}
+        try:
+            record = self._new_run(thread["id"], run_body)
+        except ApiError:
+            # Nothing of a refused request stays behind, not even its new thread.
+            self.delete_thread(request, {}, thread["id"])
+            raise
+        return self._start(record, copy.deepcopy(thread), bool(body.get("stream")))
+
+    def list_runs(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
+        self._thread(thread_id)
+        runs = [record["run"] for record in self.store.children("run", thread_id)]
+        return self._page(runs, request.query)
+
+    def get_run(self, request: Request, body: JSONDict, thread_id: str, run_id: str) -> JSONDict:
+        return copy.deepcopy(self._record(thread_id, run_id)["run"])
+
+    def update_run(self, request: Request, body: JSONDict, thread_id: str, run_id: str) -> JSONDict:
+        record = self._record(thread_id, run_id)
+        if "metadata" in body:
+            record["run"]["metadata"] = _check_metadata(body["metadata"])
+        self.store.save("run", run_id)
+        return copy.deepcopy(record["run"])
+
+    def cancel_run(self, request: Request, body: JSONDict, thread_id: str, run_id: str) -> JSONDict:
+        record = self._record(thread_id, run_id)
+        run = record["run"]
+        if run["status"] == "cancelling":
+            return copy.deepcopy(run)
+        if run["status"] not in ACTIVE:
+            raise ApiError(
+                400,
+                f"Cannot cancel run with status '{run['status']}'.",
+                param="run_id",
+            )
+        waiting = run["status"] == "requires_action"
+        run["status"] = "cancelling"
+        self.store.save("run", run_id)
+        active = self._active.get(run_id)
+        if active is not None:
+            active.cancelled.set()
+        answer: JSONDict = copy.deepcopy(run)
+        if waiting or active is None:
+            # No turn is under way to notice the signal: end the run here.
+            self._pool.submit(self._finish_cancel, record)
+        return answer
+
+    def _finish_cancel(self, record: JSONDict) -> None:
+        if self.timing.cancelling > 0:
+            time.sleep(self.timing.cancelling)
+        with self.lock:
+            if record["run"]["status"] == "cancelling":
+                close_run(self, record, "cancelled", [])
+
+    def submit_tool_outputs(
+        self, request: Request, body: JSONDict, thread_id: str, run_id: str
+    ) -> Any:
+        record = self._record(thread_id, run_id)
+        run = record["run"]
+        if run["status"] != "requires_action" or run["required_action"] is None:
+            raise ApiError(
+                400,
+                f"Runs in status '{run['status']}' do not accept tool outputs.",
+                param="run_id",
+            )
+        pending = {
+            call["id"]: call["function"]["name"]
+            for call in run["required_action"]["submit_tool_outputs"]["tool_calls"]
+        }
+        outputs: dict[str, str] = {}
+        for index, item in enumerate(body["tool_outputs"]):
+            path = f"body.tool_outputs[{index}]"
+            call_id = item.get("tool_call_id")
+            if call_id is None:
+                raise ApiError(
+                    400, f"{path}.tool_call_id: is required", param=f"{path}.tool_call_id"
+                )
+            if call_id not in pending:
+                raise ApiError(
+                    400,
+                    f"{path}.tool_call_id: no pending tool call with id '{call_id}'",
+                    param=f"{path}.tool_call_id",
+                )
+            if call_id in outputs:
+                raise ApiError(
+                    400,
+                    f"{path}.tool_call_id: duplicate output for '{call_id}'",
+                    param=f"{path}.tool_call_id",
+                )
+            outputs[call_id] = str(item.get("output", ""))
+        missing = [call_id for call_id in pending if call_id not in outputs]
+        if missing:
+            raise ApiError(
+                400,
+                f"body.tool_outputs: expected outputs for every pending tool call; missing {missing}",
+                param="body.tool_outputs",
+            )
+        state = record["state"]
+        step = self.store.get("step", state.get("tool_step", ""), run_id)
+        now = objects.now()
+        if step is not None:
+            for call in step["step_details"]["tool_calls"]:
+                if call["id"] in outputs:
+                    call["function"]["output"] = outputs[call["id"]]
+            step["status"] = "completed"
+            step["completed_at"] = now
+            step["expires_at"] = None
+            step["usage"] = objects.usage(*state.get("step_usage", [0, 0]))
+            self.store.save("step", step["id"])
+        state.setdefault("rounds", []).append(
+            {"calls": state.pop("calls", []), "outputs": dict(outputs)}
+        )
+        state.pop("tool_step", None)
+        run["status"] = "queued"
+        run["required_action"] = None
+        state["prepared"] = self.responder.prepare(self._turn(record))
+        self.store.save("run", run_id)
+        self._active[run_id] = _Active()
+        if not body.get("stream"):
+            self._in_background(record)
+            return copy.deepcopy(run)
+        opening = [event("thread.run.step.completed", step)] if step is not None else []
+        opening.append(event("thread.run.queued", run))
+        return StreamResult(self._listen(record, opening))
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def list_run_steps(
+        self, request: Request, body: JSONDict, thread_id: str, run_id: str
+    ) -> JSONDict:
+        self._record(thread_id, run_id)
+        return self._page(self.store.children("step", run_id), request.query)
+
+    def get_run_step(
+        self, request: Request, body: JSONDict, thread_id: str, run_id: str, step_id: str
+    ) -> JSONDict:
+        self._record(thread_id, run_id)
+        step = self.store.get("step", step_id, run_id)
+        if step is None:
+            raise _not_found("run step", step_id, "step_id")
+        return copy.deepcopy(step)
+
+    # -- executing runs -------------------------------------------------------------------
+
+    def _driver(self, record: JSONDict, *, background: bool) -> TurnDriver:
+        run_id = record["run"]["id"]
+        active = self._active.setdefault(run_id, _Active())
+        timing = self.timing
+        return TurnDriver(
+            self,
+            self.responder,
+            record,
+            self._turn(record),
+            active.cancelled,
+            queued_delay=timing.queued,
+            answer_delay=timing.in_progress if background else 0.0,
+            cancel_delay=timing.cancelling,
+        )
+
+    def _in_background(self, record: JSONDict) -> None:
+        driver = self._driver(record, background=True)
+        self._pool.submit(self._drive_quietly, driver.drive())
+
+    @staticmethod
+    def _drive_quietly(events: Iterator[Event]) -> None:
+        try:
+            _exhaust(events)
+        except Exception:
+            logger.exception("a run failed in the background")
+
+    def _listen(self, record: JSONDict, opening: list[Event]) -> Iterator[Event]:
+        """The events of a streamed turn; a client that goes away leaves it to the pool."""
+        driver = self._driver(record, background=False)
+        events = driver.drive()
+        finished = False
+        try:
+            yield from opening
+            # Not `yield from`: closing this generator must not close the turn's.
+            for item in events:  # noqa: UP028
+                yield item
+            finished = True
+        finally:
+            if not finished and not self.closing:
+                self._pool.submit(self._drive_quietly, events)
+
+    # -- expiry and recovery --------------------------------------------------------------
+
+    def _expire_due(self) -> None:
+        """Expire the runs left in ``requires_action`` past their ``expires_at``."""
+        now = objects.now()
+        with self.lock:
+            for run_id in list(self._active):
+                thread_id = self.store.parent_of("run", run_id)
+                record = self.store.get("run", run_id, thread_id) if thread_id else None
+                if record is None:
+                    self._active.pop(run_id, None)
+                    continue
+                run = record["run"]
+                expires_at = run.get("expires_at")
+                due = expires_at is not None and now >= expires_at
+                if run["status"] == "requires_action" and due:
+                    close_run(self, record, "expired", [])
+
+    def _sweep_forever(self) -> None:
+        while not self._closed.wait(SWEEP_EVERY):
+            try:
+                self._expire_due()
+            except Exception:
+                logger.exception("expiring runs failed")
+
+    def _recover(self) -> None:
+        """Runs under way when the engine last stopped: resumed when prepared, else failed."""
+        with self.lock:
+            for _, record in list(self.store.iter_kind("run")):
+                run = record["run"]
+                status = run["status"]
+                if status == "requires_action":
+                    self._active[run["id"]] = _Active()  # for its expiry
+                if status not in ("queued", "in_progress", "cancelling"):
+                    continue
+                if status == "cancelling":
+                    close_run(self, record, "cancelled", [])
+                elif record["state"].get("prepared") is not None:
+                    run["status"] = "queued"
+                    self.store.save("run", run["id"])
+                    self._in_background(record)
+                else:
+                    self._fail_interrupted(record)
+
+    def _fail_interrupted(self, record: JSONDict) -> None:
+        run = record["run"]
+        error = {
+            "code": "server_error",
+            "message": "The server restarted while the run was under way.",
+        }
+        now = objects.now()
+        message_id = record["state"].pop("message", None)
+        if message_id is not None:
+            message = self.message_of(record, message_id)
+            if message is not None and message["status"] == "in_progress":
+                message["status"] = "incomplete"
+                message["incomplete_at"] = now
+                message["incomplete_details"] = {"reason": "run_failed"}
+                self.store.save("message", message_id)
+        for step in self.steps_of(record):
+            if step["status"] == "in_progress":
+                step["status"] = "failed"
+                step["failed_at"] = now
+                step["last_error"] = error
+                step["expires_at"] = None
+                self.store.save("step", step["id"])
+        run["status"] = "failed"
+        run["failed_at"] = now
+        run["last_error"] = error
+        run["expires_at"] = None
+        prompt, completion = record["state"].get("usage", [0, 0])
+        run["usage"] = objects.usage(prompt, completion)
+        self.store.save("run", run["id"])
