@@ -1,0 +1,15 @@
+"""Fixtures for the smoke tests of the test infrastructure, wired the way suites should wire them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import chromium, postgres
+
+postgres_server = postgres.postgres_server_fixture()
+browser = chromium.browser_fixture()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    postgres.install_when_requested(items)
+    chromium.install_when_requested(items)
