@@ -3,7 +3,8 @@
 Each benchmark module runs in a fresh interpreter (``python -m bench --child NAME``), so one
 cannot warm caches, grow the heap or trace memory for another; a benchmark that fails is
 reported as failed and the others still run. ``--only NAME`` runs a subset
-(``parse stream import roundtrip paginate throughput``).
+(``parse stream import roundtrip paginate throughput server-stream server-concurrency
+server-roundtrip``).
 
 The table also goes into the Performance section of ``README.md``, between its markers.
 """
@@ -29,6 +30,9 @@ BENCHMARKS = {
     "roundtrip": "bench.bench_roundtrip",
     "paginate": "bench.bench_paginate",
     "throughput": "bench.bench_throughput",
+    "server-stream": "bench.bench_server_stream",
+    "server-concurrency": "bench.bench_server_concurrency",
+    "server-roundtrip": "bench.bench_server_roundtrip",
 }
 CHILD_TIMEOUT = 240
 MARKER = "BENCH-ROWS:"

@@ -37,7 +37,8 @@ def build_app(config: ServerConfig) -> ApiApp:
         read_timeout=config.backend_read_timeout,
         max_retries=config.backend_max_retries,
         completion_tokens_field=config.completion_tokens_field,  # type: ignore[arg-type]
-        max_connections=max(config.workers, 16),
+        # Backend calls at once: the background runs, plus a streamed run per connection served.
+        max_connections=config.workers + config.max_connections,
     )
     if config.db is None:
         logger.warning("no --db: the state is kept in memory and lost when the server stops")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 import logging
+import math
 import re
 import threading
 import time
@@ -534,8 +535,10 @@ class Engine:
             tool_choice=copy.deepcopy(run["tool_choice"]),
             parallel_tool_calls=run["parallel_tool_calls"],
             response_format=copy.deepcopy(run["response_format"]),
-            temperature=run["temperature"],
-            top_p=run["top_p"],
+            # 1.0 is the API's default for both: it is what a backend does when given nothing,
+            # and some models refuse any explicit value.
+            temperature=None if run["temperature"] == 1.0 else run["temperature"],
+            top_p=None if run["top_p"] == 1.0 else run["top_p"],
             max_prompt_tokens=run["max_prompt_tokens"],
             max_completion_tokens=run["max_completion_tokens"],
             truncation_strategy=copy.deepcopy(run["truncation_strategy"]),
@@ -575,7 +578,8 @@ class Engine:
             instructions=instructions or None,
             tools=tools[:20],
             resources=resources or {"code_interpreter": {"file_ids": []}},
-            expires_at=objects.now() + int(self.timing.run_expires_after),
+            # Rounded up: a run never expires before the time it was given.
+            expires_at=math.ceil(time.time() + self.timing.run_expires_after),
             defaults=assistant,
             metadata=metadata,
         )

@@ -9,8 +9,9 @@ driver creates and updates the objects the API shows, exactly as the live API st
 * tool calls: a ``tool_calls`` step created with ``tool_calls: []``; the first delta of a call
   carries its index, id, type and name (``arguments: ""``, ``output: null``); later deltas
   carry only pieces of the arguments; then ``requires_action``;
-* a stop for length (or a full prompt) leaves the message and the run ``incomplete``; a
-  content filter does too, with the reason ``content_filter``;
+* a stop for length (or a full prompt) leaves the message and the run ``incomplete``;
+* a content filter leaves the message ``incomplete`` (reason ``content_filter``) and fails the
+  run with ``invalid_prompt``: the spec has no incomplete reason for it;
 * a failure fails the run with the responder's ``last_error`` and leaves the message
   ``incomplete`` with the text received so far; a cancel does the same as ``cancelled``.
 
@@ -56,8 +57,9 @@ SAVE_EVERY = 0.25
 _INCOMPLETE_REASONS = {
     "length": ("max_completion_tokens", "max_tokens"),
     "max_prompt_tokens": ("max_prompt_tokens", "max_tokens"),
-    "content_filter": ("content_filter", "content_filter"),
 }
+CONTENT_FILTERED = "The backend's content filter stopped the answer."
+STEP_ERROR_CODES = frozenset({"server_error", "rate_limit_exceeded"})
 
 
 def event(name: str, data: Any) -> Event:
@@ -215,6 +217,8 @@ class TurnDriver:
         self.message, self.message_step, self.text = message, step, []
         self.answered = True
         self.state["message"] = message["id"]
+        # Stored with the run, so that a restart finds the message to leave incomplete.
+        self.host.save_run(self.record)
         return [
             event("thread.run.step.created", step),
             event("thread.run.step.in_progress", step),
@@ -236,14 +240,14 @@ class TurnDriver:
             content[0]["text"]["value"] = "".join(self.text)
             self.host.save("message", self.message)
             self.saved_at = now
+        # As recorded from the live API: only a message's first delta carries `annotations`.
+        text: JSONDict = (
+            {"value": piece, "annotations": []} if len(self.text) == 1 else {"value": piece}
+        )
         delta = {
             "id": self.message["id"],
             "object": "thread.message.delta",
-            "delta": {
-                "content": [
-                    {"index": 0, "type": "text", "text": {"value": piece, "annotations": []}}
-                ]
-            },
+            "delta": {"content": [{"index": 0, "type": "text", "text": text}]},
         }
         events.append(event("thread.message.delta", delta))
         return events
@@ -252,8 +256,14 @@ class TurnDriver:
         if self.message is not None and self.text:
             self.message["content"][0]["text"]["value"] = "".join(self.text)
 
-    def _close_message(self, status: str, reason: str | None = None) -> list[Event]:
-        """Complete (or leave incomplete) the open message and its step."""
+    def _close_message(
+        self,
+        status: str,
+        reason: str | None = None,
+        step_status: str = "completed",
+        error: JSONDict | None = None,
+    ) -> list[Event]:
+        """Complete (or leave incomplete) the open message, and end its step."""
         message, step = self.message, self.message_step
         if message is None or step is None:
             return []
@@ -269,13 +279,14 @@ class TurnDriver:
         events = [event(f"thread.message.{status}", message)]
         self.message = self.message_step = None
         self.state.pop("message", None)
-        step["status"] = "completed"
-        step["completed_at"] = now
+        step["status"] = step_status
+        step[f"{step_status}_at"] = now
         step["expires_at"] = None
+        step["last_error"] = error
         if self.tool_step is None:
             step["usage"] = objects.usage(*self.usage)
         self.host.save("step", step)
-        events.append(event("thread.run.step.completed", step))
+        events.append(event(f"thread.run.step.{step_status}", step))
         return events
 
     def _tool_call(self, piece: ToolCallDelta) -> list[Event]:
@@ -348,6 +359,8 @@ class TurnDriver:
             return self._fail(failure)
         if ending.reason == "tool_calls" and self.calls:
             return self._requires_action()
+        if ending.reason == "content_filter":
+            return self._fail(Failure("invalid_prompt", CONTENT_FILTERED), "content_filter")
         incomplete = _INCOMPLETE_REASONS.get(ending.reason)
         self._add_usage()
         if incomplete is None:
@@ -415,10 +428,13 @@ class TurnDriver:
         self.host.save_run(self.record)
         return [*events, event("thread.run.requires_action", run)]
 
-    def _fail(self, failure: Failure) -> list[Event]:
+    def _fail(self, failure: Failure, message_reason: str = "run_failed") -> list[Event]:
         error = {"code": failure.code, "message": failure.message}
-        events = self._close_message("incomplete", "run_failed")
-        events += self._close_tool_step("failed", error)
+        # A step's last_error knows only these two codes (the run's knows invalid_prompt too).
+        step_code = failure.code if failure.code in STEP_ERROR_CODES else "server_error"
+        step_error = {"code": step_code, "message": failure.message}
+        events = self._close_message("incomplete", message_reason, "failed", step_error)
+        events += self._close_tool_step("failed", step_error)
         self._add_usage()
         run = self.run
         run["status"] = "failed"

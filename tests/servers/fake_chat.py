@@ -12,6 +12,12 @@ chunk, optionally paced, then ended cleanly, cut (the connection closes without 
 chunk), or stalled (the headers and some events are sent, then nothing until the client hangs
 up). A plain :class:`~tests.servers.scripted.Reply` (e.g. a JSON error) is answered as is.
 
+Two more things for tests of a server in front of it: an answer can be held before any of its
+frames until the test releases it (``ChatAnswer.hold_before``), so a test can check what a client
+saw while the backend was still answering, without timing; and the server counts the answers it
+is streaming at once (``in_flight``, ``peak_in_flight``), so a test can check a bound on the
+requests made to it concurrently.
+
 The builders at the bottom produce the chunk shapes of the recorded OpenAI streams in
 ``tests/fixtures/reference/chat-*.sse``: a first chunk with ``delta: {role, content: "",
 refusal: null}``, content chunks, a finish chunk with an empty delta, a usage-only chunk with
@@ -36,7 +42,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -105,12 +111,16 @@ class ChatAnswer(Reply):
     ``ending``: ``complete`` sends the final zero-length chunk; ``cut`` closes the connection
     without it; ``stall`` sends nothing more and holds the connection until the client hangs up.
     ``silent``: never send even the status line, hold the connection until the client hangs up.
+    ``hold_before``: frame index -> an event; the frame waits until the event is set (at most
+    ``hold_limit`` seconds, so a test that never sets it still ends).
     """
 
     frames: list[bytes] = field(default_factory=list)
     pacing: float | Sequence[float] = 0.0
     ending: Literal["complete", "cut", "stall"] = "complete"
     silent: bool = False
+    hold_before: Mapping[int, threading.Event] = field(default_factory=dict)
+    hold_limit: float = 10.0
     exchange: Exchange | None = None
 
     def __post_init__(self) -> None:
@@ -129,6 +139,12 @@ class ChatAnswer(Reply):
         """This answer, waiting ``seconds`` before each frame."""
         return dataclasses.replace(self, pacing=seconds)
 
+    def held_before(self, index: int, gate: threading.Event, limit: float = 10.0) -> ChatAnswer:
+        """This answer, sending frame ``index`` only once ``gate`` is set (or ``limit`` passed)."""
+        return dataclasses.replace(
+            self, hold_before={**self.hold_before, index: gate}, hold_limit=limit
+        )
+
     def without_done(self) -> ChatAnswer:
         """This answer without its ``data: [DONE]`` frame (the body still ends cleanly)."""
         return dataclasses.replace(self, frames=[f for f in self.frames if f != DONE_FRAME])
@@ -144,6 +160,7 @@ Answer: TypeAlias = Reply | Callable[[RecordedRequest], Reply]
 
 class _ChatHandler(_RequestHandler):
     server: Any
+    _counted = False
 
     def _answer(self, reply: Reply) -> None:
         if not isinstance(reply, ChatAnswer):
@@ -151,13 +168,21 @@ class _ChatHandler(_RequestHandler):
             return
         exchange = reply.exchange
         assert exchange is not None
+        self.server.scripted._streaming(+1)
+        self._counted = True
         try:
             self._stream(reply, exchange)
         except OSError:
             exchange.note_closed()
             self.close_connection = True
         finally:
+            self._uncount()
             exchange.answered.set()
+
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.server.scripted._streaming(-1)
 
     def _stream(self, answer: ChatAnswer, exchange: Exchange) -> None:
         if answer.silent:
@@ -178,6 +203,14 @@ class _ChatHandler(_RequestHandler):
             if pause and self._hold(pause, exchange):
                 self.close_connection = True
                 return
+            gate = answer.hold_before.get(index)
+            if gate is not None and self._hold(answer.hold_limit, exchange, gate):
+                self.close_connection = True
+                return
+            if index == len(answer.frames) - 1 and answer.ending == "complete":
+                # No longer counted as streaming: a client may start its next request as soon
+                # as it has read this frame, and that must not look like an overlap.
+                self._uncount()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
             self.wfile.flush()
             exchange.frames_sent += 1
@@ -192,12 +225,16 @@ class _ChatHandler(_RequestHandler):
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
-    def _hold(self, seconds: float | None, exchange: Exchange) -> bool:
-        """Wait ``seconds`` (None: until a hang-up); True if the client hung up or the server
-        is stopping meanwhile."""
+    def _hold(
+        self, seconds: float | None, exchange: Exchange, gate: threading.Event | None = None
+    ) -> bool:
+        """Wait ``seconds`` (None: until a hang-up), or until ``gate`` is set; True if the
+        client hung up or the server is stopping meanwhile."""
         stopping = self.server.scripted._stopping
         deadline = None if seconds is None else time.monotonic() + seconds
         while not stopping.is_set():
+            if gate is not None and gate.is_set():
+                return False
             left = _POLL if deadline is None else min(_POLL, deadline - time.monotonic())
             if left <= 0:
                 return False
@@ -226,6 +263,10 @@ class FakeChatServer(ScriptedServer):
         self.default_answer: Callable[[RecordedRequest], Reply] = echo_answer
         """What a chat request gets when no scripted answer is left."""
         self.exchanges: list[Exchange] = []
+        self.in_flight = 0
+        """Streamed answers being sent right now (until their last frame is about to go)."""
+        self.peak_in_flight = 0
+        """The most streamed answers ever sent at once."""
         self._answers: deque[Answer] = deque()
         self._answers_lock = threading.Lock()
         self.route("POST", re.escape(self.base_path) + "/chat/completions", self._next_answer)
@@ -250,6 +291,23 @@ class FakeChatServer(ScriptedServer):
     def pending_answers(self) -> int:
         with self._answers_lock:
             return len(self._answers)
+
+    def _streaming(self, change: int) -> None:
+        with self._answers_lock:
+            self.in_flight += change
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def exchange(self, number: int = -1, bound: float = 10.0) -> Exchange:
+        """The ``number``-th exchange (default: the latest), waiting up to ``bound`` seconds
+        for it to begin."""
+        deadline = time.monotonic() + bound
+        while True:
+            with self._answers_lock:
+                count = len(self.exchanges)
+                if (number < 0 and count >= -number) or 0 <= number < count:
+                    return self.exchanges[number]
+            assert time.monotonic() < deadline, f"no exchange {number} within {bound} s"
+            time.sleep(0.005)
 
     def chat_requests(self) -> list[RecordedRequest]:
         """The recorded chat requests, in arrival order."""

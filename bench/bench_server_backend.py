@@ -1,0 +1,99 @@
+"""The processes of the server benchmarks: a paced Chat Completions backend, and the server.
+
+``python -m bench.bench_server_backend PACING TOKENS`` serves the fake Chat Completions backend
+of the test suite (``tests/servers/fake_chat.py``) on a free loopback port: every chat request
+is answered with a stream of ``TOKENS`` content chunks (the request's
+``max_completion_tokens``, when it gives one), each sent ``PACING`` seconds after the one
+before, shaped as OpenAI sends them. It prints ``{"base_url": ...}`` and serves until its
+standard input closes (see :func:`bench.common.helper_process`).
+
+:func:`backend` starts it; :func:`server` starts ``python -m assistants_client.server`` in front
+of a backend. Each runs in its own process, so neither takes CPU time from the measuring
+process but what a real deployment would take from the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bench.common import ROOT, helper_process, wait_for_stdin_close
+
+TOKEN = " tok"
+
+
+def expected_text(tokens: int) -> str:
+    return TOKEN * tokens
+
+
+@contextmanager
+def backend(pacing: float, tokens: int) -> Iterator[str]:
+    """The base URL of a paced fake backend in its own process."""
+    with helper_process("bench.bench_server_backend", str(pacing), str(tokens)) as info:
+        yield str(info["base_url"])
+
+
+@contextmanager
+def server(backend_url: str, *flags: str) -> Iterator[str]:
+    """The base URL (``.../v1``) of ``assistants-server`` in front of ``backend_url``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANTS_")}
+    env["ASSISTANTS_LOG_LEVEL"] = "ERROR"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assistants_client.server",
+            "--backend-url",
+            backend_url,
+            "--port",
+            "0",
+            *flags,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.startswith("http://"):
+            raise RuntimeError(f"assistants-server did not start (exit {proc.wait()})")
+        yield line
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> None:
+    import json
+
+    from tests.servers.fake_chat import FakeChatServer, text_answer
+    from tests.servers.scripted import RecordedRequest, Reply
+
+    pacing = float(sys.argv[1])
+    default_tokens = int(sys.argv[2])
+
+    def answer(request: RecordedRequest) -> Reply:
+        body: Any = request.json() or {}
+        tokens = int(body.get("max_completion_tokens") or default_tokens)
+        return text_answer(expected_text(tokens), pieces=[TOKEN] * tokens, pacing=pacing)
+
+    with FakeChatServer() as fake:
+        fake.default_answer = answer
+        print(json.dumps({"base_url": fake.base_url}))
+        sys.stdout.flush()
+        wait_for_stdin_close()
+
+
+if __name__ == "__main__":
+    main()

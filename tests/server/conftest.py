@@ -1,0 +1,51 @@
+"""Fixtures for the server's tests: a fake Chat Completions backend and the server in front of it.
+
+The server is built exactly as ``assistants-server`` builds it (``parse_config`` then
+``build_app``) and served on a loopback port by the standard-library server of ``stdlib.py``.
+Tests that need the command itself or gunicorn start those as processes (see
+``test_cli_and_config.py``, ``test_restart.py`` and ``test_gunicorn.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+
+import pytest
+
+from assistants_client import AssistantsClient
+from tests.server.support import RunningServer, start_server
+from tests.servers.fake_chat import FakeChatServer
+
+
+@pytest.fixture
+def backend() -> Iterator[FakeChatServer]:
+    with FakeChatServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def make_server(backend: FakeChatServer) -> Iterator[Callable[..., RunningServer]]:
+    """``make_server(*flags, environ={...}, backend_url=...)``: a server, stopped at the end."""
+    started: list[RunningServer] = []
+
+    def make(
+        *flags: str, environ: Mapping[str, str] | None = None, backend_url: str | None = None
+    ) -> RunningServer:
+        server = start_server(backend_url or backend.base_url, *flags, environ=environ)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., RunningServer]) -> RunningServer:
+    return make_server()
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[AssistantsClient]:
+    with server.client() as made:
+        yield made

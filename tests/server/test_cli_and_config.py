@@ -1,0 +1,343 @@
+"""``assistants-server`` as a command, its settings, and the keys clients must present.
+
+The command runs as ``python -m assistants_client.server`` in a child process; settings are
+also read in-process with ``parse_config``, the function the command and ``wsgi_app()`` share.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from assistants_client import AssistantsClient, AuthenticationError
+from assistants_client.emulator.errors import ApiError
+from assistants_client.server import ConfigError, parse_config
+from assistants_client.server.http import Credentials
+from assistants_client.server.stdlib import DEFAULT_BACKLOG
+from tests.server.support import (
+    BACKEND_KEY,
+    BOUND,
+    ROOT,
+    run_process,
+    server_command,
+    server_environ,
+)
+from tests.servers.fake_chat import FakeChatServer, text_answer
+
+CLIENT_KEYS = ("sk-client-one-0123456789", "sk-client-two-abcdefghij", "sk-client-three-xyz")
+
+
+def run_to_exit(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        server_command(*args),
+        cwd=ROOT,
+        env=server_environ(**env),
+        capture_output=True,
+        text=True,
+        timeout=BOUND * 3,
+    )
+
+
+# -- the command -----------------------------------------------------------------------------------
+
+
+def test_the_command_prints_its_base_url_and_serves_runs_there_with_its_settings(
+    backend: FakeChatServer,
+):
+    server = run_process(
+        "--backend-url",
+        backend.base_url,
+        "--port",
+        "0",
+        "--model-map",
+        "gpt-4o=llama3.1:8b",
+        "--model-map",
+        "gpt-4o-mini=qwen2",
+        environ=server_environ(ASSISTANTS_BACKEND_API_KEY=BACKEND_KEY),
+    )
+    try:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1", server.base_url)
+        backend.script(text_answer("Hello from the backend.", chunks=3))
+        with AssistantsClient(base_url=server.base_url, timeout=BOUND) as client:
+            assistant = client.create_assistant("gpt-4o")
+            thread = client.create_thread(messages=[{"role": "user", "content": "Hi"}])
+            with client.stream_run(thread.id, assistant.id) as stream:
+                text = "".join(stream.text_deltas())
+        assert text == "Hello from the backend."
+        assert backend.chat_requests()[0].headers["Authorization"] == f"Bearer {BACKEND_KEY}"
+        assert backend.last_body()["model"] == "llama3.1:8b"
+    finally:
+        server.stop()
+    assert server.process.returncode == 0  # SIGTERM stops it cleanly
+
+
+def test_binding_a_public_address_without_client_keys_is_refused(backend):
+    result = run_to_exit("--backend-url", backend.base_url, "--host", "0.0.0.0", "--port", "0")
+
+    assert result.returncode == 2
+    assert "ASSISTANTS_SERVER_API_KEYS" in result.stderr
+    assert "0.0.0.0" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_public_address_with_client_keys_is_served_to_clients_with_a_key(backend):
+    server = run_process(
+        "--backend-url",
+        backend.base_url,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "0",
+        environ=server_environ(ASSISTANTS_SERVER_API_KEYS=",".join(CLIENT_KEYS)),
+    )
+    try:
+        assert re.fullmatch(r"http://0\.0\.0\.0:\d+/v1", server.base_url)
+        url = server.base_url.replace("0.0.0.0", "127.0.0.1") + "/assistants"
+        assert requests.get(url, timeout=BOUND).status_code == 401
+        headers = {"Authorization": f"Bearer {CLIENT_KEYS[1]}"}
+        assert requests.get(url, headers=headers, timeout=BOUND).status_code == 200
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ([], ["--backend-url", "ASSISTANTS_BACKEND_URL"]),
+        (["--backend-url", "localhost:11434"], ["http(s) URL", "localhost:11434"]),
+        (["--backend-url", "http://x", "--port", "eighty"], ["--port", "number", "eighty"]),
+        (["--backend-url", "http://x", "--workers", "0"], ["--workers", "at least 1"]),
+        (["--backend-url", "http://x", "--model-map", "gpt-4o"], ["--model-map", "FROM=TO"]),
+        (
+            ["--backend-url", "http://x", "--completion-tokens-field", "tokens"],
+            ["max_completion_tokens", "max_tokens"],
+        ),
+    ],
+    ids=["no-backend", "bad-url", "bad-port", "no-workers", "bad-map", "bad-field"],
+)
+def test_configuration_errors_exit_2_with_a_message_that_says_what_to_change(args, words):
+    result = run_to_exit(*args)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("assistants-server: ")
+    for word in words:
+        assert word in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_secrets_are_not_taken_as_flags():
+    result = run_to_exit("--backend-url", "http://x", "--backend-api-key", "sk-nope")
+
+    assert result.returncode == 2
+    assert "unrecognized arguments" in result.stderr
+
+
+def test_help_names_every_setting_and_its_environment_variable():
+    result = run_to_exit("--help")
+
+    assert result.returncode == 0
+    for flag, env in [
+        ("--backend-url", "ASSISTANTS_BACKEND_URL"),
+        ("--model-map", "ASSISTANTS_MODEL_MAP"),
+        ("--workers", "ASSISTANTS_WORKERS"),
+        ("--run-expiry", "ASSISTANTS_RUN_EXPIRY"),
+        ("--backend-timeout", "ASSISTANTS_BACKEND_TIMEOUT"),
+        ("--db", "ASSISTANTS_DB"),
+    ]:
+        assert flag in result.stdout
+        assert env in result.stdout
+    assert "ASSISTANTS_BACKEND_API_KEY" in result.stdout
+    assert "ASSISTANTS_SERVER_API_KEYS" in result.stdout
+
+
+def test_the_listen_queue_holds_128_pending_connections(backend):
+    """While the server is stopped (SIGSTOP), the kernel completes handshakes only for as many
+    connections as the listen queue holds; they are all served once it resumes."""
+    server = run_process("--backend-url", backend.base_url, "--port", "0")
+    host, port = "127.0.0.1", int(server.base_url.rsplit(":", 1)[1].split("/")[0])
+    pending: list[socket.socket] = []
+    try:
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            for _ in range(DEFAULT_BACKLOG):
+                sock = socket.socket()
+                sock.setblocking(False)
+                sock.connect_ex((host, port))
+                pending.append(sock)
+            deadline = time.monotonic() + BOUND
+            connected: set[int] = set()
+            while len(connected) < len(pending) and time.monotonic() < deadline:
+                waiting = [s for s in pending if s.fileno() not in connected]
+                _, writable, _ = select.select([], waiting, [], 0.1)
+                for sock in writable:
+                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                        connected.add(sock.fileno())
+            assert len(connected) == DEFAULT_BACKLOG == 128
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        answer = requests.get(f"{server.base_url}/assistants", timeout=BOUND)
+        assert answer.status_code == 200
+        for sock in pending[:3]:  # the queued connections are served too
+            sock.setblocking(True)
+            sock.settimeout(BOUND)
+            sock.sendall(b"GET /v1/assistants HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert sock.recv(64).startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in pending:
+            sock.close()
+        server.stop()
+
+
+# -- client keys -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def keyed(make_server) -> Any:
+    environ = {"ASSISTANTS_SERVER_API_KEYS": " , ".join(CLIENT_KEYS)}
+    return make_server(environ=environ)
+
+
+def test_a_request_without_a_key_gets_401(keyed):
+    answer = requests.get(f"{keyed.base_url}/assistants", timeout=BOUND)
+
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "missing_api_key"
+
+
+def test_a_request_with_a_wrong_key_gets_401_without_the_key_echoed(keyed):
+    wrong = "sk-client-one-0123456789X"
+    answer = requests.get(
+        f"{keyed.base_url}/assistants", headers={"Authorization": f"Bearer {wrong}"}, timeout=BOUND
+    )
+
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "invalid_api_key"
+    assert wrong not in answer.text
+    assert "0123456789" not in answer.text
+
+
+@pytest.mark.parametrize("key", CLIENT_KEYS)
+def test_every_configured_key_is_accepted(keyed, key):
+    with keyed.client(api_key=key) as client:
+        assert client.create_thread().object == "thread"
+
+
+def test_a_prefix_or_an_extension_of_a_key_is_refused(keyed):
+    for near in (CLIENT_KEYS[0][:-1], CLIENT_KEYS[0] + "0", CLIENT_KEYS[0].upper(), ""):
+        with keyed.client(api_key=near or "x") as client, pytest.raises(AuthenticationError):
+            client.create_thread()
+
+
+def test_an_unauthenticated_request_gets_401_before_its_body_is_read(keyed):
+    with socket.create_connection(("127.0.0.1", keyed.http.port), timeout=BOUND) as sock:
+        sock.sendall(
+            b"POST /v1/threads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000000\r\n\r\n{"
+        )
+        head = sock.recv(4096)
+
+    assert head.startswith(b"HTTP/1.1 401")
+
+
+def test_every_key_is_compared_in_constant_time_whichever_matches(keyed, monkeypatch):
+    compared: list[tuple[bytes, bytes]] = []
+    original = hmac.compare_digest
+
+    def counting(a: Any, b: Any) -> bool:
+        compared.append((a, b))
+        return original(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", counting)
+    for key in (CLIENT_KEYS[0], CLIENT_KEYS[2], "sk-wrong"):
+        compared.clear()
+        requests.get(
+            f"{keyed.base_url}/assistants",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=BOUND,
+        )
+        assert sorted(b for _, b in compared) == sorted(k.encode() for k in CLIENT_KEYS)
+
+
+def test_without_keys_only_loopback_clients_are_served():
+    open_to_loopback = Credentials(loopback_only=True)
+
+    open_to_loopback.check({}, "127.0.0.1")
+    open_to_loopback.check({}, "::1")
+    with pytest.raises(ApiError) as refused:
+        open_to_loopback.check({}, "192.0.2.10")
+    assert refused.value.status == 401
+    assert "ASSISTANTS_SERVER_API_KEYS" in refused.value.body()["error"]["message"]
+
+
+# -- settings --------------------------------------------------------------------------------------
+
+
+def test_model_map_is_repeatable_and_read_from_the_environment_comma_separated():
+    flags = parse_config(
+        ["--backend-url", "http://x", "--model-map", "a=b", "--model-map", " c = d "], {}
+    )
+    env = parse_config(
+        [], {"ASSISTANTS_BACKEND_URL": "http://x", "ASSISTANTS_MODEL_MAP": "a=b,c=d"}
+    )
+
+    assert dict(flags.model_map) == dict(env.model_map) == {"a": "b", "c": "d"}
+
+
+def test_a_flag_wins_over_its_environment_variable():
+    config = parse_config(
+        ["--backend-url", "http://flag/v1", "--workers", "3"],
+        {"ASSISTANTS_BACKEND_URL": "http://env/v1", "ASSISTANTS_WORKERS": "9"},
+    )
+
+    assert (config.backend_url, config.workers) == ("http://flag/v1", 3)
+
+
+def test_every_setting_can_come_from_the_environment():
+    config = parse_config(
+        [],
+        {
+            "ASSISTANTS_BACKEND_URL": "http://127.0.0.1:11434/v1/",
+            "ASSISTANTS_HOST": "::1",
+            "ASSISTANTS_PORT": "8123",
+            "ASSISTANTS_DB": "/tmp/x.db",
+            "ASSISTANTS_WORKERS": "4",
+            "ASSISTANTS_MAX_CONNECTIONS": "50",
+            "ASSISTANTS_RUN_EXPIRY": "30",
+            "ASSISTANTS_BACKEND_TIMEOUT": "12.5",
+            "ASSISTANTS_BACKEND_RETRIES": "0",
+            "ASSISTANTS_COMPLETION_TOKENS_FIELD": "max_tokens",
+            "ASSISTANTS_LOG_LEVEL": "debug",
+            "ASSISTANTS_BACKEND_API_KEY": BACKEND_KEY,
+            "ASSISTANTS_SERVER_API_KEYS": "k1, k2",
+        },
+    )
+
+    assert config.backend_url == "http://127.0.0.1:11434/v1"
+    assert config.base_url == "http://[::1]:8123/v1"
+    assert (config.db, config.workers, config.max_connections) == ("/tmp/x.db", 4, 50)
+    assert (config.run_expiry, config.backend_read_timeout, config.backend_max_retries) == (
+        30.0,
+        12.5,
+        0,
+    )
+    assert (config.completion_tokens_field, config.log_level) == ("max_tokens", "DEBUG")
+    assert (config.backend_api_key, config.api_keys) == (BACKEND_KEY, ("k1", "k2"))
+    assert BACKEND_KEY not in repr(config)
+    assert "k1" not in repr(config)
+
+
+def test_a_config_error_is_a_value_error_with_the_fix_in_its_message():
+    with pytest.raises(ConfigError, match="--backend-url must be an http"):
+        parse_config(["--backend-url", "ftp://x"], {})
+    with pytest.raises(ConfigError, match="--run-expiry must be at least 1"):
+        parse_config(["--backend-url", "http://x", "--run-expiry", "0.5"], {})
