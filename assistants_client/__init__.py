@@ -17,6 +17,7 @@ from assistants_client._omit import OMIT, Omit
 from assistants_client._pagination import SyncPage
 from assistants_client._response import RawResponse
 from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from assistants_client._runs import ToolCallError, ToolErrorPolicy
 from assistants_client._streaming import AssistantEventHandler, AssistantStream, StreamSnapshot
 from assistants_client._structured import json_schema_for, response_format_for
 from assistants_client._transport import RequestOptions
@@ -39,6 +40,8 @@ __all__ = [
     "StreamSnapshot",
     "SyncPage",
     "Timeout",
+    "ToolCallError",
+    "ToolErrorPolicy",
     "json_schema_for",
     "response_format_for",
     "Model",

@@ -77,6 +77,8 @@ def _size(limit: int, *, at_most: bool, noun: str) -> Validator:
     """A bound on ``len(value)``: at most (or at least) ``limit`` characters or items."""
     bound = "at most" if at_most else "at least"
     verb = "allowed" if at_most else "required"
+    if limit == 1:
+        noun = noun.removesuffix("s")  # "at most 1 item", "at least 1 character"
 
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         size = len(_sized(attribute, value))

@@ -8,7 +8,9 @@ attributes described in ``_model_base``; this module imports no generated code):
 - Request classes reject unknown fields (a typo must not be dropped silently).
 - Tagged unions are structured by their tag (``type`` or ``event``): one dict lookup, never by
   trying each variant. An unknown tag in a response becomes the union's ``Unknown...`` class,
-  which keeps the whole object in ``raw``.
+  which keeps the whole object in ``raw``. A field typed with a response union (an alias over
+  the variant classes, ``A | B | UnknownX``) is read through the base class the variants
+  share, which carries the union's markers.
 - ``str | X`` unions ("auto" or an object, a string or a list) are told apart by JSON type.
 - Fields whose default is ``OMIT`` are left out of ``to_dict`` when omitted; ``None`` is null.
 - Primitives are strict: a number is not accepted for a string, nor a string for a boolean.
@@ -151,6 +153,28 @@ def _is_unknown_variant(t: Any) -> bool:
     return _own(t, "_json_unknown_variant") is True
 
 
+def _union_base_of(members: list[Any]) -> type[Any] | None:
+    """The base class whose tagged union has exactly ``members`` as its variants, or None.
+
+    A response union is a type alias over its variant classes; its markers are on the base
+    class they share (a variant may belong to two unions: CodeInterpreterTool)."""
+    wanted = set(members)
+    first = members[0]
+    if not isinstance(first, type):
+        return None
+    for candidate in first.__mro__:
+        variants = _own(candidate, "_json_variants")
+        if variants is None:
+            continue
+        found = set(variants.values())
+        unknown = candidate.__dict__.get("_json_unknown")
+        if unknown is not None:
+            found.add(unknown)
+        if found == wanted:
+            return candidate
+    return None
+
+
 def _is_model(keeps_extra: bool) -> Callable[[Any], bool]:
     def predicate(t: Any) -> bool:
         return (
@@ -236,13 +260,20 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
 
     def union_hook(t: Any) -> Hook:
         """Every union the generator emits: ``X | None``, ``str | X`` (told apart by JSON type),
-        either with ``| Omit``. ``Omit`` is never structured: an omitted field is not in the
+        either with ``| Omit``, where X may be a tagged union (its variant classes, read
+        through their base class). ``Omit`` is never structured: an omitted field is not in the
         payload. Any other union is refused here rather than structured by guessing."""
         args = [a for a in typing.get_args(t) if a is not Omit]
         nullable = type(None) in args
         rest = [a for a in args if a is not type(None)]
         strings = [a for a in rest if a is str or typing.get_origin(a) is Literal]
         others = [a for a in rest if a not in strings]
+        if len(others) > 1:
+            base = _union_base_of(others)
+            if base is None:
+                raise TypeError(f"no structuring rule for the union {t!r}")
+            others = [base]
+            rest = strings + others
         if len(rest) == 1:
             return _single(rest[0], nullable)
         if len(strings) == 1 and len(others) == 1:
@@ -261,6 +292,8 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
             return structure_primitive
         hook = converter.get_structure_hook(inner)
         if not nullable:
+            if _is_union_base(inner):
+                return hook  # it reads by the tag and needs no type: no wrapper per element
             return lambda value, _: hook(value, inner)
 
         def structure_optional(value: Any, _: Any) -> Any:

@@ -15,6 +15,13 @@ the converter how to treat it through class attributes that the generator writes
     variant class, and the variant that keeps an unknown tag (or None for request unions).
 ``_json_unknown_variant``
     True on that ``Unknown...`` variant.
+
+A response union is a type alias over its variant classes (``MessageContent`` is
+``MessageContentImageFile | ... | UnknownMessageContent``); the markers above sit on the base
+class the variants share (``MessageContentBase``). Each known variant types its tag as one
+literal, and the ``Unknown...`` variant types it as :data:`UnknownTag`, a literal no server
+sends, so that comparing the tag with a known value narrows the union to that variant, under
+mypy and pyright alike. At runtime the ``Unknown...`` variant holds the tag as sent.
 ``_json_required``, ``_json_non_null``
     On response classes: the JSON keys the spec requires, and those whose ``null`` only the
     overlay of observed server behaviour allows (``openapi/overlay.yaml``). The default, tolerant
@@ -34,7 +41,7 @@ import json
 import reprlib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, Union
 
 import attrs
 
@@ -48,11 +55,21 @@ __all__ = [
     "Model",
     "RequestModel",
     "ResponseModel",
+    "UnknownTag",
     "dumps_compact",
     "json_keys",
 ]
 
 JsonValue = Union[str, int, float, bool, None, list[Any], dict[str, Any]]  # noqa: UP007
+
+if TYPE_CHECKING:
+    # The tag of an Unknown... response variant, as type checkers see it: a literal that is none
+    # of the known tags, so that `part.type == "text"` leaves the Unknown variant out. At
+    # runtime the attribute is the tag the server sent (a str, also in `raw`), never this value:
+    # test for an Unknown variant with isinstance, not by comparing its tag.
+    UnknownTag = Literal["<unknown>"]
+else:
+    UnknownTag = str
 
 M = TypeVar("M", bound="Model")
 

@@ -8,6 +8,7 @@ seam through which tests drive polling without waiting.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -30,6 +31,7 @@ from assistants_client._transport import CallOptions, Transport
 from assistants_client.models import RequiredToolCall, RunResponse
 
 __all__ = [
+    "ToolCallError",
     "ToolErrorPolicy",
     "check_functions",
     "check_max_rounds",
@@ -44,11 +46,41 @@ __all__ = [
 
 logger = logging.getLogger("assistants_client")
 
-# What happens when a tool function raises: "report" sends the error to the model as the
-# tool's output; "raise" stops the loop and re-raises; a callable returns the output to send.
+# What happens when a tool call fails: "report" sends the error to the model as the call's
+# output (and logs it at WARNING); "raise" cancels the run and raises ToolCallError; a callable
+# returns the output to send for an exception raised inside a function (the model's own
+# mistakes, an unknown function or arguments that do not fit, are reported as with "report").
 ToolErrorPolicy = Union[  # noqa: UP007
     Literal["report", "raise"], Callable[[RequiredToolCall, BaseException], str]
 ]
+
+UNKNOWN_FUNCTION = "unknown_function"
+INVALID_ARGUMENTS = "invalid_arguments"
+FUNCTION_RAISED = "function_raised"
+
+
+class ToolCallError(AssistantsError):
+    """A tool call failed under ``on_tool_error="raise"``; the run was cancelled first.
+
+    ``reason`` says how: ``"unknown_function"`` (no function of that name was given),
+    ``"invalid_arguments"`` (not JSON, or the function cannot be called with them) or
+    ``"function_raised"``. The exception behind it, if any, is ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str,
+        tool_call_id: str,
+        function_name: str,
+        reason: str,
+    ) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.tool_call_id = tool_call_id
+        self.function_name = function_name
+        self.reason = reason
 
 
 def _is_done(run: RunResponse) -> bool:
@@ -136,23 +168,38 @@ def run_tool_loop(
     functions: Mapping[str, Callable[..., Any]],
     on_tool_error: ToolErrorPolicy,
     max_rounds: int,
+    cancel: Callable[[RunResponse], object],
 ) -> RunResponse:
     """Start a run with ``first()``, then answer its tool calls with ``submit`` until it ends.
 
     ``first`` and ``submit`` return the run once it is terminal or waits for tool outputs
-    (streamed to the end, or polled).
+    (streamed to the end, or polled). When the loop stops with an error while the run waits
+    for outputs, ``cancel`` is called first: a run left in ``requires_action`` would keep its
+    thread locked until it expires.
     """
     run = first()
     rounds = 0
     while run.status == "requires_action":
         rounds += 1
-        if rounds > max_rounds:
-            raise AssistantsError(
-                f"run {run.id} still asks for tool calls after {max_rounds} rounds"
-            )
-        outputs = run_tool_calls(run.required_tool_calls, functions, on_tool_error)
+        try:
+            if rounds > max_rounds:
+                raise AssistantsError(
+                    f"run {run.id} still asks for tool calls after {max_rounds} rounds"
+                )
+            outputs = run_tool_calls(run, functions, on_tool_error)
+        except Exception:
+            _cancel_quietly(cancel, run)
+            raise
         run = submit(run, outputs)
     return run
+
+
+def _cancel_quietly(cancel: Callable[[RunResponse], object], run: RunResponse) -> None:
+    """Cancel a run the loop gives up on; a failure to cancel must not hide why it gave up."""
+    try:
+        cancel(run)
+    except Exception as exc:
+        logger.warning("run_with_tools: could not cancel run %s: %s", run.id, exc)
 
 
 def check_max_rounds(max_rounds: Any) -> int:
@@ -177,42 +224,85 @@ def _error_output(message: str) -> str:
 
 
 def run_tool_calls(
-    calls: list[RequiredToolCall],
+    run: RunResponse,
     functions: Mapping[str, Callable[..., Any]],
     on_tool_error: ToolErrorPolicy,
 ) -> list[dict[str, str]]:
-    """Call each requested function with its JSON arguments; one output per call, in order."""
+    """Call each function the run asks for with its JSON arguments; one output per call, in
+    order. A failed call is reported, raised or handed to the policy (see ToolErrorPolicy)."""
     outputs: list[dict[str, str]] = []
-    for call in calls:
+    for call in run.required_tool_calls:
         name = call.function.name
-        function = functions.get(name)
-        if function is None:
-            logger.debug("tool call %s asks for unknown function %r", call.id, name)
-            output = _error_output(
-                f"unknown function {name!r}; available: {', '.join(sorted(functions)) or 'none'}"
+        reason, message, error = _call_function(call, functions.get(name))
+        if reason is None:
+            output = message
+        elif on_tool_error == "raise":
+            raise ToolCallError(
+                f"run {run.id}, tool call {call.id}: {message}",
+                run_id=run.id,
+                tool_call_id=call.id,
+                function_name=name,
+                reason=reason,
+            ) from error
+        elif callable(on_tool_error) and reason == FUNCTION_RAISED and error is not None:
+            logger.debug(
+                "run %s, tool call %s: %s; output from on_tool_error", run.id, call.id, message
             )
-            outputs.append({"tool_call_id": call.id, "output": output})
-            continue
-        try:
-            arguments = json.loads(call.function.arguments or "{}")
-        except ValueError as exc:
-            output = _error_output(f"the arguments of {name!r} are not valid JSON: {exc}")
-            outputs.append({"tool_call_id": call.id, "output": output})
-            continue
-        try:
-            result = function(**arguments) if isinstance(arguments, dict) else function(arguments)
-            output = serialize_tool_output(result)
-        except Exception as exc:
-            if on_tool_error == "raise":
-                raise
-            logger.debug("tool %r raised %s", name, type(exc).__name__)
-            output = (
-                on_tool_error(call, exc)
-                if callable(on_tool_error)
-                else _error_output(f"{name} raised {type(exc).__name__}: {exc}")
+            output = on_tool_error(call, error)
+        else:
+            # The model reads the error and may try again; the log says what happened, since a
+            # wrong signature or a missing function is more often a bug than the model's doing.
+            logger.warning(
+                "run_with_tools: run %s, tool call %s: %s; sent to the model as an error output",
+                run.id,
+                call.id,
+                message,
+                exc_info=error if reason == FUNCTION_RAISED else None,
             )
+            output = _error_output(message)
         outputs.append({"tool_call_id": call.id, "output": output})
     return outputs
+
+
+def _call_function(
+    call: RequiredToolCall, function: Callable[..., Any] | None
+) -> tuple[str | None, str, BaseException | None]:
+    """(None, output, None) for a call that succeeded; else (reason, message, exception).
+
+    The message names only what the model already knows (the function it asked for, and its
+    parameters): never the other functions of the caller.
+    """
+    name = call.function.name
+    if function is None:
+        return UNKNOWN_FUNCTION, f"unknown function {name!r}", None
+    try:
+        arguments = json.loads(call.function.arguments or "{}")
+    except ValueError as exc:
+        return INVALID_ARGUMENTS, f"the arguments of {name!r} are not valid JSON: {exc}", exc
+    args, kwargs = ((), arguments) if isinstance(arguments, dict) else ((arguments,), {})
+    mismatch = _binding_error(function, args, kwargs)
+    if mismatch is not None:
+        return INVALID_ARGUMENTS, f"the arguments do not fit {name!r}: {mismatch}", mismatch
+    try:
+        return None, serialize_tool_output(function(*args, **kwargs)), None
+    except Exception as exc:
+        return FUNCTION_RAISED, f"{name} raised {type(exc).__name__}: {exc}", exc
+
+
+def _binding_error(
+    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> TypeError | None:
+    """Why ``function`` cannot be called with these arguments (checked before calling it, so
+    that a TypeError raised inside the function is not taken for the model's mistake)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # no signature to check (some builtins): the call will tell
+        return None
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        return exc
+    return None
 
 
 def check_functions(functions: Any) -> Mapping[str, Callable[..., Any]]:

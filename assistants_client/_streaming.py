@@ -29,6 +29,7 @@ import functools
 import inspect
 import json
 import logging
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Union, cast
 
@@ -41,6 +42,7 @@ from assistants_client._exceptions import (
     APIError,
     APIResponseValidationError,
     APITimeoutError,
+    AssistantsError,
     InvalidArgumentError,
     StreamError,
     StreamInterruptedError,
@@ -53,6 +55,7 @@ from assistants_client._transport import (
 )
 from assistants_client.models import (
     AssistantStreamEvent,
+    AssistantStreamEventBase,
     ErrorDetail,
     ErrorEvent,
     MessageContentDelta,
@@ -99,7 +102,7 @@ _EVENT_TERMINATORS = (b"\n\n", b"\r\r", b"\r\n\r\n")
 def _event_data_types(strict: bool) -> dict[str, tuple[type[Any], Callable[[Any], Any]]]:
     """Event name -> (event class, parser of its `data`), for one reading (tolerant or strict)."""
     table: dict[str, tuple[type[Any], Callable[[Any], Any]]] = {}
-    for name, cls in AssistantStreamEvent._json_variants.items():
+    for name, cls in AssistantStreamEventBase._json_variants.items():
         data_type = attrs.fields(cls).data.type
         if data_type is str:  # `done`: its data is the literal [DONE], not JSON
             continue
@@ -499,7 +502,10 @@ class AssistantStream:
         self._source = _ChunkSource(chunks)
         self._events_table = _event_data_types(strict)
         self._redact: Callable[[str], str] = redact or _same
-        self._close = close
+        # A stream dropped unclosed (after a `break` outside a `with` block) is garbage together
+        # with its suspended reader, the response and its socket, finalized in no set order: the
+        # socket could be finalized first and warn. A finalizer runs before any of them.
+        self._release_connection = weakref.finalize(self, _close_connection, self._source, close)
         self.status_code = status_code
         self.headers = headers
         self.request_id = request_id
@@ -536,11 +542,7 @@ class AssistantStream:
         if self._closed:
             return
         self._closed = True
-        try:
-            self._source.close()
-        finally:
-            if self._close is not None:
-                self._close()
+        self._release_connection()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -569,18 +571,43 @@ class AssistantStream:
         return self._done
 
     @property
-    def final_run(self) -> RunResponse | None:
-        """The run as of the last ``thread.run.*`` event."""
-        return self.snapshot.run
+    def ended(self) -> bool:
+        """True once the stream was read to ``done``, or closed (early, or by an error)."""
+        return self._done or self._closed
+
+    def _check_ended(self, name: str) -> None:
+        if not self.ended:
+            raise AssistantsError(
+                f"{name} is read once the stream has ended: call until_done(), iterate it to the "
+                "end, or leave its `with` block (the snapshot so far is in `snapshot`)"
+            )
+
+    @property
+    def final_run(self) -> RunResponse:
+        """The run as of its last ``thread.run.*`` event, once the stream has ended.
+
+        After ``done`` that is the run's final state; after leaving a ``with`` block early, the
+        state of the last run event read (often ``queued`` or ``in_progress``). Raises
+        AssistantsError while the stream is open, and when it ended without any run event.
+        """
+        self._check_ended("final_run")
+        run = self.snapshot.run
+        if run is None:
+            raise AssistantsError("the stream ended without any thread.run.* event: no run")
+        return run
 
     @property
     def final_messages(self) -> list[ThreadMessage]:
-        """The messages of this stream, accumulated (the server's final version once done)."""
+        """The messages of this stream, once it has ended (the server's final version of each
+        message that completed). Raises AssistantsError while the stream is open."""
+        self._check_ended("final_messages")
         return self.snapshot.messages
 
     @property
     def final_run_steps(self) -> list[RunStep]:
-        """The run steps of this stream, accumulated."""
+        """The run steps of this stream, once it has ended. Raises AssistantsError while the
+        stream is open."""
+        self._check_ended("final_run_steps")
         return self.snapshot.run_steps
 
     @property
@@ -638,7 +665,10 @@ class AssistantStream:
         known = self._events_table.get(name)
         if known is None:
             logger.debug("stream event %r is not known to this version; passed on as is", name)
-            return UnknownAssistantStreamEvent(event=name, raw={"event": name, "data": payload})
+            # The event keeps its name as sent; type checkers see it as no known name.
+            return UnknownAssistantStreamEvent(
+                event=cast(Any, name), raw={"event": name, "data": payload}
+            )
         cls, parse_data = known
         try:
             event = cast(AssistantStreamEvent, cls(data=parse_data(payload)))
@@ -825,6 +855,14 @@ _CALLBACKS: dict[type[Any], Callback] = {
 
 def _same(text: str) -> str:
     return text
+
+
+def _close_connection(source: _ChunkSource, close: Callable[[], None] | None) -> None:
+    try:
+        source.close()
+    finally:
+        if close is not None:
+            close()
 
 
 def _read_events(client: sseclient.SSEClient, stream: AssistantStream) -> Iterator[Any]:

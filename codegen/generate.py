@@ -137,12 +137,28 @@ class UnionDef:
     unknown: str | None
     parent: str | None = None
     doc: str = ""
+    members: list[str] = field(default_factory=list)  # the spec's own variants, nested unions kept
+
+    @property
+    def is_alias(self) -> bool:
+        """Response unions are type aliases over their variants, with a base class beside them.
+
+        A type checker narrows such a union when its tag is compared with a literal; nothing
+        reads a request union by its tag, so a request union stays a base class."""
+        return self.side == RESPONSE
+
+    @property
+    def base(self) -> str:
+        """The class the variants derive from, which carries the converter's markers."""
+        return naming.union_base_name(self.name) if self.is_alias else self.name
 
 
 def _doc(schema: dict[str, Any], fallback: str) -> str:
     text = str(schema.get("description") or fallback).strip()
     first = text.split("\n\n")[0].replace("\n", " ").strip()
     first = first.replace("\\", "/").replace('"""', "'''")
+    # The spec's links are relative to the OpenAI site: make them absolute for the reference docs.
+    first = first.replace("](/docs/", "](https://platform.openai.com/docs/")
     if len(first) > 300:
         first = first[:297].rstrip() + "..."
     return first
@@ -235,9 +251,12 @@ class Builder:
         return None
 
     def _check_names(self) -> None:
+        bases = {u.base for u in self.unions.values() if u.is_alias}
         for name, cls in self.classes.items():
-            if name in self.unions:
-                raise CodegenError(cls.path, f"class name {name} collides with a union base")
+            if name in self.unions or name in bases:
+                raise CodegenError(cls.path, f"class name {name} collides with a union name")
+        for name in bases & set(self.unions):
+            raise CodegenError(name, f"union name {name} collides with a union base class")
         for cls in self.classes.values():
             for f in cls.fields:
                 if f.name in RESERVED_FIELDS:
@@ -541,6 +560,7 @@ class Builder:
                 tag_names.add(self.unions[sub].tag_name)
                 for tag, cls in self.unions[sub].variants.items():
                     self._add_variant(union, tag, cls, path)
+                union.members.append(sub)
                 continue
             tag_name, tag_value = self._tag_of(target, vpath)
             tag_names.add(tag_name)
@@ -551,6 +571,8 @@ class Builder:
             )
             self.classes[cls_name].tag = (tag_name, tag_value)
             self._add_variant(union, tag_value, cls_name, path)
+            if cls_name not in union.members:
+                union.members.append(cls_name)
         if len(tag_names) != 1:
             raise CodegenError(
                 path, f"oneOf variants disagree on the tag field: {sorted(tag_names)}"
@@ -567,11 +589,18 @@ class Builder:
                 doc=(
                     f"{_article(base)} {base} with a tag this version does not know; `raw` "
                     "keeps the whole JSON object"
-                    + (", which is sent as is." if open_request else ".")
+                    + (
+                        ", which is sent as is."
+                        if open_request
+                        else ". Tell it apart with isinstance: for type checkers its "
+                        f"`{union.tag_name or 'tag'}` is no known tag (UnknownTag), and "
+                        f"the tag as sent is in `raw`."
+                    )
                 ),
                 bases=[base],
                 unknown_of=base,
             )
+            union.members.append(unknown)
         return base
 
     def _add_variant(self, union: UnionDef, tag: str, cls: str, path: str) -> None:
@@ -787,8 +816,17 @@ class Emitter:
             return f"    {f.name}: {ann} = {args[0][len('default=') :]}"
         return f"    {f.name}: {ann} = attrs.field({', '.join(args)})"
 
+    def base_class(self, name: str) -> str:
+        """A class to derive from: a union's base class, or the class itself."""
+        union = self.b.unions.get(name)
+        return union.base if union is not None else name
+
     def class_source(self, cls: ClassDef) -> str:
-        bases = ", ".join(cls.bases) if cls.bases else _MODEL_BASES[cls.side]
+        bases = (
+            ", ".join(self.base_class(b) for b in cls.bases)
+            if cls.bases
+            else _MODEL_BASES[cls.side]
+        )
         if cls.name in naming.MIXINS:
             bases = f"{naming.MIXINS[cls.name][1]}, {bases}"
         lines = ["@attrs.define(kw_only=True, repr=False)", f"class {cls.name}({bases}):"]
@@ -797,7 +835,7 @@ class Emitter:
         if cls.unknown_of is not None:
             union = self.b.unions[cls.unknown_of]
             lines.append("    _json_unknown_variant: ClassVar[bool] = True")
-            lines.append(f"    {union.tag_name}: str")
+            lines.append(f"    {union.tag_name}: {'UnknownTag' if union.is_alias else 'str'}")
             lines.append("    raw: dict[str, Any] = attrs.field(factory=dict)")
         else:
             renames = {f.name: f.json_name for f in cls.fields if f.name != f.json_name}
@@ -824,20 +862,45 @@ class Emitter:
             lines.append("    pass")
         return "\n".join(lines) + "\n"
 
-    def union_source(self, union: UnionDef) -> str:
-        base = union.parent or _MODEL_BASES[union.side]
-        tag = union.tag_name
+    def _variants_doc(self, union: UnionDef) -> str:
         return (
-            f"class {union.name}({base}):\n"
-            f'    """{union.doc}\n\n'
-            f"    Variants, by `{tag}`: "
+            f"Variants, by `{union.tag_name}`: "
             + ", ".join(f"{v!r} -> {c}" for v, c in sorted(union.variants.items()))
             + (f"; any other -> {union.unknown}" if union.unknown else "")
-            + '."""\n\n'
+            + "."
+        )
+
+    def union_source(self, union: UnionDef) -> str:
+        """The base class of a union's variants (for a request union, the union itself)."""
+        parent = self.b.unions[union.parent].base if union.parent else None
+        base = parent or _MODEL_BASES[union.side]
+        tag = union.tag_name
+        if union.is_alias:
+            doc = (
+                f"The base class of the {union.name} variants: `from_dict` reads any of them by "
+                f"`{tag}`.\n\n    Annotate with `{union.name}`, the union of the variants, "
+                f"which a type checker narrows when `{tag}` is compared with a literal. "
+                + self._variants_doc(union)
+            )
+        else:
+            doc = union.doc + "\n\n    " + self._variants_doc(union)
+        return (
+            f"class {union.base}({base}):\n"
+            f'    """{doc}"""\n\n'
             "    __slots__ = ()\n"
             f"    _json_tag: ClassVar[str] = {tag!r}\n"
             f"    {tag}: str\n"
         )
+
+    def alias_source(self, union: UnionDef) -> str:
+        """A response union: the type alias over its variants (nested unions by their name)."""
+        members = " | ".join(union.members)
+        doc = f"{union.doc} Comparing `{union.tag_name}` with a literal narrows it to that " + (
+            f"variant; {union.unknown} (isinstance) holds any other tag."
+            if union.unknown
+            else "variant."
+        )
+        return f'{union.name}: TypeAlias = {members}\n"""{doc}"""\n'
 
     def union_tables(self, side_filter: set[str]) -> str:
         """The variants of each tagged union, assigned once every class exists."""
@@ -847,19 +910,25 @@ class Emitter:
             if union.side not in side_filter:
                 continue
             variants = ", ".join(f"{t!r}: {c}" for t, c in sorted(union.variants.items()))
-            lines.append(f"{name}._json_variants = {{{variants}}}")
-            lines.append(f"{name}._json_unknown = {union.unknown or 'None'}")
+            lines.append(f"{union.base}._json_variants = {{{variants}}}")
+            lines.append(f"{union.base}._json_unknown = {union.unknown or 'None'}")
         return "\n".join(lines) + "\n" if len(lines) > 1 else ""
 
     def ordered(self, side_filter: set[str]) -> list[tuple[str, str]]:
         """Unions and classes in dependency order: bases first, then field types."""
+        # Keys are the names defined: a union's base class (its own name for a request union),
+        # a response union's alias, each class. A class depends on its bases and on the unions
+        # (aliases) and classes of its fields.
         items: dict[str, tuple[str, set[str]]] = {}
-        for name, union in self.b.unions.items():
+        for union in self.b.unions.values():
             if union.side in side_filter:
-                items[name] = ("union", {union.parent} if union.parent else set())
+                parent = {self.b.unions[union.parent].base} if union.parent else set()
+                items[union.base] = ("union", parent)
+                if union.is_alias:
+                    items[union.name] = ("alias", set(union.members))
         for name, cls in self.b.classes.items():
             if cls.side in side_filter:
-                items[name] = ("class", set(cls.bases) | cls.deps)
+                items[name] = ("class", {self.base_class(b) for b in cls.bases} | cls.deps)
         done: list[tuple[str, str]] = []
         placed: set[str] = set()
         visiting: set[str] = set()
@@ -883,11 +952,11 @@ class Emitter:
     def module(self, side_filter: set[str], doc: str, imports: list[str]) -> tuple[str, list[str]]:
         parts = [HEADER + f'"""{doc}"""\n']
         parts.append("from collections.abc import Mapping")
-        parts.append("from typing import Any, ClassVar, Literal\n\nimport attrs\n")
+        parts.append("from typing import Any, ClassVar, Literal, TypeAlias\n\nimport attrs\n")
         parts.append("from assistants_client import _constraints as _v")
         parts.append(
             "from assistants_client._model_base import ("
-            "NO_ABSENT_FIELDS, NO_EXTRA_FIELDS, RequestModel, ResponseModel)"
+            "NO_ABSENT_FIELDS, NO_EXTRA_FIELDS, RequestModel, ResponseModel, UnknownTag)"
         )
         parts.append("from assistants_client._omit import OMIT, Omit")
         parts.extend(imports)
@@ -903,10 +972,13 @@ class Emitter:
         parts.extend(f"from {module} import {name}" for module, name in mixins)
         names: list[str] = []
         body: list[str] = []
+        unions_by_base = {u.base: u for u in self.b.unions.values()}
         for kind, name in self.ordered(side_filter):
             names.append(name)
             if kind == "union":
-                body.append(self.union_source(self.b.unions[name]))
+                body.append(self.union_source(unions_by_base[name]))
+            elif kind == "alias":
+                body.append(self.alias_source(self.b.unions[name]))
             else:
                 body.append(self.class_source(self.b.classes[name]))
         all_line = "__all__ = [" + ", ".join(repr(n) for n in sorted(names)) + "]\n"

@@ -8,8 +8,11 @@ Rules, applied in this order:
 2. An inline object schema takes the name listed for its path in ``INLINE_NAMES``; otherwise its
    parent's class name followed by the property name in CamelCase (``Item`` added for array
    items). Structurally identical inline schemas share one class, named at their first path.
-3. A ``oneOf`` of tagged objects is a base class named in ``UNION_NAMES`` (keyed by its variants);
-   its fallback for unknown tags is ``Unknown`` + the base name.
+3. A ``oneOf`` of tagged objects is named in ``UNION_NAMES`` (keyed by its variants); its
+   fallback for unknown tags is ``Unknown`` + that name. In responses the name is a type alias,
+   the union of the variant classes (so that checking the tag narrows it), and the variants
+   share a base class named with ``Base`` added (``MessageContent`` is the union,
+   ``MessageContentBase`` the base class); in requests the name is the base class itself.
 4. A stream event class is named from its event (``thread.run.step.delta`` ->
    ``ThreadRunStepDeltaEvent``).
 5. Request bodies get their own classes (validated, strict). A schema used both in responses and
@@ -247,6 +250,7 @@ VERB_NAMES: dict[str, str] = {"modify": "update"}
 REQUEST_SUFFIX = "Param"
 UNKNOWN_PREFIX = "Unknown"
 OBJECT_SUFFIX = "Object"
+UNION_BASE_SUFFIX = "Base"
 
 
 def schema_class_name(component: str) -> str:
@@ -255,6 +259,11 @@ def schema_class_name(component: str) -> str:
     if component.endswith(OBJECT_SUFFIX) and len(component) > len(OBJECT_SUFFIX):
         return component[: -len(OBJECT_SUFFIX)]
     return component
+
+
+def union_base_name(union: str) -> str:
+    """The base class shared by the variants of a response union (see rule 3 above)."""
+    return union + UNION_BASE_SUFFIX
 
 
 def camel(name: str) -> str:

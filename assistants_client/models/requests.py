@@ -468,7 +468,7 @@ class JsonSchemaFormatParam(RequestModel):
 
 @attrs.define(kw_only=True, repr=False)
 class MessageContentImageFileParam(MessageRequestContent):
-    """References an image [File](/docs/api-reference/files) in the content of a message."""
+    """References an image [File](https://platform.openai.com/docs/api-reference/files) in the content of a message."""
 
     type: Literal["image_file"] = "image_file"
     image_file: ImageFileParam
@@ -559,7 +559,7 @@ class ResponseFormatJsonObjectParam(ResponseFormatParam):
 
 @attrs.define(kw_only=True, repr=False)
 class ResponseFormatJsonSchemaParam(ResponseFormatParam):
-    """JSON Schema response format. Used to generate structured JSON responses. Learn more about [Structured Outputs](/docs/guides/structured-outputs)."""
+    """JSON Schema response format. Used to generate structured JSON responses. Learn more about [Structured Outputs](https://platform.openai.com/docs/guides/structured-outputs)."""
 
     type: Literal["json_schema"] = "json_schema"
     json_schema: JsonSchemaFormatParam

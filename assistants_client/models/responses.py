@@ -4,7 +4,7 @@
 """Response models: what the server sends. Unknown fields are kept in `extra_fields`, unknown enum values stay plain strings and unknown tags become Unknown... variants."""
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
@@ -13,6 +13,7 @@ from assistants_client._model_base import (
     NO_ABSENT_FIELDS,
     NO_EXTRA_FIELDS,
     ResponseModel,
+    UnknownTag,
 )
 from assistants_client._model_base import json_keys as _keys
 from assistants_client._omit import OMIT, Omit
@@ -22,8 +23,11 @@ __all__ = [
     "AssistantDeleted",
     "AssistantList",
     "AssistantStreamEvent",
+    "AssistantStreamEventBase",
     "AssistantTool",
+    "AssistantToolBase",
     "AttachmentTool",
+    "AttachmentToolBase",
     "CodeInterpreterCall",
     "CodeInterpreterCallDelta",
     "CodeInterpreterImageDelta",
@@ -32,7 +36,9 @@ __all__ = [
     "CodeInterpreterLogsOutput",
     "CodeInterpreterLogsOutputDelta",
     "CodeInterpreterOutput",
+    "CodeInterpreterOutputBase",
     "CodeInterpreterOutputDelta",
+    "CodeInterpreterOutputDeltaBase",
     "CodeInterpreterResources",
     "CodeInterpreterTool",
     "CodeInterpreterToolCall",
@@ -71,7 +77,9 @@ __all__ = [
     "JsonSchemaFormat",
     "MessageAttachment",
     "MessageContent",
+    "MessageContentBase",
     "MessageContentDelta",
+    "MessageContentDeltaBase",
     "MessageContentImageFile",
     "MessageContentImageFileDelta",
     "MessageContentImageUrl",
@@ -90,6 +98,7 @@ __all__ = [
     "MessageIncompleteDetails",
     "MessageList",
     "MessageStreamEvent",
+    "MessageStreamEventBase",
     "MessageText",
     "MessageTextDelta",
     "NamedToolChoice",
@@ -98,6 +107,7 @@ __all__ = [
     "RequiredToolCall",
     "RequiredToolCallFunction",
     "ResponseFormat",
+    "ResponseFormatBase",
     "ResponseFormatJsonObject",
     "ResponseFormatJsonSchema",
     "ResponseFormatText",
@@ -109,16 +119,22 @@ __all__ = [
     "RunStepDelta",
     "RunStepDeltaBody",
     "RunStepDetails",
+    "RunStepDetailsBase",
     "RunStepDetailsDelta",
+    "RunStepDetailsDeltaBase",
     "RunStepLastError",
     "RunStepList",
     "RunStepStreamEvent",
+    "RunStepStreamEventBase",
     "RunStepUsage",
     "RunStreamEvent",
+    "RunStreamEventBase",
     "RunUsage",
     "SubmitToolOutputsAction",
     "TextAnnotation",
+    "TextAnnotationBase",
     "TextAnnotationDelta",
+    "TextAnnotationDeltaBase",
     "Thread",
     "ThreadCreatedEvent",
     "ThreadDeleted",
@@ -146,8 +162,11 @@ __all__ = [
     "ThreadRunStepFailedEvent",
     "ThreadRunStepInProgressEvent",
     "ThreadStreamEvent",
+    "ThreadStreamEventBase",
     "ToolCall",
+    "ToolCallBase",
     "ToolCallDelta",
+    "ToolCallDeltaBase",
     "ToolCallsStepDetails",
     "ToolCallsStepDetailsDelta",
     "ToolResources",
@@ -169,24 +188,194 @@ __all__ = [
 ]
 
 
-class AssistantTool(ResponseModel):
-    """One of the AssistantTool variants, told apart by their tag.
+class AssistantToolBase(ResponseModel):
+    """The base class of the AssistantTool variants: `from_dict` reads any of them by `type`.
 
-    Variants, by `type`: 'code_interpreter' -> CodeInterpreterTool, 'file_search' -> FileSearchTool, 'function' -> FunctionTool; any other -> UnknownAssistantTool."""
+    Annotate with `AssistantTool`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'code_interpreter' -> CodeInterpreterTool, 'file_search' -> FileSearchTool, 'function' -> FunctionTool; any other -> UnknownAssistantTool."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
+    type: str
+
+
+class AttachmentToolBase(ResponseModel):
+    """The base class of the AttachmentTool variants: `from_dict` reads any of them by `type`.
+
+    Annotate with `AttachmentTool`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'code_interpreter' -> CodeInterpreterTool, 'file_search' -> FileSearchToolTypeOnly; any other -> UnknownAttachmentTool."""
 
     __slots__ = ()
     _json_tag: ClassVar[str] = "type"
     type: str
 
 
-class ResponseFormat(ResponseModel):
-    """One of the ResponseFormat variants, told apart by their tag.
+@attrs.define(kw_only=True, repr=False)
+class CodeInterpreterTool(AssistantToolBase, AttachmentToolBase):
+    """CodeInterpreterTool"""
 
-    Variants, by `type`: 'json_object' -> ResponseFormatJsonObject, 'json_schema' -> ResponseFormatJsonSchema, 'text' -> ResponseFormatText; any other -> UnknownResponseFormat."""
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
+    type: Literal["code_interpreter"] = "code_interpreter"
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FileSearchRankingOptions(ResponseModel):
+    """The ranking options for the file search. If not specified, the file search tool will use the `auto` ranker and a score_threshold of 0."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("score_threshold")
+    ranker: str | Omit = OMIT
+    score_threshold: float
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FileSearchToolOptions(ResponseModel):
+    """Overrides for the file search tool."""
+
+    max_num_results: int | Omit = OMIT
+    ranking_options: FileSearchRankingOptions | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FileSearchTool(AssistantToolBase):
+    """FileSearchTool"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
+    type: Literal["file_search"] = "file_search"
+    file_search: FileSearchToolOptions | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FunctionDefinition(ResponseModel):
+    """FunctionDefinition"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("name")
+    description: str | Omit = OMIT
+    name: str
+    parameters: dict[str, Any] | Omit = OMIT
+    strict: bool | Omit | None = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FunctionTool(AssistantToolBase):
+    """FunctionTool"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("function type")
+    type: Literal["function"] = "function"
+    function: FunctionDefinition
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownAssistantTool(AssistantToolBase):
+    """An AssistantTool with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+AssistantTool: TypeAlias = (
+    CodeInterpreterTool | FileSearchTool | FunctionTool | UnknownAssistantTool
+)
+"""One of the AssistantTool variants, told apart by their tag. Comparing `type` with a literal narrows it to that variant; UnknownAssistantTool (isinstance) holds any other tag."""
+
+
+class ResponseFormatBase(ResponseModel):
+    """The base class of the ResponseFormat variants: `from_dict` reads any of them by `type`.
+
+    Annotate with `ResponseFormat`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'json_object' -> ResponseFormatJsonObject, 'json_schema' -> ResponseFormatJsonSchema, 'text' -> ResponseFormatText; any other -> UnknownResponseFormat."""
 
     __slots__ = ()
     _json_tag: ClassVar[str] = "type"
     type: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class ResponseFormatJsonObject(ResponseFormatBase):
+    """JSON object response format. An older method of generating JSON responses. Using `json_schema` is recommended for models that support it. Note that the model will not generate JSON without a system or user message instructing it to do so."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
+    type: Literal["json_object"] = "json_object"
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class JsonSchemaFormat(ResponseModel):
+    """Structured Outputs configuration options, including a JSON Schema."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("name")
+    description: str | Omit = OMIT
+    name: str
+    schema: dict[str, Any] | Omit = OMIT
+    strict: bool | Omit | None = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ResponseFormatJsonSchema(ResponseFormatBase):
+    """JSON Schema response format. Used to generate structured JSON responses. Learn more about [Structured Outputs](https://platform.openai.com/docs/guides/structured-outputs)."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("json_schema type")
+    type: Literal["json_schema"] = "json_schema"
+    json_schema: JsonSchemaFormat
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ResponseFormatText(ResponseFormatBase):
+    """Default response format. Used to generate text responses."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
+    type: Literal["text"] = "text"
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownResponseFormat(ResponseFormatBase):
+    """A ResponseFormat with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+ResponseFormat: TypeAlias = (
+    ResponseFormatText | ResponseFormatJsonObject | ResponseFormatJsonSchema | UnknownResponseFormat
+)
+"""One of the ResponseFormat variants, told apart by their tag. Comparing `type` with a literal narrows it to that variant; UnknownResponseFormat (isinstance) holds any other tag."""
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -281,211 +470,18 @@ class AssistantList(ResponseModel):
     )
 
 
-class AssistantStreamEvent(ResponseModel):
-    """Represents an event emitted when streaming a Run.
+class AssistantStreamEventBase(ResponseModel):
+    """The base class of the AssistantStreamEvent variants: `from_dict` reads any of them by `event`.
 
-    Variants, by `event`: 'done' -> DoneEvent, 'error' -> ErrorEvent, 'thread.created' -> ThreadCreatedEvent, 'thread.message.completed' -> ThreadMessageCompletedEvent, 'thread.message.created' -> ThreadMessageCreatedEvent, 'thread.message.delta' -> ThreadMessageDeltaEvent, 'thread.message.in_progress' -> ThreadMessageInProgressEvent, 'thread.message.incomplete' -> ThreadMessageIncompleteEvent, 'thread.run.cancelled' -> ThreadRunCancelledEvent, 'thread.run.cancelling' -> ThreadRunCancellingEvent, 'thread.run.completed' -> ThreadRunCompletedEvent, 'thread.run.created' -> ThreadRunCreatedEvent, 'thread.run.expired' -> ThreadRunExpiredEvent, 'thread.run.failed' -> ThreadRunFailedEvent, 'thread.run.in_progress' -> ThreadRunInProgressEvent, 'thread.run.incomplete' -> ThreadRunIncompleteEvent, 'thread.run.queued' -> ThreadRunQueuedEvent, 'thread.run.requires_action' -> ThreadRunRequiresActionEvent, 'thread.run.step.cancelled' -> ThreadRunStepCancelledEvent, 'thread.run.step.completed' -> ThreadRunStepCompletedEvent, 'thread.run.step.created' -> ThreadRunStepCreatedEvent, 'thread.run.step.delta' -> ThreadRunStepDeltaEvent, 'thread.run.step.expired' -> ThreadRunStepExpiredEvent, 'thread.run.step.failed' -> ThreadRunStepFailedEvent, 'thread.run.step.in_progress' -> ThreadRunStepInProgressEvent; any other -> UnknownAssistantStreamEvent."""
+    Annotate with `AssistantStreamEvent`, the union of the variants, which a type checker narrows when `event` is compared with a literal. Variants, by `event`: 'done' -> DoneEvent, 'error' -> ErrorEvent, 'thread.created' -> ThreadCreatedEvent, 'thread.message.completed' -> ThreadMessageCompletedEvent, 'thread.message.created' -> ThreadMessageCreatedEvent, 'thread.message.delta' -> ThreadMessageDeltaEvent, 'thread.message.in_progress' -> ThreadMessageInProgressEvent, 'thread.message.incomplete' -> ThreadMessageIncompleteEvent, 'thread.run.cancelled' -> ThreadRunCancelledEvent, 'thread.run.cancelling' -> ThreadRunCancellingEvent, 'thread.run.completed' -> ThreadRunCompletedEvent, 'thread.run.created' -> ThreadRunCreatedEvent, 'thread.run.expired' -> ThreadRunExpiredEvent, 'thread.run.failed' -> ThreadRunFailedEvent, 'thread.run.in_progress' -> ThreadRunInProgressEvent, 'thread.run.incomplete' -> ThreadRunIncompleteEvent, 'thread.run.queued' -> ThreadRunQueuedEvent, 'thread.run.requires_action' -> ThreadRunRequiresActionEvent, 'thread.run.step.cancelled' -> ThreadRunStepCancelledEvent, 'thread.run.step.completed' -> ThreadRunStepCompletedEvent, 'thread.run.step.created' -> ThreadRunStepCreatedEvent, 'thread.run.step.delta' -> ThreadRunStepDeltaEvent, 'thread.run.step.expired' -> ThreadRunStepExpiredEvent, 'thread.run.step.failed' -> ThreadRunStepFailedEvent, 'thread.run.step.in_progress' -> ThreadRunStepInProgressEvent; any other -> UnknownAssistantStreamEvent."""
 
     __slots__ = ()
     _json_tag: ClassVar[str] = "event"
     event: str
 
 
-class AttachmentTool(ResponseModel):
-    """One of the AttachmentTool variants, told apart by their tag.
-
-    Variants, by `type`: 'code_interpreter' -> CodeInterpreterTool, 'file_search' -> FileSearchToolTypeOnly; any other -> UnknownAttachmentTool."""
-
-    __slots__ = ()
-    _json_tag: ClassVar[str] = "type"
-    type: str
-
-
-class CodeInterpreterOutput(ResponseModel):
-    """One of the CodeInterpreterOutput variants, told apart by their tag.
-
-    Variants, by `type`: 'image' -> CodeInterpreterImageOutput, 'logs' -> CodeInterpreterLogsOutput; any other -> UnknownCodeInterpreterOutput."""
-
-    __slots__ = ()
-    _json_tag: ClassVar[str] = "type"
-    type: str
-
-
 @attrs.define(kw_only=True, repr=False)
-class CodeInterpreterCall(ResponseModel):
-    """The Code Interpreter tool call definition."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("input outputs")
-    input: str
-    outputs: list[CodeInterpreterOutput] = attrs.field(factory=list)
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-class CodeInterpreterOutputDelta(ResponseModel):
-    """One of the CodeInterpreterOutputDelta variants, told apart by their tag.
-
-    Variants, by `type`: 'image' -> CodeInterpreterImageOutputDelta, 'logs' -> CodeInterpreterLogsOutputDelta; any other -> UnknownCodeInterpreterOutputDelta."""
-
-    __slots__ = ()
-    _json_tag: ClassVar[str] = "type"
-    type: str
-
-
-@attrs.define(kw_only=True, repr=False)
-class CodeInterpreterCallDelta(ResponseModel):
-    """The Code Interpreter tool call definition."""
-
-    input: str | Omit = OMIT
-    outputs: list[CodeInterpreterOutputDelta] | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class CodeInterpreterImageDelta(ResponseModel):
-    """CodeInterpreterImageDelta"""
-
-    file_id: str | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class FileCitation(ResponseModel):
-    """FileCitation"""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("file_id")
-    file_id: str
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class CodeInterpreterImageOutput(CodeInterpreterOutput):
-    """CodeInterpreterImageOutput"""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("image type")
-    type: Literal["image"] = "image"
-    image: FileCitation
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class CodeInterpreterImageOutputDelta(CodeInterpreterOutputDelta):
-    """CodeInterpreterImageOutputDelta"""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("index type")
-    index: int
-    type: Literal["image"] = "image"
-    image: CodeInterpreterImageDelta | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class CodeInterpreterLogsOutput(CodeInterpreterOutput):
-    """Text output from the Code Interpreter tool call as part of a run step."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("logs type")
-    type: Literal["logs"] = "logs"
-    logs: str
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class CodeInterpreterLogsOutputDelta(CodeInterpreterOutputDelta):
-    """Text output from the Code Interpreter tool call as part of a run step."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("index type")
-    index: int
-    type: Literal["logs"] = "logs"
-    logs: str | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class CodeInterpreterTool(AssistantTool, AttachmentTool):
-    """CodeInterpreterTool"""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("type")
-    type: Literal["code_interpreter"] = "code_interpreter"
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-class ToolCall(ResponseModel):
-    """One of the ToolCall variants, told apart by their tag.
-
-    Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolCall, 'file_search' -> FileSearchToolCall, 'function' -> FunctionToolCall; any other -> UnknownToolCall."""
-
-    __slots__ = ()
-    _json_tag: ClassVar[str] = "type"
-    type: str
-
-
-@attrs.define(kw_only=True, repr=False)
-class CodeInterpreterToolCall(ToolCall):
-    """Details of the Code Interpreter tool call the run step was involved in."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("code_interpreter id type")
-    id: str
-    type: Literal["code_interpreter"] = "code_interpreter"
-    code_interpreter: CodeInterpreterCall
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-class ToolCallDelta(ResponseModel):
-    """One of the ToolCallDelta variants, told apart by their tag.
-
-    Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolCallDelta, 'file_search' -> FileSearchToolCallDelta, 'function' -> FunctionToolCallDelta; any other -> UnknownToolCallDelta."""
-
-    __slots__ = ()
-    _json_tag: ClassVar[str] = "type"
-    type: str
-
-
-@attrs.define(kw_only=True, repr=False)
-class CodeInterpreterToolCallDelta(ToolCallDelta):
-    """Details of the Code Interpreter tool call the run step was involved in."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("index type")
-    index: int
-    id: str | Omit = OMIT
-    type: Literal["code_interpreter"] = "code_interpreter"
-    code_interpreter: CodeInterpreterCallDelta | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class DoneEvent(AssistantStreamEvent):
+class DoneEvent(AssistantStreamEventBase):
     """Occurs when a stream ends."""
 
     _json_required: ClassVar[frozenset[str]] = _keys("data event")
@@ -513,8 +509,8 @@ class ErrorDetail(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ErrorEvent(AssistantStreamEvent):
-    """Occurs when an [error](/docs/guides/error-codes#api-errors) occurs. This can happen due to an internal server error or a timeout."""
+class ErrorEvent(AssistantStreamEventBase):
+    """Occurs when an [error](https://platform.openai.com/docs/guides/error-codes#api-errors) occurs. This can happen due to an internal server error or a timeout."""
 
     _json_required: ClassVar[frozenset[str]] = _keys("data event")
     event: Literal["error"] = "error"
@@ -525,22 +521,70 @@ class ErrorEvent(AssistantStreamEvent):
     )
 
 
-@attrs.define(kw_only=True, repr=False)
-class ErrorResponse(ResponseModel):
-    """ErrorResponse"""
+class MessageStreamEventBase(AssistantStreamEventBase):
+    """The base class of the MessageStreamEvent variants: `from_dict` reads any of them by `event`.
 
-    _json_required: ClassVar[frozenset[str]] = _keys("error")
-    error: ErrorDetail
+    Annotate with `MessageStreamEvent`, the union of the variants, which a type checker narrows when `event` is compared with a literal. Variants, by `event`: 'thread.message.completed' -> ThreadMessageCompletedEvent, 'thread.message.created' -> ThreadMessageCreatedEvent, 'thread.message.delta' -> ThreadMessageDeltaEvent, 'thread.message.in_progress' -> ThreadMessageInProgressEvent, 'thread.message.incomplete' -> ThreadMessageIncompleteEvent."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "event"
+    event: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class FileSearchToolTypeOnly(AttachmentToolBase):
+    """FileSearchToolTypeOnly"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
+    type: Literal["file_search"] = "file_search"
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
     )
 
 
-class TextAnnotation(ResponseModel):
-    """One of the TextAnnotation variants, told apart by their tag.
+@attrs.define(kw_only=True, repr=False)
+class UnknownAttachmentTool(AttachmentToolBase):
+    """An AttachmentTool with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
 
-    Variants, by `type`: 'file_citation' -> FileCitationAnnotation, 'file_path' -> FilePathAnnotation; any other -> UnknownTextAnnotation."""
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+AttachmentTool: TypeAlias = CodeInterpreterTool | FileSearchToolTypeOnly | UnknownAttachmentTool
+"""One of the AttachmentTool variants, told apart by their tag. Comparing `type` with a literal narrows it to that variant; UnknownAttachmentTool (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageAttachment(ResponseModel):
+    """MessageAttachment"""
+
+    file_id: str | Omit = OMIT
+    tools: list[AttachmentTool] | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ImageFile(ResponseModel):
+    """ImageFile"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("file_id")
+    file_id: str
+    detail: str | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+class MessageContentBase(ResponseModel):
+    """The base class of the MessageContent variants: `from_dict` reads any of them by `type`.
+
+    Annotate with `MessageContent`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'image_file' -> MessageContentImageFile, 'image_url' -> MessageContentImageUrl, 'refusal' -> MessageContentRefusal, 'text' -> MessageContentText; any other -> UnknownMessageContent."""
 
     __slots__ = ()
     _json_tag: ClassVar[str] = "type"
@@ -548,7 +592,81 @@ class TextAnnotation(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileCitationAnnotation(TextAnnotation):
+class MessageContentImageFile(MessageContentBase):
+    """References an image [File](https://platform.openai.com/docs/api-reference/files) in the content of a message."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("image_file type")
+    type: Literal["image_file"] = "image_file"
+    image_file: ImageFile
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ImageUrl(ResponseModel):
+    """ImageUrl"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("url")
+    url: str
+    detail: str | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageContentImageUrl(MessageContentBase):
+    """References an image URL in the content of a message."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("image_url type")
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageUrl
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageContentRefusal(MessageContentBase):
+    """The refusal content generated by the assistant."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("refusal type")
+    type: Literal["refusal"] = "refusal"
+    refusal: str
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FileCitation(ResponseModel):
+    """FileCitation"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("file_id")
+    file_id: str
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+class TextAnnotationBase(ResponseModel):
+    """The base class of the TextAnnotation variants: `from_dict` reads any of them by `type`.
+
+    Annotate with `TextAnnotation`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'file_citation' -> FileCitationAnnotation, 'file_path' -> FilePathAnnotation; any other -> UnknownTextAnnotation."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
+    type: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class FileCitationAnnotation(TextAnnotationBase):
     """A citation within the message that points to a specific quote from a specific File associated with the assistant or the message. Generated when the assistant uses the "file_search" tool to search files."""
 
     _json_required: ClassVar[frozenset[str]] = _keys(
@@ -559,6 +677,223 @@ class FileCitationAnnotation(TextAnnotation):
     file_citation: FileCitation
     start_index: int
     end_index: int
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FilePathAnnotation(TextAnnotationBase):
+    """A URL for the file that's generated when the assistant used the `code_interpreter` tool to generate a file."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("end_index file_path start_index text type")
+    type: Literal["file_path"] = "file_path"
+    text: str
+    file_path: FileCitation
+    start_index: int
+    end_index: int
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownTextAnnotation(TextAnnotationBase):
+    """A TextAnnotation with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+TextAnnotation: TypeAlias = FileCitationAnnotation | FilePathAnnotation | UnknownTextAnnotation
+"""One of the TextAnnotation variants, told apart by their tag. Comparing `type` with a literal narrows it to that variant; UnknownTextAnnotation (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageText(ResponseModel):
+    """MessageText"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("annotations value")
+    value: str
+    annotations: list[TextAnnotation] = attrs.field(factory=list)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageContentText(MessageContentBase):
+    """The text content that is part of a message."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("text type")
+    type: Literal["text"] = "text"
+    text: MessageText
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownMessageContent(MessageContentBase):
+    """A MessageContent with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+MessageContent: TypeAlias = (
+    MessageContentImageFile
+    | MessageContentImageUrl
+    | MessageContentText
+    | MessageContentRefusal
+    | UnknownMessageContent
+)
+"""One of the MessageContent variants, told apart by their tag. Comparing `type` with a literal narrows it to that variant; UnknownMessageContent (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageIncompleteDetails(ResponseModel):
+    """On an incomplete message, details about why the message is incomplete."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("reason")
+    reason: str
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadMessage(ThreadMessageMixin, ResponseModel):
+    """Represents a message within a [thread](https://platform.openai.com/docs/api-reference/threads)."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys(
+        "assistant_id attachments completed_at content created_at id incomplete_at incomplete_details metadata object role run_id status thread_id"
+    )
+    _json_non_null: ClassVar[frozenset[str]] = _keys("status")
+    id: str
+    object: str
+    created_at: int
+    thread_id: str
+    status: str | None = None
+    incomplete_details: MessageIncompleteDetails | None = None
+    completed_at: int | None = None
+    incomplete_at: int | None = None
+    role: str
+    content: list[MessageContent] = attrs.field(factory=list)
+    assistant_id: str | None = None
+    run_id: str | None = None
+    attachments: list[MessageAttachment] | None = None
+    metadata: dict[str, str] | None = None
+    file_ids: list[str] | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadMessageCompletedEvent(MessageStreamEventBase):
+    """Occurs when a [message](https://platform.openai.com/docs/api-reference/messages/object) is completed."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.message.completed"] = "thread.message.completed"
+    data: ThreadMessage
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadMessageCreatedEvent(MessageStreamEventBase):
+    """Occurs when a [message](https://platform.openai.com/docs/api-reference/messages/object) is created."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.message.created"] = "thread.message.created"
+    data: ThreadMessage
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ImageFileDelta(ResponseModel):
+    """ImageFileDelta"""
+
+    file_id: str | Omit = OMIT
+    detail: str | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+class MessageContentDeltaBase(ResponseModel):
+    """The base class of the MessageContentDelta variants: `from_dict` reads any of them by `type`.
+
+    Annotate with `MessageContentDelta`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'image_file' -> MessageContentImageFileDelta, 'image_url' -> MessageContentImageUrlDelta, 'refusal' -> MessageContentRefusalDelta, 'text' -> MessageContentTextDelta; any other -> UnknownMessageContentDelta."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
+    type: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageContentImageFileDelta(MessageContentDeltaBase):
+    """References an image [File](https://platform.openai.com/docs/api-reference/files) in the content of a message."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
+    index: int
+    type: Literal["image_file"] = "image_file"
+    image_file: ImageFileDelta | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ImageUrlDelta(ResponseModel):
+    """ImageUrlDelta"""
+
+    url: str | Omit = OMIT
+    detail: str | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageContentImageUrlDelta(MessageContentDeltaBase):
+    """References an image URL in the content of a message."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
+    index: int
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageUrlDelta | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageContentRefusalDelta(MessageContentDeltaBase):
+    """The refusal content that is part of a message."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
+    index: int
+    type: Literal["refusal"] = "refusal"
+    refusal: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -577,10 +912,10 @@ class FileCitationDelta(ResponseModel):
     )
 
 
-class TextAnnotationDelta(ResponseModel):
-    """One of the TextAnnotationDelta variants, told apart by their tag.
+class TextAnnotationDeltaBase(ResponseModel):
+    """The base class of the TextAnnotationDelta variants: `from_dict` reads any of them by `type`.
 
-    Variants, by `type`: 'file_citation' -> FileCitationAnnotationDelta, 'file_path' -> FilePathAnnotationDelta; any other -> UnknownTextAnnotationDelta."""
+    Annotate with `TextAnnotationDelta`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'file_citation' -> FileCitationAnnotationDelta, 'file_path' -> FilePathAnnotationDelta; any other -> UnknownTextAnnotationDelta."""
 
     __slots__ = ()
     _json_tag: ClassVar[str] = "type"
@@ -588,7 +923,7 @@ class TextAnnotationDelta(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileCitationAnnotationDelta(TextAnnotationDelta):
+class FileCitationAnnotationDelta(TextAnnotationDeltaBase):
     """A citation within the message that points to a specific quote from a specific File associated with the assistant or the message. Generated when the assistant uses the "file_search" tool to search files."""
 
     _json_required: ClassVar[frozenset[str]] = _keys("index type")
@@ -605,15 +940,10 @@ class FileCitationAnnotationDelta(TextAnnotationDelta):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FilePathAnnotation(TextAnnotation):
-    """A URL for the file that's generated when the assistant used the `code_interpreter` tool to generate a file."""
+class CodeInterpreterImageDelta(ResponseModel):
+    """CodeInterpreterImageDelta"""
 
-    _json_required: ClassVar[frozenset[str]] = _keys("end_index file_path start_index text type")
-    type: Literal["file_path"] = "file_path"
-    text: str
-    file_path: FileCitation
-    start_index: int
-    end_index: int
+    file_id: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -621,7 +951,7 @@ class FilePathAnnotation(TextAnnotation):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FilePathAnnotationDelta(TextAnnotationDelta):
+class FilePathAnnotationDelta(TextAnnotationDeltaBase):
     """A URL for the file that's generated when the assistant used the `code_interpreter` tool to generate a file."""
 
     _json_required: ClassVar[frozenset[str]] = _keys("index type")
@@ -631,6 +961,264 @@ class FilePathAnnotationDelta(TextAnnotationDelta):
     file_path: CodeInterpreterImageDelta | Omit = OMIT
     start_index: int | Omit = OMIT
     end_index: int | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownTextAnnotationDelta(TextAnnotationDeltaBase):
+    """A TextAnnotationDelta with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+TextAnnotationDelta: TypeAlias = (
+    FileCitationAnnotationDelta | FilePathAnnotationDelta | UnknownTextAnnotationDelta
+)
+"""One of the TextAnnotationDelta variants, told apart by their tag. Comparing `type` with a literal narrows it to that variant; UnknownTextAnnotationDelta (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageTextDelta(ResponseModel):
+    """MessageTextDelta"""
+
+    value: str | Omit = OMIT
+    annotations: list[TextAnnotationDelta] | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageContentTextDelta(MessageContentDeltaBase):
+    """The text content that is part of a message."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
+    index: int
+    type: Literal["text"] = "text"
+    text: MessageTextDelta | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownMessageContentDelta(MessageContentDeltaBase):
+    """A MessageContentDelta with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+MessageContentDelta: TypeAlias = (
+    MessageContentImageFileDelta
+    | MessageContentTextDelta
+    | MessageContentRefusalDelta
+    | MessageContentImageUrlDelta
+    | UnknownMessageContentDelta
+)
+"""One of the MessageContentDelta variants, told apart by their tag. Comparing `type` with a literal narrows it to that variant; UnknownMessageContentDelta (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageDeltaBody(ResponseModel):
+    """The delta containing the fields that have changed on the Message."""
+
+    role: str | Omit = OMIT
+    content: list[MessageContentDelta] | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageDelta(ResponseModel):
+    """Represents a message delta i.e. any changed fields on a message during streaming."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("delta id object")
+    id: str
+    object: str
+    delta: MessageDeltaBody
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadMessageDeltaEvent(MessageStreamEventBase):
+    """Occurs when parts of a [Message](https://platform.openai.com/docs/api-reference/messages/object) are being streamed."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.message.delta"] = "thread.message.delta"
+    data: MessageDelta
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadMessageInProgressEvent(MessageStreamEventBase):
+    """Occurs when a [message](https://platform.openai.com/docs/api-reference/messages/object) moves to an `in_progress` state."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.message.in_progress"] = "thread.message.in_progress"
+    data: ThreadMessage
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadMessageIncompleteEvent(MessageStreamEventBase):
+    """Occurs when a [message](https://platform.openai.com/docs/api-reference/messages/object) ends before it is completed."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.message.incomplete"] = "thread.message.incomplete"
+    data: ThreadMessage
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+MessageStreamEvent: TypeAlias = (
+    ThreadMessageCreatedEvent
+    | ThreadMessageInProgressEvent
+    | ThreadMessageDeltaEvent
+    | ThreadMessageCompletedEvent
+    | ThreadMessageIncompleteEvent
+)
+"""One of the MessageStreamEvent variants, told apart by their tag. Comparing `event` with a literal narrows it to that variant."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageCreation(ResponseModel):
+    """MessageCreation"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("message_id")
+    message_id: str
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+class RunStepDetailsBase(ResponseModel):
+    """The base class of the RunStepDetails variants: `from_dict` reads any of them by `type`.
+
+    Annotate with `RunStepDetails`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'message_creation' -> MessageCreationStepDetails, 'tool_calls' -> ToolCallsStepDetails; any other -> UnknownRunStepDetails."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
+    type: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageCreationStepDetails(RunStepDetailsBase):
+    """Details of the message creation by the run step."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("message_creation type")
+    type: Literal["message_creation"] = "message_creation"
+    message_creation: MessageCreation
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+class CodeInterpreterOutputBase(ResponseModel):
+    """The base class of the CodeInterpreterOutput variants: `from_dict` reads any of them by `type`.
+
+    Annotate with `CodeInterpreterOutput`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'image' -> CodeInterpreterImageOutput, 'logs' -> CodeInterpreterLogsOutput; any other -> UnknownCodeInterpreterOutput."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
+    type: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class CodeInterpreterImageOutput(CodeInterpreterOutputBase):
+    """CodeInterpreterImageOutput"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("image type")
+    type: Literal["image"] = "image"
+    image: FileCitation
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class CodeInterpreterLogsOutput(CodeInterpreterOutputBase):
+    """Text output from the Code Interpreter tool call as part of a run step."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("logs type")
+    type: Literal["logs"] = "logs"
+    logs: str
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownCodeInterpreterOutput(CodeInterpreterOutputBase):
+    """A CodeInterpreterOutput with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+CodeInterpreterOutput: TypeAlias = (
+    CodeInterpreterLogsOutput | CodeInterpreterImageOutput | UnknownCodeInterpreterOutput
+)
+"""One of the CodeInterpreterOutput variants, told apart by their tag. Comparing `type` with a literal narrows it to that variant; UnknownCodeInterpreterOutput (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class CodeInterpreterCall(ResponseModel):
+    """The Code Interpreter tool call definition."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("input outputs")
+    input: str
+    outputs: list[CodeInterpreterOutput] = attrs.field(factory=list)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+class ToolCallBase(ResponseModel):
+    """The base class of the ToolCall variants: `from_dict` reads any of them by `type`.
+
+    Annotate with `ToolCall`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolCall, 'file_search' -> FileSearchToolCall, 'function' -> FunctionToolCall; any other -> UnknownToolCall."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
+    type: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class CodeInterpreterToolCall(ToolCallBase):
+    """Details of the Code Interpreter tool call the run step was involved in."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("code_interpreter id type")
+    id: str
+    type: Literal["code_interpreter"] = "code_interpreter"
+    code_interpreter: CodeInterpreterCall
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -690,78 +1278,13 @@ class FileSearchCall(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FileSearchRankingOptions(ResponseModel):
-    """The ranking options for the file search. If not specified, the file search tool will use the `auto` ranker and a score_threshold of 0."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("score_threshold")
-    ranker: str | Omit = OMIT
-    score_threshold: float
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class FileSearchToolOptions(ResponseModel):
-    """Overrides for the file search tool."""
-
-    max_num_results: int | Omit = OMIT
-    ranking_options: FileSearchRankingOptions | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class FileSearchTool(AssistantTool):
-    """FileSearchTool"""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("type")
-    type: Literal["file_search"] = "file_search"
-    file_search: FileSearchToolOptions | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class FileSearchToolCall(ToolCall):
+class FileSearchToolCall(ToolCallBase):
     """FileSearchToolCall"""
 
     _json_required: ClassVar[frozenset[str]] = _keys("file_search id type")
     id: str
     type: Literal["file_search"] = "file_search"
     file_search: FileSearchCall
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class FileSearchToolCallDelta(ToolCallDelta):
-    """FileSearchToolCallDelta"""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("file_search index type")
-    index: int
-    id: str | Omit = OMIT
-    type: Literal["file_search"] = "file_search"
-    file_search: dict[str, Any]
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class FileSearchToolTypeOnly(AttachmentTool):
-    """FileSearchToolTypeOnly"""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("type")
-    type: Literal["file_search"] = "file_search"
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -783,48 +1306,7 @@ class FunctionCall(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FunctionCallDelta(ResponseModel):
-    """The definition of the function that was called."""
-
-    name: str | Omit = OMIT
-    arguments: str | Omit = OMIT
-    output: str | Omit | None = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class FunctionDefinition(ResponseModel):
-    """FunctionDefinition"""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("name")
-    description: str | Omit = OMIT
-    name: str
-    parameters: dict[str, Any] | Omit = OMIT
-    strict: bool | Omit | None = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class FunctionTool(AssistantTool):
-    """FunctionTool"""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("function type")
-    type: Literal["function"] = "function"
-    function: FunctionDefinition
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class FunctionToolCall(ToolCall):
+class FunctionToolCall(ToolCallBase):
     """FunctionToolCall"""
 
     _json_required: ClassVar[frozenset[str]] = _keys("function id type")
@@ -838,14 +1320,27 @@ class FunctionToolCall(ToolCall):
 
 
 @attrs.define(kw_only=True, repr=False)
-class FunctionToolCallDelta(ToolCallDelta):
-    """FunctionToolCallDelta"""
+class UnknownToolCall(ToolCallBase):
+    """A ToolCall with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
 
-    _json_required: ClassVar[frozenset[str]] = _keys("index type")
-    index: int
-    id: str | Omit = OMIT
-    type: Literal["function"] = "function"
-    function: FunctionCallDelta | Omit = OMIT
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+ToolCall: TypeAlias = (
+    CodeInterpreterToolCall | FileSearchToolCall | FunctionToolCall | UnknownToolCall
+)
+"""One of the ToolCall variants, told apart by their tag. Comparing `type` with a literal narrows it to that variant; UnknownToolCall (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class ToolCallsStepDetails(RunStepDetailsBase):
+    """Details of the tool call."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("tool_calls type")
+    type: Literal["tool_calls"] = "tool_calls"
+    tool_calls: list[ToolCall] = attrs.field(factory=list)
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -853,12 +1348,27 @@ class FunctionToolCallDelta(ToolCallDelta):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ImageFile(ResponseModel):
-    """ImageFile"""
+class UnknownRunStepDetails(RunStepDetailsBase):
+    """A RunStepDetails with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
 
-    _json_required: ClassVar[frozenset[str]] = _keys("file_id")
-    file_id: str
-    detail: str | Omit = OMIT
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+RunStepDetails: TypeAlias = (
+    MessageCreationStepDetails | ToolCallsStepDetails | UnknownRunStepDetails
+)
+"""The details of the run step. Comparing `type` with a literal narrows it to that variant; UnknownRunStepDetails (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class RunStepLastError(ResponseModel):
+    """The last error associated with this run step. Will be `null` if there are no errors."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("code message")
+    code: str
+    message: str
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -866,11 +1376,13 @@ class ImageFile(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ImageFileDelta(ResponseModel):
-    """ImageFileDelta"""
+class RunStepUsage(ResponseModel):
+    """Usage statistics related to the run step. This value will be `null` while the run step's status is `in_progress`."""
 
-    file_id: str | Omit = OMIT
-    detail: str | Omit = OMIT
+    _json_required: ClassVar[frozenset[str]] = _keys("completion_tokens prompt_tokens total_tokens")
+    completion_tokens: int
+    prompt_tokens: int
+    total_tokens: int
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -878,84 +1390,52 @@ class ImageFileDelta(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ImageUrl(ResponseModel):
-    """ImageUrl"""
+class RunStep(ResponseModel):
+    """Represents a step in execution of a run."""
 
-    _json_required: ClassVar[frozenset[str]] = _keys("url")
-    url: str
-    detail: str | Omit = OMIT
+    _json_required: ClassVar[frozenset[str]] = _keys(
+        "assistant_id cancelled_at completed_at created_at expired_at failed_at id last_error metadata object run_id status step_details thread_id type usage"
+    )
+    id: str
+    object: str
+    created_at: int
+    assistant_id: str
+    thread_id: str
+    run_id: str
+    type: str
+    status: str
+    step_details: RunStepDetails
+    last_error: RunStepLastError | None = None
+    expired_at: int | None = None
+    cancelled_at: int | None = None
+    failed_at: int | None = None
+    completed_at: int | None = None
+    metadata: dict[str, str] | None = None
+    usage: RunStepUsage | None = None
+    expires_at: int | Omit | None = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
     )
 
 
-@attrs.define(kw_only=True, repr=False)
-class ImageUrlDelta(ResponseModel):
-    """ImageUrlDelta"""
+class RunStepStreamEventBase(AssistantStreamEventBase):
+    """The base class of the RunStepStreamEvent variants: `from_dict` reads any of them by `event`.
 
-    url: str | Omit = OMIT
-    detail: str | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class JsonSchemaFormat(ResponseModel):
-    """Structured Outputs configuration options, including a JSON Schema."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("name")
-    description: str | Omit = OMIT
-    name: str
-    schema: dict[str, Any] | Omit = OMIT
-    strict: bool | Omit | None = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class MessageAttachment(ResponseModel):
-    """MessageAttachment"""
-
-    file_id: str | Omit = OMIT
-    tools: list[AttachmentTool] | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-class MessageContent(ResponseModel):
-    """One of the MessageContent variants, told apart by their tag.
-
-    Variants, by `type`: 'image_file' -> MessageContentImageFile, 'image_url' -> MessageContentImageUrl, 'refusal' -> MessageContentRefusal, 'text' -> MessageContentText; any other -> UnknownMessageContent."""
+    Annotate with `RunStepStreamEvent`, the union of the variants, which a type checker narrows when `event` is compared with a literal. Variants, by `event`: 'thread.run.step.cancelled' -> ThreadRunStepCancelledEvent, 'thread.run.step.completed' -> ThreadRunStepCompletedEvent, 'thread.run.step.created' -> ThreadRunStepCreatedEvent, 'thread.run.step.delta' -> ThreadRunStepDeltaEvent, 'thread.run.step.expired' -> ThreadRunStepExpiredEvent, 'thread.run.step.failed' -> ThreadRunStepFailedEvent, 'thread.run.step.in_progress' -> ThreadRunStepInProgressEvent."""
 
     __slots__ = ()
-    _json_tag: ClassVar[str] = "type"
-    type: str
-
-
-class MessageContentDelta(ResponseModel):
-    """One of the MessageContentDelta variants, told apart by their tag.
-
-    Variants, by `type`: 'image_file' -> MessageContentImageFileDelta, 'image_url' -> MessageContentImageUrlDelta, 'refusal' -> MessageContentRefusalDelta, 'text' -> MessageContentTextDelta; any other -> UnknownMessageContentDelta."""
-
-    __slots__ = ()
-    _json_tag: ClassVar[str] = "type"
-    type: str
+    _json_tag: ClassVar[str] = "event"
+    event: str
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageContentImageFile(MessageContent):
-    """References an image [File](/docs/api-reference/files) in the content of a message."""
+class ThreadRunStepCancelledEvent(RunStepStreamEventBase):
+    """Occurs when a [run step](https://platform.openai.com/docs/api-reference/run-steps/step-object) is cancelled."""
 
-    _json_required: ClassVar[frozenset[str]] = _keys("image_file type")
-    type: Literal["image_file"] = "image_file"
-    image_file: ImageFile
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.step.cancelled"] = "thread.run.step.cancelled"
+    data: RunStep
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -963,13 +1443,12 @@ class MessageContentImageFile(MessageContent):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageContentImageFileDelta(MessageContentDelta):
-    """References an image [File](/docs/api-reference/files) in the content of a message."""
+class ThreadRunStepCompletedEvent(RunStepStreamEventBase):
+    """Occurs when a [run step](https://platform.openai.com/docs/api-reference/run-steps/step-object) is completed."""
 
-    _json_required: ClassVar[frozenset[str]] = _keys("index type")
-    index: int
-    type: Literal["image_file"] = "image_file"
-    image_file: ImageFileDelta | Omit = OMIT
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.step.completed"] = "thread.run.step.completed"
+    data: RunStep
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -977,117 +1456,12 @@ class MessageContentImageFileDelta(MessageContentDelta):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageContentImageUrl(MessageContent):
-    """References an image URL in the content of a message."""
+class ThreadRunStepCreatedEvent(RunStepStreamEventBase):
+    """Occurs when a [run step](https://platform.openai.com/docs/api-reference/run-steps/step-object) is created."""
 
-    _json_required: ClassVar[frozenset[str]] = _keys("image_url type")
-    type: Literal["image_url"] = "image_url"
-    image_url: ImageUrl
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class MessageContentImageUrlDelta(MessageContentDelta):
-    """References an image URL in the content of a message."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("index type")
-    index: int
-    type: Literal["image_url"] = "image_url"
-    image_url: ImageUrlDelta | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class MessageContentRefusal(MessageContent):
-    """The refusal content generated by the assistant."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("refusal type")
-    type: Literal["refusal"] = "refusal"
-    refusal: str
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class MessageContentRefusalDelta(MessageContentDelta):
-    """The refusal content that is part of a message."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("index type")
-    index: int
-    type: Literal["refusal"] = "refusal"
-    refusal: str | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class MessageText(ResponseModel):
-    """MessageText"""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("annotations value")
-    value: str
-    annotations: list[TextAnnotation] = attrs.field(factory=list)
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class MessageContentText(MessageContent):
-    """The text content that is part of a message."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("text type")
-    type: Literal["text"] = "text"
-    text: MessageText
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class MessageTextDelta(ResponseModel):
-    """MessageTextDelta"""
-
-    value: str | Omit = OMIT
-    annotations: list[TextAnnotationDelta] | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class MessageContentTextDelta(MessageContentDelta):
-    """The text content that is part of a message."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("index type")
-    index: int
-    type: Literal["text"] = "text"
-    text: MessageTextDelta | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class MessageCreation(ResponseModel):
-    """MessageCreation"""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("message_id")
-    message_id: str
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.step.created"] = "thread.run.step.created"
+    data: RunStep
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -1105,33 +1479,10 @@ class MessageCreationDelta(ResponseModel):
     )
 
 
-class RunStepDetails(ResponseModel):
-    """The details of the run step.
+class RunStepDetailsDeltaBase(ResponseModel):
+    """The base class of the RunStepDetailsDelta variants: `from_dict` reads any of them by `type`.
 
-    Variants, by `type`: 'message_creation' -> MessageCreationStepDetails, 'tool_calls' -> ToolCallsStepDetails; any other -> UnknownRunStepDetails."""
-
-    __slots__ = ()
-    _json_tag: ClassVar[str] = "type"
-    type: str
-
-
-@attrs.define(kw_only=True, repr=False)
-class MessageCreationStepDetails(RunStepDetails):
-    """Details of the message creation by the run step."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("message_creation type")
-    type: Literal["message_creation"] = "message_creation"
-    message_creation: MessageCreation
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-class RunStepDetailsDelta(ResponseModel):
-    """The details of the run step.
-
-    Variants, by `type`: 'message_creation' -> MessageCreationStepDetailsDelta, 'tool_calls' -> ToolCallsStepDetailsDelta; any other -> UnknownRunStepDetailsDelta."""
+    Annotate with `RunStepDetailsDelta`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'message_creation' -> MessageCreationStepDetailsDelta, 'tool_calls' -> ToolCallsStepDetailsDelta; any other -> UnknownRunStepDetailsDelta."""
 
     __slots__ = ()
     _json_tag: ClassVar[str] = "type"
@@ -1139,7 +1490,7 @@ class RunStepDetailsDelta(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageCreationStepDetailsDelta(RunStepDetailsDelta):
+class MessageCreationStepDetailsDelta(RunStepDetailsDeltaBase):
     """Details of the message creation by the run step."""
 
     _json_required: ClassVar[frozenset[str]] = _keys("type")
@@ -1151,14 +1502,24 @@ class MessageCreationStepDetailsDelta(RunStepDetailsDelta):
     )
 
 
-@attrs.define(kw_only=True, repr=False)
-class MessageDeleted(ResponseModel):
-    """MessageDeleted"""
+class CodeInterpreterOutputDeltaBase(ResponseModel):
+    """The base class of the CodeInterpreterOutputDelta variants: `from_dict` reads any of them by `type`.
 
-    _json_required: ClassVar[frozenset[str]] = _keys("deleted id object")
-    id: str
-    deleted: bool
-    object: str
+    Annotate with `CodeInterpreterOutputDelta`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'image' -> CodeInterpreterImageOutputDelta, 'logs' -> CodeInterpreterLogsOutputDelta; any other -> UnknownCodeInterpreterOutputDelta."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
+    type: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class CodeInterpreterImageOutputDelta(CodeInterpreterOutputDeltaBase):
+    """CodeInterpreterImageOutputDelta"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
+    index: int
+    type: Literal["image"] = "image"
+    image: CodeInterpreterImageDelta | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -1166,11 +1527,13 @@ class MessageDeleted(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageDeltaBody(ResponseModel):
-    """The delta containing the fields that have changed on the Message."""
+class CodeInterpreterLogsOutputDelta(CodeInterpreterOutputDeltaBase):
+    """Text output from the Code Interpreter tool call as part of a run step."""
 
-    role: str | Omit = OMIT
-    content: list[MessageContentDelta] | Omit = OMIT
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
+    index: int
+    type: Literal["logs"] = "logs"
+    logs: str | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -1178,13 +1541,167 @@ class MessageDeltaBody(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageDelta(ResponseModel):
-    """Represents a message delta i.e. any changed fields on a message during streaming."""
+class UnknownCodeInterpreterOutputDelta(CodeInterpreterOutputDeltaBase):
+    """A CodeInterpreterOutputDelta with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+CodeInterpreterOutputDelta: TypeAlias = (
+    CodeInterpreterLogsOutputDelta
+    | CodeInterpreterImageOutputDelta
+    | UnknownCodeInterpreterOutputDelta
+)
+"""One of the CodeInterpreterOutputDelta variants, told apart by their tag. Comparing `type` with a literal narrows it to that variant; UnknownCodeInterpreterOutputDelta (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class CodeInterpreterCallDelta(ResponseModel):
+    """The Code Interpreter tool call definition."""
+
+    input: str | Omit = OMIT
+    outputs: list[CodeInterpreterOutputDelta] | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+class ToolCallDeltaBase(ResponseModel):
+    """The base class of the ToolCallDelta variants: `from_dict` reads any of them by `type`.
+
+    Annotate with `ToolCallDelta`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'code_interpreter' -> CodeInterpreterToolCallDelta, 'file_search' -> FileSearchToolCallDelta, 'function' -> FunctionToolCallDelta; any other -> UnknownToolCallDelta."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
+    type: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class CodeInterpreterToolCallDelta(ToolCallDeltaBase):
+    """Details of the Code Interpreter tool call the run step was involved in."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
+    index: int
+    id: str | Omit = OMIT
+    type: Literal["code_interpreter"] = "code_interpreter"
+    code_interpreter: CodeInterpreterCallDelta | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FileSearchToolCallDelta(ToolCallDeltaBase):
+    """FileSearchToolCallDelta"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("file_search index type")
+    index: int
+    id: str | Omit = OMIT
+    type: Literal["file_search"] = "file_search"
+    file_search: dict[str, Any]
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FunctionCallDelta(ResponseModel):
+    """The definition of the function that was called."""
+
+    name: str | Omit = OMIT
+    arguments: str | Omit = OMIT
+    output: str | Omit | None = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FunctionToolCallDelta(ToolCallDeltaBase):
+    """FunctionToolCallDelta"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("index type")
+    index: int
+    id: str | Omit = OMIT
+    type: Literal["function"] = "function"
+    function: FunctionCallDelta | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownToolCallDelta(ToolCallDeltaBase):
+    """A ToolCallDelta with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+ToolCallDelta: TypeAlias = (
+    CodeInterpreterToolCallDelta
+    | FileSearchToolCallDelta
+    | FunctionToolCallDelta
+    | UnknownToolCallDelta
+)
+"""One of the ToolCallDelta variants, told apart by their tag. Comparing `type` with a literal narrows it to that variant; UnknownToolCallDelta (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class ToolCallsStepDetailsDelta(RunStepDetailsDeltaBase):
+    """Details of the tool call."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
+    type: Literal["tool_calls"] = "tool_calls"
+    tool_calls: list[ToolCallDelta] | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownRunStepDetailsDelta(RunStepDetailsDeltaBase):
+    """A RunStepDetailsDelta with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+RunStepDetailsDelta: TypeAlias = (
+    MessageCreationStepDetailsDelta | ToolCallsStepDetailsDelta | UnknownRunStepDetailsDelta
+)
+"""The details of the run step. Comparing `type` with a literal narrows it to that variant; UnknownRunStepDetailsDelta (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class RunStepDeltaBody(ResponseModel):
+    """The delta containing the fields that have changed on the run step."""
+
+    step_details: RunStepDetailsDelta | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class RunStepDelta(ResponseModel):
+    """Represents a run step delta i.e. any changed fields on a run step during streaming."""
 
     _json_required: ClassVar[frozenset[str]] = _keys("delta id object")
     id: str
     object: str
-    delta: MessageDeltaBody
+    delta: RunStepDeltaBody
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -1192,11 +1709,12 @@ class MessageDelta(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageIncompleteDetails(ResponseModel):
-    """On an incomplete message, details about why the message is incomplete."""
+class ThreadRunStepDeltaEvent(RunStepStreamEventBase):
+    """Occurs when parts of a [run step](https://platform.openai.com/docs/api-reference/run-steps/step-object) are being streamed."""
 
-    _json_required: ClassVar[frozenset[str]] = _keys("reason")
-    reason: str
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.step.delta"] = "thread.run.step.delta"
+    data: RunStepDelta
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -1204,28 +1722,12 @@ class MessageIncompleteDetails(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ThreadMessage(ThreadMessageMixin, ResponseModel):
-    """Represents a message within a [thread](/docs/api-reference/threads)."""
+class ThreadRunStepExpiredEvent(RunStepStreamEventBase):
+    """Occurs when a [run step](https://platform.openai.com/docs/api-reference/run-steps/step-object) expires."""
 
-    _json_required: ClassVar[frozenset[str]] = _keys(
-        "assistant_id attachments completed_at content created_at id incomplete_at incomplete_details metadata object role run_id status thread_id"
-    )
-    _json_non_null: ClassVar[frozenset[str]] = _keys("status")
-    id: str
-    object: str
-    created_at: int
-    thread_id: str
-    status: str | None = None
-    incomplete_details: MessageIncompleteDetails | None = None
-    completed_at: int | None = None
-    incomplete_at: int | None = None
-    role: str
-    content: list[MessageContent] = attrs.field(factory=list)
-    assistant_id: str | None = None
-    run_id: str | None = None
-    attachments: list[MessageAttachment] | None = None
-    metadata: dict[str, str] | None = None
-    file_ids: list[str] | Omit = OMIT
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.step.expired"] = "thread.run.step.expired"
+    data: RunStep
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -1233,30 +1735,41 @@ class ThreadMessage(ThreadMessageMixin, ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class MessageList(ResponseModel):
-    """MessageList"""
+class ThreadRunStepFailedEvent(RunStepStreamEventBase):
+    """Occurs when a [run step](https://platform.openai.com/docs/api-reference/run-steps/step-object) fails."""
 
-    _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
-    _json_non_null: ClassVar[frozenset[str]] = _keys("first_id last_id object")
-    object: str | None = None
-    data: list[ThreadMessage] = attrs.field(factory=list)
-    first_id: str | None = None
-    last_id: str | None = None
-    has_more: bool
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.step.failed"] = "thread.run.step.failed"
+    data: RunStep
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
     )
 
 
-class MessageStreamEvent(AssistantStreamEvent):
-    """One of the MessageStreamEvent variants, told apart by their tag.
+@attrs.define(kw_only=True, repr=False)
+class ThreadRunStepInProgressEvent(RunStepStreamEventBase):
+    """Occurs when a [run step](https://platform.openai.com/docs/api-reference/run-steps/step-object) moves to an `in_progress` state."""
 
-    Variants, by `event`: 'thread.message.completed' -> ThreadMessageCompletedEvent, 'thread.message.created' -> ThreadMessageCreatedEvent, 'thread.message.delta' -> ThreadMessageDeltaEvent, 'thread.message.in_progress' -> ThreadMessageInProgressEvent, 'thread.message.incomplete' -> ThreadMessageIncompleteEvent."""
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.step.in_progress"] = "thread.run.step.in_progress"
+    data: RunStep
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
 
-    __slots__ = ()
-    _json_tag: ClassVar[str] = "event"
-    event: str
+
+RunStepStreamEvent: TypeAlias = (
+    ThreadRunStepCreatedEvent
+    | ThreadRunStepInProgressEvent
+    | ThreadRunStepDeltaEvent
+    | ThreadRunStepCompletedEvent
+    | ThreadRunStepFailedEvent
+    | ThreadRunStepCancelledEvent
+    | ThreadRunStepExpiredEvent
+)
+"""One of the RunStepStreamEvent variants, told apart by their tag. Comparing `event` with a literal narrows it to that variant."""
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -1337,43 +1850,6 @@ class RequiredAction(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
-class ResponseFormatJsonObject(ResponseFormat):
-    """JSON object response format. An older method of generating JSON responses. Using `json_schema` is recommended for models that support it. Note that the model will not generate JSON without a system or user message instructing it to do so."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("type")
-    type: Literal["json_object"] = "json_object"
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ResponseFormatJsonSchema(ResponseFormat):
-    """JSON Schema response format. Used to generate structured JSON responses. Learn more about [Structured Outputs](/docs/guides/structured-outputs)."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("json_schema type")
-    type: Literal["json_schema"] = "json_schema"
-    json_schema: JsonSchemaFormat
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ResponseFormatText(ResponseFormat):
-    """Default response format. Used to generate text responses."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("type")
-    type: Literal["text"] = "text"
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
 class RunIncompleteDetails(ResponseModel):
     """Details on why the run is incomplete. Will be `null` if the run is not incomplete."""
 
@@ -1426,7 +1902,7 @@ class TruncationStrategy(ResponseModel):
 
 @attrs.define(kw_only=True, repr=False)
 class RunResponse(RunResponseMixin, ResponseModel):
-    """Represents an execution run on a [thread](/docs/api-reference/threads)."""
+    """Represents an execution run on a [thread](https://platform.openai.com/docs/api-reference/threads)."""
 
     _json_required: ClassVar[frozenset[str]] = _keys(
         "assistant_id cancelled_at completed_at created_at expires_at failed_at id incomplete_details instructions last_error max_completion_tokens max_prompt_tokens metadata model object parallel_tool_calls required_action response_format started_at status thread_id tool_choice tools truncation_strategy usage"
@@ -1467,6 +1943,269 @@ class RunResponse(RunResponseMixin, ResponseModel):
     )
 
 
+class RunStreamEventBase(AssistantStreamEventBase):
+    """The base class of the RunStreamEvent variants: `from_dict` reads any of them by `event`.
+
+    Annotate with `RunStreamEvent`, the union of the variants, which a type checker narrows when `event` is compared with a literal. Variants, by `event`: 'thread.run.cancelled' -> ThreadRunCancelledEvent, 'thread.run.cancelling' -> ThreadRunCancellingEvent, 'thread.run.completed' -> ThreadRunCompletedEvent, 'thread.run.created' -> ThreadRunCreatedEvent, 'thread.run.expired' -> ThreadRunExpiredEvent, 'thread.run.failed' -> ThreadRunFailedEvent, 'thread.run.in_progress' -> ThreadRunInProgressEvent, 'thread.run.incomplete' -> ThreadRunIncompleteEvent, 'thread.run.queued' -> ThreadRunQueuedEvent, 'thread.run.requires_action' -> ThreadRunRequiresActionEvent."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "event"
+    event: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadRunCancelledEvent(RunStreamEventBase):
+    """Occurs when a [run](https://platform.openai.com/docs/api-reference/runs/object) is cancelled."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.cancelled"] = "thread.run.cancelled"
+    data: RunResponse
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadRunCancellingEvent(RunStreamEventBase):
+    """Occurs when a [run](https://platform.openai.com/docs/api-reference/runs/object) moves to a `cancelling` status."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.cancelling"] = "thread.run.cancelling"
+    data: RunResponse
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadRunCompletedEvent(RunStreamEventBase):
+    """Occurs when a [run](https://platform.openai.com/docs/api-reference/runs/object) is completed."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.completed"] = "thread.run.completed"
+    data: RunResponse
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadRunCreatedEvent(RunStreamEventBase):
+    """Occurs when a new [run](https://platform.openai.com/docs/api-reference/runs/object) is created."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.created"] = "thread.run.created"
+    data: RunResponse
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadRunExpiredEvent(RunStreamEventBase):
+    """Occurs when a [run](https://platform.openai.com/docs/api-reference/runs/object) expires."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.expired"] = "thread.run.expired"
+    data: RunResponse
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadRunFailedEvent(RunStreamEventBase):
+    """Occurs when a [run](https://platform.openai.com/docs/api-reference/runs/object) fails."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.failed"] = "thread.run.failed"
+    data: RunResponse
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadRunInProgressEvent(RunStreamEventBase):
+    """Occurs when a [run](https://platform.openai.com/docs/api-reference/runs/object) moves to an `in_progress` status."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.in_progress"] = "thread.run.in_progress"
+    data: RunResponse
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadRunIncompleteEvent(RunStreamEventBase):
+    """Occurs when a [run](https://platform.openai.com/docs/api-reference/runs/object) ends with status `incomplete`."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.incomplete"] = "thread.run.incomplete"
+    data: RunResponse
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadRunQueuedEvent(RunStreamEventBase):
+    """Occurs when a [run](https://platform.openai.com/docs/api-reference/runs/object) moves to a `queued` status."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.queued"] = "thread.run.queued"
+    data: RunResponse
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadRunRequiresActionEvent(RunStreamEventBase):
+    """Occurs when a [run](https://platform.openai.com/docs/api-reference/runs/object) moves to a `requires_action` status."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    event: Literal["thread.run.requires_action"] = "thread.run.requires_action"
+    data: RunResponse
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+RunStreamEvent: TypeAlias = (
+    ThreadRunCreatedEvent
+    | ThreadRunQueuedEvent
+    | ThreadRunInProgressEvent
+    | ThreadRunRequiresActionEvent
+    | ThreadRunCompletedEvent
+    | ThreadRunIncompleteEvent
+    | ThreadRunFailedEvent
+    | ThreadRunCancellingEvent
+    | ThreadRunCancelledEvent
+    | ThreadRunExpiredEvent
+)
+"""One of the RunStreamEvent variants, told apart by their tag. Comparing `event` with a literal narrows it to that variant."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class Thread(ResponseModel):
+    """Represents a thread that contains [messages](https://platform.openai.com/docs/api-reference/messages)."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("created_at id metadata object tool_resources")
+    id: str
+    object: str
+    created_at: int
+    tool_resources: ToolResources | None = None
+    metadata: dict[str, str] | None = None
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+class ThreadStreamEventBase(AssistantStreamEventBase):
+    """The base class of the ThreadStreamEvent variants: `from_dict` reads any of them by `event`.
+
+    Annotate with `ThreadStreamEvent`, the union of the variants, which a type checker narrows when `event` is compared with a literal. Variants, by `event`: 'thread.created' -> ThreadCreatedEvent."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "event"
+    event: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class ThreadCreatedEvent(ThreadStreamEventBase):
+    """Occurs when a new [thread](https://platform.openai.com/docs/api-reference/threads/object) is created."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data event")
+    enabled: bool | Omit = OMIT
+    event: Literal["thread.created"] = "thread.created"
+    data: Thread
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+ThreadStreamEvent: TypeAlias = ThreadCreatedEvent
+"""One of the ThreadStreamEvent variants, told apart by their tag. Comparing `event` with a literal narrows it to that variant."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownAssistantStreamEvent(AssistantStreamEventBase):
+    """An AssistantStreamEvent with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `event` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    event: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+AssistantStreamEvent: TypeAlias = (
+    ThreadStreamEvent
+    | RunStreamEvent
+    | RunStepStreamEvent
+    | MessageStreamEvent
+    | ErrorEvent
+    | DoneEvent
+    | UnknownAssistantStreamEvent
+)
+"""Represents an event emitted when streaming a Run. Comparing `event` with a literal narrows it to that variant; UnknownAssistantStreamEvent (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class ErrorResponse(ResponseModel):
+    """ErrorResponse"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("error")
+    error: ErrorDetail
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageDeleted(ResponseModel):
+    """MessageDeleted"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("deleted id object")
+    id: str
+    deleted: bool
+    object: str
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageList(ResponseModel):
+    """MessageList"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
+    _json_non_null: ClassVar[frozenset[str]] = _keys("first_id last_id object")
+    object: str | None = None
+    data: list[ThreadMessage] = attrs.field(factory=list)
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
 @attrs.define(kw_only=True, repr=False)
 class RunList(ResponseModel):
     """RunList"""
@@ -1478,88 +2217,6 @@ class RunList(ResponseModel):
     first_id: str | None = None
     last_id: str | None = None
     has_more: bool
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class RunStepLastError(ResponseModel):
-    """The last error associated with this run step. Will be `null` if there are no errors."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("code message")
-    code: str
-    message: str
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class RunStepUsage(ResponseModel):
-    """Usage statistics related to the run step. This value will be `null` while the run step's status is `in_progress`."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("completion_tokens prompt_tokens total_tokens")
-    completion_tokens: int
-    prompt_tokens: int
-    total_tokens: int
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class RunStep(ResponseModel):
-    """Represents a step in execution of a run."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys(
-        "assistant_id cancelled_at completed_at created_at expired_at failed_at id last_error metadata object run_id status step_details thread_id type usage"
-    )
-    id: str
-    object: str
-    created_at: int
-    assistant_id: str
-    thread_id: str
-    run_id: str
-    type: str
-    status: str
-    step_details: RunStepDetails
-    last_error: RunStepLastError | None = None
-    expired_at: int | None = None
-    cancelled_at: int | None = None
-    failed_at: int | None = None
-    completed_at: int | None = None
-    metadata: dict[str, str] | None = None
-    usage: RunStepUsage | None = None
-    expires_at: int | Omit | None = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class RunStepDeltaBody(ResponseModel):
-    """The delta containing the fields that have changed on the run step."""
-
-    step_details: RunStepDetailsDelta | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class RunStepDelta(ResponseModel):
-    """Represents a run step delta i.e. any changed fields on a run step during streaming."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("delta id object")
-    id: str
-    object: str
-    delta: RunStepDeltaBody
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -1583,66 +2240,6 @@ class RunStepList(ResponseModel):
     )
 
 
-class RunStepStreamEvent(AssistantStreamEvent):
-    """One of the RunStepStreamEvent variants, told apart by their tag.
-
-    Variants, by `event`: 'thread.run.step.cancelled' -> ThreadRunStepCancelledEvent, 'thread.run.step.completed' -> ThreadRunStepCompletedEvent, 'thread.run.step.created' -> ThreadRunStepCreatedEvent, 'thread.run.step.delta' -> ThreadRunStepDeltaEvent, 'thread.run.step.expired' -> ThreadRunStepExpiredEvent, 'thread.run.step.failed' -> ThreadRunStepFailedEvent, 'thread.run.step.in_progress' -> ThreadRunStepInProgressEvent."""
-
-    __slots__ = ()
-    _json_tag: ClassVar[str] = "event"
-    event: str
-
-
-class RunStreamEvent(AssistantStreamEvent):
-    """One of the RunStreamEvent variants, told apart by their tag.
-
-    Variants, by `event`: 'thread.run.cancelled' -> ThreadRunCancelledEvent, 'thread.run.cancelling' -> ThreadRunCancellingEvent, 'thread.run.completed' -> ThreadRunCompletedEvent, 'thread.run.created' -> ThreadRunCreatedEvent, 'thread.run.expired' -> ThreadRunExpiredEvent, 'thread.run.failed' -> ThreadRunFailedEvent, 'thread.run.in_progress' -> ThreadRunInProgressEvent, 'thread.run.incomplete' -> ThreadRunIncompleteEvent, 'thread.run.queued' -> ThreadRunQueuedEvent, 'thread.run.requires_action' -> ThreadRunRequiresActionEvent."""
-
-    __slots__ = ()
-    _json_tag: ClassVar[str] = "event"
-    event: str
-
-
-@attrs.define(kw_only=True, repr=False)
-class Thread(ResponseModel):
-    """Represents a thread that contains [messages](/docs/api-reference/messages)."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("created_at id metadata object tool_resources")
-    id: str
-    object: str
-    created_at: int
-    tool_resources: ToolResources | None = None
-    metadata: dict[str, str] | None = None
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-class ThreadStreamEvent(AssistantStreamEvent):
-    """One of the ThreadStreamEvent variants, told apart by their tag.
-
-    Variants, by `event`: 'thread.created' -> ThreadCreatedEvent."""
-
-    __slots__ = ()
-    _json_tag: ClassVar[str] = "event"
-    event: str
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadCreatedEvent(ThreadStreamEvent):
-    """Occurs when a new [thread](/docs/api-reference/threads/object) is created."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    enabled: bool | Omit = OMIT
-    event: Literal["thread.created"] = "thread.created"
-    data: Thread
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
 @attrs.define(kw_only=True, repr=False)
 class ThreadDeleted(ResponseModel):
     """ThreadDeleted"""
@@ -1657,446 +2254,8 @@ class ThreadDeleted(ResponseModel):
     )
 
 
-@attrs.define(kw_only=True, repr=False)
-class ThreadMessageCompletedEvent(MessageStreamEvent):
-    """Occurs when a [message](/docs/api-reference/messages/object) is completed."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.message.completed"] = "thread.message.completed"
-    data: ThreadMessage
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadMessageCreatedEvent(MessageStreamEvent):
-    """Occurs when a [message](/docs/api-reference/messages/object) is created."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.message.created"] = "thread.message.created"
-    data: ThreadMessage
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadMessageDeltaEvent(MessageStreamEvent):
-    """Occurs when parts of a [Message](/docs/api-reference/messages/object) are being streamed."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.message.delta"] = "thread.message.delta"
-    data: MessageDelta
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadMessageInProgressEvent(MessageStreamEvent):
-    """Occurs when a [message](/docs/api-reference/messages/object) moves to an `in_progress` state."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.message.in_progress"] = "thread.message.in_progress"
-    data: ThreadMessage
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadMessageIncompleteEvent(MessageStreamEvent):
-    """Occurs when a [message](/docs/api-reference/messages/object) ends before it is completed."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.message.incomplete"] = "thread.message.incomplete"
-    data: ThreadMessage
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunCancelledEvent(RunStreamEvent):
-    """Occurs when a [run](/docs/api-reference/runs/object) is cancelled."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.cancelled"] = "thread.run.cancelled"
-    data: RunResponse
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunCancellingEvent(RunStreamEvent):
-    """Occurs when a [run](/docs/api-reference/runs/object) moves to a `cancelling` status."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.cancelling"] = "thread.run.cancelling"
-    data: RunResponse
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunCompletedEvent(RunStreamEvent):
-    """Occurs when a [run](/docs/api-reference/runs/object) is completed."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.completed"] = "thread.run.completed"
-    data: RunResponse
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunCreatedEvent(RunStreamEvent):
-    """Occurs when a new [run](/docs/api-reference/runs/object) is created."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.created"] = "thread.run.created"
-    data: RunResponse
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunExpiredEvent(RunStreamEvent):
-    """Occurs when a [run](/docs/api-reference/runs/object) expires."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.expired"] = "thread.run.expired"
-    data: RunResponse
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunFailedEvent(RunStreamEvent):
-    """Occurs when a [run](/docs/api-reference/runs/object) fails."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.failed"] = "thread.run.failed"
-    data: RunResponse
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunInProgressEvent(RunStreamEvent):
-    """Occurs when a [run](/docs/api-reference/runs/object) moves to an `in_progress` status."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.in_progress"] = "thread.run.in_progress"
-    data: RunResponse
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunIncompleteEvent(RunStreamEvent):
-    """Occurs when a [run](/docs/api-reference/runs/object) ends with status `incomplete`."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.incomplete"] = "thread.run.incomplete"
-    data: RunResponse
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunQueuedEvent(RunStreamEvent):
-    """Occurs when a [run](/docs/api-reference/runs/object) moves to a `queued` status."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.queued"] = "thread.run.queued"
-    data: RunResponse
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunRequiresActionEvent(RunStreamEvent):
-    """Occurs when a [run](/docs/api-reference/runs/object) moves to a `requires_action` status."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.requires_action"] = "thread.run.requires_action"
-    data: RunResponse
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunStepCancelledEvent(RunStepStreamEvent):
-    """Occurs when a [run step](/docs/api-reference/run-steps/step-object) is cancelled."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.step.cancelled"] = "thread.run.step.cancelled"
-    data: RunStep
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunStepCompletedEvent(RunStepStreamEvent):
-    """Occurs when a [run step](/docs/api-reference/run-steps/step-object) is completed."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.step.completed"] = "thread.run.step.completed"
-    data: RunStep
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunStepCreatedEvent(RunStepStreamEvent):
-    """Occurs when a [run step](/docs/api-reference/run-steps/step-object) is created."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.step.created"] = "thread.run.step.created"
-    data: RunStep
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunStepDeltaEvent(RunStepStreamEvent):
-    """Occurs when parts of a [run step](/docs/api-reference/run-steps/step-object) are being streamed."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.step.delta"] = "thread.run.step.delta"
-    data: RunStepDelta
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunStepExpiredEvent(RunStepStreamEvent):
-    """Occurs when a [run step](/docs/api-reference/run-steps/step-object) expires."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.step.expired"] = "thread.run.step.expired"
-    data: RunStep
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunStepFailedEvent(RunStepStreamEvent):
-    """Occurs when a [run step](/docs/api-reference/run-steps/step-object) fails."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.step.failed"] = "thread.run.step.failed"
-    data: RunStep
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ThreadRunStepInProgressEvent(RunStepStreamEvent):
-    """Occurs when a [run step](/docs/api-reference/run-steps/step-object) moves to an `in_progress` state."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("data event")
-    event: Literal["thread.run.step.in_progress"] = "thread.run.step.in_progress"
-    data: RunStep
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ToolCallsStepDetails(RunStepDetails):
-    """Details of the tool call."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("tool_calls type")
-    type: Literal["tool_calls"] = "tool_calls"
-    tool_calls: list[ToolCall] = attrs.field(factory=list)
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class ToolCallsStepDetailsDelta(RunStepDetailsDelta):
-    """Details of the tool call."""
-
-    _json_required: ClassVar[frozenset[str]] = _keys("type")
-    type: Literal["tool_calls"] = "tool_calls"
-    tool_calls: list[ToolCallDelta] | Omit = OMIT
-    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
-    )
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownAssistantStreamEvent(AssistantStreamEvent):
-    """An AssistantStreamEvent with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    event: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownAssistantTool(AssistantTool):
-    """An AssistantTool with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownAttachmentTool(AttachmentTool):
-    """An AttachmentTool with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownCodeInterpreterOutput(CodeInterpreterOutput):
-    """A CodeInterpreterOutput with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownCodeInterpreterOutputDelta(CodeInterpreterOutputDelta):
-    """A CodeInterpreterOutputDelta with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownMessageContent(MessageContent):
-    """A MessageContent with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownMessageContentDelta(MessageContentDelta):
-    """A MessageContentDelta with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownResponseFormat(ResponseFormat):
-    """A ResponseFormat with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownRunStepDetails(RunStepDetails):
-    """A RunStepDetails with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownRunStepDetailsDelta(RunStepDetailsDelta):
-    """A RunStepDetailsDelta with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownTextAnnotation(TextAnnotation):
-    """A TextAnnotation with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownTextAnnotationDelta(TextAnnotationDelta):
-    """A TextAnnotationDelta with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownToolCall(ToolCall):
-    """A ToolCall with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.define(kw_only=True, repr=False)
-class UnknownToolCallDelta(ToolCallDelta):
-    """A ToolCallDelta with a tag this version does not know; `raw` keeps the whole JSON object."""
-
-    _json_unknown_variant: ClassVar[bool] = True
-    type: str
-    raw: dict[str, Any] = attrs.field(factory=dict)
-
-
 # How each tagged union is structured: tag value -> variant class.
-AssistantStreamEvent._json_variants = {
+AssistantStreamEventBase._json_variants = {
     "done": DoneEvent,
     "error": ErrorEvent,
     "thread.created": ThreadCreatedEvent,
@@ -2123,67 +2282,67 @@ AssistantStreamEvent._json_variants = {
     "thread.run.step.failed": ThreadRunStepFailedEvent,
     "thread.run.step.in_progress": ThreadRunStepInProgressEvent,
 }
-AssistantStreamEvent._json_unknown = UnknownAssistantStreamEvent
-AssistantTool._json_variants = {
+AssistantStreamEventBase._json_unknown = UnknownAssistantStreamEvent
+AssistantToolBase._json_variants = {
     "code_interpreter": CodeInterpreterTool,
     "file_search": FileSearchTool,
     "function": FunctionTool,
 }
-AssistantTool._json_unknown = UnknownAssistantTool
-AttachmentTool._json_variants = {
+AssistantToolBase._json_unknown = UnknownAssistantTool
+AttachmentToolBase._json_variants = {
     "code_interpreter": CodeInterpreterTool,
     "file_search": FileSearchToolTypeOnly,
 }
-AttachmentTool._json_unknown = UnknownAttachmentTool
-CodeInterpreterOutput._json_variants = {
+AttachmentToolBase._json_unknown = UnknownAttachmentTool
+CodeInterpreterOutputBase._json_variants = {
     "image": CodeInterpreterImageOutput,
     "logs": CodeInterpreterLogsOutput,
 }
-CodeInterpreterOutput._json_unknown = UnknownCodeInterpreterOutput
-CodeInterpreterOutputDelta._json_variants = {
+CodeInterpreterOutputBase._json_unknown = UnknownCodeInterpreterOutput
+CodeInterpreterOutputDeltaBase._json_variants = {
     "image": CodeInterpreterImageOutputDelta,
     "logs": CodeInterpreterLogsOutputDelta,
 }
-CodeInterpreterOutputDelta._json_unknown = UnknownCodeInterpreterOutputDelta
-MessageContent._json_variants = {
+CodeInterpreterOutputDeltaBase._json_unknown = UnknownCodeInterpreterOutputDelta
+MessageContentBase._json_variants = {
     "image_file": MessageContentImageFile,
     "image_url": MessageContentImageUrl,
     "refusal": MessageContentRefusal,
     "text": MessageContentText,
 }
-MessageContent._json_unknown = UnknownMessageContent
-MessageContentDelta._json_variants = {
+MessageContentBase._json_unknown = UnknownMessageContent
+MessageContentDeltaBase._json_variants = {
     "image_file": MessageContentImageFileDelta,
     "image_url": MessageContentImageUrlDelta,
     "refusal": MessageContentRefusalDelta,
     "text": MessageContentTextDelta,
 }
-MessageContentDelta._json_unknown = UnknownMessageContentDelta
-MessageStreamEvent._json_variants = {
+MessageContentDeltaBase._json_unknown = UnknownMessageContentDelta
+MessageStreamEventBase._json_variants = {
     "thread.message.completed": ThreadMessageCompletedEvent,
     "thread.message.created": ThreadMessageCreatedEvent,
     "thread.message.delta": ThreadMessageDeltaEvent,
     "thread.message.in_progress": ThreadMessageInProgressEvent,
     "thread.message.incomplete": ThreadMessageIncompleteEvent,
 }
-MessageStreamEvent._json_unknown = None
-ResponseFormat._json_variants = {
+MessageStreamEventBase._json_unknown = None
+ResponseFormatBase._json_variants = {
     "json_object": ResponseFormatJsonObject,
     "json_schema": ResponseFormatJsonSchema,
     "text": ResponseFormatText,
 }
-ResponseFormat._json_unknown = UnknownResponseFormat
-RunStepDetails._json_variants = {
+ResponseFormatBase._json_unknown = UnknownResponseFormat
+RunStepDetailsBase._json_variants = {
     "message_creation": MessageCreationStepDetails,
     "tool_calls": ToolCallsStepDetails,
 }
-RunStepDetails._json_unknown = UnknownRunStepDetails
-RunStepDetailsDelta._json_variants = {
+RunStepDetailsBase._json_unknown = UnknownRunStepDetails
+RunStepDetailsDeltaBase._json_variants = {
     "message_creation": MessageCreationStepDetailsDelta,
     "tool_calls": ToolCallsStepDetailsDelta,
 }
-RunStepDetailsDelta._json_unknown = UnknownRunStepDetailsDelta
-RunStepStreamEvent._json_variants = {
+RunStepDetailsDeltaBase._json_unknown = UnknownRunStepDetailsDelta
+RunStepStreamEventBase._json_variants = {
     "thread.run.step.cancelled": ThreadRunStepCancelledEvent,
     "thread.run.step.completed": ThreadRunStepCompletedEvent,
     "thread.run.step.created": ThreadRunStepCreatedEvent,
@@ -2192,8 +2351,8 @@ RunStepStreamEvent._json_variants = {
     "thread.run.step.failed": ThreadRunStepFailedEvent,
     "thread.run.step.in_progress": ThreadRunStepInProgressEvent,
 }
-RunStepStreamEvent._json_unknown = None
-RunStreamEvent._json_variants = {
+RunStepStreamEventBase._json_unknown = None
+RunStreamEventBase._json_variants = {
     "thread.run.cancelled": ThreadRunCancelledEvent,
     "thread.run.cancelling": ThreadRunCancellingEvent,
     "thread.run.completed": ThreadRunCompletedEvent,
@@ -2205,28 +2364,28 @@ RunStreamEvent._json_variants = {
     "thread.run.queued": ThreadRunQueuedEvent,
     "thread.run.requires_action": ThreadRunRequiresActionEvent,
 }
-RunStreamEvent._json_unknown = None
-TextAnnotation._json_variants = {
+RunStreamEventBase._json_unknown = None
+TextAnnotationBase._json_variants = {
     "file_citation": FileCitationAnnotation,
     "file_path": FilePathAnnotation,
 }
-TextAnnotation._json_unknown = UnknownTextAnnotation
-TextAnnotationDelta._json_variants = {
+TextAnnotationBase._json_unknown = UnknownTextAnnotation
+TextAnnotationDeltaBase._json_variants = {
     "file_citation": FileCitationAnnotationDelta,
     "file_path": FilePathAnnotationDelta,
 }
-TextAnnotationDelta._json_unknown = UnknownTextAnnotationDelta
-ThreadStreamEvent._json_variants = {"thread.created": ThreadCreatedEvent}
-ThreadStreamEvent._json_unknown = None
-ToolCall._json_variants = {
+TextAnnotationDeltaBase._json_unknown = UnknownTextAnnotationDelta
+ThreadStreamEventBase._json_variants = {"thread.created": ThreadCreatedEvent}
+ThreadStreamEventBase._json_unknown = None
+ToolCallBase._json_variants = {
     "code_interpreter": CodeInterpreterToolCall,
     "file_search": FileSearchToolCall,
     "function": FunctionToolCall,
 }
-ToolCall._json_unknown = UnknownToolCall
-ToolCallDelta._json_variants = {
+ToolCallBase._json_unknown = UnknownToolCall
+ToolCallDeltaBase._json_variants = {
     "code_interpreter": CodeInterpreterToolCallDelta,
     "file_search": FileSearchToolCallDelta,
     "function": FunctionToolCallDelta,
 }
-ToolCallDelta._json_unknown = UnknownToolCallDelta
+ToolCallDeltaBase._json_unknown = UnknownToolCallDelta

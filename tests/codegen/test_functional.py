@@ -55,13 +55,32 @@ def pet_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(naming.UNION_NAMES, frozenset({"Cat", "Dog"}), "Pet")
 
 
-def test_tagged_oneof_becomes_a_base_class_structured_by_its_tag(generate: Any) -> None:
+def test_tagged_oneof_becomes_a_union_of_variants_structured_by_its_tag(generate: Any) -> None:
     g = generate(spec_with(TAGGED, response="Owner"))
     owner = g.load(g.Owner, {"pets": [{"type": "dog", "good": True}, {"type": "cat", "lives": 9}]})
     assert [type(p).__name__ for p in owner.pets] == ["Dog", "Cat"]
     assert issubclass(g.Cat, g.Pet) and issubclass(g.Dog, g.Pet)
     # A dog payload that also fits Cat's shape still becomes a Dog: the tag decides, not the shape.
     assert type(g.load(g.Pet, {"type": "dog", "lives": 3})).__name__ == "Dog"
+
+
+def test_a_response_union_is_a_type_alias_over_its_variants_beside_their_base_class(
+    generate: Any,
+) -> None:
+    g = generate(spec_with(TAGGED, response="Owner"))
+    assert typing.get_args(g.Pet) == (g.Cat, g.Dog, g.UnknownPet)
+    assert attrs.fields(g.Owner).pets.type == list[g.Pet]
+    assert all(issubclass(cls, g.PetBase) for cls in typing.get_args(g.Pet))
+    assert type(g.PetBase.from_dict({"type": "cat", "lives": 2})).__name__ == "Cat"
+    # Each known variant types its tag as one literal; the unknown one as a literal no server
+    # sends (for type checkers), so that comparing the tag narrows the union.
+    assert attrs.fields(g.Cat).type.type == typing.Literal["cat"]
+    source = g.package.__path__[0] + "/responses.py"
+    with open(source, encoding="utf-8") as handle:
+        text = handle.read()
+    assert "class UnknownPet(PetBase):" in text
+    assert "    type: UnknownTag\n" in text
+    assert "Pet: TypeAlias = Cat | Dog | UnknownPet\n" in text
 
 
 def test_an_unknown_tag_becomes_the_unknown_variant_keeping_the_raw_object(generate: Any) -> None:
@@ -265,7 +284,7 @@ def test_spec_constraints_become_validators_on_request_models(generate: Any) -> 
         g.ReqParam(name="abcd")
     with pytest.raises(ValueError, match="tags: at most 2 items"):
         g.ReqParam(tags=["a", "b", "c"])
-    with pytest.raises(ValueError, match="tags: at least 1 items"):
+    with pytest.raises(ValueError, match="tags: at least 1 item required"):
         g.ReqParam(tags=[])
     with pytest.raises(ValueError, match="temp: must be <= 2"):
         g.ReqParam(temp=2.5)
@@ -334,7 +353,7 @@ def test_stream_events_become_event_classes_keyed_by_name(generate: Any) -> None
         },
     }
     g = generate(spec_with(schemas, response="Owner"))
-    assert {"pet.created": g.PetCreatedEvent} == g.AssistantStreamEvent._json_variants
+    assert {"pet.created": g.PetCreatedEvent} == g.AssistantStreamEventBase._json_variants
     event = g.load(
         g.AssistantStreamEvent, {"event": "pet.created", "data": {"type": "cat", "lives": 7}}
     )

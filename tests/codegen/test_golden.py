@@ -13,7 +13,7 @@ from codegen.trim import trim_file
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi" / "assistants.yaml"
 MODELS = ROOT / "assistants_client" / "models"
-DOCUMENT = ROOT / "assistants_client" / "emulator" / "openapi.json"
+DOCUMENT = ROOT / "assistants_client" / "server" / "openapi.json"
 UPSTREAM = ROOT.parent / "shared" / "openapi" / "openai-openapi.yaml"
 
 
@@ -73,7 +73,7 @@ def test_trimming_the_upstream_spec_reproduces_the_committed_trimmed_spec() -> N
 
 
 def test_the_trimmed_spec_holds_the_assistants_operations_and_their_schemas() -> None:
-    from assistants_client.emulator.schema import load_document
+    from assistants_client.server.schema import load_document
 
     document = load_document()
     operations = [

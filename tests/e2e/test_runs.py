@@ -16,6 +16,7 @@ from assistants_client import (
     AssistantsClient,
     InvalidArgumentError,
     RetryPolicy,
+    ToolCallError,
 )
 from assistants_client.emulator import Emulator, Timing
 from assistants_client.models import (
@@ -112,6 +113,25 @@ def test_a_stream_ending_in_requires_action_exposes_the_tool_calls_and_continues
     assert "sunny" in answer
 
 
+def test_a_function_call_streamed_in_pieces_is_snapshotted_with_its_id_and_name_once(
+    client: AssistantsClient, assistant_id: str, emulator: Emulator
+) -> None:
+    # As the live API streams it: a first delta names the call, the rest carry only pieces of
+    # its arguments; a snapshot that appends strings must not repeat the id or the name.
+    arguments = '{"city": "Paris", "unit": "celsius", "note": "bring an umbrella"}'
+    emulator.script.queue_tool_calls([{"name": "get_weather", "arguments": arguments}])
+    thread_id = thread_with(client, "hi")
+    with client.stream_run(thread_id, assistant_id) as stream:
+        deltas = [e for e in stream if e.event == "thread.run.step.delta"]
+    assert len(deltas) > 3
+    (step,) = stream.final_run_steps
+    (call,) = step.step_details.tool_calls  # type: ignore[union-attr]
+    (required,) = stream.required_tool_calls
+    assert call.id == required.id
+    assert call.function.name == "get_weather"  # type: ignore[union-attr]
+    assert call.function.arguments == arguments  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("stream", [True, False], ids=["streaming", "polling"])
 def test_run_with_tools_runs_the_whole_loop(
     client: AssistantsClient, assistant_id: str, stream: bool
@@ -146,10 +166,13 @@ def test_a_tool_that_raises_becomes_an_error_output_by_default_and_can_raise(
     assert "RuntimeError" in output and "weather service down" in output
 
     client.create_message(thread_id, "user", "call get_weather again")
-    with pytest.raises(RuntimeError, match="down"):
+    with pytest.raises(ToolCallError, match="down") as caught:
         client.run_with_tools(
             thread_id, assistant_id, {"get_weather": broken}, on_tool_error="raise"
         )
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert caught.value.reason == "function_raised"
+    assert client.get_run(thread_id, caught.value.run_id).status in ("cancelling", "cancelled")
 
 
 def test_an_unknown_function_name_is_an_error_output_not_a_crash(
@@ -186,9 +209,11 @@ def test_cancel_mid_stream_ends_the_stream_cancelled(
             names.append(event.event)
             if event.event == "thread.message.delta" and "cancel" not in names:
                 names.append("cancel")
-                client.cancel_run(thread_id, stream.final_run.id)  # type: ignore[union-attr]
+                run = stream.snapshot.run
+                assert run is not None
+                client.cancel_run(thread_id, run.id)
     assert stream.done
-    assert stream.final_run.status == "cancelled"  # type: ignore[union-attr]
+    assert stream.final_run.status == "cancelled"
     assert "thread.run.cancelling" in names or "thread.run.cancelled" in names
     assert names.count("thread.message.delta") < 300
 

@@ -1,0 +1,189 @@
+"""Code as a user writes it: checking a union's tag narrows it, with no isinstance and no import
+from ``models`` needed. Type-checked (never run) by tests/typing/test_type_checkers.py, with
+``mypy --strict`` and pyright in strict mode; any error here fails that test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assistants_client import AssistantEventHandler, AssistantsClient, AssistantStream
+from assistants_client.models import (
+    AssistantStreamEvent,
+    MessageContent,
+    MessageContentText,
+    RunStep,
+    ThreadMessage,
+    UnknownMessageContent,
+)
+
+
+def first_text(client: AssistantsClient, thread_id: str) -> str:
+    message = client.list_messages(thread_id, order="asc").data[0]
+    part = message.content[0]
+    if part.type == "text":
+        return part.text.value
+    return ""
+
+
+def describe_content(message: ThreadMessage) -> list[str]:
+    lines: list[str] = []
+    for part in message.content:
+        if part.type == "text":
+            lines.append(part.text.value)
+            for annotation in part.text.annotations:
+                if annotation.type == "file_citation":
+                    lines.append(annotation.file_citation.file_id)
+                elif annotation.type == "file_path":
+                    lines.append(annotation.file_path.file_id)
+                else:
+                    lines.append(str(annotation.raw))
+        elif part.type == "image_file":
+            lines.append(part.image_file.file_id)
+        elif part.type == "image_url":
+            lines.append(part.image_url.url)
+        elif part.type == "refusal":
+            lines.append(part.refusal)
+        else:
+            # Only the Unknown variant is left: a tag this version does not know.
+            lines.append(f"{part.raw['type']}: {part.raw}")
+    return lines
+
+
+def content_by_match(part: MessageContent) -> str:
+    match part:
+        case MessageContentText():
+            return part.text.value
+        case UnknownMessageContent():
+            return str(part.raw.get("type"))
+        case _:
+            return part.type
+
+
+def tag_is_a_str(part: MessageContent) -> str:
+    # The tag is a string for every variant, the Unknown one included.
+    return part.type.upper()
+
+
+def tools_of(client: AssistantsClient, assistant_id: str) -> list[str]:
+    names: list[str] = []
+    for tool in client.get_assistant(assistant_id).tools:
+        if tool.type == "function":
+            names.append(tool.function.name)
+        elif tool.type == "file_search":
+            names.append(str(tool.file_search))
+        elif tool.type == "code_interpreter":
+            names.append("code_interpreter")
+    return names
+
+
+def attachment_tools(message: ThreadMessage) -> list[str]:
+    kinds: list[str] = []
+    for attachment in message.attachments or []:
+        for tool in attachment.tools or []:
+            if tool.type == "file_search" or tool.type == "code_interpreter":
+                kinds.append(tool.type)
+    return kinds
+
+
+def response_format_name(client: AssistantsClient, assistant_id: str) -> str | None:
+    response_format = client.get_assistant(assistant_id).response_format
+    if isinstance(response_format, str):
+        return response_format
+    if not response_format:  # None, or left out
+        return None
+    if response_format.type == "json_schema":
+        return response_format.json_schema.name
+    return response_format.type
+
+
+def step_summary(step: RunStep) -> list[str]:
+    details = step.step_details
+    lines: list[str] = []
+    if details.type == "message_creation":
+        lines.append(details.message_creation.message_id)
+    elif details.type == "tool_calls":
+        for call in details.tool_calls:
+            if call.type == "function":
+                lines.append(
+                    f"{call.function.name}({call.function.arguments}) -> {call.function.output}"
+                )
+            elif call.type == "code_interpreter":
+                lines.append(call.code_interpreter.input)
+                for output in call.code_interpreter.outputs:
+                    if output.type == "logs":
+                        lines.append(output.logs)
+                    elif output.type == "image":
+                        lines.append(output.image.file_id)
+            elif call.type == "file_search":
+                lines.append(call.id)
+    return lines
+
+
+def stream_text(client: AssistantsClient, thread_id: str, assistant_id: str) -> str:
+    pieces: list[str] = []
+    with client.stream_run(thread_id, assistant_id) as stream:
+        for event in stream:
+            if event.event == "thread.message.delta":
+                for part in event.data.delta.content or []:
+                    if part.type == "text" and part.text and part.text.value:
+                        pieces.append(part.text.value)
+            elif event.event == "thread.run.step.delta":
+                details = event.data.delta.step_details
+                if details and details.type == "tool_calls":
+                    for call in details.tool_calls or []:
+                        if call.type == "function" and call.function:
+                            pieces.append(call.function.arguments or "")
+                        elif call.type == "code_interpreter" and call.code_interpreter:
+                            pieces.append(call.code_interpreter.input or "")
+            elif event.event == "thread.run.requires_action":
+                assert event.data.required_action is not None
+                for required in event.data.required_action.submit_tool_outputs.tool_calls:
+                    pieces.append(required.function.name)
+            elif event.event == "thread.run.completed":
+                pieces.append(event.data.status)
+            elif event.event == "error":
+                pieces.append(event.data.message or "")
+    # After the stream has ended, the final state is the model itself, not Optional.
+    pieces.append(stream.final_run.status)
+    pieces.extend(message.text for message in stream.final_messages)
+    pieces.extend(step.type for step in stream.final_run_steps)
+    return "".join(pieces)
+
+
+def until_done(stream: AssistantStream) -> str:
+    return stream.until_done().final_run.id
+
+
+def show(event: AssistantStreamEvent) -> None:
+    if event.event == "thread.message.completed":
+        for part in event.data.content:
+            if part.type == "text":
+                print(part.text.value)
+
+
+def show_named(name: str, event: AssistantStreamEvent) -> None:
+    if event.event == "thread.run.step.completed":
+        print(name, event.data.step_details.type)
+
+
+def run_with_callbacks(client: AssistantsClient, thread_id: str, assistant_id: str) -> str:
+    run = client.create_run(thread_id, assistant_id, on_event=show)
+    client.create_run(thread_id, assistant_id, on_event=show_named)
+    return run.status
+
+
+class Printer(AssistantEventHandler):
+    def on_text_delta(self, delta: str, snapshot: str) -> None:
+        print(delta, end="")
+
+    def on_event(self, event: AssistantStreamEvent) -> None:
+        if event.event == "thread.run.failed" and event.data.last_error is not None:
+            print(event.data.last_error.message)
+
+
+def tools(client: AssistantsClient, thread_id: str, assistant_id: str) -> str:
+    def get_weather(city: str) -> dict[str, Any]:
+        return {"city": city, "celsius": 18}
+
+    run = client.run_with_tools(thread_id, assistant_id, {"get_weather": get_weather})
+    return run.status
