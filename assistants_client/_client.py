@@ -38,6 +38,7 @@ from assistants_client._config import (
     Timeout,
     TimeoutTypes,
     azure_config,
+    foundry_config,
     openai_config,
 )
 from assistants_client._exceptions import InvalidArgumentError
@@ -242,6 +243,49 @@ class AssistantsClient:
             token_provider=token_provider,
             organization=organization,
             project=project,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            strict_responses=strict_responses,
+        )
+        client = cls.__new__(cls)
+        client._setup(Transport(config, session, _check_policy(retry_policy)))
+        return client
+
+    @classmethod
+    def for_foundry(
+        cls,
+        endpoint: str | None = None,
+        *,
+        token_provider: Callable[[], str] | None = None,
+        azure_ad_token: str | None = None,
+        api_version: str | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+        default_headers: Mapping[str, str] | None = None,
+        session: requests.Session | None = None,
+        strict_responses: bool = False,
+    ) -> Self:
+        """A client for the classic agents of an Azure AI Foundry project (Agent Service).
+
+        ``endpoint`` is the project endpoint,
+        ``https://<resource>.services.ai.azure.com/api/projects/<project>``; requests go to
+        ``{endpoint}/assistants...`` and ``{endpoint}/threads...`` with
+        ``?api-version=<api_version>`` (default ``v1``). The credential is a Microsoft Entra ID
+        bearer token for the scope ``https://ai.azure.com/.default``: a ``token_provider``
+        called before every attempt (tokens expire), usually
+        ``azure.identity.get_bearer_token_provider(DefaultAzureCredential(),
+        "https://ai.azure.com/.default")``, or a static ``azure_ad_token``; exactly one.
+        Reads ``AZURE_AI_PROJECT_ENDPOINT`` and ``AZURE_AI_AGENTS_API_VERSION`` for what is
+        not given. Foundry's own tool types (``azure_ai_search``, ``bing_grounding``...) are
+        read as ``Unknown...`` variants and sent back as they are.
+        """
+        config = foundry_config(
+            endpoint=endpoint,
+            api_version=api_version,
+            azure_ad_token=azure_ad_token,
+            token_provider=token_provider,
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
@@ -861,10 +905,20 @@ class AssistantsClient:
 
         Each requested call's JSON arguments are passed as keyword arguments to
         ``functions[name]``; its result (a str is sent as is, anything else as JSON) becomes
-        the call's output, and all outputs of a round are submitted together. A function that
-        raises becomes an error output the model can read (``on_tool_error="report"``), stops
-        the loop (``"raise"``), or is turned into an output by your callable. A call to a name
-        not in ``functions`` is an error output, not a crash.
+        the call's output, and all outputs of a round are submitted together.
+
+        A call fails when it names a function not in ``functions``, when its arguments are not
+        JSON or cannot be bound to the function's parameters (the model's mistake: checked
+        before calling), or when the function raises (a tool failure). With
+        ``on_tool_error="report"`` (the default) the error becomes the call's output, which
+        the model can read, and is logged at WARNING on the ``assistants_client`` logger with
+        the run id, the call id and the function name; the error output never lists your
+        other functions. With ``"raise"`` the run is cancelled (and waited for, so that its
+        thread is free again) and ``ToolCallError`` is raised, with ``run_id``,
+        ``tool_call_id``, ``function_name``, ``reason`` and the original exception as its
+        ``__cause__``. A callable ``(call, exception) -> output`` decides the output for an
+        exception raised inside a function; the model's mistakes are reported as above. A loop
+        that runs past ``max_rounds`` cancels the run too.
 
         Streams by default (``on_event`` sees every event of every round); with
         ``stream=False`` it polls. Returns the final run (completed, failed, cancelled,
@@ -895,7 +949,11 @@ class AssistantsClient:
             submitted = self.submit_tool_outputs(thread_id, run.id, outputs)
             return self._wait_unless_done(thread_id, submitted, wait_timeout, poll_interval)
 
-        return run_tool_loop(first, submit, table, policy, rounds)
+        def cancel(run: RunResponse) -> RunResponse:
+            cancelling = self.cancel_run(thread_id, run.id)
+            return self._wait_unless_done(thread_id, cancelling, wait_timeout, poll_interval)
+
+        return run_tool_loop(first, submit, table, policy, rounds, cancel)
 
     # -- run plumbing -------------------------------------------------------------------------
 

@@ -9,14 +9,19 @@ Environment variables:
 * OpenAI: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``.
 * Azure OpenAI: ``AZURE_OPENAI_ENDPOINT``, ``AZURE_OPENAI_API_KEY``, ``AZURE_OPENAI_AD_TOKEN``,
   ``OPENAI_API_VERSION``.
+* Azure AI Foundry (classic agents): ``AZURE_AI_PROJECT_ENDPOINT``,
+  ``AZURE_AI_AGENTS_API_VERSION``.
 
 Explicit arguments always win over the environment.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+import re
+import threading
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -39,6 +44,7 @@ __all__ = [
     "TokenProviderAuth",
     "USER_AGENT",
     "azure_config",
+    "foundry_config",
     "openai_config",
     "resolve_max_retries",
     "resolve_timeout",
@@ -48,6 +54,13 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MAX_RETRIES = 2
 USER_AGENT = f"assistants-client/{__version__}"
 OPENAI_HOST = "api.openai.com"
+# OpenAI and Azure OpenAI serve the Assistants API v2 only to requests that ask for it.
+ASSISTANTS_BETA_HEADER = ("OpenAI-Beta", "assistants=v2")
+FOUNDRY_DEFAULT_API_VERSION = "v1"
+FOUNDRY_TOKEN_SCOPE = "https://ai.azure.com/.default"
+_FOUNDRY_PROJECT_PATH = re.compile(r"/api/projects/[A-Za-z0-9._~-]+/?")
+# How many distinct tokens from a token provider are remembered, to be redacted from messages.
+_REMEMBERED_TOKENS = 64
 
 
 @attrs.frozen
@@ -165,12 +178,18 @@ class BearerTokenAuth(ApiKeyAuth):
 
 
 class TokenProviderAuth(Auth):
-    """A bearer token fetched from a callable before every attempt (tokens expire)."""
+    """A bearer token fetched from a callable before every attempt (tokens expire).
+
+    The distinct tokens handed out are remembered (the latest ``_REMEMBERED_TOKENS``) only so
+    that they can be redacted from messages; they are never logged. Threads sharing a client
+    record their tokens under a lock, so a rotated token is never lost from that record.
+    """
 
     header_names = ("Authorization",)
 
     def __init__(self, provider: Callable[[], str]) -> None:
         self._provider = provider
+        self._lock = threading.Lock()
         self._issued: tuple[str, ...] = ()
 
     def headers(self) -> dict[str, str]:
@@ -179,11 +198,14 @@ class TokenProviderAuth(Auth):
             raise InvalidArgumentError(
                 "token_provider must return a non-empty str", param="token_provider"
             )
-        # Remember the latest few tokens only to redact them from messages; never logged.
-        self._issued = (token, *self._issued[:3])
+        with self._lock:
+            if not self._issued or self._issued[0] != token:
+                others = tuple(known for known in self._issued if known != token)
+                self._issued = (token, *others)[:_REMEMBERED_TOKENS]
         return {"Authorization": f"Bearer {token}"}
 
     def secrets(self) -> tuple[str, ...]:
+        # One attribute read of an immutable tuple: a consistent snapshot without the lock.
         return self._issued
 
     def __repr__(self) -> str:
@@ -258,6 +280,72 @@ def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     return result
 
 
+def _merge_headers(base: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
+    """``base`` updated with ``overrides``, header names compared without regard to case."""
+    merged = dict(base)
+    lowered = {key.lower(): key for key in merged}
+    for key, value in overrides.items():
+        merged.pop(lowered.get(key.lower(), key), None)
+        merged[key] = value
+    return merged
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_foundry_endpoint(url: str) -> str:
+    """A Foundry project endpoint: ``https://<resource>.services.ai.azure.com/api/projects/<p>``.
+
+    Plain http is refused except on a loopback host (a local emulator), so that a bearer token
+    never crosses a network in clear text.
+    """
+    example = "https://<resource>.services.ai.azure.com/api/projects/<project>"
+    if not isinstance(url, str):
+        raise InvalidArgumentError(
+            f"endpoint must be a str, got {type(url).__name__}", param="endpoint"
+        )
+    text = url.strip()
+    parts = urlsplit(text)
+    try:
+        host = parts.hostname
+        _ = parts.port  # a malformed port raises ValueError
+    except ValueError:
+        host = None
+    if parts.scheme not in ("http", "https") or not host:
+        raise InvalidArgumentError(
+            f"endpoint must be an absolute URL such as {example}, got {text!r}",
+            param="endpoint",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise InvalidArgumentError(
+            "endpoint must not carry credentials (user:password@); pass a token instead",
+            param="endpoint",
+        )
+    if parts.query or parts.fragment or text.endswith(("?", "#")):
+        raise InvalidArgumentError(
+            f"endpoint must not have a query or a fragment, got {text!r}", param="endpoint"
+        )
+    if not _FOUNDRY_PROJECT_PATH.fullmatch(parts.path):
+        raise InvalidArgumentError(
+            f"endpoint must be a Foundry project endpoint ({example}): its path must be "
+            f"/api/projects/<project>, got {parts.path or '/'!r}",
+            param="endpoint",
+        )
+    if parts.scheme != "https" and not _is_loopback(host):
+        raise InvalidArgumentError(
+            f"endpoint must use https (plain http is allowed only on a loopback host, so a "
+            f"token never crosses a network unencrypted), got {text!r}",
+            param="endpoint",
+        )
+    return text.rstrip("/")
+
+
 def openai_config(
     *,
     api_key: str | None,
@@ -280,12 +368,12 @@ def openai_config(
             "(a key is optional only for a base_url on another host, such as a local server)",
             param="api_key",
         )
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict([ASSISTANTS_BETA_HEADER])
     if organization:
         headers["OpenAI-Organization"] = organization
     if project:
         headers["OpenAI-Project"] = project
-    headers.update(_check_headers(default_headers))
+    headers = _merge_headers(headers, _check_headers(default_headers))
     return ClientConfig(
         base_url=url,
         auth=ApiKeyAuth(api_key) if api_key else NoAuth(),
@@ -364,20 +452,83 @@ def azure_config(
             "or set AZURE_OPENAI_API_KEY",
             param="api_key",
         )
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict([ASSISTANTS_BETA_HEADER])
     organization = _check_optional_str(organization, "organization")
     project = _check_optional_str(project, "project")
     if organization:
         headers["OpenAI-Organization"] = organization
     if project:
         headers["OpenAI-Project"] = project
-    headers.update(_check_headers(default_headers))
+    headers = _merge_headers(headers, _check_headers(default_headers))
     return ClientConfig(
         base_url=f"{endpoint}/openai",
         auth=auth,
         timeout=resolve_timeout(timeout),
         max_retries=resolve_max_retries(max_retries),
         default_headers=headers,
+        default_query={"api-version": api_version},
+        api_version=api_version,
+        strict_responses=_check_flag(strict_responses, "strict_responses"),
+    )
+
+
+def foundry_config(
+    *,
+    endpoint: str | None,
+    api_version: str | None,
+    azure_ad_token: str | None,
+    token_provider: Callable[[], str] | None,
+    timeout: TimeoutTypes,
+    max_retries: int,
+    default_headers: Mapping[str, str] | None,
+    strict_responses: bool = False,
+) -> ClientConfig:
+    """Resolve the arguments of ``AssistantsClient.for_foundry(...)`` against the environment.
+
+    Requests go to ``{endpoint}/threads...?api-version=...``, with a Microsoft Entra ID bearer
+    token from exactly one of ``token_provider`` (asked before every attempt) and
+    ``azure_ad_token``. Neither an ``api-key`` nor an ``OpenAI-Beta`` header is sent.
+    """
+    endpoint = _check_optional_str(endpoint, "endpoint") or _env("AZURE_AI_PROJECT_ENDPOINT")
+    if endpoint is None:
+        raise InvalidArgumentError(
+            "a Foundry project endpoint is required: pass endpoint=... or set "
+            "AZURE_AI_PROJECT_ENDPOINT (https://<resource>.services.ai.azure.com/api/projects/"
+            "<project>, shown on the project's overview page)",
+            param="endpoint",
+        )
+    url = _check_foundry_endpoint(endpoint)
+    api_version = (
+        _check_optional_str(api_version, "api_version")
+        or _env("AZURE_AI_AGENTS_API_VERSION")
+        or FOUNDRY_DEFAULT_API_VERSION
+    )
+    azure_ad_token = _check_optional_str(azure_ad_token, "azure_ad_token")
+    if token_provider is not None and not callable(token_provider):
+        raise InvalidArgumentError("token_provider must be callable", param="token_provider")
+    if token_provider is not None and azure_ad_token is not None:
+        raise InvalidArgumentError(
+            "pass only one of token_provider and azure_ad_token", param="azure_ad_token"
+        )
+    auth: Auth
+    if token_provider is not None:
+        auth = TokenProviderAuth(token_provider)
+    elif azure_ad_token is not None:
+        auth = BearerTokenAuth(azure_ad_token)
+    else:
+        raise InvalidArgumentError(
+            "Foundry needs a Microsoft Entra ID token: pass token_provider=... (with the "
+            "azure-identity package: azure.identity.get_bearer_token_provider("
+            f"DefaultAzureCredential(), {FOUNDRY_TOKEN_SCOPE!r})) or a static "
+            f"azure_ad_token=... for the scope {FOUNDRY_TOKEN_SCOPE}",
+            param="token_provider",
+        )
+    return ClientConfig(
+        base_url=url,
+        auth=auth,
+        timeout=resolve_timeout(timeout),
+        max_retries=resolve_max_retries(max_retries),
+        default_headers=_check_headers(default_headers),
         default_query={"api-version": api_version},
         api_version=api_version,
         strict_responses=_check_flag(strict_responses, "strict_responses"),

@@ -276,11 +276,8 @@ class Transport:
     def _headers(
         self, *, has_body: bool, idempotency_key: str | None, options: CallOptions
     ) -> dict[str, str]:
-        headers: dict[str, str] = {
-            "Accept": "application/json",
-            "User-Agent": USER_AGENT,
-            "OpenAI-Beta": "assistants=v2",
-        }
+        # OpenAI-Beta, where the server wants it, comes with the config's default headers.
+        headers: dict[str, str] = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if has_body:
             headers["Content-Type"] = "application/json"
         headers.update(self.config.default_headers)
@@ -452,8 +449,9 @@ class Transport:
         options: CallOptions,
         timeout: Timeout,
         stream: bool,
+        attempt: int = 1,
     ) -> tuple[requests.Response, bytes | None]:
-        """One attempt; raises _RetryableFailure or a final APIError."""
+        """One attempt (the ``attempt``-th); raises _RetryableFailure or a final APIError."""
         headers = self._headers(
             has_body=data is not None, idempotency_key=idempotency_key, options=options
         )
@@ -480,13 +478,17 @@ class Transport:
                 response.close()
             error: APIError
             reason = self.redact(str(exc))
+            # Should this attempt be the last, the message tells how many were made in all.
+            tries = f"{attempt} attempt" + ("s" if attempt != 1 else "")
             if caused_by_timeout(exc):
                 error = APITimeoutError(
-                    f"{method} {path}: timed out ({reason})", method=method, url=url
+                    f"{method} {path}: timed out after {tries} ({reason})", method=method, url=url
                 )
             else:
                 error = APIConnectionError(
-                    f"{method} {path}: connection failed ({reason})", method=method, url=url
+                    f"{method} {path}: connection failed after {tries} ({reason})",
+                    method=method,
+                    url=url,
                 )
             retryable = isinstance(
                 exc,
@@ -553,6 +555,7 @@ class Transport:
                     options=options,
                     timeout=timeout,
                     stream=stream,
+                    attempt=retries_taken + 1,
                 )
             except _RetryableFailure as failure:
                 wait = self._retry_wait(failure, retries_taken, max_retries, method, path)
