@@ -5,11 +5,11 @@ PY := $(VENV)/bin/python
 UPSTREAM ?= ../shared/openapi/openai-openapi.yaml
 SPEC := openapi/assistants.yaml
 MODELS := assistants_client/models
-SPEC_JSON := assistants_client/emulator/openapi.json
+SPEC_JSON := assistants_client/server/openapi.json
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: all venv test lint typecheck pytest trim generate check-generated demo bench emulator clean
+.PHONY: all venv test lint typecheck pytest trim generate check-generated demo bench emulator docs clean
 
 all: test
 
@@ -53,6 +53,10 @@ demo: $(STAMP)
 emulator: $(STAMP)
 	$(PY) -m assistants_client.emulator
 
+# The guides in docs/ and the API reference from the docstrings, as HTML in site/ (mkdocs.yml).
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict
+
 bench:
 	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv
 	test bench/.venv/.installed -nt bench/requirements.txt -a bench/.venv/.installed -nt pyproject.toml || { \
@@ -62,4 +66,4 @@ bench:
 	bench/.venv/bin/python -m bench
 
 clean:
-	rm -rf $(VENV) bench/.venv node_modules build *.egg-info
+	rm -rf $(VENV) bench/.venv node_modules build site *.egg-info

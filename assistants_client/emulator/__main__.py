@@ -24,9 +24,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
-    parser.add_argument("--api-key", default=None, help="require this API key")
     parser.add_argument(
+        "--api-key", default=None, help="require this API key (in Foundry mode: bearer token)"
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--azure", action="store_true", help="serve under /openai and require api-version"
+    )
+    mode.add_argument(
+        "--foundry",
+        default=None,
+        metavar="PROJECT",
+        help="serve as Azure AI Foundry's Agent Service under /api/projects/PROJECT",
     )
     parser.add_argument("--db", default=None, metavar="FILE", help="persist state to SQLite")
     parser.add_argument(
@@ -46,14 +55,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    emulator = Emulator(
-        args.host,
-        args.port,
-        api_key=args.api_key,
-        azure=args.azure,
-        db_path=args.db,
-        max_body_bytes=args.max_body_bytes,
-    )
+    try:
+        emulator = Emulator(
+            args.host,
+            args.port,
+            api_key=args.api_key,
+            azure=args.azure,
+            foundry=args.foundry,
+            db_path=args.db,
+            max_body_bytes=args.max_body_bytes,
+        )
+    except ValueError as problem:
+        sys.stderr.write(f"assistants-emulator: {problem}\n")
+        return 2
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

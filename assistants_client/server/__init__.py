@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 
-from assistants_client.emulator.store import Store
 from assistants_client.server.config import ConfigError, ServerConfig, parse_config
 from assistants_client.server.engine import Engine, Timing
 from assistants_client.server.http import ApiApp, Credentials
 from assistants_client.server.responders.chat import ChatCompletionsResponder
+from assistants_client.server.store import Store
 
 __all__ = ["ConfigError", "ServerConfig", "build_app", "parse_config", "wsgi_app"]
 

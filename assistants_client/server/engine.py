@@ -34,14 +34,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from assistants_client.emulator.errors import ApiError
-from assistants_client.emulator.schema import RequestSchemas, ValidationFailure, request_schemas
-from assistants_client.emulator.store import Store
 from assistants_client.models.operations import OPERATIONS
 from assistants_client.server import objects
-from assistants_client.server.objects import JSONDict
+from assistants_client.server.errors import ApiError
+from assistants_client.server.objects import ASSISTANT_KEYS, OPENAI_TOOL_RESOURCES, JSONDict
 from assistants_client.server.responders import Responder, ToolRound, Turn, UnsupportedInput
 from assistants_client.server.runs import ACTIVE, Event, TurnDriver, close_run, event
+from assistants_client.server.schema import RequestSchemas, ValidationFailure, request_schemas
+from assistants_client.server.store import Store
 
 __all__ = ["Engine", "Request", "Route", "StreamResult", "Timing"]
 
@@ -128,6 +128,30 @@ def _check_metadata(value: Any, path: str = "body.metadata") -> JSONDict:
     return dict(value)
 
 
+# Where request bodies carry tools and tool resources (operationId -> JSON paths).
+_TOOL_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "createAssistant": (("tools",),),
+    "modifyAssistant": (("tools",),),
+    "createRun": (("tools",),),
+    "createThreadAndRun": (("tools",),),
+}
+_RESOURCE_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "createAssistant": (("tool_resources",),),
+    "modifyAssistant": (("tool_resources",),),
+    "createThread": (("tool_resources",),),
+    "modifyThread": (("tool_resources",),),
+    "createThreadAndRun": (("tool_resources",), ("thread", "tool_resources")),
+}
+
+
+def _at(body: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(body, dict):
+            return None
+        body = body.get(key)
+    return body
+
+
 def _exhaust(events: Iterator[Event]) -> None:
     for _ in events:
         pass
@@ -169,6 +193,13 @@ class Engine:
         self._recover()
         self._sweeper = threading.Thread(target=self._sweep_forever, daemon=True)
         self._sweeper.start()
+
+    def forget_runs(self) -> None:
+        """Stop every turn under way and forget them (before the store is cleared)."""
+        with self.lock:
+            for active in self._active.values():
+                active.cancelled.set()
+            self._active.clear()
 
     @property
     def closing(self) -> bool:
@@ -240,28 +271,52 @@ class Engine:
 
     def _validate(self, operation_id: str, body: Any) -> None:
         try:
-            self.schemas.validate_body(operation_id, self._without_extra_tools(body))
+            self.schemas.validate_body(operation_id, self._as_openai_body(operation_id, body))
         except ValidationFailure as failure:
             raise ApiError(400, str(failure), param=failure.path) from None
 
-    def _without_extra_tools(self, body: Any) -> Any:
-        """The body as the spec sees it: tools and tool resources of accepted extra types out."""
+    def _as_openai_body(self, operation_id: str, body: Any) -> Any:
+        """The body the spec's schemas are to check.
+
+        Tool resources are checked here against the tool types this engine knows. Extra tool
+        types stand in as a code interpreter (at the same position, so that an error elsewhere
+        still names the right index), and their resources are left out: the spec knows
+        neither, and both are kept as given.
+        """
+        known = OPENAI_TOOL_RESOURCES | self.extra_tool_types
+        for path in _RESOURCE_PATHS.get(operation_id, ()):
+            resources = _at(body, path)
+            if isinstance(resources, dict):
+                for key in resources:
+                    if key not in known:
+                        where = ".".join(("body", *path, key))
+                        raise ApiError(
+                            400,
+                            f"{where}: unknown tool resource {key!r}",
+                            param=where,
+                            code="unknown_parameter",
+                        )
         if not self.extra_tool_types or not isinstance(body, dict):
             return body
-        trimmed = dict(body)
-        tools = trimmed.get("tools")
-        if isinstance(tools, list):
-            trimmed["tools"] = [
-                t
-                for t in tools
-                if not (isinstance(t, dict) and t.get("type") in self.extra_tool_types)
-            ]
-        resources = trimmed.get("tool_resources")
-        if isinstance(resources, dict):
-            trimmed["tool_resources"] = {
-                k: v for k, v in resources.items() if k not in self.extra_tool_types
-            }
-        return trimmed
+        checked = copy.copy(body)
+        for path in _TOOL_PATHS.get(operation_id, ()):
+            tools = _at(checked, path)
+            if isinstance(tools, list):
+                checked[path[0]] = [
+                    {"type": "code_interpreter"}
+                    if isinstance(tool, dict) and tool.get("type") in self.extra_tool_types
+                    else tool
+                    for tool in tools
+                ]
+        for path in _RESOURCE_PATHS.get(operation_id, ()):
+            resources = _at(checked, path)
+            if isinstance(resources, dict):
+                trimmed = {k: v for k, v in resources.items() if k in OPENAI_TOOL_RESOURCES}
+                if len(path) == 1:
+                    checked[path[0]] = trimmed
+                elif isinstance(checked.get(path[0]), dict):
+                    checked[path[0]] = {**checked[path[0]], path[1]: trimmed}
+        return checked
 
     # -- the Host of the run drivers ------------------------------------------------------
 
@@ -276,6 +331,11 @@ class Engine:
         self.store.save("run", run["id"])
         if run["status"] not in ACTIVE:
             self._active.pop(run["id"], None)
+            # A step reports its run's expiry, which an ended run no longer has.
+            for step in self.store.children("step", run["id"]):
+                if step["expires_at"] is not None:
+                    step["expires_at"] = None
+                    self.store.save("step", step["id"])
 
     def message_of(self, record: JSONDict, message_id: str) -> JSONDict | None:
         return self.store.get("message", message_id, record["run"]["thread_id"])
@@ -377,7 +437,11 @@ class Engine:
     # -- assistants -----------------------------------------------------------------------
 
     def list_assistants(self, request: Request, body: JSONDict) -> JSONDict:
-        return self._page(self.store.children("assistant"), request.query)
+        return self._page(
+            self.store.children("assistant"),
+            request.query,
+            lambda assistant: objects.ordered(assistant, ASSISTANT_KEYS),
+        )
 
     def create_assistant(self, request: Request, body: JSONDict) -> JSONDict:
         assistant = objects.assistant(body, metadata=_check_metadata(body.get("metadata")))
@@ -385,27 +449,14 @@ class Engine:
         return copy.deepcopy(assistant)
 
     def get_assistant(self, request: Request, body: JSONDict, assistant_id: str) -> JSONDict:
-        return copy.deepcopy(self._assistant(assistant_id))
+        return objects.ordered(self._assistant(assistant_id), ASSISTANT_KEYS)
 
     def update_assistant(self, request: Request, body: JSONDict, assistant_id: str) -> JSONDict:
         assistant = self._assistant(assistant_id)
         metadata = _check_metadata(body["metadata"]) if "metadata" in body else None
-        for key in ("model", "name", "description", "instructions", "reasoning_effort"):
-            if key in body:
-                assistant[key] = body[key]
-        if "tools" in body:
-            assistant["tools"] = copy.deepcopy(body["tools"] or [])
-        if "tool_resources" in body:
-            assistant["tool_resources"] = objects.tool_resources(body["tool_resources"])
-        if metadata is not None:
-            assistant["metadata"] = metadata
-        for key in ("temperature", "top_p"):
-            if key in body:
-                assistant[key] = 1.0 if body[key] is None else body[key]
-        if "response_format" in body:
-            assistant["response_format"] = body["response_format"] or "auto"
+        objects.update_assistant(assistant, body, metadata)
         self.store.save("assistant", assistant_id)
-        return copy.deepcopy(assistant)
+        return objects.ordered(assistant, ASSISTANT_KEYS)
 
     def delete_assistant(self, request: Request, body: JSONDict, assistant_id: str) -> JSONDict:
         self._assistant(assistant_id)
@@ -414,12 +465,16 @@ class Engine:
 
     # -- threads --------------------------------------------------------------------------
 
-    def _create_thread(self, body: JSONDict, path: str) -> JSONDict:
+    def _create_thread(
+        self, body: JSONDict, path: str, resources: JSONDict | None = None
+    ) -> JSONDict:
         messages = body.get("messages") or []
         metadata = _check_metadata(body.get("metadata"), f"{path}.metadata")
         for index, message in enumerate(messages):
             _check_metadata(message.get("metadata"), f"{path}.messages[{index}].metadata")
-        thread = objects.thread(body, metadata=metadata)
+        if resources is None:
+            resources = objects.tool_resources(body.get("tool_resources"))
+        thread = objects.thread(resources, metadata=metadata)
         self.store.put("thread", thread["id"], thread)
         for message in messages:
             self._add_message(thread["id"], message)
@@ -429,15 +484,17 @@ class Engine:
         return copy.deepcopy(self._create_thread(body, "body"))
 
     def get_thread(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
-        return copy.deepcopy(self._thread(thread_id))
+        thread = copy.deepcopy(self._thread(thread_id))
+        # Recorded: a thread whose create and modify answers show no resources is read back
+        # with an empty code interpreter entry.
+        thread["tool_resources"] = objects.code_interpreter_default(thread["tool_resources"])
+        return thread
 
     def update_thread(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
         thread = self._thread(thread_id)
         metadata = _check_metadata(body["metadata"]) if "metadata" in body else None
         if "tool_resources" in body:
-            thread["tool_resources"] = objects.tool_resources(
-                body["tool_resources"], code_interpreter_default=True
-            )
+            thread["tool_resources"] = objects.tool_resources(body["tool_resources"])
         if metadata is not None:
             thread["metadata"] = metadata
         self.store.save("thread", thread_id)
@@ -500,7 +557,7 @@ class Engine:
         if "metadata" in body:
             message["metadata"] = _check_metadata(body["metadata"])
         self.store.save("message", message_id)
-        return objects.message_view(message, modified=True)
+        return objects.modified_message_view(message)
 
     def delete_message(
         self, request: Request, body: JSONDict, thread_id: str, message_id: str
@@ -556,7 +613,10 @@ class Engine:
                 param = f"additional_messages[{int(found.group(1)) - existing}]{found.group(2)}"
             raise ApiError(400, unsupported.message, param=param) from None
 
-    def _new_run(self, thread_id: str, body: JSONDict) -> JSONDict:
+    def _new_run(
+        self, thread_id: str, body: JSONDict, resources: JSONDict | None = None
+    ) -> JSONDict:
+        """A queued run; ``resources`` are its tool resources (those of createThreadAndRun)."""
         assistant = self._assistant(body["assistant_id"], "body.assistant_id")
         self._ensure_idle(thread_id)
         metadata = _check_metadata(body.get("metadata"))
@@ -569,15 +629,22 @@ class Engine:
         tools = body.get("tools")
         if tools is None:
             tools = assistant.get("tools") or []
-        thread = self._thread(thread_id)
-        resources = copy.deepcopy(thread.get("tool_resources") or {})
+        run_resources = dict(resources or {})
+        if body.get("stream"):
+            # Recorded: a streamed run reports an (empty) code interpreter resource, while the
+            # same run created without streaming reports none.
+            run_resources = objects.code_interpreter_default(run_resources)
+        # The run shows the instructions it was given: additional ones appended, as sent on.
+        shown = "\n\n".join(
+            text for text in (instructions, body.get("additional_instructions")) if text
+        )
         run = objects.run(
             thread_id,
             assistant["id"],
             body,
-            instructions=instructions or None,
+            instructions=shown or None,
             tools=tools[:20],
-            resources=resources or {"code_interpreter": {"file_ids": []}},
+            resources=run_resources,
             # Rounded up: a run never expires before the time it was given.
             expires_at=math.ceil(time.time() + self.timing.run_expires_after),
             defaults=assistant,
@@ -625,15 +692,25 @@ class Engine:
     def create_thread_and_run(self, request: Request, body: JSONDict) -> Any:
         self._assistant(body["assistant_id"], "body.assistant_id")
         _check_metadata(body.get("metadata"))
-        thread = self._create_thread(dict(body.get("thread") or {}), "body.thread")
-        if body.get("tool_resources") is not None:
-            thread["tool_resources"] = objects.tool_resources(
-                body["tool_resources"], code_interpreter_default=True
-            )
-            self.store.save("thread", thread["id"])
+        thread_body = dict(body.get("thread") or {})
+        resources = (
+            objects.tool_resources(body["tool_resources"])
+            if body.get("tool_resources") is not None
+            else None
+        )
+        thread_resources = (
+            copy.deepcopy(resources)
+            if resources is not None
+            else objects.tool_resources(thread_body.get("tool_resources"))
+        )
+        if body.get("stream"):
+            # Recorded: the thread of a streamed createThreadAndRun reports an (empty) code
+            # interpreter resource, like its run.
+            thread_resources = objects.code_interpreter_default(thread_resources)
+        thread = self._create_thread(thread_body, "body.thread", thread_resources)
         run_body = {k: v for k, v in body.items() if k not in ("thread", "tool_resources")}
         try:
-            record = self._new_run(thread["id"], run_body)
+            record = self._new_run(thread["id"], run_body, resources)
         except ApiError:
             # Nothing of a refused request stays behind, not even its new thread.
             self.delete_thread(request, {}, thread["id"])
@@ -737,7 +814,6 @@ class Engine:
                     call["function"]["output"] = outputs[call["id"]]
             step["status"] = "completed"
             step["completed_at"] = now
-            step["expires_at"] = None
             step["usage"] = objects.usage(*state.get("step_usage", [0, 0]))
             self.store.save("step", step["id"])
         state.setdefault("rounds", []).append(

@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs
 
-from assistants_client.emulator.errors import ApiError, error_body
+from requests.structures import CaseInsensitiveDict
+
 from assistants_client.server.config import is_loopback
 from assistants_client.server.engine import Request, Route, StreamResult
+from assistants_client.server.errors import ApiError, error_body
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -104,6 +106,9 @@ class Credentials:
         "You didn't provide an API key. Provide it in the Authorization header "
         "(Authorization: Bearer YOUR_KEY)."
     )
+    missing_code: str = "missing_api_key"
+    invalid_message: str = "Incorrect API key provided."
+    invalid_code: str = "invalid_api_key"
 
     def check(self, headers: Mapping[str, str], remote_addr: str = "") -> None:
         if not self.keys:
@@ -121,14 +126,14 @@ class Credentials:
             supplied = authorization[7:].strip()
         if supplied is None and self.api_key_header:
             supplied = headers.get("api-key")
-        if supplied is None:
-            raise ApiError(401, self.missing_message, code="missing_api_key")
+        if not supplied:
+            raise ApiError(401, self.missing_message, code=self.missing_code)
         given = supplied.encode("utf-8", "surrogateescape")
         matched = False
         for key in self.keys:
             matched |= hmac.compare_digest(given, key.encode("utf-8"))
         if not matched:
-            raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+            raise ApiError(401, self.invalid_message, code=self.invalid_code)
 
 
 @dataclass
@@ -144,6 +149,18 @@ class _Stored:
 class _InFlight:
     done: threading.Event = field(default_factory=threading.Event)
     result: _Stored | None = None
+
+
+def _read(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes of the body; a body the HTTP server cannot read (broken framing,
+    a connection closed halfway) is the client's error, whichever server runs the app."""
+    try:
+        return bytes(stream.read(size))
+    except Exception as problem:  # each WSGI server raises its own kind
+        logger.debug("unreadable request body: %s", problem)
+        raise ApiError(
+            400, f"The request body could not be read: {problem}", code="incomplete_body"
+        ) from None
 
 
 def sse(name: str, data: str) -> bytes:
@@ -267,9 +284,10 @@ class ApiApp:
             body = self._parse(headers, raw)
         finally:
             if self.recorder is not None:
+                recorded = CaseInsensitiveDict(headers)
                 self.recorder(
                     RecordedRequest(
-                        method, path, query, dict(headers), copy.deepcopy(body), raw, request_id
+                        method, path, query, recorded, copy.deepcopy(body), raw, request_id
                     )
                 )
         request = Request(method, path[len(self.prefix) :], query, headers, body)
@@ -337,7 +355,7 @@ class ApiApp:
                 raise ApiError(400, "Invalid Content-Length header.", param="Content-Length")
             if length > self.max_body_bytes:
                 raise self._too_large(length)
-            data = stream.read(length) if length else b""
+            data = _read(stream, length) if length else b""
             if len(data) < length:
                 raise ApiError(
                     400,
@@ -349,7 +367,7 @@ class ApiApp:
             "transfer-encoding", ""
         ):
             return b""
-        data = stream.read(self.max_body_bytes + 1)
+        data = _read(stream, self.max_body_bytes + 1)
         if len(data) > self.max_body_bytes:
             raise self._too_large(None)
         return bytes(data)

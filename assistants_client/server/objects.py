@@ -1,13 +1,27 @@
-"""The API's objects, shaped as the live API sends them.
+"""The API's objects, built and shaped as the live API sends them, not as its spec says.
 
-Field for field, null for null and in the same key order as the answers recorded from
-api.openai.com (tests/fixtures/reference), which depart from the spec in places
-(openapi/overlay.yaml lists where): a run's ``instructions`` are ``null`` when none were
-given, run steps carry ``expires_at`` and no ``metadata``, messages read outside a stream have
-no ``status`` nor ``*_at`` timestamps, and an empty list has ``null`` cursors.
+api.openai.com departs from its own spec (``openapi/overlay.yaml`` lists where; the answers
+recorded in ``tests/fixtures/reference`` show it). Everything here follows the recordings: the
+same fields, the same nulls and the same key order.
 
-The engine keeps every object in its full, streamed form; :func:`message_view` and
-:func:`page` shape what an answer outside a stream shows.
+* A message read outside a stream has no ``status``, ``incomplete_details``,
+  ``completed_at`` nor ``incomplete_at``; the streamed ``thread.message.*`` events have them.
+  The answer to a modify-message call has the first version's ``file_ids`` in place of
+  ``attachments``.
+* A run's ``instructions`` are ``null`` when neither the run nor its assistant gives any; runs
+  carry ``tool_resources`` and ``reasoning_effort``; assistants carry ``reasoning_effort``.
+* A run step has ``expires_at`` (its run's, ``null`` once the run has ended) in place of the
+  spec's ``expired_at``, and no ``metadata``.
+* Usage objects carry ``prompt_token_details`` and ``completion_tokens_details``.
+* An empty list page has ``first_id`` and ``last_id`` ``null``. Azure AI Foundry's lists have
+  neither ``object`` nor ``first_id``, and ``last_id`` only when the page is not empty.
+* A function tool comes back with ``parameters`` (an empty object schema when none was given)
+  and ``strict`` (``false`` unless given).
+* ``tool_resources`` gain an empty ``code_interpreter`` entry where the recordings show one
+  that was never given (:func:`code_interpreter_default`).
+
+The engine keeps every object in its full, streamed form; the views here shape what answers
+outside a stream show.
 """
 
 from __future__ import annotations
@@ -15,18 +29,25 @@ from __future__ import annotations
 import copy
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "ASSISTANT_KEYS",
     "DEFAULT_TRUNCATION",
+    "FOUNDRY_TOOL_TYPES",
     "JSONDict",
+    "OPENAI_TOOL_RESOURCES",
     "assistant",
+    "code_interpreter_default",
     "deleted",
     "message",
     "message_view",
+    "modified_message_view",
     "new_id",
+    "normalize_tools",
     "now",
+    "ordered",
     "page",
     "run",
     "step",
@@ -38,8 +59,44 @@ __all__ = [
 JSONDict = dict[str, Any]
 
 DEFAULT_TRUNCATION: JSONDict = {"type": "auto", "last_messages": None}
-# Fields a message read outside a stream does not show (the live API leaves them out).
-_STREAM_ONLY_MESSAGE_FIELDS = ("status", "incomplete_details", "incomplete_at", "completed_at")
+ASSISTANT_KEYS = (
+    "id",
+    "object",
+    "created_at",
+    "name",
+    "description",
+    "model",
+    "instructions",
+    "tools",
+    "top_p",
+    "temperature",
+    "reasoning_effort",
+    "tool_resources",
+    "metadata",
+    "response_format",
+)
+_STREAM_ONLY_MESSAGE_KEYS = frozenset(
+    {"status", "incomplete_details", "incomplete_at", "completed_at"}
+)
+OPENAI_TOOL_RESOURCES = frozenset({"code_interpreter", "file_search"})
+# Tools only Azure AI Foundry's Agent Service knows; a Foundry-mode engine (and the tool_resources
+# entries of the same names, such as azure_ai_search and mcp) keeps them as given.
+FOUNDRY_TOOL_TYPES = frozenset(
+    {
+        "azure_ai_search",
+        "bing_grounding",
+        "bing_custom_search",
+        "azure_function",
+        "openapi",
+        "connected_agent",
+        "fabric_dataagent",
+        "sharepoint_grounding",
+        "deep_research",
+        "mcp",
+        "browser_automation",
+    }
+)
+_EMPTY_PARAMETERS: JSONDict = {"type": "object", "properties": {}}
 
 
 def new_id(prefix: str) -> str:
@@ -50,10 +107,35 @@ def now() -> int:
     return int(time.time())
 
 
-def tool_resources(value: Any, *, code_interpreter_default: bool = False) -> JSONDict:
+def ordered(obj: Mapping[str, Any], keys: Iterable[str]) -> JSONDict:
+    """A deep copy of ``obj`` with ``keys`` first, in that order, and any other keys after."""
+    result: JSONDict = {}
+    for key in keys:
+        if key in obj:
+            result[key] = copy.deepcopy(obj[key])
+    for key, value in obj.items():
+        if key not in result:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def usage(prompt: int, completion: int) -> JSONDict:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_token_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+
+
+# -- tools and their resources -------------------------------------------------------------
+
+
+def tool_resources(value: Any) -> JSONDict:
     """Tool resources as objects report them (vector stores created inline get ids).
 
-    Entries of tool types the spec does not know (a vendor's) are kept as sent.
+    Entries of other tool types (accepted only where the engine knows them) are kept as given.
     """
     result: JSONDict = {}
     if isinstance(value, Mapping):
@@ -64,14 +146,66 @@ def tool_resources(value: Any, *, code_interpreter_default: bool = False) -> JSO
                 ids = list(entry.get("vector_store_ids", []))
                 ids.extend(new_id("vs") for _ in entry.get("vector_stores", []))
                 result[key] = {"vector_store_ids": ids}
-            elif key not in ("code_interpreter", "file_search"):
+            elif key not in OPENAI_TOOL_RESOURCES:
                 result[key] = copy.deepcopy(entry)
-    if code_interpreter_default and "code_interpreter" not in result:
-        result = {"code_interpreter": {"file_ids": []}, **result}
     return result
 
 
+def code_interpreter_default(resources: JSONDict) -> JSONDict:
+    """``resources`` with an empty code interpreter entry added after the others if it has none.
+
+    Recorded: a thread read with GET, a thread and a run sent in a stream, and an assistant
+    with a code interpreter tool report one, even when none was given.
+    """
+    if "code_interpreter" in resources:
+        return resources
+    return {**resources, "code_interpreter": {"file_ids": []}}
+
+
+def _assistant_resources(resources: JSONDict, tools: list[JSONDict]) -> JSONDict:
+    if any(isinstance(tool, Mapping) and tool.get("type") == "code_interpreter" for tool in tools):
+        return code_interpreter_default(resources)
+    return resources
+
+
+def _function_tool(tool: Mapping[str, Any]) -> JSONDict:
+    function = tool.get("function")
+    if not isinstance(function, Mapping):
+        return copy.deepcopy(dict(tool))
+    shaped: JSONDict = {"name": function.get("name")}
+    if "description" in function:
+        shaped["description"] = function["description"]
+    parameters = function.get("parameters")
+    shaped["parameters"] = copy.deepcopy(
+        parameters if parameters is not None else _EMPTY_PARAMETERS
+    )
+    strict = function.get("strict")
+    shaped["strict"] = False if strict is None else strict
+    for key, value in function.items():
+        if key not in shaped:
+            shaped[key] = copy.deepcopy(value)
+    return {
+        **{k: copy.deepcopy(v) for k, v in tool.items() if k != "function"},
+        "function": shaped,
+    }
+
+
+def normalize_tools(tools: Any) -> list[JSONDict]:
+    """Tools as an assistant or a run reports them; every type but ``function`` as given."""
+    result: list[JSONDict] = []
+    for tool in tools or []:
+        if isinstance(tool, Mapping) and tool.get("type") == "function":
+            result.append(_function_tool(tool))
+        else:
+            result.append(copy.deepcopy(tool))
+    return result
+
+
+# -- objects ---------------------------------------------------------------------------------
+
+
 def assistant(body: Mapping[str, Any], *, metadata: JSONDict) -> JSONDict:
+    tools = normalize_tools(body.get("tools"))
     return {
         "id": new_id("asst"),
         "object": "assistant",
@@ -80,23 +214,42 @@ def assistant(body: Mapping[str, Any], *, metadata: JSONDict) -> JSONDict:
         "description": body.get("description"),
         "model": body["model"],
         "instructions": body.get("instructions"),
-        "tools": copy.deepcopy(body.get("tools") or []),
+        "tools": tools,
         "top_p": 1.0 if body.get("top_p") is None else body["top_p"],
         "temperature": 1.0 if body.get("temperature") is None else body["temperature"],
         "reasoning_effort": body.get("reasoning_effort"),
-        "tool_resources": tool_resources(body.get("tool_resources")),
+        "tool_resources": _assistant_resources(tool_resources(body.get("tool_resources")), tools),
         "metadata": metadata,
         "response_format": body.get("response_format") or "auto",
     }
 
 
-def thread(body: Mapping[str, Any], *, metadata: JSONDict) -> JSONDict:
+def update_assistant(stored: JSONDict, body: Mapping[str, Any], metadata: JSONDict | None) -> None:
+    """Apply a modify-assistant body to the stored assistant."""
+    for key in ("model", "name", "description", "instructions", "reasoning_effort"):
+        if key in body:
+            stored[key] = body[key]
+    if "tools" in body:
+        stored["tools"] = normalize_tools(body["tools"])
+    if "tool_resources" in body:
+        stored["tool_resources"] = tool_resources(body["tool_resources"])
+    stored["tool_resources"] = _assistant_resources(stored["tool_resources"], stored["tools"])
+    if metadata is not None:
+        stored["metadata"] = metadata
+    for key in ("temperature", "top_p"):
+        if key in body:
+            stored[key] = 1.0 if body[key] is None else body[key]
+    if "response_format" in body:
+        stored["response_format"] = body["response_format"] or "auto"
+
+
+def thread(resources: JSONDict, *, metadata: JSONDict) -> JSONDict:
     return {
         "id": new_id("thread"),
         "object": "thread",
         "created_at": now(),
         "metadata": metadata,
-        "tool_resources": tool_resources(body.get("tool_resources"), code_interpreter_default=True),
+        "tool_resources": resources,
     }
 
 
@@ -120,6 +273,7 @@ def message(
     assistant_id: str | None = None,
     status: str = "completed",
 ) -> JSONDict:
+    """A message in its streamed form (answers outside a stream show :func:`message_view`)."""
     created = now()
     return {
         "id": new_id("msg"),
@@ -139,16 +293,27 @@ def message(
     }
 
 
-def message_view(stored: Mapping[str, Any], *, modified: bool = False) -> JSONDict:
-    """A message as an answer outside a stream shows it.
+def message_view(stored: Mapping[str, Any]) -> JSONDict:
+    """A message as an answer outside a stream shows it (no status nor completion times)."""
+    return {
+        key: copy.deepcopy(value)
+        for key, value in stored.items()
+        if key not in _STREAM_ONLY_MESSAGE_KEYS
+    }
 
-    ``modified``: the answer to a modify-message call, which the live API still gives in its
-    first version's shape (``file_ids`` in place of ``attachments``).
-    """
-    view = {k: copy.deepcopy(v) for k, v in stored.items() if k not in _STREAM_ONLY_MESSAGE_FIELDS}
-    if modified:
-        view = {("file_ids" if k == "attachments" else k): v for k, v in view.items()}
-        view["file_ids"] = [a["file_id"] for a in stored.get("attachments") or [] if "file_id" in a]
+
+def modified_message_view(stored: Mapping[str, Any]) -> JSONDict:
+    """The answer to a modify-message call: ``file_ids`` where ``attachments`` would be."""
+    view: JSONDict = {}
+    for key, value in message_view(stored).items():
+        if key == "attachments":
+            view["file_ids"] = [
+                item["file_id"]
+                for item in value or []
+                if isinstance(item, Mapping) and isinstance(item.get("file_id"), str)
+            ]
+        else:
+            view[key] = value
     return view
 
 
@@ -188,7 +353,7 @@ def run(
         "last_error": None,
         "model": body.get("model") or defaults["model"],
         "instructions": instructions,
-        "tools": copy.deepcopy(list(tools)),
+        "tools": normalize_tools(tools),
         "tool_resources": resources,
         "metadata": metadata,
         "temperature": pick("temperature", 1.0),
@@ -205,33 +370,24 @@ def run(
     }
 
 
-def step(record_run: Mapping[str, Any], kind: str, details: JSONDict) -> JSONDict:
+def step(of_run: Mapping[str, Any], kind: str, details: JSONDict) -> JSONDict:
+    """A new step of a run; it reports its run's ``expires_at`` (null once the run ended)."""
     return {
         "id": new_id("step"),
         "object": "thread.run.step",
         "created_at": now(),
-        "run_id": record_run["id"],
-        "assistant_id": record_run["assistant_id"],
-        "thread_id": record_run["thread_id"],
+        "run_id": of_run["id"],
+        "assistant_id": of_run["assistant_id"],
+        "thread_id": of_run["thread_id"],
         "type": kind,
         "status": "in_progress",
         "cancelled_at": None,
         "completed_at": None,
-        "expires_at": record_run["expires_at"],
+        "expires_at": of_run["expires_at"],
         "failed_at": None,
         "last_error": None,
         "step_details": details,
         "usage": None,
-    }
-
-
-def usage(prompt: int, completion: int) -> JSONDict:
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_token_details": {"cached_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0},
     }
 
 
@@ -240,8 +396,7 @@ def deleted(object_id: str, kind: str) -> JSONDict:
 
 
 def page(items: list[JSONDict], has_more: bool, *, foundry: bool = False) -> JSONDict:
-    """One page of a list; Foundry's lists have neither ``object`` nor ``first_id``."""
-    first = items[0]["id"] if items else None
+    """One list page of shaped items; Foundry's lists have neither ``object`` nor ``first_id``."""
     last = items[-1]["id"] if items else None
     if foundry:
         shaped: JSONDict = {"data": items}
@@ -252,7 +407,7 @@ def page(items: list[JSONDict], has_more: bool, *, foundry: bool = False) -> JSO
     return {
         "object": "list",
         "data": items,
-        "first_id": first,
+        "first_id": items[0]["id"] if items else None,
         "last_id": last,
         "has_more": has_more,
     }

@@ -281,7 +281,6 @@ class TurnDriver:
         self.state.pop("message", None)
         step["status"] = step_status
         step[f"{step_status}_at"] = now
-        step["expires_at"] = None
         step["last_error"] = error
         if self.tool_step is None:
             step["usage"] = objects.usage(*self.usage)
@@ -394,7 +393,6 @@ class TurnDriver:
         now = objects.now()
         step["status"] = status
         step[f"{status}_at"] = now
-        step["expires_at"] = None
         step["last_error"] = error
         step["usage"] = objects.usage(*self.usage)
         self.host.save("step", step)
@@ -475,8 +473,9 @@ def close_run(host: Host, record: JSONDict, status: str, events: list[Event]) ->
     for step in host.steps_of(record):
         if step["status"] == "in_progress":
             step["status"] = status
-            step[f"{status}_at"] = now
-            step["expires_at"] = None
+            # Steps have no expired_at (the live API's carry expires_at instead).
+            if f"{status}_at" in step:
+                step[f"{status}_at"] = now
             host.save("step", step)
             events.append(event(f"thread.run.step.{status}", step))
     run["status"] = status

@@ -28,6 +28,7 @@ import contextlib
 import io
 import json
 import logging
+import secrets
 import socket
 import sys
 import threading
@@ -55,8 +56,18 @@ DRAIN_SECONDS = 10.0
 _CHUNK_LINE = 1024
 
 
+# Methods HTTP defines: any other is answered 501 (Not Implemented) without reaching the app.
+_KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+
 class BadRequest(Exception):
     """The request cannot be read as one well-formed HTTP/1.1 message."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class _LengthReader(io.RawIOBase):
@@ -141,20 +152,22 @@ def _body_reader(headers: Any, stream: Any) -> _LengthReader | _ChunkedReader:
     lengths = headers.get_all("Content-Length") or []
     codings = headers.get_all("Transfer-Encoding") or []
     if lengths and codings:
-        raise BadRequest("Content-Length and Transfer-Encoding together")
+        raise BadRequest("Content-Length and Transfer-Encoding together", param="Content-Length")
     if codings:
         parts = [p.strip().lower() for c in codings for p in c.split(",") if p.strip()]
         if parts != ["chunked"]:
-            raise BadRequest(f"unsupported Transfer-Encoding {', '.join(parts)!r}")
+            raise BadRequest(
+                f"unsupported Transfer-Encoding {', '.join(parts)!r}", param="Transfer-Encoding"
+            )
         return _ChunkedReader(stream)
     values = {v.strip() for v in lengths}
     if len(values) > 1:
-        raise BadRequest("conflicting Content-Length values")
+        raise BadRequest("conflicting Content-Length values", param="Content-Length")
     if not values:
         return _LengthReader(stream, 0)
     (raw,) = values
     if not raw.isdigit():
-        raise BadRequest("invalid Content-Length")
+        raise BadRequest("invalid Content-Length", param="Content-Length")
     return _LengthReader(stream, int(raw))
 
 
@@ -174,11 +187,19 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+    def send_error(
+        self,
+        code: int,
+        message: str | None = None,
+        explain: str | None = None,
+        *,
+        param: str | None = None,
+    ) -> None:
         # Protocol-level errors (bad request line, oversized headers) in the API's JSON shape.
         self.close_connection = True
         self.request_version = self.protocol_version
-        self.server.answer_directly(self, code, message or self.responses.get(code, ("Error",))[0])
+        text = message or self.responses.get(code, ("Error",))[0]
+        self.server.answer_directly(self, code, text, param=param)
 
     def handle_one_request(self) -> None:
         try:
@@ -191,6 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if not self.parse_request():
                 return
+            if self.command not in _KNOWN_METHODS:
+                self.send_error(501, f"Unsupported method {self.command[:20]!r}.")
+                return
             self._run_application()
         except TimeoutError:
             self.close_connection = True
@@ -199,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = _body_reader(self.headers, self.rfile)
         except BadRequest as problem:
-            self.send_error(400, str(problem))
+            self.send_error(400, str(problem), param=problem.param)
             return
         response = _Response(self)
         environ = self._environ(body)
@@ -215,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         except BadRequest as problem:
             self.close_connection = True
             if not response.started:
-                self.send_error(400, str(problem))
+                self.send_error(400, str(problem), param=problem.param)
         finally:
             close = getattr(result, "close", None)
             if close is not None:
@@ -392,6 +416,7 @@ class _Server(ThreadingTCPServer):
         body = self._overloaded()
         head = (
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"x-request-id: req_{secrets.token_hex(16)}\r\n"
             f"Retry-After: 1\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         )
         try:
@@ -402,11 +427,14 @@ class _Server(ThreadingTCPServer):
         finally:
             self.shutdown_request(request)
 
-    def answer_directly(self, handler: _Handler, status: int, message: str) -> None:
-        body = _error_json(message)
+    def answer_directly(
+        self, handler: _Handler, status: int, message: str, *, param: str | None = None
+    ) -> None:
+        body = _error_json(message, param)
         phrase = handler.responses.get(status, ("",))[0]
         head = (
             f"HTTP/1.1 {status} {phrase}\r\nContent-Type: application/json\r\n"
+            f"x-request-id: req_{secrets.token_hex(16)}\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         )
         with contextlib.suppress(OSError):
@@ -420,13 +448,13 @@ class _Server(ThreadingTCPServer):
         logger.exception("error while serving %s", client_address)
 
 
-def _error_json(message: str) -> bytes:
+def _error_json(message: str, param: str | None = None) -> bytes:
     return json.dumps(
         {
             "error": {
                 "message": message,
                 "type": "invalid_request_error",
-                "param": None,
+                "param": param,
                 "code": None,
             }
         }

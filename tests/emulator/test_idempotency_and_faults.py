@@ -140,3 +140,12 @@ def test_faults_spare_reads(api: Api) -> None:
 def test_fault_rates_outside_zero_to_one_are_refused(api: Api, rate: float) -> None:
     with pytest.raises(ValueError, match="rate"):
         api.emulator.faults.fail_posts(rate=rate)
+
+
+def test_faults_limited_in_number_stop_after_that_many(api: Api) -> None:
+    api.emulator.faults.fail_posts(rate=1.0, times=2)
+    statuses = [
+        api.session.post(api.base + "/threads", json={}, timeout=5).status_code for _ in range(4)
+    ]
+    assert statuses == [503, 503, 200, 200]
+    assert api.emulator.faults.injected == 2

@@ -79,10 +79,16 @@ def test_a_deleted_items_id_still_works_as_a_cursor(
     assert _ids(api.messages(thread_id, order="asc", after=ids[1])) == ids[2:]
 
 
-def test_an_empty_list_reports_empty_string_ids_and_no_more(api: Api) -> None:
+def test_an_empty_list_reports_null_ids_and_no_more_as_recorded(api: Api) -> None:
     thread = api.thread()
     page = api.messages(thread["id"])
-    assert page == {"object": "list", "data": [], "first_id": "", "last_id": "", "has_more": False}
+    assert page == {
+        "object": "list",
+        "data": [],
+        "first_id": None,
+        "last_id": None,
+        "has_more": False,
+    }
 
 
 @pytest.mark.parametrize(

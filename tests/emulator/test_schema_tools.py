@@ -7,7 +7,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from assistants_client.emulator.schema import (
+from assistants_client.server.schema import (
     SchemaCompiler,
     ValidationFailure,
     generate_value,

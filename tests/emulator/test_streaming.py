@@ -87,14 +87,22 @@ def test_a_streamed_tool_call_ends_with_requires_action_and_resumes_on_submit(ap
         "thread.run.step.created",
         "thread.run.step.in_progress",
         "thread.run.step.delta",
+        "thread.run.step.delta",
+        "thread.run.step.delta",
         "thread.run.requires_action",
         "done",
     ]
     step = events[3][1]
-    assert step["step_details"]["type"] == "tool_calls"
-    delta = events[5][1]["delta"]["step_details"]["tool_calls"][0]
-    assert delta["function"]["arguments"] == '{"q": "cats"}'
-    run = events[6][1]
+    assert step["step_details"] == {"type": "tool_calls", "tool_calls": []}
+    deltas = [
+        data["delta"]["step_details"]["tool_calls"][0]
+        for name, data in events
+        if name == "thread.run.step.delta"
+    ]
+    assert deltas[0]["function"] == {"name": "lookup", "arguments": "", "output": None}
+    assert all(set(d) == {"index", "type", "function"} for d in deltas[1:])
+    assert "".join(d["function"]["arguments"] for d in deltas) == '{"q": "cats"}'
+    run = events[-2][1]
     call_id = run["required_action"]["submit_tool_outputs"]["tool_calls"][0]["id"]
     resumed = api.stream(
         f"/threads/{thread['id']}/runs/{run['id']}/submit_tool_outputs",

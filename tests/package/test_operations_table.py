@@ -13,12 +13,13 @@ import pytest
 
 from assistants_client import AssistantsClient
 from assistants_client._operation import ListOperation
-from assistants_client.emulator.api import Api, Request
-from assistants_client.emulator.errors import ApiError
 from assistants_client.emulator.responder import Script
-from assistants_client.emulator.schema import load_document
-from assistants_client.emulator.store import Store
 from assistants_client.models import operations as ops
+from assistants_client.server.engine import Engine, Request
+from assistants_client.server.errors import ApiError
+from assistants_client.server.responders.scripted import ScriptedResponder
+from assistants_client.server.schema import load_document
+from assistants_client.server.store import Store
 
 SCHEMA_PREFIX = "#/components/schemas/"
 OPERATION_IDS = [operation.id for operation in ops.OPERATIONS]
@@ -77,19 +78,22 @@ def test_the_client_has_a_method_and_a_raw_method_for_each_operation(operation_i
 
 
 @pytest.mark.parametrize("operation_id", OPERATION_IDS)
-def test_the_emulator_has_a_handler_for_each_operation(operation_id: str) -> None:
+def test_the_engine_has_a_handler_for_each_operation(operation_id: str) -> None:
     operation = next(op for op in ops.OPERATIONS if op.id == operation_id)
-    assert callable(getattr(Api, operation.name, None)), f"no emulator handler {operation.name}"
+    assert callable(getattr(Engine, operation.name, None)), f"no engine handler {operation.name}"
 
 
 def test_the_emulator_answers_501_naming_an_operation_it_does_not_serve() -> None:
-    class Partial(Api):
+    class Partial(Engine):
         get_thread = None  # as if getThread were new in the spec
 
-    api = Partial(Store(), Script())
-    route, params = api.match("GET", "/threads/thread_1")
-    with pytest.raises(ApiError) as caught:
-        api.dispatch(route, params, Request("GET", "/threads/thread_1", {}, {}, None))
+    engine = Partial(Store(), ScriptedResponder(Script()))
+    try:
+        route, params = engine.match("GET", "/threads/thread_1")
+        with pytest.raises(ApiError) as caught:
+            engine.dispatch(route, params, Request("GET", "/threads/thread_1", {}, {}, None))
+    finally:
+        engine.close()
     assert caught.value.status == 501
     assert "getThread" in caught.value.message
 

@@ -20,8 +20,8 @@ import pytest
 import requests
 
 from assistants_client import AssistantsClient, AuthenticationError
-from assistants_client.emulator.errors import ApiError
 from assistants_client.server import ConfigError, parse_config
+from assistants_client.server.errors import ApiError
 from assistants_client.server.http import Credentials
 from assistants_client.server.stdlib import DEFAULT_BACKLOG
 from tests.server.support import (

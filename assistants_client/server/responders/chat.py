@@ -417,6 +417,10 @@ def _function_tools(turn: Turn) -> list[dict[str, Any]]:
     tools = []
     for tool in turn.tools:
         function = {k: v for k, v in (tool.get("function") or {}).items() if v is not None}
+        if function.get("strict") is False:
+            # The API shows the default on every stored tool; a backend is sent only what
+            # was asked (some refuse the field).
+            del function["strict"]
         tools.append({"type": "function", "function": function})
     return tools
 

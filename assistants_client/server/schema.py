@@ -36,7 +36,7 @@ JSONDict = dict[str, Any]
 @functools.cache
 def load_document() -> dict[str, Any]:
     """The trimmed spec, read once from the package data ``openapi.json``; do not mutate it."""
-    text = resources.files("assistants_client.emulator").joinpath("openapi.json").read_text("utf-8")
+    text = resources.files("assistants_client.server").joinpath("openapi.json").read_text("utf-8")
     document: dict[str, Any] = json.loads(text)
     return document
 

@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["KINDS", "Store"]
 
-logger = logging.getLogger("assistants_client.emulator")
+logger = logging.getLogger("assistants_client.server")
 
 JSONDict = dict[str, Any]
 
