@@ -253,11 +253,20 @@ def run_tool_calls(
             # The model reads the error and may try again; the log says what happened, since a
             # wrong signature or a missing function is more often a bug than the model's doing.
             logger.warning(
-                "run_with_tools: run %s, tool call %s: %s; sent to the model as an error output",
+                "run_with_tools: run %s, tool call %s, function %r (%s): %s; sent to the model "
+                "as an error output",
                 run.id,
                 call.id,
+                name,
+                reason,
                 message,
                 exc_info=error if reason == FUNCTION_RAISED else None,
+                extra={
+                    "run_id": run.id,
+                    "tool_call_id": call.id,
+                    "function_name": name,
+                    "reason": reason,
+                },
             )
             output = _error_output(message)
         outputs.append({"tool_call_id": call.id, "output": output})

@@ -21,7 +21,7 @@ import pytest
 from tests.docs.test_readme import Block, python_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
-GUIDES = [ROOT / "docs" / "emulator.md", ROOT / "docs" / "migrating.md"]
+GUIDES = [ROOT / "docs" / name for name in ("emulator.md", "migrating.md", "foundry.md")]
 TIMEOUT = 120
 
 
@@ -73,10 +73,20 @@ def test_the_emulator_guide_has_a_pytest_plugin_example() -> None:
     assert "assistants_emulator" in PYTEST_EXAMPLES[0].values[0].code
 
 
+def make_docs_command() -> list[str]:
+    """The command of `make docs`, as the Makefile says it (its one recipe line)."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^docs:.*\n\t(?P<command>.+)$", makefile, flags=re.MULTILINE)
+    assert recipe is not None, "the Makefile has no `docs` target"
+    command = recipe["command"].split()
+    assert command[:1] == ["$(PY)"] and "--strict" in command, command
+    return [sys.executable, *command[1:]]
+
+
 def test_make_docs_builds_the_site_without_warnings(tmp_path: Path) -> None:
     site = tmp_path / "site"
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        [*make_docs_command(), "--site-dir", str(site)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,7 +1,9 @@
 """The typing promises of the models, checked by mypy --strict and by pyright in strict mode.
 
 ``user_code.py`` is code as a user writes it (checking a union's tag narrows it; a finished
-stream's ``final_run`` is a run, not Optional): both checkers must accept it. In
+stream's ``final_run`` is a run, not Optional): both checkers must accept it. It names every
+union of the models, and ``assert_type`` pins each narrowed variant, so that a union that no
+longer narrows, or has become ``Any``, fails there. In
 ``narrowing_errors.py`` every line marked ``# expected-error`` (and no other) must be reported by
 both: so this test also fails if the unions stopped narrowing because they had become ``Any``.
 pyright is the npm package pinned in package.json (``make test`` installs it).
@@ -17,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from assistants_client.models import responses
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -110,3 +114,17 @@ def test_pyright_strict_reports_each_read_that_the_tag_does_not_allow(
 
 def test_the_rejected_file_marks_some_lines() -> None:
     assert len(marked_lines(REJECTED)) >= 6
+
+
+def tagged_unions() -> set[str]:
+    """The names of the unions of the response models (``Name: TypeAlias = A | B | ...``)."""
+    source = Path(responses.__file__).read_text(encoding="utf-8")
+    return set(re.findall(r"^(\w+): TypeAlias = ", source, flags=re.MULTILINE))
+
+
+def test_the_accepted_file_narrows_every_tagged_union_of_the_models() -> None:
+    unions = tagged_unions()
+    assert {"MessageContent", "ToolCallDelta", "AssistantStreamEvent"} <= unions
+    code = ACCEPTED.read_text(encoding="utf-8")
+    annotated = set(re.findall(r"\w+: (\w+)[,)]", code))
+    assert unions - annotated == set(), "unions no function of user_code.py takes"

@@ -6,14 +6,90 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import assert_type  # typing.assert_type from Python 3.11
+
 from assistants_client import AssistantEventHandler, AssistantsClient, AssistantStream
 from assistants_client.models import (
     AssistantStreamEvent,
+    AssistantTool,
+    AttachmentTool,
+    CodeInterpreterImageOutput,
+    CodeInterpreterImageOutputDelta,
+    CodeInterpreterLogsOutput,
+    CodeInterpreterLogsOutputDelta,
+    CodeInterpreterOutput,
+    CodeInterpreterOutputDelta,
+    CodeInterpreterTool,
+    CodeInterpreterToolCall,
+    CodeInterpreterToolCallDelta,
+    DoneEvent,
+    ErrorDetail,
+    ErrorEvent,
+    FileCitationAnnotation,
+    FileCitationAnnotationDelta,
+    FilePathAnnotation,
+    FilePathAnnotationDelta,
+    FileSearchTool,
+    FileSearchToolCall,
+    FileSearchToolCallDelta,
+    FileSearchToolTypeOnly,
+    FunctionTool,
+    FunctionToolCall,
+    FunctionToolCallDelta,
     MessageContent,
+    MessageContentDelta,
+    MessageContentImageFile,
+    MessageContentImageFileDelta,
+    MessageContentImageUrl,
+    MessageContentImageUrlDelta,
+    MessageContentRefusal,
+    MessageContentRefusalDelta,
     MessageContentText,
+    MessageContentTextDelta,
+    MessageCreationStepDetails,
+    MessageCreationStepDetailsDelta,
+    MessageDelta,
+    MessageStreamEvent,
+    ResponseFormat,
+    ResponseFormatJsonObject,
+    ResponseFormatJsonSchema,
+    ResponseFormatText,
+    RunResponse,
     RunStep,
+    RunStepDelta,
+    RunStepDetails,
+    RunStepDetailsDelta,
+    RunStepStreamEvent,
+    RunStreamEvent,
+    TextAnnotation,
+    TextAnnotationDelta,
+    Thread,
+    ThreadCreatedEvent,
     ThreadMessage,
+    ThreadMessageCompletedEvent,
+    ThreadMessageDeltaEvent,
+    ThreadRunCompletedEvent,
+    ThreadRunRequiresActionEvent,
+    ThreadRunStepCompletedEvent,
+    ThreadRunStepDeltaEvent,
+    ThreadStreamEvent,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallsStepDetails,
+    ToolCallsStepDetailsDelta,
+    UnknownAssistantTool,
+    UnknownAttachmentTool,
+    UnknownCodeInterpreterOutput,
+    UnknownCodeInterpreterOutputDelta,
     UnknownMessageContent,
+    UnknownMessageContentDelta,
+    UnknownResponseFormat,
+    UnknownRunStepDetails,
+    UnknownRunStepDetailsDelta,
+    UnknownTextAnnotation,
+    UnknownTextAnnotationDelta,
+    UnknownToolCall,
+    UnknownToolCallDelta,
 )
 
 
@@ -144,6 +220,9 @@ def stream_text(client: AssistantsClient, thread_id: str, assistant_id: str) -> 
             elif event.event == "error":
                 pieces.append(event.data.message or "")
     # After the stream has ended, the final state is the model itself, not Optional.
+    assert_type(stream.final_run, RunResponse)
+    assert_type(stream.final_messages, list[ThreadMessage])
+    assert_type(stream.final_run_steps, list[RunStep])
     pieces.append(stream.final_run.status)
     pieces.extend(message.text for message in stream.final_messages)
     pieces.extend(step.type for step in stream.final_run_steps)
@@ -187,3 +266,182 @@ def tools(client: AssistantsClient, thread_id: str, assistant_id: str) -> str:
 
     run = client.run_with_tools(thread_id, assistant_id, {"get_weather": get_weather})
     return run.status
+
+
+# -- every tagged union narrows to exactly its variant ---------------------------------------
+# assert_type fails under both checkers if a union stops narrowing, or turns into Any.
+# tests/typing/test_type_checkers.py checks that every union of the models is named here.
+
+
+def narrows_assistant_tool(tool: AssistantTool) -> None:
+    if tool.type == "function":
+        assert_type(tool, FunctionTool)
+    elif tool.type == "file_search":
+        assert_type(tool, FileSearchTool)
+    elif tool.type == "code_interpreter":
+        assert_type(tool, CodeInterpreterTool)
+    else:
+        assert_type(tool, UnknownAssistantTool)
+
+
+def narrows_attachment_tool(tool: AttachmentTool) -> None:
+    if tool.type == "file_search":
+        assert_type(tool, FileSearchToolTypeOnly)
+    elif tool.type == "code_interpreter":
+        assert_type(tool, CodeInterpreterTool)
+    else:
+        assert_type(tool, UnknownAttachmentTool)
+
+
+def narrows_response_format(response_format: ResponseFormat) -> None:
+    if response_format.type == "json_schema":
+        assert_type(response_format, ResponseFormatJsonSchema)
+    elif response_format.type == "json_object":
+        assert_type(response_format, ResponseFormatJsonObject)
+    elif response_format.type == "text":
+        assert_type(response_format, ResponseFormatText)
+    else:
+        assert_type(response_format, UnknownResponseFormat)
+
+
+def narrows_message_content(part: MessageContent) -> None:
+    if part.type == "text":
+        assert_type(part, MessageContentText)
+    elif part.type == "image_file":
+        assert_type(part, MessageContentImageFile)
+    elif part.type == "image_url":
+        assert_type(part, MessageContentImageUrl)
+    elif part.type == "refusal":
+        assert_type(part, MessageContentRefusal)
+    else:
+        assert_type(part, UnknownMessageContent)
+
+
+def narrows_text_annotation(annotation: TextAnnotation) -> None:
+    if annotation.type == "file_citation":
+        assert_type(annotation, FileCitationAnnotation)
+    elif annotation.type == "file_path":
+        assert_type(annotation, FilePathAnnotation)
+    else:
+        assert_type(annotation, UnknownTextAnnotation)
+
+
+def narrows_message_content_delta(part: MessageContentDelta) -> None:
+    if part.type == "text":
+        assert_type(part, MessageContentTextDelta)
+        for annotation in (part.text.annotations or []) if part.text else []:
+            narrows_text_annotation_delta(annotation)
+    elif part.type == "image_file":
+        assert_type(part, MessageContentImageFileDelta)
+    elif part.type == "image_url":
+        assert_type(part, MessageContentImageUrlDelta)
+    elif part.type == "refusal":
+        assert_type(part, MessageContentRefusalDelta)
+    else:
+        assert_type(part, UnknownMessageContentDelta)
+
+
+def narrows_text_annotation_delta(annotation: TextAnnotationDelta) -> None:
+    if annotation.type == "file_citation":
+        assert_type(annotation, FileCitationAnnotationDelta)
+    elif annotation.type == "file_path":
+        assert_type(annotation, FilePathAnnotationDelta)
+    else:
+        assert_type(annotation, UnknownTextAnnotationDelta)
+
+
+def narrows_run_step_details(details: RunStepDetails) -> None:
+    if details.type == "message_creation":
+        assert_type(details, MessageCreationStepDetails)
+    elif details.type == "tool_calls":
+        assert_type(details, ToolCallsStepDetails)
+    else:
+        assert_type(details, UnknownRunStepDetails)
+
+
+def narrows_tool_call(call: ToolCall) -> None:
+    if call.type == "function":
+        assert_type(call, FunctionToolCall)
+    elif call.type == "code_interpreter":
+        assert_type(call, CodeInterpreterToolCall)
+        for output in call.code_interpreter.outputs:
+            narrows_code_interpreter_output(output)
+    elif call.type == "file_search":
+        assert_type(call, FileSearchToolCall)
+    else:
+        assert_type(call, UnknownToolCall)
+
+
+def narrows_code_interpreter_output(output: CodeInterpreterOutput) -> None:
+    if output.type == "logs":
+        assert_type(output, CodeInterpreterLogsOutput)
+    elif output.type == "image":
+        assert_type(output, CodeInterpreterImageOutput)
+    else:
+        assert_type(output, UnknownCodeInterpreterOutput)
+
+
+def narrows_run_step_details_delta(details: RunStepDetailsDelta) -> None:
+    if details.type == "message_creation":
+        assert_type(details, MessageCreationStepDetailsDelta)
+    elif details.type == "tool_calls":
+        assert_type(details, ToolCallsStepDetailsDelta)
+    else:
+        assert_type(details, UnknownRunStepDetailsDelta)
+
+
+def narrows_tool_call_delta(call: ToolCallDelta) -> None:
+    if call.type == "function":
+        assert_type(call, FunctionToolCallDelta)
+    elif call.type == "code_interpreter":
+        assert_type(call, CodeInterpreterToolCallDelta)
+        outputs = call.code_interpreter.outputs if call.code_interpreter else None
+        for output in outputs or []:
+            narrows_code_interpreter_output_delta(output)
+    elif call.type == "file_search":
+        assert_type(call, FileSearchToolCallDelta)
+    else:
+        assert_type(call, UnknownToolCallDelta)
+
+
+def narrows_code_interpreter_output_delta(output: CodeInterpreterOutputDelta) -> None:
+    if output.type == "logs":
+        assert_type(output, CodeInterpreterLogsOutputDelta)
+    elif output.type == "image":
+        assert_type(output, CodeInterpreterImageOutputDelta)
+    else:
+        assert_type(output, UnknownCodeInterpreterOutputDelta)
+
+
+def narrows_stream_events(
+    event: AssistantStreamEvent,
+    message_event: MessageStreamEvent,
+    step_event: RunStepStreamEvent,
+    run_event: RunStreamEvent,
+    thread_event: ThreadStreamEvent,
+) -> None:
+    if event.event == "thread.message.delta":
+        assert_type(event, ThreadMessageDeltaEvent)
+        assert_type(event.data, MessageDelta)
+    elif event.event == "thread.run.step.delta":
+        assert_type(event, ThreadRunStepDeltaEvent)
+        assert_type(event.data, RunStepDelta)
+    elif event.event == "thread.run.completed":
+        assert_type(event, ThreadRunCompletedEvent)
+        assert_type(event.data, RunResponse)
+    elif event.event == "error":
+        assert_type(event, ErrorEvent)
+        assert_type(event.data, ErrorDetail)
+    elif event.event == "done":
+        assert_type(event, DoneEvent)
+    if message_event.event == "thread.message.completed":
+        assert_type(message_event, ThreadMessageCompletedEvent)
+        assert_type(message_event.data, ThreadMessage)
+    if step_event.event == "thread.run.step.completed":
+        assert_type(step_event, ThreadRunStepCompletedEvent)
+        assert_type(step_event.data, RunStep)
+    if run_event.event == "thread.run.requires_action":
+        assert_type(run_event, ThreadRunRequiresActionEvent)
+        assert_type(run_event.data, RunResponse)
+    assert_type(thread_event, ThreadCreatedEvent)
+    assert_type(thread_event.data, Thread)
