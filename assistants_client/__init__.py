@@ -9,6 +9,7 @@ from assistants_client._client import (
     AssistantsClientWithRawResponse,
     CreateRunParams,
     CreateThreadAndRunParams,
+    RunReply,
 )
 from assistants_client._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Timeout
 from assistants_client._exceptions import *  # noqa: F403 - the whole error tree is public
@@ -37,6 +38,7 @@ __all__ = [
     "RawResponse",
     "RequestOptions",
     "RetryPolicy",
+    "RunReply",
     "StreamSnapshot",
     "SyncPage",
     "Timeout",

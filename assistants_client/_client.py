@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+import attrs
 import requests
 
 from assistants_client._arguments import (
@@ -33,6 +34,8 @@ from assistants_client._arguments import (
     validate_order,
 )
 from assistants_client._config import (
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     Timeout,
@@ -66,7 +69,13 @@ from assistants_client._streaming import (
     open_stream,
 )
 from assistants_client._structured import is_structured_output_class, response_format_for
-from assistants_client._transport import CallOptions, QueryValue, RequestOptions, Transport
+from assistants_client._transport import (
+    POOL_MAXSIZE,
+    CallOptions,
+    QueryValue,
+    RequestOptions,
+    Transport,
+)
 from assistants_client.models import (
     Assistant,
     AssistantDeleted,
@@ -87,6 +96,7 @@ __all__ = [
     "AssistantsClientWithRawResponse",
     "CreateRunParams",
     "CreateThreadAndRunParams",
+    "RunReply",
 ]
 
 M = TypeVar("M", bound=Model)
@@ -146,6 +156,19 @@ def _optional(value: object) -> Any:
     return None if isinstance(value, Omit) else value
 
 
+@attrs.frozen
+class RunReply:
+    """A run that has ended, with the messages it wrote (oldest first)."""
+
+    run: RunResponse
+    messages: list[ThreadMessage]
+
+    @property
+    def text(self) -> str:
+        """The text of the run's messages, one paragraph per message."""
+        return "\n\n".join(text for message in self.messages if (text := message.text))
+
+
 class _Request(NamedTuple):
     """One checked call of an operation, ready to send (or to stream)."""
 
@@ -165,10 +188,20 @@ class AssistantsClient:
     :meth:`for_azure`.
 
     ``timeout`` is a number of seconds, a ``(connect, read)`` pair or a :class:`Timeout`
-    (default: 5 s to connect, 600 s to read). ``max_retries`` (default 2) bounds the retries
-    of each call; ``retry_policy`` says which failures are retried and how long to wait (see
-    :class:`RetryPolicy` and ``docs/retries.md``). A ``session`` you pass is used as is and not
-    closed by :meth:`close`.
+    (default: 5 s to connect, 600 s to read; it may also bound a call as a whole, ``total``,
+    and a stream, ``stream_idle`` and ``stream_total``). ``max_retries`` (default 2) bounds
+    the retries of each call; ``retry_policy`` says which failures are retried and how long to
+    wait (see :class:`RetryPolicy` and ``docs/retries.md``). A ``session`` you pass is used as
+    is and not closed by :meth:`close`. ``max_response_bytes`` (64 MiB, decompressed) and
+    ``max_event_bytes`` (16 MiB) bound what one answer, or one event of a stream, may hold:
+    past them ``ResponseTooLargeError`` is raised.
+
+    One client serves a whole process (every thread, every user of a web application). It
+    keeps no cookie a server sets, and pools ``pool_maxsize`` connections per host (64): a
+    call made while all are busy (a streamed run holds one for its whole length) waits for a
+    free one, at most the connect timeout, rather than opening one more. Give it at least as
+    many as the threads that use it at once. A ``session`` you pass is used as it is: its
+    pool and its cookie jar are yours.
 
     Responses are read as real servers send them: a required field that a server leaves out
     reads as ``None`` (or ``[]`` for an array) where that is sensible, and the deviations
@@ -196,6 +229,9 @@ class AssistantsClient:
         default_headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
         strict_responses: bool = False,
+        pool_maxsize: int = POOL_MAXSIZE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         config = openai_config(
             api_key=api_key,
@@ -207,7 +243,8 @@ class AssistantsClient:
             default_headers=default_headers,
             strict_responses=strict_responses,
         )
-        self._setup(Transport(config, session, _check_policy(retry_policy)))
+        config = config.with_limits(max_response_bytes, max_event_bytes)
+        self._setup(Transport(config, session, _check_policy(retry_policy), pool_maxsize))
 
     @classmethod
     def for_azure(
@@ -226,6 +263,9 @@ class AssistantsClient:
         default_headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
         strict_responses: bool = False,
+        pool_maxsize: int = POOL_MAXSIZE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> Self:
         """A client for an Azure OpenAI resource.
 
@@ -249,7 +289,8 @@ class AssistantsClient:
             strict_responses=strict_responses,
         )
         client = cls.__new__(cls)
-        client._setup(Transport(config, session, _check_policy(retry_policy)))
+        config = config.with_limits(max_response_bytes, max_event_bytes)
+        client._setup(Transport(config, session, _check_policy(retry_policy), pool_maxsize))
         return client
 
     @classmethod
@@ -266,6 +307,9 @@ class AssistantsClient:
         default_headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
         strict_responses: bool = False,
+        pool_maxsize: int = POOL_MAXSIZE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> Self:
         """A client for the classic agents of an Azure AI Foundry project (Agent Service).
 
@@ -292,7 +336,8 @@ class AssistantsClient:
             strict_responses=strict_responses,
         )
         client = cls.__new__(cls)
-        client._setup(Transport(config, session, _check_policy(retry_policy)))
+        config = config.with_limits(max_response_bytes, max_event_bytes)
+        client._setup(Transport(config, session, _check_policy(retry_policy), pool_maxsize))
         return client
 
     def _setup(self, transport: Transport) -> None:
@@ -924,16 +969,91 @@ class AssistantsClient:
         ``stream=False`` it polls. Returns the final run (completed, failed, cancelled,
         expired or incomplete).
         """
+        return self._run_tools(
+            thread_id,
+            assistant_id,
+            functions,
+            None,
+            stream=stream,
+            on_event=on_event,
+            on_tool_error=on_tool_error,
+            max_rounds=max_rounds,
+            wait_timeout=wait_timeout,
+            poll_interval=poll_interval,
+            **params,
+        )
+
+    def run_and_get_reply(
+        self,
+        thread_id: str,
+        assistant_id: str,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+        *,
+        stream: bool = True,
+        on_event: EventCallback | AssistantEventHandler | None = None,
+        on_tool_error: ToolErrorPolicy = "report",
+        max_rounds: int = MAX_TOOL_ROUNDS,
+        wait_timeout: float = DEFAULT_RUN_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        **params: Unpack[CreateRunParams],
+    ) -> RunReply:
+        """:meth:`run_with_tools` (``functions`` may be left out), returning the run and its reply.
+
+        ``reply.run`` is the final run, ``reply.messages`` the messages it wrote and
+        ``reply.text`` their text. Streamed (the default), the messages are the ones the
+        streams delivered: no further request. With ``stream=False`` they are read with one
+        listing of the run's messages once it has ended.
+        """
+        written: list[ThreadMessage] = []
+        run = self._run_tools(
+            thread_id,
+            assistant_id,
+            {} if functions is None else functions,
+            written,
+            stream=stream,
+            on_event=on_event,
+            on_tool_error=on_tool_error,
+            max_rounds=max_rounds,
+            wait_timeout=wait_timeout,
+            poll_interval=poll_interval,
+            **params,
+        )
+        if not stream:
+            written = list(self.list_messages(thread_id, run_id=run.id, order="asc"))
+        return RunReply(run=run, messages=[m for m in written if m.role == "assistant"])
+
+    def _run_tools(
+        self,
+        thread_id: str,
+        assistant_id: str,
+        functions: Mapping[str, Callable[..., Any]],
+        written: list[ThreadMessage] | None,
+        *,
+        stream: bool,
+        on_event: EventCallback | AssistantEventHandler | None,
+        on_tool_error: ToolErrorPolicy,
+        max_rounds: int,
+        wait_timeout: float,
+        poll_interval: float,
+        **params: Any,
+    ) -> RunResponse:
+        """The tool loop; streamed rounds add the messages they delivered to ``written``."""
         table = check_functions(functions)
         policy = check_tool_error_policy(on_tool_error)
         rounds = check_max_rounds(max_rounds)
         check_wait(self._transport, wait_timeout, poll_interval)
         handler = callback_handler(on_event)
 
+        def streamed(request: _Request) -> RunResponse:
+            opened = self._stream(request, handler)
+            run = stream_to_end(opened)
+            if written is not None:
+                written.extend(opened.final_messages)
+            return run
+
         def first() -> RunResponse:
             if stream:
-                request = self._run_request(thread_id, assistant_id, **params)
-                return stream_to_end(self._stream(request, handler))
+                return streamed(self._run_request(thread_id, assistant_id, **params))
             return self.create_run_and_wait(
                 thread_id,
                 assistant_id,
@@ -944,8 +1064,7 @@ class AssistantsClient:
 
         def submit(run: RunResponse, outputs: list[dict[str, str]]) -> RunResponse:
             if stream:
-                request = self._tool_outputs_request(thread_id, run.id, outputs, {})
-                return stream_to_end(self._stream(request, handler))
+                return streamed(self._tool_outputs_request(thread_id, run.id, outputs, {}))
             submitted = self.submit_tool_outputs(thread_id, run.id, outputs)
             return self._wait_unless_done(thread_id, submitted, wait_timeout, poll_interval)
 

@@ -32,6 +32,8 @@ from assistants_client._version import __version__
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_EVENT_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "ApiKeyAuth",
@@ -44,6 +46,9 @@ __all__ = [
     "TokenProviderAuth",
     "USER_AGENT",
     "azure_config",
+    "check_byte_limit",
+    "check_header",
+    "check_header_value",
     "foundry_config",
     "openai_config",
     "resolve_max_retries",
@@ -65,18 +70,33 @@ _REMEMBERED_TOKENS = 64
 
 @attrs.frozen
 class Timeout:
-    """How long to wait: ``connect`` for the TCP/TLS handshake, ``read`` for the response.
+    """How long a call may take, in seconds.
 
-    ``read`` bounds the whole response of a non-streaming request (headers and body), not only
-    the gap between two bytes, so a server that stalls or trickles never holds a call longer.
+    * ``connect``: opening a connection (TCP and TLS handshakes), per attempt.
+    * ``read``: a plain call: one attempt's whole answer, status line, headers and body, from
+      the moment the request is sent, however slowly the bytes trickle in. A stream: its
+      status line and headers, then the longest silence (no byte at all) while it is read.
+    * ``total`` (optional): the whole of a plain call: every attempt, connecting included, and
+      the waits between retries. A retry that could not finish in time is not started.
+    * ``stream_idle`` (optional): a stream: the longest wait for the next event; comments and
+      keep-alive pings (``: ping``) do not count as events.
+    * ``stream_total`` (optional): a stream: everything from the request to its ``done``.
+
+    A plain call never outlives ``read`` (per attempt) nor ``total`` by more than a second:
+    when one passes, the connection is shut down under the reading thread.
     """
 
     connect: float
     read: float
+    total: float | None = None
+    stream_idle: float | None = None
+    stream_total: float | None = None
 
     def __attrs_post_init__(self) -> None:
-        for name in ("connect", "read"):
+        for name in ("connect", "read", "total", "stream_idle", "stream_total"):
             value = getattr(self, name)
+            if value is None and name not in ("connect", "read"):
+                continue
             if (
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))
@@ -95,6 +115,58 @@ class Timeout:
 TimeoutTypes = float | tuple[float, float] | Timeout
 
 DEFAULT_TIMEOUT = Timeout(connect=5.0, read=600.0)
+
+# The largest response body a call reads (decoded: a compressed body counts as inflated), and
+# the largest single event of a stream. Past them the response is closed and
+# ResponseTooLargeError raised, before the memory is taken.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+
+
+def check_byte_limit(value: object, param: str) -> int:
+    """A size limit: an int of at least 1 KiB."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise InvalidArgumentError(
+            f"{param} must be an int of at least 1024 (bytes), got {value!r}", param=param
+        )
+    return value
+
+
+# RFC 9110 field names are tokens; values are visible ASCII, obs-text (Latin-1), spaces and
+# tabs. Anything else would be refused by http.client at send time (or split the header).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
+
+
+def check_header(name: object, value: object, param: str) -> None:
+    """Raise InvalidArgumentError unless ``name: value`` can be sent as one HTTP header.
+
+    The message names the header, never its value (it may be a credential).
+    """
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise InvalidArgumentError(f"{param} must map str to str", param=param)
+    if not _HEADER_NAME.fullmatch(name):
+        raise InvalidArgumentError(
+            f"{param}: {name[:40]!r} is not a valid header name", param=param
+        )
+    check_header_value(value, f"{param}[{name!r}]", param)
+
+
+def check_header_value(value: str, what: str, param: str) -> None:
+    """Raise InvalidArgumentError unless ``value`` can be sent as a header value."""
+    if not _HEADER_VALUE.fullmatch(value):
+        raise InvalidArgumentError(
+            f"{what} contains a line break or another control character", param=param
+        )
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(
+            f"{what} contains characters that cannot be sent in an HTTP header (only Latin-1 can)",
+            param=param,
+        ) from None
+    if value[:1] in (" ", "\t"):
+        raise InvalidArgumentError(f"{what} must not start with whitespace", param=param)
 
 
 def resolve_timeout(value: TimeoutTypes) -> Timeout:
@@ -182,7 +254,10 @@ class TokenProviderAuth(Auth):
 
     The distinct tokens handed out are remembered (the latest ``_REMEMBERED_TOKENS``) only so
     that they can be redacted from messages; they are never logged. Threads sharing a client
-    record their tokens under a lock, so a rotated token is never lost from that record.
+    record their tokens under a lock, so a rotated token is never lost from that record. Each
+    thread also keeps the token of its own latest attempt, so that the answer to that attempt
+    is redacted even when other threads have since rotated through more tokens than the record
+    holds.
     """
 
     header_names = ("Authorization",)
@@ -191,6 +266,7 @@ class TokenProviderAuth(Auth):
         self._provider = provider
         self._lock = threading.Lock()
         self._issued: tuple[str, ...] = ()
+        self._latest = threading.local()
 
     def headers(self) -> dict[str, str]:
         token = self._provider()
@@ -198,6 +274,9 @@ class TokenProviderAuth(Auth):
             raise InvalidArgumentError(
                 "token_provider must return a non-empty str", param="token_provider"
             )
+        # Checked as it arrives, before anything is sent; the message never shows the token.
+        check_header_value(token, "the token from token_provider", "token_provider")
+        self._latest.token = token
         with self._lock:
             if not self._issued or self._issued[0] != token:
                 others = tuple(known for known in self._issued if known != token)
@@ -206,7 +285,11 @@ class TokenProviderAuth(Auth):
 
     def secrets(self) -> tuple[str, ...]:
         # One attribute read of an immutable tuple: a consistent snapshot without the lock.
-        return self._issued
+        issued = self._issued
+        latest: str | None = getattr(self._latest, "token", None)
+        if latest is None or latest in issued:
+            return issued
+        return (latest, *issued)
 
     def __repr__(self) -> str:
         return "TokenProviderAuth(provider=<callable>)"
@@ -224,9 +307,19 @@ class ClientConfig:
     default_query: Mapping[str, str] = attrs.field(factory=dict)
     api_version: str | None = None
     strict_responses: bool = False
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
 
     def __repr__(self) -> str:
         return f"ClientConfig(base_url={self.base_url!r}, auth={self.auth!r})"
+
+    def with_limits(self, max_response_bytes: int, max_event_bytes: int) -> ClientConfig:
+        """This configuration with the size limits of a client's constructor, checked."""
+        return attrs.evolve(
+            self,
+            max_response_bytes=check_byte_limit(max_response_bytes, "max_response_bytes"),
+            max_event_bytes=check_byte_limit(max_event_bytes, "max_event_bytes"),
+        )
 
 
 def _env(name: str) -> str | None:
@@ -234,6 +327,14 @@ def _env(name: str) -> str | None:
     if value is None or not value.strip():
         return None
     return value.strip()
+
+
+def _env_header(name: str) -> str | None:
+    """An environment variable whose value is sent in a header: checked like an argument."""
+    value = _env(name)
+    if value is not None:
+        check_header_value(value, f"the environment variable {name}", name)
+    return value
 
 
 def _check_optional_str(value: object, param: str) -> str | None:
@@ -244,6 +345,14 @@ def _check_optional_str(value: object, param: str) -> str | None:
     if any(ch in value for ch in "\r\n\0"):
         raise InvalidArgumentError(f"{param} must not contain line breaks", param=param)
     return value
+
+
+def _check_header_str(value: object, param: str) -> str | None:
+    """An optional argument sent in a header (a key, a token, an organization)."""
+    checked = _check_optional_str(value, param)
+    if checked is not None:
+        check_header_value(checked, param, param)
+    return checked
 
 
 def _check_flag(value: object, param: str) -> bool:
@@ -270,12 +379,13 @@ def _check_base_url(url: str, param: str) -> str:
 def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     if headers is None:
         return {}
+    if not isinstance(headers, Mapping):
+        raise InvalidArgumentError(
+            "default_headers must be a mapping of str to str", param="default_headers"
+        )
     result: dict[str, str] = {}
     for key, value in headers.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise InvalidArgumentError(
-                "default_headers must map str to str", param="default_headers"
-            )
+        check_header(key, value, "default_headers")
         result[key] = value
     return result
 
@@ -358,10 +468,10 @@ def openai_config(
     strict_responses: bool = False,
 ) -> ClientConfig:
     """Resolve the arguments of ``AssistantsClient(...)`` against the environment."""
-    api_key = _check_optional_str(api_key, "api_key") or _env("OPENAI_API_KEY")
+    api_key = _check_header_str(api_key, "api_key") or _env_header("OPENAI_API_KEY")
     url = _check_base_url(base_url or _env("OPENAI_BASE_URL") or DEFAULT_BASE_URL, "base_url")
-    organization = _check_optional_str(organization, "organization") or _env("OPENAI_ORG_ID")
-    project = _check_optional_str(project, "project") or _env("OPENAI_PROJECT_ID")
+    organization = _check_header_str(organization, "organization") or _env_header("OPENAI_ORG_ID")
+    project = _check_header_str(project, "project") or _env_header("OPENAI_PROJECT_ID")
     if api_key is None and urlsplit(url).hostname == OPENAI_HOST:
         raise InvalidArgumentError(
             f"an API key is required for {url}: pass api_key=... or set OPENAI_API_KEY "
@@ -417,8 +527,8 @@ def azure_config(
             "an Azure api_version is required: pass api_version=... or set OPENAI_API_VERSION",
             param="api_version",
         )
-    api_key = _check_optional_str(api_key, "api_key")
-    azure_ad_token = _check_optional_str(azure_ad_token, "azure_ad_token")
+    api_key = _check_header_str(api_key, "api_key")
+    azure_ad_token = _check_header_str(azure_ad_token, "azure_ad_token")
     if token_provider is not None and not callable(token_provider):
         raise InvalidArgumentError("token_provider must be callable", param="token_provider")
     given = [
@@ -442,9 +552,9 @@ def azure_config(
         auth = BearerTokenAuth(azure_ad_token)
     elif token_provider is not None:
         auth = TokenProviderAuth(token_provider)
-    elif (env_key := _env("AZURE_OPENAI_API_KEY")) is not None:
+    elif (env_key := _env_header("AZURE_OPENAI_API_KEY")) is not None:
         auth = ApiKeyAuth(env_key, header="api-key")
-    elif (env_token := _env("AZURE_OPENAI_AD_TOKEN")) is not None:
+    elif (env_token := _env_header("AZURE_OPENAI_AD_TOKEN")) is not None:
         auth = BearerTokenAuth(env_token)
     else:
         raise InvalidArgumentError(
@@ -453,8 +563,8 @@ def azure_config(
             param="api_key",
         )
     headers: dict[str, str] = dict([ASSISTANTS_BETA_HEADER])
-    organization = _check_optional_str(organization, "organization")
-    project = _check_optional_str(project, "project")
+    organization = _check_header_str(organization, "organization")
+    project = _check_header_str(project, "project")
     if organization:
         headers["OpenAI-Organization"] = organization
     if project:
@@ -503,7 +613,7 @@ def foundry_config(
         or _env("AZURE_AI_AGENTS_API_VERSION")
         or FOUNDRY_DEFAULT_API_VERSION
     )
-    azure_ad_token = _check_optional_str(azure_ad_token, "azure_ad_token")
+    azure_ad_token = _check_header_str(azure_ad_token, "azure_ad_token")
     if token_provider is not None and not callable(token_provider):
         raise InvalidArgumentError("token_provider must be callable", param="token_provider")
     if token_provider is not None and azure_ad_token is not None:

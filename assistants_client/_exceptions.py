@@ -7,9 +7,12 @@
           +-- APIConnectionError                    no usable response (refused, reset, DNS, TLS)
           |    +-- APITimeoutError                  connect or read timeout, or a polling deadline
           |    +-- StreamInterruptedError           an event stream ended before `done`
+          |         +-- StreamClosedError           closed (by `close()`) while being read
           +-- APIResponseValidationError            a response body that is not the expected JSON
+          |    +-- ResponseTooLargeError            a body or one event over the client's limit
           +-- APIStatusError                        a 4xx/5xx answer
                +-- BadRequestError                  400
+               |    +-- ActiveRunError              the thread already has an active run
                +-- AuthenticationError              401
                +-- PermissionDeniedError            403
                +-- NotFoundError                    404
@@ -21,13 +24,19 @@
 
 No exception's message or repr contains the API key: messages are built from the status, the
 server's error object, the request id and a truncated body, never from request headers.
+
+Every error also says how a web view should answer it: ``http_status`` (400 for a bad argument,
+the server's own status for what the request asked wrongly, 502/503/504 when the service behind
+failed) and ``safe_body()``, a JSON object without secrets, URLs or stack, with the request id.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [
+    "ActiveRunError",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -43,6 +52,8 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
+    "StreamClosedError",
     "StreamError",
     "StreamInterruptedError",
     "UnprocessableEntityError",
@@ -60,6 +71,15 @@ def _excerpt(body: str | None) -> str | None:
 class AssistantsError(Exception):
     """Root of every error this library raises."""
 
+    @property
+    def http_status(self) -> int:
+        """The HTTP status a web view should answer with this error."""
+        return 500
+
+    def safe_body(self) -> dict[str, Any]:
+        """A JSON object a web view may show: no secret, no URL, no stack."""
+        return _safe_error(_PUBLIC_MESSAGES[500], "internal_error")
+
 
 class InvalidArgumentError(AssistantsError, ValueError):
     """An argument is invalid; nothing was sent to the server."""
@@ -67,6 +87,13 @@ class InvalidArgumentError(AssistantsError, ValueError):
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+    @property
+    def http_status(self) -> int:
+        return 400
+
+    def safe_body(self) -> dict[str, Any]:
+        return _safe_error(str(self), "invalid_request_error", param=self.param)
 
 
 class ModelValidationError(AssistantsError, ValueError):
@@ -80,6 +107,13 @@ class ModelValidationError(AssistantsError, ValueError):
         self.model = model
         self.path = path
         self.errors = errors
+
+    @property
+    def http_status(self) -> int:
+        return 502
+
+    def safe_body(self) -> dict[str, Any]:
+        return _safe_error(_PUBLIC_MESSAGES[502], "upstream_error")
 
 
 class APIError(AssistantsError):
@@ -142,6 +176,30 @@ class APIError(AssistantsError):
             f"request_id={self.request_id!r})"
         )
 
+    @property
+    def http_status(self) -> int:
+        """502 when the service failed or answered what cannot be read; subclasses say more."""
+        return 502
+
+    def safe_body(self) -> dict[str, Any]:
+        status = self.http_status
+        if status in _PASSED_ON:
+            # The service refused what the request asked (an unknown thread, a bad value): its
+            # message is about the request, and was redacted when the error was built.
+            detail = (self.error or {}).get("message")
+            return _safe_error(
+                detail if isinstance(detail, str) and detail else _PUBLIC_MESSAGES[status],
+                self.type or "invalid_request_error",
+                param=self.param,
+                code=self.code,
+                request_id=self.request_id,
+            )
+        return _safe_error(
+            _PUBLIC_MESSAGES.get(status, _PUBLIC_MESSAGES[502]),
+            "upstream_error",
+            request_id=self.request_id,
+        )
+
 
 class APIConnectionError(APIError):
     """No usable response: refused, reset, DNS or TLS failure, or a dropped connection."""
@@ -149,6 +207,10 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """A connect or read timeout, or an overall polling deadline, ran out."""
+
+    @property
+    def http_status(self) -> int:
+        return 504
 
 
 class StreamInterruptedError(APIConnectionError):
@@ -159,8 +221,27 @@ class StreamInterruptedError(APIConnectionError):
     """
 
 
+class StreamClosedError(StreamInterruptedError):
+    """The stream was closed (``close()``, from any thread) while a thread was reading it.
+
+    The reading thread gets this error, with what was accumulated in ``partial``.
+    """
+
+
 class APIResponseValidationError(APIError):
     """The response body is not the JSON the API describes (HTML page, truncated, wrong shape)."""
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """A response body, or one event of a stream, is larger than the client accepts.
+
+    ``limit`` is the limit that was reached (``max_response_bytes`` or ``max_event_bytes``, in
+    bytes, counted after decompression). The connection was closed before more was read.
+    """
+
+    def __init__(self, message: str, *, limit: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.limit = limit
 
 
 class StreamError(APIError):
@@ -168,11 +249,54 @@ class StreamError(APIError):
 
 
 class APIStatusError(APIError):
-    """The server answered with a 4xx or 5xx status."""
+    """The server answered with a 4xx or 5xx status.
+
+    A view passes on 400, 404, 409 and 422 (the request asked for something wrong) with the
+    server's message; a 429 becomes 503 (the service behind is busy, not the page's user);
+    401, 403 (this server's own credentials) and anything else become 502.
+    """
+
+    @property
+    def http_status(self) -> int:
+        status = self.status_code or 502
+        if status in _PASSED_ON:
+            return status
+        return 503 if status == 429 else 502
 
 
 class BadRequestError(APIStatusError):
     """400."""
+
+
+class ActiveRunError(BadRequestError):
+    """400: the thread already has an active run, so it takes no new run nor message.
+
+    Two requests on one thread at once (two tabs, a double click) meet this. ``thread_id`` and
+    ``run_id`` name the run in the way (``run_id`` is None when the server did not say). Wait
+    for it with ``client.wait_for_run(error.thread_id, error.run_id)`` (a run waiting for tool
+    outputs stops there: submit them or cancel it), or stop it with
+    ``client.cancel_run(error.thread_id, error.run_id)`` and then wait; then try again. A view
+    answers it with 409 Conflict.
+
+    It is recognised by the server's message: "Thread thread_x already has an active run
+    run_y." for a new run, "Can't add messages to thread_x while a run run_y is active." for
+    a new message (the API and this project's server send both, with code null).
+    """
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        found = _active_run_match(self.error)
+        self.thread_id: str | None = found.group("thread") if found else None
+        self.run_id: str | None = found.group("run") if found else None
+
+    @property
+    def http_status(self) -> int:
+        return 409
+
+    def safe_body(self) -> dict[str, Any]:
+        body = super().safe_body()
+        body["error"]["code"] = body["error"].get("code") or "thread_has_active_run"
+        return body
 
 
 class AuthenticationError(APIStatusError):
@@ -214,8 +338,59 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 }
 
 
-def status_error_class(status: int) -> type[APIStatusError]:
-    """The exception class for an HTTP error status."""
+# What the API says when a thread is busy with a run (ids are letters, digits, `_` and `-`).
+_ACTIVE_RUN_MESSAGES = (
+    re.compile(r"\bthread (?P<thread>[\w-]+) already has an active run (?P<run>[\w-]+)", re.I),
+    re.compile(
+        r"can't add messages to (?P<thread>[\w-]+) while a run (?P<run>[\w-]+) is active", re.I
+    ),
+)
+
+
+def _active_run_match(error: dict[str, Any] | None) -> re.Match[str] | None:
+    message = (error or {}).get("message")
+    if not isinstance(message, str):
+        return None
+    for pattern in _ACTIVE_RUN_MESSAGES:
+        found = pattern.search(message)
+        if found:
+            return found
+    return None
+
+
+def status_error_class(status: int, error: dict[str, Any] | None = None) -> type[APIStatusError]:
+    """The exception class for an HTTP error status and the server's error object."""
     if status >= 500:
         return InternalServerError
+    if status == 400 and _active_run_match(error) is not None:
+        return ActiveRunError
     return _BY_STATUS.get(status, APIStatusError)
+
+
+# Statuses a view passes on with the service's message: the request asked for something wrong.
+_PASSED_ON = frozenset({400, 404, 409, 422})
+
+_PUBLIC_MESSAGES = {
+    400: "The request is invalid.",
+    404: "Not found.",
+    409: "The request conflicts with the current state (a run is under way on this thread).",
+    422: "The request cannot be processed.",
+    500: "Internal error.",
+    502: "The assistant service failed to answer. Try again later.",
+    503: "The assistant service is busy. Try again shortly.",
+    504: "The assistant service took too long to answer. Try again later.",
+}
+
+
+def _safe_error(
+    message: str,
+    type: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"message": message, "type": type, "param": param, "code": code}
+    if request_id:
+        error["request_id"] = request_id
+    return {"error": error}

@@ -58,7 +58,9 @@ def decode_json(response: TransportResponse, redact: Callable[[str], str] = str)
     try:
         return json.loads(content)
     except ValueError as exc:
-        raise _error(response, f"the response is not valid JSON ({exc})", redact) from exc
+        raise _error(response, f"the response is not valid JSON ({exc})", redact) from None
+    except RecursionError:
+        raise _error(response, "the response is JSON nested too deeply to read", redact) from None
 
 
 def parse_model(
@@ -77,6 +79,9 @@ def parse_model(
         return structure(data, cls, strict=strict)
     except ModelValidationError as exc:
         raise _error(response, f"the response does not fit {cls.__name__}: {exc}", redact) from exc
+    except RecursionError:
+        message = f"the response is nested too deeply to read as {cls.__name__}"
+        raise _error(response, message, redact) from None
 
 
 class RawResponse(Generic[T]):

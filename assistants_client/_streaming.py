@@ -1,7 +1,7 @@
 """Streamed runs: server-sent events in, typed events and accumulated snapshots out.
 
 An :class:`AssistantStream` reads the body of a ``stream: true`` request through sseclient-py
-over ``iter_content(chunk_size=None)``, turns each event into its generated event class
+as its bytes arrive, turns each event into its generated event class
 (``ThreadMessageDeltaEvent``, ``ThreadRunCompletedEvent``...), and folds the deltas into
 snapshots of the run, its messages and its run steps.
 
@@ -9,8 +9,13 @@ Guarantees:
 
 - A stream never ends as if it had completed: if the connection closes before ``done`` (or an
   event is cut in the middle), :class:`StreamInterruptedError` is raised with what was
-  accumulated so far in ``partial``; no bytes within the read timeout raise
-  :class:`APITimeoutError`.
+  accumulated so far in ``partial``; no bytes within the read timeout, no event within
+  ``stream_idle`` or no end within ``stream_total`` raise :class:`APITimeoutError`.
+- Bounded: events are framed by ``_sse.EventFramer`` (linear time, at most
+  ``max_event_bytes`` each, else :class:`ResponseTooLargeError`) before sseclient-py parses
+  them.
+- :meth:`AssistantStream.close` works from any thread: the connection's :class:`Deadline` is
+  fired, so a reader blocked on the socket wakes and raises :class:`StreamClosedError`.
 - An ``error`` event reaches the handler, then is raised as :class:`StreamError` with the
   server's message and code.
 - Unknown event names arrive as ``UnknownAssistantStreamEvent``, never as a crash.
@@ -29,24 +34,32 @@ import functools
 import inspect
 import json
 import logging
+import threading
+import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Union, cast
 
 import attrs
 import requests
 import sseclient
 
+from assistants_client._config import DEFAULT_MAX_EVENT_BYTES, Timeout
 from assistants_client._converter import structure_hook
+from assistants_client._deadline import Deadline
 from assistants_client._exceptions import (
     APIError,
     APIResponseValidationError,
     APITimeoutError,
     AssistantsError,
     InvalidArgumentError,
+    ResponseTooLargeError,
+    StreamClosedError,
     StreamError,
     StreamInterruptedError,
 )
+from assistants_client._sse import EventFramer, EventTooLarge
+from assistants_client._sse_relay import DEFAULT_HEARTBEAT, SSERelay
 from assistants_client._transport import (
     CallOptions,
     QueryValue,
@@ -95,7 +108,6 @@ __all__ = [
 logger = logging.getLogger("assistants_client")
 
 DONE = "done"
-_EVENT_TERMINATORS = (b"\n\n", b"\r\r", b"\r\n\r\n")
 
 
 @functools.cache
@@ -455,23 +467,13 @@ class _Overrides:
 
 
 class _ChunkSource:
-    """The body chunks, remembering whether the bytes so far end on an event boundary."""
+    """The body chunks; closing it closes the iterator that reads them."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self.exhausted = False
-        self._tail = b""
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._chunks:
-            if chunk:
-                self._tail = (self._tail + chunk)[-4:]
-                yield chunk
-        self.exhausted = True
-
-    @property
-    def on_boundary(self) -> bool:
-        return self._tail.endswith(_EVENT_TERMINATORS) or not self._tail
+        return self._chunks
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)
@@ -483,6 +485,8 @@ class AssistantStream:
     """An open event stream of one run. Iterate it, or call :meth:`until_done`.
 
     Use it as a context manager: leaving the block early closes the connection.
+    :meth:`close` may be called from any thread: a thread blocked reading the stream then
+    raises StreamClosedError at once, even if the server sends nothing.
     """
 
     def __init__(
@@ -498,6 +502,10 @@ class AssistantStream:
         url: str | None = None,
         redact: Callable[[str], str] | None = None,
         strict: bool = False,
+        deadline: Deadline | None = None,
+        timeout: Timeout | None = None,
+        started: float | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self._source = _ChunkSource(chunks)
         self._events_table = _event_data_types(strict)
@@ -505,7 +513,24 @@ class AssistantStream:
         # A stream dropped unclosed (after a `break` outside a `with` block) is garbage together
         # with its suspended reader, the response and its socket, finalized in no set order: the
         # socket could be finalized first and warn. A finalizer runs before any of them.
-        self._release_connection = weakref.finalize(self, _close_connection, self._source, close)
+        self._release_connection = weakref.finalize(
+            self, _close_connection, self._source, close, deadline
+        )
+        # The deadline is bound to the connection: it fires when no event came within
+        # `stream_idle`, when `stream_total` ends, or when another thread closes the stream.
+        self._deadline = deadline
+        self._idle = timeout.stream_idle if timeout is not None else None
+        self._total = timeout.stream_total if timeout is not None else None
+        self._total_at = (
+            (started if started is not None else time.monotonic()) + self._total
+            if self._total is not None
+            else None
+        )
+        self._max_event_bytes = max_event_bytes
+        self._lock = threading.Lock()
+        self._reader: int | None = None  # the thread inside next(), if any
+        self._closed_by: int | None = None  # the thread that called close()
+        self._finished = False  # the reader ended (done, an error, or the end of the body)
         self.status_code = status_code
         self.headers = headers
         self.request_id = request_id
@@ -519,6 +544,8 @@ class AssistantStream:
         self._texts_started: set[tuple[str, int]] = set()
         self._wants = _Overrides(handler)
         self.events_seen = 0
+        if deadline is not None:
+            deadline.arm(self._next_deadline())
 
     # -- context management ------------------------------------------------------------------
 
@@ -529,13 +556,26 @@ class AssistantStream:
         self.close()
 
     def close(self) -> None:
-        """Close the connection (safe to call more than once).
+        """Close the connection; safe to call more than once, and from any thread.
 
-        Iterating a closed stream ends at once; ``done`` stays False unless ``done`` was read.
+        In the thread that closed it, iterating the stream ends at once. A thread that was
+        reading it, or iterates it later, gets StreamClosedError (with the partial snapshot),
+        at once even when the server is silent. ``done`` stays False unless ``done`` was read.
         """
-        iterator = self._iterator
-        if iterator is not None and not getattr(iterator, "gi_running", False):
-            iterator.close()  # type: ignore[attr-defined]
+        with self._lock:
+            if self._closed_by is not None:
+                return
+            self._closed_by = threading.get_ident()
+            reading = self._reader is not None
+            iterator = self._iterator
+        if reading:
+            # A thread is inside next(), maybe blocked on the socket: shutting the connection
+            # down wakes it, and it releases the connection itself on its way out.
+            if self._deadline is not None:
+                self._deadline.fire()
+            return
+        if iterator is not None:
+            iterator.close()  # type: ignore[attr-defined]  # suspended: nobody can enter now
         self._release()
 
     def _release(self) -> None:
@@ -547,9 +587,40 @@ class AssistantStream:
     # -- reading -----------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[AssistantStreamEvent]:
-        if self._iterator is None:
-            self._iterator = self._events()
-        return self._iterator
+        return self
+
+    def __next__(self) -> AssistantStreamEvent:
+        me = threading.get_ident()
+        with self._lock:
+            if self._reader is not None:
+                raise AssistantsError("the stream is already being read by another thread")
+            closed_by = self._closed_by
+            ending = closed_by is not None or self._finished
+            if ending:
+                was_finished, self._finished = self._finished, True
+                leftover = self._iterator
+            else:
+                self._reader = me
+                if self._iterator is None:
+                    self._iterator = self._events()
+                iterator = self._iterator
+        if ending:
+            # Closed while suspended between two events (from a callback of this thread, or
+            # by another): end the reader here, which releases the connection.
+            if leftover is not None:
+                leftover.close()  # type: ignore[attr-defined]
+            self._release()
+            if closed_by is not None and closed_by != me and not was_finished:
+                raise self._closed_error()  # once; then the iteration just ends
+            raise StopIteration
+        try:
+            return next(iterator)
+        except BaseException:  # StopIteration at the end, or the error that ended it
+            self._finished = True
+            raise
+        finally:
+            with self._lock:
+                self._reader = None
 
     def until_done(self) -> AssistantStream:
         """Read the stream to its end (``done``), calling the handler on the way."""
@@ -565,6 +636,24 @@ class AssistantStream:
                     if isinstance(part, MessageContentTextDelta) and part.text and part.text.value:
                         yield part.text.value
 
+    def to_sse(
+        self,
+        *,
+        events: Iterable[str] = (),
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        on_disconnect: Callable[[RunResponse], object] | None = None,
+    ) -> SSERelay:
+        """This stream as server-sent events for a browser: a closable iterator of bytes.
+
+        It sends a comment at once, then ``text`` events, the events named in ``events``, a
+        ``: ping`` comment after every ``heartbeat`` seconds of quiet, and ends with a ``done``
+        or an ``error`` event (without secret or stack). Closing it closes this stream, even if
+        it was never iterated; closed before the end, it calls ``on_disconnect(run)`` (e.g.
+        ``lambda run: client.cancel_run(run.thread_id, run.id)``). See
+        ``assistants_client.django.sse_response`` for Django.
+        """
+        return SSERelay(self, events=events, heartbeat=heartbeat, on_disconnect=on_disconnect)
+
     @property
     def done(self) -> bool:
         """True once the server's ``done`` event was read."""
@@ -573,7 +662,7 @@ class AssistantStream:
     @property
     def ended(self) -> bool:
         """True once the stream was read to ``done``, or closed (early, or by an error)."""
-        return self._done or self._closed
+        return self._done or self._closed or self._closed_by is not None
 
     def _check_ended(self, name: str) -> None:
         if not self.ended:
@@ -633,12 +722,45 @@ class AssistantStream:
         message = f"the event stream ended before `done` ({reason})"
         return StreamInterruptedError(message, **self._error_kwargs())
 
+    def _closed_error(self) -> APIError:
+        return StreamClosedError(
+            "the stream was closed (close() was called) while it was being read",
+            **self._error_kwargs(),
+        )
+
+    def _next_deadline(self) -> float | None:
+        """When the reader is cut off if no event arrives: `stream_idle`, `stream_total`."""
+        if self._idle is None:
+            return self._total_at
+        idle_at = time.monotonic() + self._idle
+        return idle_at if self._total_at is None else min(idle_at, self._total_at)
+
+    def _stopped(self) -> APIError | None:
+        """Why the connection was cut under the reader, if it was (None: the peer did it)."""
+        if self._closed_by is not None:
+            return self._closed_error()
+        deadline = self._deadline
+        if deadline is None or not deadline.fired:
+            return None
+        if self._total_at is not None and time.monotonic() >= self._total_at:
+            return APITimeoutError(
+                f"the stream did not end within its stream_total timeout ({self._total} s)",
+                **self._error_kwargs(),
+            )
+        return APITimeoutError(
+            f"no event arrived within the stream_idle timeout ({self._idle} s); comments and "
+            "pings do not count",
+            **self._error_kwargs(),
+        )
+
     def _events(self) -> Iterator[AssistantStreamEvent]:
-        client = sseclient.SSEClient(iter(self._source))
+        framer = EventFramer(self._max_event_bytes)
+        client = sseclient.SSEClient(framer.frames(self._source))
+        deadline = self._deadline if self._idle is not None else None
         try:
             for sse in _read_events(client, self):
-                if self._source.exhausted and not self._source.on_boundary:
-                    raise self._interrupted("the last event was cut off")
+                if deadline is not None:
+                    deadline.arm(self._next_deadline())
                 name = sse.event
                 if name == DONE:
                     self._done = True
@@ -649,16 +771,22 @@ class AssistantStream:
                 self.events_seen += 1
                 self._dispatch(event)
                 yield event
-            raise self._interrupted("the connection closed")
+            stopped = self._stopped()
+            if stopped is not None:
+                raise stopped
+            raise self._interrupted(
+                "the last event was cut off" if framer.pending else "the connection closed"
+            )
         finally:
             self._release()
 
     def _parse(self, name: str, data: str) -> AssistantStreamEvent:
         try:
             payload = json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
+            reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise APIResponseValidationError(
-                self._redact(f"event {name!r} carries data that is not JSON: {exc}"),
+                self._redact(f"event {name!r} carries data that is not JSON: {reason}"),
                 body=self._redact(data),
                 **self._error_kwargs(),
             ) from None
@@ -678,7 +806,14 @@ class AssistantStream:
                 body=self._redact(data),
                 **self._error_kwargs(),
             ) from None
-        self._accumulate(name, event, payload)
+        try:
+            self._accumulate(name, event, payload)
+        except RecursionError:
+            raise APIResponseValidationError(
+                f"event {name!r} is nested too deeply to be accumulated",
+                body=self._redact(data),
+                **self._error_kwargs(),
+            ) from None
         return event
 
     def _accumulate(self, name: str, event: Any, payload: dict[str, Any]) -> None:
@@ -857,8 +992,12 @@ def _same(text: str) -> str:
     return text
 
 
-def _close_connection(source: _ChunkSource, close: Callable[[], None] | None) -> None:
+def _close_connection(
+    source: _ChunkSource, close: Callable[[], None] | None, deadline: Deadline | None
+) -> None:
     try:
+        if deadline is not None:
+            deadline.disarm()
         source.close()
     finally:
         if close is not None:
@@ -876,7 +1015,19 @@ def _read_events(client: sseclient.SSEClient, stream: AssistantStream) -> Iterat
         except (requests.exceptions.RequestException, OSError) as exc:
             # OSError: a socket error that requests did not wrap. The cause is left out: its
             # text is not redacted, and the message above says what it was.
-            raise _transport_error(exc, stream) from None
+            raise stream._stopped() or _transport_error(exc, stream) from None
+        except EventTooLarge as exc:
+            raise ResponseTooLargeError(
+                f"one event of the stream is larger than max_event_bytes ({exc.limit} bytes); "
+                "the connection was closed",
+                limit=exc.limit,
+                **stream._error_kwargs(),
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise APIResponseValidationError(
+                f"the event stream is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                **stream._error_kwargs(),
+            ) from None
         yield sse
 
 
@@ -914,6 +1065,7 @@ def open_stream(
         )
     response = transport.request("POST", path, query=query, body=body, options=options, stream=True)
     content_type = response.headers.get("content-type", "")
+    deadline = response.deadline
     if content_type.split(";", 1)[0].strip().lower() != "text/event-stream":
         http = response.http_response
         try:
@@ -921,6 +1073,8 @@ def open_stream(
         except Exception:
             excerpt = b""
         finally:
+            if deadline is not None:
+                deadline.disarm()
             http.close()
         raise APIResponseValidationError(
             transport.redact(
@@ -933,6 +1087,11 @@ def open_stream(
             request_id=response.request_id,
             body=transport.redact(excerpt.decode("utf-8", errors="replace")),
         )
+    if deadline is not None and not deadline.bound:
+        # A session whose pools are not the client's: cut the response's own socket.
+        sock = _response_socket(response.http_response)
+        if sock is not None:
+            deadline.bind_socket(sock)
     return AssistantStream(
         transport.iter_stream(response),
         close=response.http_response.close,
@@ -944,14 +1103,27 @@ def open_stream(
         url=response.url,
         redact=transport.redact,
         strict=transport.config.strict_responses,
+        deadline=deadline,
+        timeout=response.timeout,
+        started=response.started,
+        max_event_bytes=response.max_event_bytes or DEFAULT_MAX_EVENT_BYTES,
     )
 
 
+def _response_socket(http: requests.Response) -> Any:
+    raw = http.raw
+    connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+    return getattr(connection, "sock", None)
+
+
 def parse_event_stream(
-    chunks: Iterator[bytes], handler: AssistantEventHandler | None = None
+    chunks: Iterator[bytes],
+    handler: AssistantEventHandler | None = None,
+    *,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
 ) -> AssistantStream:
     """An AssistantStream over raw body chunks (for recorded streams and tests)."""
-    return AssistantStream(iter(chunks), handler=handler)
+    return AssistantStream(iter(chunks), handler=handler, max_event_bytes=max_event_bytes)
 
 
 # -- callables as handlers --------------------------------------------------------------------

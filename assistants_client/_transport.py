@@ -13,17 +13,36 @@ Retries
 
 Redirects
     Redirects are followed here rather than by requests (at most 5), so that credential
-    headers (``Authorization``, ``api-key``) are dropped whenever the redirect leaves the
-    origin (scheme, host and port) of the original request, whatever session is used.
+    headers (``Authorization``, ``api-key``) and the account headers (``OpenAI-Organization``,
+    ``OpenAI-Project``) are dropped whenever the redirect leaves the origin (scheme, host and
+    port) of the original request, whatever session is used. A ``Location`` that is not an
+    http(s) URL is an APIResponseValidationError.
+
+Deadlines and limits
+    Each attempt of a plain call is bounded as a whole (the read timeout, from sending to the
+    last byte of the body), and the call by its optional total timeout; a :class:`Deadline`
+    shuts the connection down under the reading thread when one passes, so a server that
+    trickles its headers cannot hold a call. A body is read at most ``max_response_bytes``
+    (decoded) before the response is closed and ResponseTooLargeError raised.
 
 Streaming hook
     ``Transport.request(..., stream=True)`` applies the same retries and error mapping, then
     returns a :class:`TransportResponse` whose ``http_response`` is still open (its body not yet
     read). The caller reads it (e.g. as server-sent events) and must close it.
+
+Shared by many users
+    The session the transport builds stores no cookie a server sets and so sends none: one
+    client serves every user of a web application, and a cookie answered to one user's call
+    must not ride along on another's. Its connection pool holds ``pool_maxsize`` connections
+    per host (64 by default); a call made while all of them are busy waits for one to come
+    free, at most the connect timeout, then fails with ``APITimeoutError`` (and is retried as
+    any connect timeout is). Opening a connection beyond the pool only to throw it away after
+    one call would make every call above the pool's size pay a new TCP (and TLS) handshake.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import logging
 import time
@@ -35,7 +54,13 @@ from urllib.parse import urljoin, urlsplit
 import attrs
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import DecodeError as Urllib3DecodeError
+from urllib3.exceptions import EmptyPoolError
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
+from urllib3.poolmanager import PoolManager, ProxyManager
+from urllib3.response import BaseHTTPResponse
+from urllib3.response import HTTPResponse as Urllib3Response
 
 from assistants_client._arguments import to_jsonable
 from assistants_client._config import (
@@ -43,15 +68,25 @@ from assistants_client._config import (
     ClientConfig,
     Timeout,
     TimeoutTypes,
+    check_byte_limit,
+    check_header,
     resolve_max_retries,
     resolve_timeout,
+)
+from assistants_client._deadline import (
+    Deadline,
+    GuardedHTTPConnection,
+    GuardedHTTPSConnection,
+    GuardedPool,
 )
 from assistants_client._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     InvalidArgumentError,
+    ResponseTooLargeError,
     status_error_class,
 )
 from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
@@ -65,7 +100,9 @@ __all__ = [
     "RequestOptions",
     "Transport",
     "TransportResponse",
+    "body_chunks",
     "build_session",
+    "check_pool_maxsize",
     "caused_by_timeout",
 ]
 
@@ -76,16 +113,107 @@ MAX_REDIRECTS = 5
 IDEMPOTENCY_KEY_PREFIX = "ac-"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CREDENTIAL_HEADERS = ("authorization", "api-key")
+# Dropped with the credentials when a redirect leaves the origin: they name the account.
+CROSS_ORIGIN_DROPPED = frozenset({*CREDENTIAL_HEADERS, "openai-organization", "openai-project"})
 _BODY_CHUNK = 16384
+_STREAM_CHUNK = 65536
+# What is read of an error answer's body: enough for any error object; the rest is dropped.
+ERROR_BODY_BYTES = 1 << 20
 
 QueryValue = str | int | Sequence[str]
 QueryParams = Mapping[str, QueryValue]
 
 
-def build_session() -> requests.Session:
-    """A session with one connection pool per host, sized for many worker threads."""
+class _NoCookies(http.cookiejar.CookiePolicy):
+    """Accepts no cookie from a server and returns none to it."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: Any) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: Any) -> bool:
+        return False
+
+
+class _WaitingPool:
+    """A connection pool whose callers wait for a free connection at most the connect timeout.
+
+    urllib3 waits without a bound when ``block`` is set and the caller gives no pool timeout,
+    which requests never does.
+    """
+
+    def urlopen(self, method: str, url: str, *args: Any, **kwargs: Any) -> BaseHTTPResponse:
+        if kwargs.get("pool_timeout") is None:
+            timeout = kwargs.get("timeout")
+            kwargs["pool_timeout"] = getattr(timeout, "connect_timeout", None) or 5.0
+        return super().urlopen(method, url, *args, **kwargs)  # type: ignore[misc, no-any-return]
+
+
+class _WaitingHTTPPool(_WaitingPool, GuardedPool, HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class _WaitingHTTPSPool(_WaitingPool, GuardedPool, HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+_WAITING_POOLS: dict[str, type[HTTPConnectionPool]] = {
+    "http": _WaitingHTTPPool,
+    "https": _WaitingHTTPSPool,
+}
+
+
+class _PoolAdapter(HTTPAdapter):
+    """requests' adapter over pools that keep ``pool_maxsize`` connections and never open more."""
+
+    def __init__(self, pool_maxsize: int) -> None:
+        self.maxsize = pool_maxsize
+        super().__init__(
+            pool_connections=8, pool_maxsize=pool_maxsize, max_retries=0, pool_block=True
+        )
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WAITING_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
+        manager: PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, ProxyManager):  # a SOCKS manager has pools of its own kind
+            manager.pool_classes_by_scheme = _WAITING_POOLS
+        return manager
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().send(request, *args, **kwargs)
+        except EmptyPoolError:
+            raise requests.exceptions.ConnectTimeout(
+                f"no connection of the pool ({self.maxsize}) came free within the connect timeout",
+                request=request,
+            ) from None
+
+
+def check_pool_maxsize(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgumentError(
+            f"pool_maxsize must be an int >= 1, got {value!r}", param="pool_maxsize"
+        )
+    return value
+
+
+def build_session(pool_maxsize: int = POOL_MAXSIZE) -> requests.Session:
+    """A session that keeps no cookies, with a pool of ``pool_maxsize`` connections per host."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_MAXSIZE, max_retries=0)
+    session.cookies = requests.cookies.RequestsCookieJar(policy=_NoCookies())
+    adapter = _PoolAdapter(check_pool_maxsize(pool_maxsize))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -107,19 +235,17 @@ def _check_header_map(value: Mapping[str, str] | None, param: str) -> Mapping[st
     if not isinstance(value, Mapping):
         raise InvalidArgumentError(f"{param} must be a mapping of str to str", param=param)
     for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise InvalidArgumentError(f"{param} must map str to str", param=param)
-        if any(ch in key + item for ch in "\r\n\0"):
-            raise InvalidArgumentError(f"{param}[{key!r}] contains a line break", param=param)
+        check_header(key, item, param)
     return value
 
 
 class RequestOptions(TypedDict, total=False):
     """The options every API method takes, for that call only.
 
-    ``timeout`` (seconds, a ``(connect, read)`` pair or a ``Timeout``) and ``max_retries``
-    replace the client's; ``extra_headers``, ``extra_query`` and ``extra_body`` are added to
-    what the method sends (``extra_body`` after the arguments are checked).
+    ``timeout`` (seconds, a ``(connect, read)`` pair or a ``Timeout``), ``max_retries``,
+    ``max_response_bytes`` and ``max_event_bytes`` replace the client's; ``extra_headers``,
+    ``extra_query`` and ``extra_body`` are added to what the method sends (``extra_body`` after
+    the arguments are checked).
     """
 
     timeout: TimeoutTypes | None
@@ -127,6 +253,8 @@ class RequestOptions(TypedDict, total=False):
     extra_headers: Mapping[str, str] | None
     extra_query: Mapping[str, QueryValue] | None
     extra_body: Mapping[str, Any] | None
+    max_response_bytes: int | None
+    max_event_bytes: int | None
 
 
 @attrs.frozen
@@ -138,6 +266,8 @@ class CallOptions:
     extra_headers: Mapping[str, str] | None = None
     extra_query: Mapping[str, QueryValue] | None = None
     extra_body: Mapping[str, Any] | None = None
+    max_response_bytes: int | None = None
+    max_event_bytes: int | None = None
 
     @classmethod
     def of(cls, options: Mapping[str, Any], method: str) -> CallOptions:
@@ -151,6 +281,8 @@ class CallOptions:
             raise TypeError(f"{method}() got an unexpected keyword argument {unknown[0]!r}")
         timeout = options.get("timeout")
         max_retries = options.get("max_retries")
+        max_response_bytes = options.get("max_response_bytes")
+        max_event_bytes = options.get("max_event_bytes")
         extra_query = options.get("extra_query")
         extra_body = options.get("extra_body")
         if extra_query is not None and not isinstance(extra_query, Mapping):
@@ -163,6 +295,12 @@ class CallOptions:
             extra_headers=_check_header_map(options.get("extra_headers"), "extra_headers"),
             extra_query=extra_query,
             extra_body=extra_body,
+            max_response_bytes=None
+            if max_response_bytes is None
+            else check_byte_limit(max_response_bytes, "max_response_bytes"),
+            max_event_bytes=None
+            if max_event_bytes is None
+            else check_byte_limit(max_event_bytes, "max_event_bytes"),
         )
 
 
@@ -173,8 +311,9 @@ DEFAULT_OPTIONS = CallOptions()
 class TransportResponse:
     """A final (non-retried) 2xx answer.
 
-    ``content`` holds the whole body for a normal request; for ``stream=True`` it is None and
-    ``http_response`` is still open.
+    ``content`` holds the whole body for a normal request; for ``stream=True`` it is None,
+    ``http_response`` is still open, and ``deadline`` (bound to its connection) is the reader's
+    to re-arm, fire and disarm; ``started`` is when the call began (``time.monotonic()``).
     """
 
     http_response: requests.Response
@@ -183,6 +322,10 @@ class TransportResponse:
     url: str
     elapsed: float
     retries_taken: int
+    deadline: Deadline | None = None
+    timeout: Timeout | None = None
+    started: float = 0.0
+    max_event_bytes: int | None = None
 
     @property
     def status_code(self) -> int:
@@ -245,11 +388,13 @@ class Transport:
         config: ClientConfig,
         session: requests.Session | None = None,
         policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+        pool_maxsize: int = POOL_MAXSIZE,
     ) -> None:
         self.config = config
         self.policy = policy
+        self.pool_maxsize = check_pool_maxsize(pool_maxsize)
         self._owns_session = session is None
-        self.session = session if session is not None else build_session()
+        self.session = session if session is not None else build_session(pool_maxsize)
 
     def close(self) -> None:
         if self._owns_session:
@@ -321,36 +466,35 @@ class Transport:
             ) from exc
         return text.encode("utf-8")
 
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        """The whole body, or ReadTimeout once ``deadline`` passes (however slowly it trickles).
+    def _read_body(
+        self,
+        response: requests.Response,
+        limit: int,
+        *,
+        deadline: float | None = None,
+        truncate: bool = False,
+    ) -> bytes:
+        """The body, decoded, read as it arrives; the response is closed at the end.
 
-        ``read1`` returns whatever bytes have arrived, so the deadline is checked at least once
-        per network read; ``iter_content`` would block until a full chunk was in.
+        Past ``limit`` decoded bytes (a gzip bomb counts as inflated) it raises _BodyTooLarge,
+        or, with ``truncate`` (error answers), returns the first ``limit`` bytes. ``deadline``
+        (``time.monotonic()``) is checked after every network read too: a session whose
+        connections a Deadline cannot reach still has its body bounded.
         """
-        raw = response.raw
-        read1 = getattr(raw, "read1", None)
-        if read1 is None:  # a non-urllib3 adapter
-            chunks = []
-            for chunk in response.iter_content(_BODY_CHUNK):
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    raise requests.exceptions.ReadTimeout("the response body took too long")
-            return b"".join(chunks)
         buffer = bytearray()
         try:
-            while True:
-                chunk = read1(_BODY_CHUNK, decode_content=True)
-                if not chunk:
-                    break
+            declared = _declared_length(response)
+            if declared is not None and declared > limit and not truncate:
+                raise _BodyTooLarge(limit, declared)
+            for chunk in body_chunks(response, _BODY_CHUNK):
                 buffer += chunk
-                if time.monotonic() > deadline:
+                if len(buffer) > limit:
+                    if not truncate:
+                        raise _BodyTooLarge(limit, None)
+                    del buffer[limit:]
+                    break
+                if deadline is not None and time.monotonic() > deadline:
                     raise requests.exceptions.ReadTimeout("the response body took too long")
-        except requests.RequestException:
-            raise
-        except (Urllib3HTTPError, OSError) as exc:
-            if caused_by_timeout(exc):
-                raise requests.exceptions.ReadTimeout(str(exc)) from exc
-            raise requests.exceptions.ChunkedEncodingError(str(exc)) from exc
         finally:
             response.close()
         return bytes(buffer)
@@ -362,18 +506,19 @@ class Transport:
         error: dict[str, Any] | None = None
         try:
             decoded = json.loads(text) if text else None
-        except ValueError:
-            decoded = None
-        if isinstance(decoded, dict) and isinstance(decoded.get("error"), dict):
-            error = self._redact_value(decoded["error"])
-        elif isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
-            error = self._redact_value(decoded)
+            if isinstance(decoded, dict) and isinstance(decoded.get("error"), dict):
+                error = self._redact_value(decoded["error"])
+            elif isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
+                error = self._redact_value(decoded)
+        except (ValueError, RecursionError):
+            # Not JSON, or nested too deeply to read: the status and the body tell the rest.
+            error = None
         status = response.status_code
         detail = error.get("message") if error else None
         if not isinstance(detail, str) or not detail:
             reason = response.reason or ""
             detail = f"HTTP {status} {reason}".strip()
-        cls = status_error_class(status)
+        cls = status_error_class(status, error)
         return cls(
             f"{method} {urlsplit(url).path}: {detail}",
             method=method,
@@ -394,29 +539,61 @@ class Transport:
         params: list[tuple[str, str]],
         data: bytes | None,
         headers: dict[str, str],
-        timeout: Timeout,
+        timeout: tuple[float, float],
     ) -> tuple[requests.Response, str, str]:
         """Send once, following redirects by hand; credentials never leave the origin."""
         origin = url
         current_method, current_url = method, url
         current_params: list[tuple[str, str]] | None = params
+        answered: list[requests.Response] = []
+
+        def keep(response: requests.Response, **_: Any) -> None:
+            answered.append(response)
+
         for _ in range(MAX_REDIRECTS + 1):
-            response = self.session.request(
-                current_method,
-                current_url,
-                params=current_params,
-                data=data,
-                headers=headers,
-                timeout=timeout.as_requests_timeout(),
-                allow_redirects=False,
-                stream=True,
-                auth=_NO_NETRC,
-            )
+            answered.clear()
+            try:
+                response = self.session.request(
+                    current_method,
+                    current_url,
+                    params=current_params,
+                    data=data,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    stream=True,
+                    auth=_NO_NETRC,
+                    hooks={"response": keep},
+                )
+            except ValueError as exc:
+                if isinstance(exc, requests.RequestException):
+                    raise
+                # requests reads the Location of a redirect it does not follow, and raises a
+                # bare ValueError on one it cannot parse (a port out of range, a broken IPv6).
+                for unread in answered:
+                    unread.close()
+                raise APIResponseValidationError(
+                    f"{method} {urlsplit(url).path}: the server's answer could not be read "
+                    f"({type(exc).__name__}; a malformed redirect location?)",
+                    method=method,
+                    url=url,
+                    status_code=answered[-1].status_code if answered else None,
+                    request_id=answered[-1].headers.get("x-request-id") if answered else None,
+                ) from None
             location = response.headers.get("location")
             if response.status_code not in REDIRECT_STATUSES or not location:
                 return response, current_method, response.url or current_url
             response.close()
-            next_url = urljoin(response.url or current_url, location)
+            next_url = _redirect_target(response.url or current_url, location)
+            if next_url is None:
+                raise APIResponseValidationError(
+                    f"{method} {urlsplit(url).path}: the server redirected "
+                    f"({response.status_code}) to a location that is not an http(s) URL",
+                    method=method,
+                    url=url,
+                    status_code=response.status_code,
+                    request_id=response.headers.get("x-request-id"),
+                )
             logger.debug(
                 "HTTP %s %s redirected (%d) to %s",
                 current_method,
@@ -430,7 +607,9 @@ class Transport:
                 current_method, data = "GET", None
                 headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
             if not _same_origin(origin, next_url):
-                headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+                headers = {
+                    k: v for k, v in headers.items() if k.lower() not in CROSS_ORIGIN_DROPPED
+                }
             current_url, current_params = next_url, None
         raise APIConnectionError(
             f"{method} {urlsplit(url).path}: more than {MAX_REDIRECTS} redirects",
@@ -449,9 +628,16 @@ class Transport:
         options: CallOptions,
         timeout: Timeout,
         stream: bool,
+        limit: int,
+        call_deadline: float | None,
         attempt: int = 1,
-    ) -> tuple[requests.Response, bytes | None]:
-        """One attempt (the ``attempt``-th); raises _RetryableFailure or a final APIError."""
+    ) -> tuple[requests.Response, bytes | None, Deadline]:
+        """One attempt (the ``attempt``-th); raises _RetryableFailure or a final APIError.
+
+        The attempt is bounded as a whole by ``timeout.read`` and by ``call_deadline``: a
+        Deadline shuts its connection down when the first of them passes. For a stream, the
+        Deadline returned is still armed and bound to the open connection.
+        """
         headers = self._headers(
             has_body=data is not None, idempotency_key=idempotency_key, options=options
         )
@@ -461,36 +647,103 @@ class Transport:
                 "HTTP %s %s headers=%s", method, path, self.redact(str(_redacted_headers(headers)))
             )
         started = time.monotonic()
-        deadline = started + timeout.read
-        response: requests.Response | None = None
-        try:
-            response, _, final_url = self._send_following_redirects(
-                method, url, params=params, data=data, headers=headers, timeout=timeout
+        ends = started + timeout.read
+        if call_deadline is not None:
+            ends = min(ends, call_deadline)
+        left = ends - started
+        tries = _attempts(attempt)
+        total = f"the {'stream_total' if stream else 'total'} timeout of " + (
+            f"{timeout.stream_total if stream else timeout.total} s ran out"
+        )
+        if left <= 0:
+            raise APITimeoutError(
+                f"{method} {path}: timed out after {_attempts(attempt - 1)} ({total})",
+                method=method,
+                url=url,
             )
-            if stream and response.status_code < 300:
+        deadline = Deadline()
+        deadline.arm(ends)
+        # Per socket operation: connecting never outlasts what is left, and a read of a plain
+        # call neither (a session whose connections the Deadline cannot reach).
+        socket_timeout = (
+            min(timeout.connect, left),
+            timeout.read if stream else min(timeout.read, left),
+        )
+        response: requests.Response | None = None
+        keep_armed = False
+        try:
+            with deadline.active():
+                response, _, final_url = self._send_following_redirects(
+                    method, url, params=params, data=data, headers=headers, timeout=socket_timeout
+                )
+            if response.status_code >= 300:
+                body = self._read_body(response, ERROR_BODY_BYTES, deadline=ends, truncate=True)
+            elif stream:
                 body = None
+                keep_armed = True
             else:
-                body = self._read_body(response, deadline)
+                body = self._read_body(response, limit, deadline=ends)
+            if not keep_armed:
+                deadline.disarm()
+            if deadline.fired:
+                # The connection was shut down at the deadline: what ended the body was that.
+                raise requests.exceptions.ReadTimeout("the answer was not complete in time")
         except APIError:
+            deadline.disarm()
             raise
+        except _BodyTooLarge as too_large:
+            deadline.disarm()
+            declared = f" (it declares {too_large.declared} bytes)" if too_large.declared else ""
+            raise ResponseTooLargeError(
+                f"{method} {path}: the response body is larger than max_response_bytes "
+                f"({limit} bytes){declared}; the connection was closed",
+                limit=limit,
+                method=method,
+                url=url,
+                status_code=response.status_code if response is not None else None,
+                request_id=response.headers.get("x-request-id") if response is not None else None,
+            ) from None
         except requests.RequestException as exc:
+            deadline.disarm()
             if response is not None:
                 response.close()
             error: APIError
             reason = self.redact(str(exc))
             # Should this attempt be the last, the message tells how many were made in all.
-            tries = f"{attempt} attempt" + ("s" if attempt != 1 else "")
-            if caused_by_timeout(exc):
+            out_of_time = call_deadline is not None and time.monotonic() >= call_deadline
+            if out_of_time:
+                error = APITimeoutError(
+                    f"{method} {path}: timed out after {tries} ({total})", method=method, url=url
+                )
+                raise error from None
+            if deadline.fired:
+                error = APITimeoutError(
+                    f"{method} {path}: timed out after {tries} (no complete answer within the "
+                    f"read timeout of {timeout.read} s)",
+                    method=method,
+                    url=url,
+                )
+            elif caused_by_timeout(exc):
                 error = APITimeoutError(
                     f"{method} {path}: timed out after {tries} ({reason})", method=method, url=url
                 )
+            elif isinstance(exc, requests.exceptions.ContentDecodingError):
+                raise APIResponseValidationError(
+                    f"{method} {path}: the response body could not be decompressed ({reason})",
+                    method=method,
+                    url=url,
+                    status_code=response.status_code if response is not None else None,
+                    request_id=response.headers.get("x-request-id")
+                    if response is not None
+                    else None,
+                ) from None
             else:
                 error = APIConnectionError(
                     f"{method} {path}: connection failed after {tries} ({reason})",
                     method=method,
                     url=url,
                 )
-            retryable = isinstance(
+            retryable = deadline.fired or isinstance(
                 exc,
                 (
                     requests.ConnectionError,
@@ -503,6 +756,11 @@ class Transport:
             if not retryable:
                 raise error from None
             raise _RetryableFailure(error, None) from None
+        except BaseException:
+            deadline.disarm()
+            if response is not None:
+                response.close()
+            raise
         elapsed = time.monotonic() - started
         logger.debug(
             "HTTP %s %s -> %d in %.3fs request_id=%s",
@@ -517,7 +775,7 @@ class Transport:
             if self.policy.should_retry(response.status_code, response.headers):
                 raise _RetryableFailure(status_error, response)
             raise status_error
-        return response, body
+        return response, body, deadline
 
     def request(
         self,
@@ -532,7 +790,8 @@ class Transport:
         """Send ``method path`` with retries; return the final 2xx answer or raise APIError.
 
         ``path`` must already be safe (built from validated ids). With ``stream=True`` the
-        returned response is open and unread; the caller must close it.
+        returned response is open and unread; the caller must close it and disarm its
+        ``deadline``.
         """
         url = self.config.base_url + path
         params = self._params(query, options)
@@ -541,12 +800,15 @@ class Transport:
         max_retries = (
             options.max_retries if options.max_retries is not None else self.config.max_retries
         )
+        limit = options.max_response_bytes or self.config.max_response_bytes
         idempotency_key = f"{IDEMPOTENCY_KEY_PREFIX}{uuid.uuid4()}" if method == "POST" else None
         started = time.monotonic()
+        total = timeout.stream_total if stream else timeout.total
+        call_deadline = started + total if total is not None else None
         retries_taken = 0
         while True:
             try:
-                response, content = self._attempt(
+                response, content, deadline = self._attempt(
                     method,
                     url,
                     params=params,
@@ -555,10 +817,14 @@ class Transport:
                     options=options,
                     timeout=timeout,
                     stream=stream,
+                    limit=limit,
+                    call_deadline=call_deadline,
                     attempt=retries_taken + 1,
                 )
             except _RetryableFailure as failure:
-                wait = self._retry_wait(failure, retries_taken, max_retries, method, path)
+                wait = self._retry_wait(
+                    failure, retries_taken, max_retries, method, path, call_deadline
+                )
                 if wait is None:
                     raise failure.error from None
                 self.policy.sleep(wait)
@@ -571,6 +837,10 @@ class Transport:
                 url=url,
                 elapsed=time.monotonic() - started,
                 retries_taken=retries_taken,
+                deadline=deadline if stream else None,
+                timeout=timeout,
+                started=started,
+                max_event_bytes=options.max_event_bytes or self.config.max_event_bytes,
             )
 
     def _retry_wait(
@@ -580,6 +850,7 @@ class Transport:
         max_retries: int,
         method: str,
         path: str,
+        call_deadline: float | None = None,
     ) -> float | None:
         """How long to wait before the next attempt, or None to raise now."""
         what = (
@@ -608,6 +879,14 @@ class Transport:
                 self.policy.max_retry_after,
             )
             return None
+        if call_deadline is not None and time.monotonic() + wait >= call_deadline:
+            logger.debug(
+                "HTTP %s %s: %s, not retrying: the total timeout ends before a retry could",
+                method,
+                path,
+                what,
+            )
+            return None
         logger.debug(
             "HTTP %s %s: %s, retrying in %.3fs (retry %d of %d)",
             method,
@@ -620,11 +899,77 @@ class Transport:
         return wait
 
     def iter_stream(self, response: TransportResponse) -> Iterator[bytes]:
-        """The raw body chunks of a ``stream=True`` response (closed at the end)."""
+        """The body chunks of a ``stream=True`` response, as they arrive (closed at the end)."""
         try:
-            yield from response.http_response.iter_content(chunk_size=None)
+            yield from body_chunks(response.http_response, _STREAM_CHUNK, stream=True)
         finally:
             response.http_response.close()
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" + ("s" if count != 1 else "")
+
+
+class _BodyTooLarge(Exception):
+    """Internal: a body passed the size limit while it was read."""
+
+    def __init__(self, limit: int, declared: int | None) -> None:
+        super().__init__(limit)
+        self.limit = limit
+        self.declared = declared
+
+
+def _declared_length(response: requests.Response) -> int | None:
+    """The Content-Length of an uncompressed body (a compressed one may inflate past it)."""
+    if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+        return None
+    raw = response.headers.get("content-length", "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 20 else None
+
+
+def body_chunks(response: requests.Response, size: int, *, stream: bool = False) -> Iterator[bytes]:
+    """The decoded body of ``response``, a piece per network read, as requests' exceptions.
+
+    ``read1`` returns what has arrived (at most ``size`` bytes, decompressed as far as that),
+    so the caller sees every read: a deadline or a size limit is checked between two of them,
+    and an event stream's events are handed on as they come.
+    """
+    raw = response.raw
+    read1 = getattr(raw, "read1", None) if isinstance(raw, Urllib3Response) else None
+    try:
+        if read1 is None:  # another adapter than urllib3's
+            yield from response.iter_content(None if stream else size)
+            return
+        if stream and raw.chunked and raw.supports_chunked_reads():
+            # Also a piece per read (per HTTP chunk, at most `size`), and cheaper than read1.
+            yield from response.iter_content(size)
+            return
+        while True:
+            chunk = read1(size, decode_content=True)
+            if not chunk:
+                return
+            yield chunk
+    except requests.RequestException:
+        raise
+    except Urllib3DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(str(exc)) from exc
+    except (Urllib3HTTPError, OSError) as exc:
+        if caused_by_timeout(exc):
+            raise requests.exceptions.ReadTimeout(str(exc)) from exc
+        raise requests.exceptions.ChunkedEncodingError(str(exc)) from exc
+
+
+def _redirect_target(base: str, location: str) -> str | None:
+    """Where a redirect leads, or None when ``location`` is no http(s) URL one can send to."""
+    try:
+        target = urljoin(base, location.strip())
+        parts = urlsplit(target)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        _ = parts.port  # a malformed port raises ValueError
+    except ValueError:
+        return None
+    return target
 
 
 def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -54,6 +54,11 @@ METHODS.update(
             "assistant_id": "asst_1",
             "functions": {"noop": lambda: "ok"},
         },
+        "run_and_get_reply": {
+            "thread_id": "thread_1",
+            "assistant_id": "asst_1",
+            "functions": {"noop": lambda: "ok"},
+        },
     }
 )
 
@@ -99,6 +104,7 @@ WITH_METADATA = sorted(
         "stream_thread_and_run",
         "create_run_and_wait",
         "run_with_tools",
+        "run_and_get_reply",
     }
 )
 WITH_SAMPLING = sorted(
@@ -111,6 +117,7 @@ WITH_SAMPLING = sorted(
         "stream_thread_and_run",
         "create_run_and_wait",
         "run_with_tools",
+        "run_and_get_reply",
     }
 )
 LISTS = sorted(CURSORS)
