@@ -9,7 +9,7 @@ SPEC_JSON := assistants_client/server/openapi.json
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: all venv test lint typecheck pytest trim generate check-generated demo bench emulator docs clean
+.PHONY: all venv test lint typecheck pytest trim generate check-generated demo django-demo bench emulator docs clean
 
 all: test
 
@@ -49,6 +49,10 @@ test: lint typecheck check-generated pytest
 
 demo: $(STAMP)
 	$(PY) examples/run_demo.py
+
+# The Django chat example (examples/django_chat) on the emulator, at http://127.0.0.1:8001/.
+django-demo: $(STAMP)
+	$(PY) examples/django_chat/run_demo.py
 
 emulator: $(STAMP)
 	$(PY) -m assistants_client.emulator

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from assistants_client.emulator.server import DEFAULT_MAX_BODY_BYTES, Emulator
+from assistants_client.emulator.server import DEFAULT_MAX_BODY_BYTES, Emulator, Timing
 
 __all__ = ["main"]
 
@@ -45,9 +45,27 @@ def _parser() -> argparse.ArgumentParser:
         help="largest accepted request body (default: 4 MiB)",
     )
     parser.add_argument(
+        "--stream-delay",
+        type=_seconds,
+        default=Timing.stream_interval,
+        metavar="SECONDS",
+        help="pause between two streamed pieces of a reply (default: 0.001); e.g. 0.1 to watch "
+        "text arrive in a page, or to leave in the middle of a stream",
+    )
+    parser.add_argument(
         "--log-level", default="WARNING", help="logging level (DEBUG logs every request)"
     )
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 60 seconds, got {text}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             foundry=args.foundry,
             db_path=args.db,
             max_body_bytes=args.max_body_bytes,
+            timing=Timing(stream_interval=args.stream_delay),
         )
     except ValueError as problem:
         sys.stderr.write(f"assistants-emulator: {problem}\n")

@@ -1,0 +1,234 @@
+"""The Django chat example (examples/django_chat) served by gunicorn, and users driving it.
+
+:class:`DjangoSite` starts the emulator's command line (``--stream-delay``) and gunicorn
+(``-k gthread``) on the example's WSGI application, each in a process of its own, on free
+loopback ports. :class:`User` is what one browser does: it loads the page (its session and
+CSRF cookies), then asks through ``/chat`` (an answer with tools, in one response) or
+``/send`` + ``/stream`` (the answer as server-sent events), timing each.
+
+Shared by ``tests/django/test_gunicorn.py`` (are all answers right?) and
+``bench/bench_django.py`` (how long did each take?).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "django_chat"
+START_TIMEOUT = 60.0
+CITIES = ("Paris", "Berlin", "Madrid", "Rome", "Vienna", "Prague", "Dublin", "Lisbon")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def weather_reply(city: str) -> str:
+    """What the example's chat view answers to :func:`weather_question` (its tool's output)."""
+    return f'get_weather returned: {{"city":"{city}","temperature_c":18,"sky":"partly cloudy"}}'
+
+
+def weather_question(city: str) -> str:
+    return f"What is the weather in {city}? Use get_weather."
+
+
+class DjangoSite:
+    """The example site under gunicorn on an emulator; ``with DjangoSite() as site:``."""
+
+    def __init__(self, *, workers: int = 2, threads: int = 24, stream_delay: float = 0.001) -> None:
+        self.workers = workers
+        self.threads = threads
+        self.stream_delay = stream_delay
+        self.emulator: subprocess.Popen[str] | None = None
+        self.gunicorn: subprocess.Popen[str] | None = None
+        self.api_url = ""
+        self.url = ""
+
+    def start(self) -> DjangoSite:
+        self.emulator = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "assistants_client.emulator",
+                "--port",
+                "0",
+                "--stream-delay",
+                str(self.stream_delay),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.emulator.stdout is not None
+        self.api_url = self.emulator.stdout.readline().strip()
+        if not self.api_url.startswith("http"):
+            raise RuntimeError(f"the emulator did not start: {self.api_url!r}")
+        port = free_port()
+        env = dict(
+            os.environ,
+            OPENAI_BASE_URL=self.api_url,
+            DJANGO_SETTINGS_MODULE="chat_site.settings",
+            PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        )
+        env.pop("OPENAI_API_KEY", None)
+        self.gunicorn = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-k",
+                "gthread",
+                "--workers",
+                str(self.workers),
+                "--threads",
+                str(self.threads),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--chdir",
+                str(EXAMPLE),
+                "--graceful-timeout",
+                "2",
+                "--log-level",
+                "warning",
+                "chat_site.wsgi",
+            ],
+            cwd=EXAMPLE,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.gunicorn.poll() is not None:
+                errors = self.gunicorn.stderr.read() if self.gunicorn.stderr else ""
+                raise RuntimeError(f"gunicorn exited: {errors}")
+            try:
+                if requests.get(self.url + "/", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not answer in time")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for process in (self.gunicorn, self.emulator):
+            if process is None or process.poll() is not None:
+                continue
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+        for process in (self.gunicorn, self.emulator):
+            if process is not None:
+                for pipe in (process.stdout, process.stderr):
+                    if pipe is not None:
+                        pipe.close()
+
+    def __enter__(self) -> DjangoSite:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@dataclass
+class Answer:
+    """One answer as a user saw it."""
+
+    status: int
+    text: str
+    run_status: str | None
+    seconds: float
+    """From sending the request to the last byte of the answer."""
+    first_text_seconds: float | None = None
+    """Streams: from asking for the stream to its first text event."""
+    frames: list[tuple[str, Any]] = field(default_factory=list)
+
+
+class User:
+    """One browser: its own cookies (session, CSRF), from loading the page."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+        page = self.http.get(url + "/", timeout=30)
+        page.raise_for_status()
+        self.csrf = self.http.cookies["csrftoken"]
+
+    def _post(self, path: str, message: str) -> requests.Response:
+        return self.http.post(
+            self.url + path,
+            json={"message": message},
+            headers={"X-CSRFToken": self.csrf},
+            timeout=60,
+        )
+
+    def chat(self, message: str) -> Answer:
+        started = time.perf_counter()
+        response = self._post("/chat", message)
+        seconds = time.perf_counter() - started
+        body = response.json()
+        return Answer(response.status_code, body.get("reply", ""), body.get("status"), seconds)
+
+    def stream(self, message: str) -> Answer:
+        sent = self._post("/send", message)
+        if sent.status_code != 202:
+            return Answer(sent.status_code, sent.text, None, 0.0)
+        started = time.perf_counter()
+        first_text: float | None = None
+        frames: list[tuple[str, Any]] = []
+        buffer = b""
+        with self.http.get(self.url + "/stream", stream=True, timeout=60) as response:
+            for chunk in response.iter_content(chunk_size=None):
+                buffer += chunk
+                while b"\n\n" in buffer:
+                    block, buffer = buffer.split(b"\n\n", 1)
+                    frame = _frame(block.decode("utf-8"))
+                    if frame is None:
+                        continue
+                    if frame[0] == "text" and first_text is None:
+                        first_text = time.perf_counter() - started
+                    frames.append(frame)
+            status = response.status_code
+        seconds = time.perf_counter() - started
+        text = "".join(data["text"] for name, data in frames if name == "text")
+        ended = frames[-1] if frames else ("", {})
+        run_status = ended[1].get("status") if ended[0] == "done" else ended[0] or None
+        return Answer(status, text, run_status, seconds, first_text, frames)
+
+
+def _frame(block: str) -> tuple[str, Any] | None:
+    name, data = "message", []
+    for line in block.split("\n"):
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            data.append(line[len("data: ") :])
+    if not data:
+        return None  # a comment: the opening one, or a heartbeat
+    return name, json.loads("\n".join(data))
