@@ -550,6 +550,9 @@ class Transport:
         def keep(response: requests.Response, **_: Any) -> None:
             answered.append(response)
 
+        # A request's hooks replace the session's of the same kind: keep the caller's too.
+        hooks = {"response": [*self.session.hooks.get("response", ()), keep]}
+
         for _ in range(MAX_REDIRECTS + 1):
             answered.clear()
             try:
@@ -563,7 +566,7 @@ class Transport:
                     allow_redirects=False,
                     stream=True,
                     auth=_NO_NETRC,
-                    hooks={"response": keep},
+                    hooks=hooks,
                 )
             except ValueError as exc:
                 if isinstance(exc, requests.RequestException):

@@ -117,6 +117,19 @@ def test_closing_the_client_leaves_a_session_it_was_given_open(server: ScriptedS
     session.close()
 
 
+def test_the_response_hooks_of_a_session_it_was_given_still_run(server: ScriptedServer) -> None:
+    import requests
+
+    seen: list[int] = []
+    session = requests.Session()
+    session.hooks["response"].append(lambda response, **_: seen.append(response.status_code))
+    server.enqueue(Reply.json(payloads.thread()))
+    with AssistantsClient(API_KEY, base_url=server.base_url, session=session) as client:
+        client.get_thread("thread_1")
+    assert seen == [200]
+    session.close()
+
+
 def test_the_connection_pool_is_sized_for_many_threads() -> None:
     client = AssistantsClient(API_KEY)
     adapter = client._transport.session.get_adapter("https://api.openai.com/v1")
