@@ -4,7 +4,8 @@ Each benchmark module runs in a fresh interpreter (``python -m bench --child NAM
 cannot warm caches, grow the heap or trace memory for another; a benchmark that fails is
 reported as failed and the others still run. ``--only NAME`` runs a subset
 (``parse stream import roundtrip paginate throughput server-stream server-concurrency
-server-roundtrip``).
+server-roundtrip django pool server-postgres-throughput server-postgres-paginate
+server-postgres-cancel``).
 
 The table also goes into the Performance section of ``README.md``, between its markers.
 """
@@ -33,6 +34,11 @@ BENCHMARKS = {
     "server-stream": "bench.bench_server_stream",
     "server-concurrency": "bench.bench_server_concurrency",
     "server-roundtrip": "bench.bench_server_roundtrip",
+    "django": "bench.bench_django",
+    "pool": "bench.bench_pool",
+    "server-postgres-throughput": "bench.bench_server_postgres_throughput",
+    "server-postgres-paginate": "bench.bench_server_postgres_paginate",
+    "server-postgres-cancel": "bench.bench_server_postgres_cancel",
 }
 CHILD_TIMEOUT = 240
 MARKER = "BENCH-ROWS:"
@@ -91,7 +97,7 @@ def fmt(value: Any, unit: str) -> str:
         return "n/a"
     if isinstance(value, str):
         return value
-    if unit in ("events/s", "req/s", "items/s"):
+    if unit in ("events/s", "req/s", "items/s", "connections"):
         return f"{value:,.0f}"
     if unit == "MB":
         return f"{value:.1f}"

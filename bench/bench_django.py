@@ -1,4 +1,4 @@
-"""9. The Django example under gunicorn: 32 chats and 16 streams at once, and how long each took.
+"""10. The Django example under gunicorn: 32 chats and 16 streams at once, and how long each took.
 
 ``examples/django_chat`` runs under gunicorn (2 worker processes x 24 threads, ``-k gthread``,
 one shared client per process) on the emulator (its own process, ``--stream-delay 0.001``),
@@ -100,20 +100,20 @@ def run() -> list[Row]:
     note = "floor: the same request alone; gunicorn 2x24 threads; every answer checked"
     return [
         row(
-            f"9. django: {CHATS} chats + {STREAMS} streams at once, slowest chat, s",
+            f"10. django: {CHATS} chats + {STREAMS} streams at once, slowest chat, s",
             slowest_chat,
             chat_alone,
             note,
         ),
-        row(f"9. django: {CHATS} chats at once, median chat, s", median_chat, chat_alone, note),
+        row(f"10. django: {CHATS} chats at once, median chat, s", median_chat, chat_alone, note),
         row(
-            f"9. django: {STREAMS} streams at once, slowest first text, s",
+            f"10. django: {STREAMS} streams at once, slowest first text, s",
             slowest_first,
             first_alone,
             note,
         ),
         row(
-            f"9. django: {STREAMS} streams at once, slowest whole stream, s",
+            f"10. django: {STREAMS} streams at once, slowest whole stream, s",
             slowest_stream,
             stream_alone,
             note,

@@ -1,4 +1,4 @@
-"""10. One client, more threads than its pool has connections: connections opened, calls/s.
+"""11. One client, more threads than its pool has connections: connections opened, calls/s.
 
 32 threads share one client whose pool holds 8 connections, each thread calling
 ``get_thread`` 100 times against the emulator (in its own process).
@@ -94,7 +94,7 @@ def run() -> list[Row]:
     )
     return [
         {
-            "benchmark": f"10. pool of {POOL}, {THREADS} threads: connections opened "
+            "benchmark": f"11. pool of {POOL}, {THREADS} threads: connections opened "
             f"({calls:,} calls)",
             "unit": "connections",
             "ours": count["ours"],
@@ -107,7 +107,7 @@ def run() -> list[Row]:
             "note": note,
         },
         {
-            "benchmark": f"10. pool of {POOL}, {THREADS} threads: get_thread, req/s",
+            "benchmark": f"11. pool of {POOL}, {THREADS} threads: get_thread, req/s",
             "unit": "req/s",
             "ours": rate["ours"],
             "peers": {"requests": rate["requests"]},

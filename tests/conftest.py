@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import postgres
+
+# One throwaway PostgreSQL server for the whole session, started on first use (the store suite
+# in tests/server, the several-process tests in tests/postgres, the smoke tests of
+# tests/support); each user creates its own databases in it.
+postgres_server = postgres.postgres_server_fixture()
+
 CLIENT_ENVIRONMENT = (
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",

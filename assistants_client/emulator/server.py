@@ -26,8 +26,8 @@ from assistants_client.server.errors import error_body
 from assistants_client.server.http import ApiApp, Credentials, RecordedRequest
 from assistants_client.server.objects import FOUNDRY_TOOL_TYPES
 from assistants_client.server.responders.scripted import ScriptedResponder
-from assistants_client.server.stdlib import WSGIServer
-from assistants_client.server.store import Store
+from assistants_client.server.stdlib import DEFAULT_MAX_CONNECTIONS, WSGIServer
+from assistants_client.server.stores import open_store
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -177,7 +177,11 @@ class Emulator:
       under way resumes).
     * ``max_body_bytes``: larger request bodies are answered with 413.
     * ``timing``: the pace of runs (see :class:`Timing`).
-    * ``request_log``: how many of the latest requests ``requests`` keeps (0: none).
+    * ``max_connections``: connections served at once; past them a connection is answered
+      ``503`` with ``Retry-After`` (which clients retry).
+    * ``request_log``: how many of the latest requests ``requests`` keeps (0: none). Of a
+      body over ``RECORDED_BODY_BYTES`` (64 KiB) the log keeps that many bytes of
+      ``raw_body``, and ``body`` (the parsed JSON) is None.
     """
 
     def __init__(
@@ -192,6 +196,7 @@ class Emulator:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         timing: Timing | None = None,
         request_log: int = DEFAULT_REQUEST_LOG,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         if foundry is not None:
             if azure:
@@ -209,6 +214,7 @@ class Emulator:
         self.foundry = foundry
         self.db_path = db_path
         self.max_body_bytes = max_body_bytes
+        self.max_connections = max_connections
         if foundry is not None:
             self.prefix = f"/api/projects/{foundry}"
         else:
@@ -216,7 +222,7 @@ class Emulator:
         self.timing = timing or Timing()
         self.script = Script()
         self.faults = Faults()
-        self.store = Store(db_path)
+        self.store = open_store(db_path)
         self.responder = ScriptedResponder(self.script, stream_interval=self.timing.stream_interval)
         self.api = Engine(
             self.store,
@@ -245,7 +251,13 @@ class Emulator:
     # -- lifecycle ------------------------------------------------------------------------
 
     def _bind(self) -> WSGIServer:
-        server = WSGIServer(self.app, self.host, self.port, server_name="assistants-emulator")
+        server = WSGIServer(
+            self.app,
+            self.host,
+            self.port,
+            max_connections=self.max_connections,
+            server_name="assistants-emulator",
+        )
         self._server = server
         self.port = server.port
         logger.info("emulator listening on %s", self.base_url)
@@ -299,12 +311,14 @@ class Emulator:
             if not self._logging:
                 return
             if len(request.raw_body) > RECORDED_BODY_BYTES:
+                # Kept bounded: the first bytes of the raw body, and not its parsed form (a
+                # 4 MiB string parsed is 4 MiB more for every request the log keeps).
                 request = RecordedRequest(
                     request.method,
                     request.path,
                     request.query,
                     request.headers,
-                    request.body,
+                    None,
                     request.raw_body[:RECORDED_BODY_BYTES],
                     request.request_id,
                 )
@@ -329,11 +343,10 @@ class Emulator:
             self._count = 0
 
     def reset(self) -> None:
-        """Forget every object, recorded request, scripted reply and fault."""
-        with self.store.lock:
+        """Forget every object, idempotency key, recorded request, scripted reply and fault."""
+        with self.store.transaction():
             self.api.forget_runs()
             self.store.clear()
-        self.app.forget_keys()
         self.script.clear()
         self.faults.clear()
         self.reset_requests()

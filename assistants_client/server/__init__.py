@@ -8,7 +8,8 @@ and environment variables (``config.py`` lists them)::
 
 Inside: the engine (``engine.py``: operations and runs, ``runs.py``: one turn of a run), its
 responders (``responders/``: the Chat Completions backend, or the emulator's script), its store
-(memory, or SQLite with ``--db``) and its HTTP transports (``http.py``: the WSGI application,
+(``store.py``: memory; a SQLite file, or a PostgreSQL database shared by several server
+processes, with ``--db``) and its HTTP transports (``http.py``: the WSGI application,
 ``stdlib.py``: the threaded HTTP server).
 """
 
@@ -20,15 +21,38 @@ from assistants_client.server.config import ConfigError, ServerConfig, parse_con
 from assistants_client.server.engine import Engine, Timing
 from assistants_client.server.http import ApiApp, Credentials
 from assistants_client.server.responders.chat import ChatCompletionsResponder
-from assistants_client.server.store import Store
+from assistants_client.server.store import SchemaError, Store, StoreError, StoreUnavailable
+from assistants_client.server.stores import open_store
 
-__all__ = ["ConfigError", "ServerConfig", "build_app", "parse_config", "wsgi_app"]
+__all__ = [
+    "ConfigError",
+    "SchemaError",
+    "ServerConfig",
+    "StoreError",
+    "StoreUnavailable",
+    "build_app",
+    "parse_config",
+    "store_for",
+    "wsgi_app",
+]
 
 logger = logging.getLogger("assistants_client.server")
 
 
-def build_app(config: ServerConfig) -> ApiApp:
-    """The WSGI application for ``config``: a store, the backend responder, the engine."""
+def store_for(config: ServerConfig) -> Store:
+    """The store ``config.db`` names, its schema created or upgraded.
+
+    Raises :class:`SchemaError` for a database of a newer server, :class:`StoreUnavailable`
+    for one that cannot be reached.
+    """
+    if config.db is None:
+        logger.warning("no --db: the state is kept in memory and lost when the server stops")
+    return open_store(config.db, pool_size=config.db_pool, timeout=config.db_timeout)
+
+
+def build_app(config: ServerConfig, store: Store | None = None) -> ApiApp:
+    """The WSGI application for ``config``: a store (``store``, or the one ``config.db``
+    names), the backend responder, the engine."""
     responder = ChatCompletionsResponder(
         config.backend_url,
         api_key=config.backend_api_key,
@@ -40,13 +64,12 @@ def build_app(config: ServerConfig) -> ApiApp:
         # Backend calls at once: the background runs, plus a streamed run per connection served.
         max_connections=config.workers + config.max_connections,
     )
-    if config.db is None:
-        logger.warning("no --db: the state is kept in memory and lost when the server stops")
     engine = Engine(
-        Store(config.db),
+        store if store is not None else store_for(config),
         responder,
         timing=Timing(run_expires_after=config.run_expiry),
         workers=config.workers,
+        lease=config.run_lease,
     )
     credentials = Credentials(keys=config.api_keys, loopback_only=not config.api_keys)
     return ApiApp(

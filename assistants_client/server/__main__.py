@@ -9,7 +9,14 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from assistants_client.server import ConfigError, build_app, parse_config
+from assistants_client.server import (
+    ConfigError,
+    SchemaError,
+    StoreError,
+    build_app,
+    parse_config,
+    store_for,
+)
 from assistants_client.server.stdlib import WSGIServer
 
 __all__ = ["main"]
@@ -27,7 +34,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = build_app(config)
+    try:
+        app = build_app(config, store_for(config))
+    except SchemaError as problem:
+        sys.stderr.write(f"assistants-server: {problem}\n")
+        return 2
+    except StoreError as problem:
+        sys.stderr.write(f"assistants-server: cannot open the store: {problem}\n")
+        return 1
     try:
         server = WSGIServer(app, config.host, config.port, max_connections=config.max_connections)
     except OSError as problem:

@@ -7,18 +7,25 @@ command. A flag wins over its environment variable.
 Secrets come only from the environment, never from flags (a command line is visible to every
 user of the machine): ``ASSISTANTS_BACKEND_API_KEY`` (the backend's key, sent as a bearer
 token) and ``ASSISTANTS_SERVER_API_KEYS`` (the keys clients must present, comma-separated).
-Without client keys, the server serves only loopback clients.
+Without client keys, the server serves only loopback clients. A PostgreSQL URL with a password
+is accepted in ``--db``, with a warning: it is better kept in ``ASSISTANTS_DB`` (or left to
+libpq: ``PGPASSWORD``, ``~/.pgpass``). The password is never logged nor shown (``redact``).
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
+
+from assistants_client.server.store import redact
+
+logger = logging.getLogger("assistants_client.server")
 
 __all__ = ["ConfigError", "ServerConfig", "parse_config"]
 
@@ -40,7 +47,10 @@ class ServerConfig:
     api_keys: tuple[str, ...] = attrs.field(default=(), repr=False)
     host: str = "127.0.0.1"
     port: int = 8000
-    db: str | None = None
+    db: str | None = attrs.field(default=None, repr=lambda db: repr(redact(db)))
+    db_pool: int = 10
+    db_timeout: float = 10.0
+    run_lease: float = 10.0
     workers: int = 32
     max_connections: int = 256
     run_expiry: float = 600.0
@@ -84,7 +94,25 @@ _SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "host": ("ASSISTANTS_HOST", "address to bind (default 127.0.0.1)"),
     "port": ("ASSISTANTS_PORT", "port to bind (default 8000; 0 picks a free one)"),
-    "db": ("ASSISTANTS_DB", "SQLite file that keeps the state (default: memory only)"),
+    "db": (
+        "ASSISTANTS_DB",
+        "where the state is kept: a SQLite file, or a postgresql:// URL for several server "
+        "processes on one database (default: memory only)",
+    ),
+    "db-pool": (
+        "ASSISTANTS_DB_POOL",
+        "PostgreSQL connections each process opens at most (default 10)",
+    ),
+    "db-timeout": (
+        "ASSISTANTS_DB_TIMEOUT",
+        "seconds a database connection, statement or lock may take before the request gets a "
+        "retryable 503 (default 10)",
+    ),
+    "run-lease": (
+        "ASSISTANTS_RUN_LEASE",
+        "seconds a process's claim on a run lasts without renewal: a run whose process died "
+        "fails after this (default 10)",
+    ),
     "model-map": (
         "ASSISTANTS_MODEL_MAP",
         "FROM=TO: send model FROM to the backend as TO (repeatable; comma-separated in the "
@@ -141,6 +169,10 @@ def _number(name: str, raw: str, kind: type[Any], minimum: float) -> Any:
     return value
 
 
+def _has_password(location: str) -> bool:
+    return redact(location) != location
+
+
 def _model_map(entries: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for entry in entries:
@@ -185,11 +217,21 @@ def parse_config(
     if (port := setting("port")) is not None:
         fields["port"] = _number("port", port, int, 0)
     if (db := setting("db")) is not None:
+        if args["db"] is not None and _has_password(str(db)):
+            logger.warning(
+                "--db %s carries a password, which every user of the machine can read in the "
+                "process list: set the URL in ASSISTANTS_DB, or the password in PGPASSWORD or "
+                "~/.pgpass",
+                redact(str(db)),
+            )
         fields["db"] = db
     if (mapping := setting("model-map")) is not None:
         fields["model_map"] = _model_map(mapping)
     for flag, name, kind, minimum in (
         ("workers", "workers", int, 1),
+        ("db-pool", "db_pool", int, 1),
+        ("db-timeout", "db_timeout", float, 0.1),
+        ("run-lease", "run_lease", float, 1),
         ("max-connections", "max_connections", int, 1),
         ("run-expiry", "run_expiry", float, 1),
         ("backend-timeout", "backend_read_timeout", float, 0.1),

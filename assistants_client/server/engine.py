@@ -8,25 +8,36 @@ Runs:
 
 * A run is executed by a :class:`~assistants_client.server.runs.TurnDriver`, turn by turn: the
   first turn when it is created, the next one each time tool outputs are submitted.
-* A streamed run is driven by the request that streams it; if its client goes away, the rest
-  of the turn goes on in the background. A run that is not streamed goes to a bounded pool of
-  worker threads at once, and its creation answers ``queued``.
-* ``cancel_run`` marks the run ``cancelling`` and signals its turn, which stops the responder
-  (within a second) and ends the run ``cancelled``, keeping the text received so far.
-* A run left in ``requires_action`` past its ``expires_at`` becomes ``expired`` (checked on
-  every request and once a second).
-* At start, a run that was under way when the engine stopped is resumed if its turn was
-  prepared in advance (scripted replies), else it fails with ``server_error``: a live answer
-  cannot be resumed. No run stays ``in_progress`` forever.
+* Every operation runs in one store transaction; what it reads and writes goes through the
+  store, so several engines (server processes) on one shared store serve one API.
+* A run is driven by the one process that holds its *claim* (see ``store.py``). A streamed run
+  is claimed by the process that streams it, driven by the request; if its client goes away,
+  the rest of the turn goes on in the background. A run that is not streamed is stored
+  ``queued`` and claimed by a process with a free worker (of ``workers``): this one at once,
+  usually, or any other.
+* Each process renews the claims it drives once a second; a claim not renewed lapses after
+  ``lease`` seconds (its process stopped), and any process then ends the run: a turn prepared
+  in advance (scripted replies) is queued again, else the run fails with ``server_error``: a
+  live answer cannot be resumed. No run stays ``in_progress`` forever.
+* ``cancel_run`` marks the run ``cancelling`` and signals its turn, in this process or, through
+  the store, in the one that drives it (which also polls its runs' statuses each second); the
+  turn stops the responder (within a second) and ends the run ``cancelled``, keeping the text
+  received so far.
+* A run left in ``requires_action`` past its ``expires_at`` becomes ``expired`` (when it is
+  read, and by a sweep once a second).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import copy
 import logging
 import math
+import os
 import re
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -41,7 +52,7 @@ from assistants_client.server.objects import ASSISTANT_KEYS, OPENAI_TOOL_RESOURC
 from assistants_client.server.responders import Responder, ToolRound, Turn, UnsupportedInput
 from assistants_client.server.runs import ACTIVE, Event, TurnDriver, close_run, event
 from assistants_client.server.schema import RequestSchemas, ValidationFailure, request_schemas
-from assistants_client.server.store import Store
+from assistants_client.server.store import RunRow, Store, StoreError, UnknownCursor
 
 __all__ = ["Engine", "Request", "Route", "StreamResult", "Timing"]
 
@@ -49,7 +60,10 @@ logger = logging.getLogger("assistants_client.server")
 
 DEFAULT_RUN_EXPIRY = 600.0
 DEFAULT_WORKERS = 32
+DEFAULT_LEASE = 10.0
+# How often claims are renewed, lapsed claims and expired runs swept, statuses polled.
 SWEEP_EVERY = 1.0
+INTERRUPTED = "The server stopped while the run was under way."
 
 
 @dataclass(frozen=True)
@@ -95,9 +109,40 @@ class Route:
 
 @dataclass
 class _Active:
-    """A run being executed by this engine: the signal its turn watches."""
+    """A run this engine drives: the signal its turn watches."""
 
     cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+class _Listening(Iterator[Event]):
+    """The events of a streamed turn: the opening ones, then the turn's as it goes.
+
+    Closed before its end (the client went away, or never read a byte), it hands the rest of
+    the turn to the engine's workers: the run goes on without a listener.
+    """
+
+    def __init__(self, engine: Engine, turn: Iterator[Event], opening: list[Event]) -> None:
+        self._engine = engine
+        self._turn = turn
+        self._opening = opening
+        self._done = False
+        self._closed = False
+
+    def __next__(self) -> Event:
+        if self._opening:
+            return self._opening.pop(0)
+        try:
+            return next(self._turn)
+        except StopIteration:
+            self._done = True
+            raise
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if not self._done:
+            self._engine._continue(self._turn)
 
 
 def _not_found(kind: str, obj_id: str, param: str) -> ApiError:
@@ -159,11 +204,14 @@ def _exhaust(events: Iterator[Event]) -> None:
 
 class Engine:
     """The API over a store and a responder. Thread-safe: every request may come on its own
-    thread; ``store.lock`` guards the objects, and is never held while a responder is awaited.
+    thread, and runs in a store transaction of its own; no transaction is open while a
+    responder is awaited.
 
     * ``foundry``: answer lists in Azure AI Foundry's shape (no ``object`` nor ``first_id``).
     * ``extra_tool_types``: tool types accepted beyond the spec's (a vendor's own).
-    * ``workers``: how many runs execute in the background at once; more wait ``queued``.
+    * ``workers``: how many runs this engine executes in the background at once; more wait
+      ``queued`` (for this engine's next free worker, or another's).
+    * ``lease``: seconds a claim on a run lasts unless renewed (see the module docstring).
     """
 
     def __init__(
@@ -175,28 +223,45 @@ class Engine:
         workers: int = DEFAULT_WORKERS,
         foundry: bool = False,
         extra_tool_types: frozenset[str] = frozenset(),
+        lease: float = DEFAULT_LEASE,
     ) -> None:
         self.store = store
-        self.lock = store.lock
         self.responder = responder
         self.timing = timing or Timing()
         self.foundry = foundry
         self.extra_tool_types = extra_tool_types
+        self.lease = lease
+        # Who this engine is, in the claims it holds: unique per process and start.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.schemas: RequestSchemas = request_schemas()
+        self._workers = workers
+        self._busy = 0  # runs claimed for the workers and not yet done
         self._active: dict[str, _Active] = {}
+        self._active_lock = threading.Lock()
+        self._held_keys: set[str] = set()
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="assistants-run"
         )
         self._closed = threading.Event()
-        self._last_sweep = 0.0
+        self._wake = threading.Event()
+        self._unavailable = False
         self.routes = self._build_routes()
-        self._recover()
-        self._sweeper = threading.Thread(target=self._sweep_forever, daemon=True)
-        self._sweeper.start()
+        if not store.shared:
+            # The store is this process's alone: whatever it finds claimed, a process that
+            # stopped left behind.
+            self._sweep_lapsed(everyone=True)
+        self._stop_listening = store.listen_cancels(self._cancelled_elsewhere)
+        self._background = threading.Thread(
+            target=self._background_work, name="assistants-runs", daemon=True
+        )
+        self._background.start()
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        return self.store.transaction()
 
     def forget_runs(self) -> None:
         """Stop every turn under way and forget them (before the store is cleared)."""
-        with self.lock:
+        with self._active_lock:
             for active in self._active.values():
                 active.cancelled.set()
             self._active.clear()
@@ -206,13 +271,22 @@ class Engine:
         return self._closed.is_set()
 
     def close(self) -> None:
-        """Stop: turns under way stop where they are, without changing their runs, which a
-        restart on the same store then resumes or fails (see the module docstring)."""
+        """Stop: turns under way stop where they are, without changing their runs. Their
+        claims lapse at once, so that another process (or a restart on the same store) ends
+        them (see the module docstring)."""
         self._closed.set()
-        with self.lock:
+        self._wake.set()
+        if self._stop_listening is not None:
+            self._stop_listening()
+        with self._active_lock:
             for active in self._active.values():
                 active.cancelled.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._background.join(5.0)
+        try:
+            self.store.lapse(self.owner)
+        except StoreError as problem:
+            logger.warning("could not release this process's runs: %s", problem)
 
     # -- routing --------------------------------------------------------------------------
 
@@ -265,8 +339,7 @@ class Engine:
             self._validate(route.operation_id, body)
         elif body is None:
             body = {}
-        self._expire_due()
-        with self.lock:
+        with self.store.transaction():
             return route.handler(request, body, **params)
 
     def _validate(self, operation_id: str, body: Any) -> None:
@@ -321,21 +394,33 @@ class Engine:
     # -- the Host of the run drivers ------------------------------------------------------
 
     def put(self, kind: str, obj: JSONDict, parent: str) -> None:
-        self.store.put(kind, obj["id"], obj, parent)
+        self.store.insert(kind, obj["id"], obj, parent)
 
     def save(self, kind: str, obj: JSONDict) -> None:
-        self.store.save(kind, obj["id"])
+        self.store.update(kind, obj["id"], obj)
 
     def save_run(self, record: JSONDict) -> None:
         run = record["run"]
-        self.store.save("run", run["id"])
+        self.store.update("run", run["id"], record)
         if run["status"] not in ACTIVE:
-            self._active.pop(run["id"], None)
             # A step reports its run's expiry, which an ended run no longer has.
             for step in self.store.children("step", run["id"]):
                 if step["expires_at"] is not None:
                     step["expires_at"] = None
-                    self.store.save("step", step["id"])
+                    self.store.update("step", step["id"], step)
+
+    def reload_run(self, record: JSONDict) -> str | None:
+        """In a transaction: lock the run's row and return its stored status, if this engine
+        still drives the run (None: it was deleted, or its claim lapsed and someone else
+        ended it). What others may change of a driven run (its metadata) is taken over."""
+        run = record["run"]
+        row = self.store.get_run(run["id"], lock=True)
+        if row is None or row.claimed_by != self.owner:
+            return None
+        stored = row.record["run"]
+        run["metadata"] = stored["metadata"]
+        status: str = stored["status"]
+        return status
 
     def message_of(self, record: JSONDict, message_id: str) -> JSONDict | None:
         return self.store.get("message", message_id, record["run"]["thread_id"])
@@ -347,9 +432,11 @@ class Engine:
 
     def _page(
         self,
-        items: list[JSONDict],
+        kind: str,
+        parent: str,
         query: dict[str, list[str]],
-        view: Callable[[JSONDict], JSONDict] = copy.deepcopy,
+        view: Callable[[JSONDict], JSONDict] = lambda found: found,
+        run_id: str | None = None,
     ) -> JSONDict:
         def one(name: str) -> str | None:
             values = query.get(name)
@@ -369,25 +456,19 @@ class Engine:
         order = one("order") or "desc"
         if order not in ("asc", "desc"):
             raise ApiError(400, f"order: {order!r} is not one of ['asc', 'desc']", param="order")
-        seqs = self.store.seqs
-        ascending = order == "asc"
-        ordered = items if ascending else items[::-1]
-        for name in ("after", "before"):
-            cursor = one(name)
-            if cursor is None:
-                continue
-            if cursor not in seqs:
-                raise ApiError(400, f"{name}: no object with id '{cursor}'", param=name)
-            mark = seqs[cursor]
-            later = (name == "after") == ascending
-            ordered = [
-                o for o in ordered if (seqs[o["id"]] > mark) == later and seqs[o["id"]] != mark
-            ]
-        if one("before") is not None and one("after") is None:
-            chosen = ordered[-limit:]
-        else:
-            chosen = ordered[:limit]
-        return objects.page([view(o) for o in chosen], len(ordered) > limit, foundry=self.foundry)
+        try:
+            chosen, more = self.store.page(
+                kind,
+                parent,
+                limit=limit,
+                ascending=order == "asc",
+                after=one("after"),
+                before=one("before"),
+                run_id=run_id,
+            )
+        except UnknownCursor as unknown:
+            raise ApiError(400, str(unknown), param=unknown.name) from None
+        return objects.page([view(o) for o in chosen], more, foundry=self.foundry)
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -397,8 +478,10 @@ class Engine:
             raise _not_found("assistant", assistant_id, param)
         return found
 
-    def _thread(self, thread_id: str) -> JSONDict:
-        found = self.store.get("thread", thread_id)
+    def _thread(self, thread_id: str, *, lock: bool = False) -> JSONDict:
+        """A thread; ``lock``: for a change of what it holds (a new message, a new run, its
+        deletion), which serializes those changes on one thread across processes."""
+        found = self.store.get("thread", thread_id, lock=lock)
         if found is None:
             raise _not_found("thread", thread_id, "thread_id")
         return found
@@ -410,21 +493,25 @@ class Engine:
             raise _not_found("message", message_id, "message_id")
         return found
 
-    def _record(self, thread_id: str, run_id: str) -> JSONDict:
+    def _run_row(self, thread_id: str, run_id: str, *, lock: bool = False) -> RunRow:
         self._thread(thread_id)
-        found = self.store.get("run", run_id, thread_id)
-        if found is None:
+        found = self.store.get_run(run_id, lock=lock)
+        if found is None or found.thread_id != thread_id:
             raise _not_found("run", run_id, "run_id")
+        run = found.record["run"]
+        due = run["expires_at"] is not None and objects.now() >= run["expires_at"]
+        if run["status"] == "requires_action" and due:
+            # Past its expiry: expired now, as the sweep would within a second.
+            if not lock:
+                return self._run_row(thread_id, run_id, lock=True)
+            close_run(self, found.record, "expired", [])
         return found
 
-    def _active_run(self, thread_id: str) -> JSONDict | None:
-        for record in self.store.children("run", thread_id):
-            if record["run"]["status"] in ACTIVE:
-                return record
-        return None
+    def _record(self, thread_id: str, run_id: str, *, lock: bool = False) -> JSONDict:
+        return self._run_row(thread_id, run_id, lock=lock).record
 
     def _ensure_idle(self, thread_id: str) -> None:
-        record = self._active_run(thread_id)
+        record = self.store.active_run(thread_id)
         if record is not None:
             run = record["run"]
             raise ApiError(
@@ -438,15 +525,16 @@ class Engine:
 
     def list_assistants(self, request: Request, body: JSONDict) -> JSONDict:
         return self._page(
-            self.store.children("assistant"),
+            "assistant",
+            "",
             request.query,
             lambda assistant: objects.ordered(assistant, ASSISTANT_KEYS),
         )
 
     def create_assistant(self, request: Request, body: JSONDict) -> JSONDict:
         assistant = objects.assistant(body, metadata=_check_metadata(body.get("metadata")))
-        self.store.put("assistant", assistant["id"], assistant)
-        return copy.deepcopy(assistant)
+        self.store.insert("assistant", assistant["id"], assistant)
+        return assistant
 
     def get_assistant(self, request: Request, body: JSONDict, assistant_id: str) -> JSONDict:
         return objects.ordered(self._assistant(assistant_id), ASSISTANT_KEYS)
@@ -455,7 +543,7 @@ class Engine:
         assistant = self._assistant(assistant_id)
         metadata = _check_metadata(body["metadata"]) if "metadata" in body else None
         objects.update_assistant(assistant, body, metadata)
-        self.store.save("assistant", assistant_id)
+        self.store.update("assistant", assistant_id, assistant)
         return objects.ordered(assistant, ASSISTANT_KEYS)
 
     def delete_assistant(self, request: Request, body: JSONDict, assistant_id: str) -> JSONDict:
@@ -475,16 +563,16 @@ class Engine:
         if resources is None:
             resources = objects.tool_resources(body.get("tool_resources"))
         thread = objects.thread(resources, metadata=metadata)
-        self.store.put("thread", thread["id"], thread)
+        self.store.insert("thread", thread["id"], thread)
         for message in messages:
             self._add_message(thread["id"], message)
         return thread
 
     def create_thread(self, request: Request, body: JSONDict) -> JSONDict:
-        return copy.deepcopy(self._create_thread(body, "body"))
+        return self._create_thread(body, "body")
 
     def get_thread(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
-        thread = copy.deepcopy(self._thread(thread_id))
+        thread = self._thread(thread_id)
         # Recorded: a thread whose create and modify answers show no resources is read back
         # with an empty code interpreter entry.
         thread["tool_resources"] = objects.code_interpreter_default(thread["tool_resources"])
@@ -497,23 +585,23 @@ class Engine:
             thread["tool_resources"] = objects.tool_resources(body["tool_resources"])
         if metadata is not None:
             thread["metadata"] = metadata
-        self.store.save("thread", thread_id)
-        return copy.deepcopy(thread)
+        self.store.update("thread", thread_id, thread)
+        return thread
 
     def delete_thread(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
-        self._thread(thread_id)
-        for message in self.store.children("message", thread_id):
-            self.store.delete("message", message["id"])
+        self._thread(thread_id, lock=True)
+        # Runs before steps and messages: the order in which a turn locks them.
         for record in self.store.children("run", thread_id):
             run_id = record["run"]["id"]
-            active = self._active.pop(run_id, None)
-            if active is not None:
-                active.cancelled.set()
-            # A turn still under way sees its run gone by this status, and stops.
-            record["run"]["status"] = "cancelled"
-            for step in self.store.children("step", run_id):
-                self.store.delete("step", step["id"])
-            self.store.delete("run", run_id)
+            row = self.store.get_run(run_id, lock=True)
+            if row is None:
+                continue
+            if row.claimed_by is not None:
+                # The turn under way finds its run gone, and stops.
+                self._signal(run_id, row.claimed_by)
+            self.store.delete_children("step", run_id)
+        self.store.delete_children("run", thread_id)
+        self.store.delete_children("message", thread_id)
         self.store.delete("thread", thread_id)
         return objects.deleted(thread_id, "thread")
 
@@ -528,19 +616,17 @@ class Engine:
         assistant_id: str | None = None,
     ) -> JSONDict:
         message = objects.message(thread_id, body, run_id=run_id, assistant_id=assistant_id)
-        self.store.put("message", message["id"], message, thread_id)
+        self.store.insert("message", message["id"], message, thread_id)
         return message
 
     def list_messages(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
         self._thread(thread_id)
-        messages = self.store.children("message", thread_id)
         run_filter = request.query.get("run_id")
-        if run_filter and run_filter[-1]:
-            messages = [m for m in messages if m["run_id"] == run_filter[-1]]
-        return self._page(messages, request.query, objects.message_view)
+        run_id = run_filter[-1] if run_filter and run_filter[-1] else None
+        return self._page("message", thread_id, request.query, objects.message_view, run_id)
 
     def create_message(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
-        self._thread(thread_id)
+        self._thread(thread_id, lock=True)
         self._ensure_idle(thread_id)
         _check_metadata(body.get("metadata"))
         return objects.message_view(self._add_message(thread_id, body))
@@ -556,7 +642,7 @@ class Engine:
         message = self._message(thread_id, message_id)
         if "metadata" in body:
             message["metadata"] = _check_metadata(body["metadata"])
-        self.store.save("message", message_id)
+        self.store.update("message", message_id, message)
         return objects.modified_message_view(message)
 
     def delete_message(
@@ -616,7 +702,10 @@ class Engine:
     def _new_run(
         self, thread_id: str, body: JSONDict, resources: JSONDict | None = None
     ) -> JSONDict:
-        """A queued run; ``resources`` are its tool resources (those of createThreadAndRun)."""
+        """A queued run; ``resources`` are its tool resources (those of createThreadAndRun).
+
+        The caller holds the thread's lock (or made the thread in this transaction).
+        """
         assistant = self._assistant(body["assistant_id"], "body.assistant_id")
         self._ensure_idle(thread_id)
         metadata = _check_metadata(body.get("metadata"))
@@ -668,28 +757,34 @@ class Engine:
         for message in additional:
             self._add_message(thread_id, message)
         record["state"]["prepared"] = self.responder.prepare(self._turn(record))
-        self.store.put("run", run["id"], record, thread_id)
-        self._active[run["id"]] = _Active()
+        self.store.insert("run", run["id"], record, thread_id)
         return record
 
-    def _start(self, record: JSONDict, thread: JSONDict | None, streaming: bool) -> Any:
+    def _start(self, record: JSONDict, opening: list[Event], *, streaming: bool) -> Any:
+        """A queued turn: streamed by this request (after ``opening``), or left to a worker."""
         run = record["run"]
         if not streaming:
-            self._in_background(record)
+            self.store.on_commit(self._wake.set)
             return copy.deepcopy(run)
-        opening: list[Event] = []
-        if thread is not None:
-            opening.append(event("thread.created", thread))
-        opening.append(event("thread.run.created", run))
-        opening.append(event("thread.run.queued", run))
-        return StreamResult(self._listen(record, opening))
+        run_id = run["id"]
+        self.store.claim(run_id, self.owner, self.lease)
+        active = _Active()
+        self.store.on_commit(lambda: self._register(run_id, active))
+        turn = self._driven(record, active, background=False)
+        return StreamResult(_Listening(self, turn, opening))
 
     def create_run(self, request: Request, body: JSONDict, thread_id: str) -> Any:
-        self._thread(thread_id)
+        self._thread(thread_id, lock=True)
         record = self._new_run(thread_id, body)
-        return self._start(record, None, bool(body.get("stream")))
+        if not body.get("stream"):
+            return self._start(record, [], streaming=False)
+        run = record["run"]
+        opening = [event("thread.run.created", run), event("thread.run.queued", run)]
+        return self._start(record, opening, streaming=True)
 
     def create_thread_and_run(self, request: Request, body: JSONDict) -> Any:
+        # A refused request leaves nothing behind, not even its new thread: its transaction
+        # rolls back.
         self._assistant(body["assistant_id"], "body.assistant_id")
         _check_metadata(body.get("metadata"))
         thread_body = dict(body.get("thread") or {})
@@ -709,31 +804,36 @@ class Engine:
             thread_resources = objects.code_interpreter_default(thread_resources)
         thread = self._create_thread(thread_body, "body.thread", thread_resources)
         run_body = {k: v for k, v in body.items() if k not in ("thread", "tool_resources")}
-        try:
-            record = self._new_run(thread["id"], run_body, resources)
-        except ApiError:
-            # Nothing of a refused request stays behind, not even its new thread.
-            self.delete_thread(request, {}, thread["id"])
-            raise
-        return self._start(record, copy.deepcopy(thread), bool(body.get("stream")))
+        record = self._new_run(thread["id"], run_body, resources)
+        if not body.get("stream"):
+            return self._start(record, [], streaming=False)
+        run = record["run"]
+        opening = [
+            event("thread.created", thread),
+            event("thread.run.created", run),
+            event("thread.run.queued", run),
+        ]
+        return self._start(record, opening, streaming=True)
 
     def list_runs(self, request: Request, body: JSONDict, thread_id: str) -> JSONDict:
         self._thread(thread_id)
-        runs = [record["run"] for record in self.store.children("run", thread_id)]
-        return self._page(runs, request.query)
+        return self._page("run", thread_id, request.query, lambda record: record["run"])
 
     def get_run(self, request: Request, body: JSONDict, thread_id: str, run_id: str) -> JSONDict:
-        return copy.deepcopy(self._record(thread_id, run_id)["run"])
+        run: JSONDict = self._record(thread_id, run_id)["run"]
+        return run
 
     def update_run(self, request: Request, body: JSONDict, thread_id: str, run_id: str) -> JSONDict:
-        record = self._record(thread_id, run_id)
+        record = self._record(thread_id, run_id, lock=True)
         if "metadata" in body:
             record["run"]["metadata"] = _check_metadata(body["metadata"])
-        self.store.save("run", run_id)
-        return copy.deepcopy(record["run"])
+        self.store.update("run", run_id, record)
+        run: JSONDict = record["run"]
+        return run
 
     def cancel_run(self, request: Request, body: JSONDict, thread_id: str, run_id: str) -> JSONDict:
-        record = self._record(thread_id, run_id)
+        row = self._run_row(thread_id, run_id, lock=True)
+        record = row.record
         run = record["run"]
         if run["status"] == "cancelling":
             return copy.deepcopy(run)
@@ -743,29 +843,35 @@ class Engine:
                 f"Cannot cancel run with status '{run['status']}'.",
                 param="run_id",
             )
-        waiting = run["status"] == "requires_action"
         run["status"] = "cancelling"
-        self.store.save("run", run_id)
-        active = self._active.get(run_id)
-        if active is not None:
-            active.cancelled.set()
-        answer: JSONDict = copy.deepcopy(run)
-        if waiting or active is None:
-            # No turn is under way to notice the signal: end the run here.
-            self._pool.submit(self._finish_cancel, record)
-        return answer
+        self.store.update("run", run_id, record)
+        if row.claimed_by is None:
+            # No turn is under way (the run waits for tool outputs, or for a worker): this
+            # process ends the run, and claims it meanwhile, in case it stops first.
+            self.store.claim(run_id, self.owner, self.lease)
+            self.store.on_commit(lambda: self._submit(self._finish_cancel, run_id))
+        else:
+            self._signal(run_id, row.claimed_by)
+        return copy.deepcopy(run)
 
-    def _finish_cancel(self, record: JSONDict) -> None:
+    def _finish_cancel(self, run_id: str) -> None:
         if self.timing.cancelling > 0:
             time.sleep(self.timing.cancelling)
-        with self.lock:
-            if record["run"]["status"] == "cancelling":
-                close_run(self, record, "cancelled", [])
+        try:
+            with self.store.transaction():
+                row = self.store.get_run(run_id, lock=True)
+                if row is None or row.claimed_by != self.owner:
+                    return
+                if row.record["run"]["status"] == "cancelling":
+                    close_run(self, row.record, "cancelled", [])
+        except StoreError as problem:
+            # The claim lapses, and a sweep ends the run.
+            logger.warning("could not end the cancelled run %s: %s", run_id, problem)
 
     def submit_tool_outputs(
         self, request: Request, body: JSONDict, thread_id: str, run_id: str
     ) -> Any:
-        record = self._record(thread_id, run_id)
+        record = self._record(thread_id, run_id, lock=True)
         run = record["run"]
         if run["status"] != "requires_action" or run["required_action"] is None:
             raise ApiError(
@@ -815,7 +921,7 @@ class Engine:
             step["status"] = "completed"
             step["completed_at"] = now
             step["usage"] = objects.usage(*state.get("step_usage", [0, 0]))
-            self.store.save("step", step["id"])
+            self.store.update("step", step["id"], step)
         state.setdefault("rounds", []).append(
             {"calls": state.pop("calls", []), "outputs": dict(outputs)}
         )
@@ -823,14 +929,12 @@ class Engine:
         run["status"] = "queued"
         run["required_action"] = None
         state["prepared"] = self.responder.prepare(self._turn(record))
-        self.store.save("run", run_id)
-        self._active[run_id] = _Active()
+        self.store.update("run", run_id, record)
         if not body.get("stream"):
-            self._in_background(record)
-            return copy.deepcopy(run)
+            return self._start(record, [], streaming=False)
         opening = [event("thread.run.step.completed", step)] if step is not None else []
         opening.append(event("thread.run.queued", run))
-        return StreamResult(self._listen(record, opening))
+        return self._start(record, opening, streaming=True)
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -838,7 +942,7 @@ class Engine:
         self, request: Request, body: JSONDict, thread_id: str, run_id: str
     ) -> JSONDict:
         self._record(thread_id, run_id)
-        return self._page(self.store.children("step", run_id), request.query)
+        return self._page("step", run_id, request.query)
 
     def get_run_step(
         self, request: Request, body: JSONDict, thread_id: str, run_id: str, step_id: str
@@ -847,28 +951,64 @@ class Engine:
         step = self.store.get("step", step_id, run_id)
         if step is None:
             raise _not_found("run step", step_id, "step_id")
-        return copy.deepcopy(step)
+        return step
 
     # -- executing runs -------------------------------------------------------------------
 
-    def _driver(self, record: JSONDict, *, background: bool) -> TurnDriver:
-        run_id = record["run"]["id"]
-        active = self._active.setdefault(run_id, _Active())
-        timing = self.timing
-        return TurnDriver(
-            self,
-            self.responder,
-            record,
-            self._turn(record),
-            active.cancelled,
-            queued_delay=timing.queued,
-            answer_delay=timing.in_progress if background else 0.0,
-            cancel_delay=timing.cancelling,
-        )
+    def _register(self, run_id: str, active: _Active) -> None:
+        with self._active_lock:
+            self._active[run_id] = active
 
-    def _in_background(self, record: JSONDict) -> None:
-        driver = self._driver(record, background=True)
-        self._pool.submit(self._drive_quietly, driver.drive())
+    def _unregister(self, run_id: str, active: _Active) -> None:
+        with self._active_lock:
+            if self._active.get(run_id) is active:
+                del self._active[run_id]
+
+    def _signal(self, run_id: str, owner: str) -> None:
+        """Tell the turn of a run that it is cancelled (or gone), here or where it runs."""
+        if owner == self.owner:
+            self.store.on_commit(lambda: self._cancelled_elsewhere(run_id))
+        else:
+            self.store.notify_cancel(run_id)
+
+    def _cancelled_elsewhere(self, run_id: str) -> None:
+        with self._active_lock:
+            active = self._active.get(run_id)
+        if active is not None:
+            active.cancelled.set()
+
+    def _driven(self, record: JSONDict, active: _Active, *, background: bool) -> Iterator[Event]:
+        """The events of one turn of a run this engine claimed; it is this engine's run (its
+        claim renewed) until the turn ends, whichever way."""
+        run_id = record["run"]["id"]
+        timing = self.timing
+        try:
+            driver = TurnDriver(
+                self,
+                self.responder,
+                record,
+                self._turn(record),
+                active.cancelled,
+                queued_delay=timing.queued,
+                answer_delay=timing.in_progress if background else 0.0,
+                cancel_delay=timing.cancelling,
+            )
+            yield from driver.drive()
+        finally:
+            self._unregister(run_id, active)
+
+    def _submit(self, work: Callable[..., None], *args: Any) -> None:
+        """``work(*args)`` on a worker, unless the engine closes."""
+        if self.closing:
+            return
+        try:
+            self._pool.submit(work, *args)
+        except RuntimeError:  # the pool shut down meanwhile
+            logger.debug("the engine closed before %s could start", work.__name__)
+
+    def _continue(self, turn: Iterator[Event]) -> None:
+        """The rest of a streamed turn whose client went away, on a worker."""
+        self._submit(self._drive_quietly, turn)
 
     @staticmethod
     def _drive_quietly(events: Iterator[Event]) -> None:
@@ -877,71 +1017,117 @@ class Engine:
         except Exception:
             logger.exception("a run failed in the background")
 
-    def _listen(self, record: JSONDict, opening: list[Event]) -> Iterator[Event]:
-        """The events of a streamed turn; a client that goes away leaves it to the pool."""
-        driver = self._driver(record, background=False)
-        events = driver.drive()
-        finished = False
+    def _drive_claimed(self, record: JSONDict, active: _Active) -> None:
         try:
-            yield from opening
-            # Not `yield from`: closing this generator must not close the turn's.
-            for item in events:  # noqa: UP028
-                yield item
-            finished = True
+            self._drive_quietly(self._driven(record, active, background=True))
         finally:
-            if not finished and not self.closing:
-                self._pool.submit(self._drive_quietly, events)
+            with self._active_lock:
+                self._busy -= 1
+            self._wake.set()
 
-    # -- expiry and recovery --------------------------------------------------------------
+    def _claim_queued(self) -> None:
+        """Claim queued runs for the free workers."""
+        with self._active_lock:
+            free = self._workers - self._busy
+        if free <= 0 or self.closing:
+            return
+        with self.store.transaction():
+            rows = self.store.claim_queued(self.owner, free, self.lease)
+        for row in rows:
+            active = _Active()
+            self._register(row.record["run"]["id"], active)
+            with self._active_lock:
+                self._busy += 1
+            try:
+                self._pool.submit(self._drive_claimed, row.record, active)
+            except RuntimeError:  # the pool shut down: the engine closes
+                self._unregister(row.record["run"]["id"], active)
+                with self._active_lock:
+                    self._busy -= 1
+
+    # -- claims, expiry and recovery ------------------------------------------------------
+
+    def _background_work(self) -> None:
+        """Claim queued runs when woken (or once a second); keep the claims, sweep lapsed
+        claims and expired runs once a second."""
+        next_keep = 0.0
+        while not self.closing:
+            self._wake.clear()
+            try:
+                if time.monotonic() >= next_keep:
+                    next_keep = time.monotonic() + SWEEP_EVERY
+                    self._keep()
+                self._claim_queued()
+                if self._unavailable:
+                    logger.warning("the store is available again")
+                    self._unavailable = False
+            except StoreError as problem:
+                if not self._unavailable:
+                    logger.warning("the store is unavailable: %s", problem)
+                    self._unavailable = True
+            except Exception:
+                logger.exception("the background work on runs failed")
+            self._wake.wait(max(0.0, next_keep - time.monotonic()))
+
+    def _keep(self) -> None:
+        with self._active_lock:
+            driven = list(self._active)
+            keys = list(self._held_keys)
+        held = self.store.renew(self.owner, driven, self.lease) if driven else {}
+        if keys:
+            self.store.renew_keys(self.owner, keys, self.lease)
+        for run_id in driven:
+            status = held.get(run_id)
+            if status is None or status == "cancelling":
+                # Cancelled through another process (should its notice have been lost), or
+                # gone: the turn stops.
+                self._cancelled_elsewhere(run_id)
+        self._sweep_lapsed()
+        self._expire_due()
+
+    def hold_key(self, key: str) -> None:
+        """Keep renewing a pending idempotency key (its answer is being streamed)."""
+        with self._active_lock:
+            self._held_keys.add(key)
+
+    def release_key(self, key: str) -> None:
+        with self._active_lock:
+            self._held_keys.discard(key)
 
     def _expire_due(self) -> None:
         """Expire the runs left in ``requires_action`` past their ``expires_at``."""
-        now = objects.now()
-        with self.lock:
-            for run_id in list(self._active):
-                thread_id = self.store.parent_of("run", run_id)
-                record = self.store.get("run", run_id, thread_id) if thread_id else None
-                if record is None:
-                    self._active.pop(run_id, None)
-                    continue
-                run = record["run"]
-                expires_at = run.get("expires_at")
-                due = expires_at is not None and now >= expires_at
-                if run["status"] == "requires_action" and due:
-                    close_run(self, record, "expired", [])
+        with self.store.transaction():
+            for row in self.store.due(objects.now()):
+                close_run(self, row.record, "expired", [])
 
-    def _sweep_forever(self) -> None:
-        while not self._closed.wait(SWEEP_EVERY):
-            try:
-                self._expire_due()
-            except Exception:
-                logger.exception("expiring runs failed")
+    def _sweep_lapsed(self, *, everyone: bool = False) -> None:
+        """End the runs whose process stopped (``everyone``: every run under way)."""
+        while True:
+            with self.store.transaction():
+                rows = self.store.lapsed(everyone=everyone)
+                for row in rows:
+                    self._end_lapsed(row)
+            if len(rows) < 100 or not everyone:
+                return
 
-    def _recover(self) -> None:
-        """Runs under way when the engine last stopped: resumed when prepared, else failed."""
-        with self.lock:
-            for _, record in list(self.store.iter_kind("run")):
-                run = record["run"]
-                status = run["status"]
-                if status == "requires_action":
-                    self._active[run["id"]] = _Active()  # for its expiry
-                if status not in ("queued", "in_progress", "cancelling"):
-                    continue
-                if status == "cancelling":
-                    close_run(self, record, "cancelled", [])
-                elif record["state"].get("prepared") is not None:
-                    run["status"] = "queued"
-                    self.store.save("run", run["id"])
-                    self._in_background(record)
-                else:
-                    self._fail_interrupted(record)
+    def _end_lapsed(self, row: RunRow) -> None:
+        record = row.record
+        run = record["run"]
+        logger.info("run %s: its process stopped while it was %s", run["id"], run["status"])
+        if run["status"] == "cancelling":
+            close_run(self, record, "cancelled", [])
+        elif run["status"] == "queued" or record["state"].get("prepared") is not None:
+            # Not started, or prepared in advance: another turn can answer it.
+            run["status"] = "queued"
+            self.store.update("run", run["id"], record)
+            self.store.claim(run["id"], None)
+            self.store.on_commit(self._wake.set)
+        else:
+            self._fail_interrupted(record)
 
     def _fail_interrupted(self, record: JSONDict) -> None:
         run = record["run"]
-        error = {
-            "code": "server_error",
-            "message": "The server restarted while the run was under way.",
-        }
+        error = {"code": "server_error", "message": INTERRUPTED}
         now = objects.now()
         message_id = record["state"].pop("message", None)
         if message_id is not None:
@@ -950,18 +1136,18 @@ class Engine:
                 message["status"] = "incomplete"
                 message["incomplete_at"] = now
                 message["incomplete_details"] = {"reason": "run_failed"}
-                self.store.save("message", message_id)
+                self.store.update("message", message_id, message)
         for step in self.steps_of(record):
             if step["status"] == "in_progress":
                 step["status"] = "failed"
                 step["failed_at"] = now
                 step["last_error"] = error
                 step["expires_at"] = None
-                self.store.save("step", step["id"])
+                self.store.update("step", step["id"], step)
         run["status"] = "failed"
         run["failed_at"] = now
         run["last_error"] = error
         run["expires_at"] = None
         prompt, completion = record["state"].get("usage", [0, 0])
         run["usage"] = objects.usage(prompt, completion)
-        self.store.save("run", run["id"])
+        self.store.update("run", run["id"], record)

@@ -10,12 +10,15 @@ standard-library server of ``stdlib.py``). Per request, in this order:
 4. the route, from the generated operations table (404, or 405 with ``Allow``);
 5. the body: at most ``max_body_bytes`` (413 otherwise), JSON nested at most 64 deep;
 6. the operation, at most once per ``Idempotency-Key`` (a retry gets the first answer, a
-   streamed one replayed);
+   streamed one replayed), in every process on the same store: the key is stored in the
+   operation's own transaction, and the store keeps a key unique;
 7. the answer: JSON, or server-sent events streamed as the engine produces them. A client
    that goes away is noticed on the next write; the run goes on in the engine.
 
 Errors have the API's shape, ``{"error": {"message", "type", "param", "code"}}``, and every
-answer carries an ``x-request-id``. No credential is ever echoed or logged.
+answer carries an ``x-request-id``. No credential is ever echoed or logged. A store that cannot
+be reached (the database went away) answers 503 with ``Retry-After``: nothing was written, and
+the client's retry (same key) is safe.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import hmac
 import json
 import logging
 import secrets
-import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -36,6 +39,7 @@ from requests.structures import CaseInsensitiveDict
 from assistants_client.server.config import is_loopback
 from assistants_client.server.engine import Request, Route, StreamResult
 from assistants_client.server.errors import ApiError, error_body
+from assistants_client.server.store import StoreError, StoreUnavailable
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -51,6 +55,9 @@ logger = logging.getLogger("assistants_client.server")
 MAX_JSON_DEPTH = 64
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 RUN_READS = frozenset({"getRun", "listRuns", "createRun", "createThreadAndRun", "cancelRun"})
+# How often a request waits for the answer of a duplicate still streaming (seconds).
+KEY_POLL = 0.02
+UNAVAILABLE_RETRY_AFTER = "1"
 
 StartResponse = Callable[..., Any]
 
@@ -80,8 +87,14 @@ class Engine(Protocol):
     """What the application needs of the engine."""
 
     store: Any
+    owner: str
+    lease: float
 
     def close(self) -> None: ...
+
+    def hold_key(self, key: str) -> None: ...
+
+    def release_key(self, key: str) -> None: ...
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]: ...
 
@@ -143,12 +156,6 @@ class _Stored:
     status: int
     headers: dict[str, str]
     body: bytes
-
-
-@dataclass
-class _InFlight:
-    done: threading.Event = field(default_factory=threading.Event)
-    result: _Stored | None = None
 
 
 def _read(stream: Any, size: int) -> bytes:
@@ -248,8 +255,6 @@ class ApiApp:
         self.poll_after_ms = poll_after_ms
         self.recorder = recorder
         self.faults = faults
-        self._in_flight: dict[str, _InFlight] = {}
-        self._in_flight_lock = threading.Lock()
 
     # -- WSGI ---------------------------------------------------------------------------------
 
@@ -259,6 +264,15 @@ class ApiApp:
             return self._handle(environ, start_response, request_id)
         except ApiError as error:
             return self._json(start_response, request_id, error.status, error.body(), error.headers)
+        except StoreUnavailable as problem:
+            logger.warning("answered 503, the store is unavailable: %s", problem)
+            body = error_body(
+                "The server's database is unavailable; nothing was changed. Retry the request.",
+                type="server_error",
+                code="database_unavailable",
+            )
+            headers = {"Retry-After": UNAVAILABLE_RETRY_AFTER}
+            return self._json(start_response, request_id, 503, body, headers)
         except Exception:
             logger.exception(
                 "unhandled error in %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
@@ -434,83 +448,39 @@ class ApiApp:
     def _once(
         self, key: str, route: Route, params: dict[str, str], request: Request
     ) -> _Stored | StreamResult:
-        """Run the operation once per key; concurrent and later duplicates get its answer.
+        """Run the operation once per key; duplicates, at once or later, in this process or
+        another on the same store, get its answer.
 
-        A streamed answer goes to the first request live (a StreamResult) and is stored when
-        it ends; duplicates wait for that and get the recorded stream.
+        The key is taken in the operation's transaction: a duplicate waits for that
+        transaction, then finds the answer. A streamed answer goes to the first request live
+        and is kept when its stream ends; until then a duplicate waits for it (and, should the
+        first request's process stop before that, runs the operation itself).
         """
         store = self.engine.store
-        owner = False
-        with self._in_flight_lock:
-            flight = self._in_flight.get(key)
-            if flight is None:
-                with store.lock:
-                    saved = store.get("idempotency", key)
-                flight = _InFlight()
-                if saved is not None:
-                    flight.result = _Stored(
-                        int(saved["status"]), dict(saved["headers"]), saved["body"].encode()
-                    )
-                    flight.done.set()
-                else:
-                    owner = True
-                self._in_flight[key] = flight
-        if not owner:
-            flight.done.wait()
-            if flight.result is None:  # the first attempt failed before storing anything
-                return self._once(key, route, params, request)
-            return flight.result
-        try:
-            outcome = self._run(route, params, request)
-        except BaseException:
-            with self._in_flight_lock:
-                self._in_flight.pop(key, None)
-            flight.done.set()
-            raise
-        if isinstance(outcome, StreamResult):
-            return StreamResult(self._recorded(key, flight, outcome.events))
-        return self._keep(key, flight, outcome)
-
-    def _recorded(
-        self, key: str, flight: _InFlight, events: Iterator[tuple[str, str]]
-    ) -> Iterator[tuple[str, str]]:
-        parts: list[bytes] = []
-        try:
-            for name, data in events:
-                parts.append(sse(name, data))
-                yield name, data
-        finally:
-            # Driven to the end even when the client went away: the run carries on.
-            for name, data in events:
-                parts.append(sse(name, data))
-            parts.append(DONE_EVENT)
-            headers = {"Content-Type": "text/event-stream; charset=utf-8"}
-            self._keep(key, flight, _Stored(200, headers, b"".join(parts)))
-
-    def _keep(self, key: str, flight: _InFlight, stored: _Stored) -> _Stored:
-        store = self.engine.store
-        if stored.status < 500:
-            with store.lock:
-                store.put(
-                    "idempotency",
-                    key,
-                    {
-                        "status": stored.status,
-                        "headers": stored.headers,
-                        "body": stored.body.decode(),
-                    },
-                )
-            flight.result = stored
-        else:
-            with self._in_flight_lock:
-                self._in_flight.pop(key, None)
-        flight.done.set()
-        return stored
-
-    def forget_keys(self) -> None:
-        """Forget the answers kept in memory for idempotency keys (the emulator's reset)."""
-        with self._in_flight_lock:
-            self._in_flight.clear()
+        owner = self.engine.owner
+        while True:
+            with store.transaction():
+                kept = store.claim_key(key, owner, self.engine.lease)
+                if kept is None:
+                    outcome = self._run(route, params, request)
+                    if isinstance(outcome, _Stored):
+                        if outcome.status < 500:
+                            body = outcome.body.decode()
+                            store.keep_key(key, outcome.status, outcome.headers, body)
+                        else:
+                            store.drop_key(key, owner)
+            if kept is None:
+                if isinstance(outcome, StreamResult):
+                    self.engine.hold_key(key)
+                    return StreamResult(_Recording(self.engine, key, outcome.events))
+                return outcome
+            if not kept.pending:
+                assert kept.status is not None
+                return _Stored(kept.status, dict(kept.headers), kept.body.encode())
+            if kept.lapsed and kept.owner is not None:
+                store.drop_key(key, kept.owner)  # its process stopped before the answer
+                continue
+            time.sleep(KEY_POLL)
 
     # -- answers ------------------------------------------------------------------------------
 
@@ -557,6 +527,59 @@ class ApiApp:
             ],
         )
         return _EventStream(result.events)
+
+
+class _Recording(Iterator[tuple[str, str]]):
+    """A streamed answer passed on live and recorded for its idempotency key.
+
+    Closed before its end (the client went away, or never read a byte), it drives the rest
+    itself: the run carries on, and the key's answer is the whole stream. Should the stream
+    fail, the key is let go, and a retry runs the operation again.
+    """
+
+    def __init__(self, engine: Engine, key: str, events: Iterator[tuple[str, str]]) -> None:
+        self._engine = engine
+        self._key = key
+        self._events = events
+        self._parts: list[bytes] = []
+        self._finished = False
+
+    def __next__(self) -> tuple[str, str]:
+        try:
+            name, data = next(self._events)
+        except StopIteration:
+            self._finish()
+            raise
+        except BaseException:
+            self._finish(failed=True)
+            raise
+        self._parts.append(sse(name, data))
+        return name, data
+
+    def close(self) -> None:
+        self._finish()
+
+    def _finish(self, *, failed: bool = False) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        store = self._engine.store
+        try:
+            if not failed:
+                for name, data in self._events:
+                    self._parts.append(sse(name, data))
+                self._parts.append(DONE_EVENT)
+                headers = {"Content-Type": "text/event-stream; charset=utf-8"}
+                store.keep_key(self._key, 200, headers, b"".join(self._parts).decode())
+                return
+        except Exception:
+            logger.exception("the streamed answer for an idempotency key was not kept")
+        finally:
+            self._engine.release_key(self._key)
+        try:
+            store.drop_key(self._key, self._engine.owner)
+        except StoreError as problem:
+            logger.warning("an idempotency key stays pending until it lapses: %s", problem)
 
 
 class _EventStream:

@@ -15,13 +15,17 @@ driver creates and updates the objects the API shows, exactly as the live API st
 * a failure fails the run with the responder's ``last_error`` and leaves the message
   ``incomplete`` with the text received so far; a cancel does the same as ``cancelled``.
 
-The driver holds the store's lock only while it changes objects, never while it waits for the
-responder, so a slow answer blocks nothing else. It yields the events; the caller streams them
-to a client or drops them (a run in the background).
+The driver changes objects in store transactions, and holds none while it waits for the
+responder, so a slow answer blocks nothing else. Each change of the run is a compare and set:
+in the transaction, the driver locks the run's row and checks that the run is still its own to
+drive (:meth:`Host.reload_run`): not deleted, not ended by someone else, and ``cancelling``
+when cancelled through any process, which it then honours. It yields the events; the caller
+streams them to a client or drops them (a run in the background).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -69,11 +73,15 @@ def event(name: str, data: Any) -> Event:
 class Host(Protocol):
     """What the driver needs of the engine."""
 
-    lock: threading.RLock
-
     @property
     def closing(self) -> bool:
         """The engine is stopping: a turn stops where it is and changes nothing more."""
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]: ...
+
+    def reload_run(self, record: JSONDict) -> str | None:
+        """In a transaction: the run's stored status, its row locked, if this engine still
+        drives it (None otherwise); what others may change of it is taken into ``record``."""
 
     def put(self, kind: str, obj: JSONDict, parent: str) -> None: ...
 
@@ -131,6 +139,7 @@ class TurnDriver:
         self.calls: dict[int, _Call] = {}
         self.usage = (0, 0)
         self.answered = False
+        self.gone = False  # the run is no longer this turn's: deleted, or ended by others
         self.ending: Finish | Failure | Expire | None = None
 
     # -- the turn -----------------------------------------------------------------------------
@@ -138,20 +147,20 @@ class TurnDriver:
     def drive(self) -> Iterator[Event]:
         if self.queued_delay > 0:
             self.cancelled.wait(self.queued_delay)
-        with self.host.lock:
-            if self.host.closing:
-                return
+        if self.host.closing:
+            return
+        with self.host.transaction():
             events = self._begin()
         yield from events
         if self.run["status"] == "in_progress":
             if self.answer_delay > 0:
                 self.cancelled.wait(self.answer_delay)
             yield from self._answer()
-        if self.host.closing:
+        if self.host.closing or self.gone:
             return
-        if self.run["status"] == "cancelling" and self.cancel_delay > 0:
+        if self.cancelled.is_set() and self.cancel_delay > 0:
             time.sleep(self.cancel_delay)
-        with self.host.lock:
+        with self.host.transaction():
             events = self._end()
         yield from events
 
@@ -159,10 +168,9 @@ class TurnDriver:
         increments = self.responder.respond(self.turn, self.cancelled)
         try:
             for increment in increments:
-                with self.host.lock:
-                    if self.run["status"] != "in_progress" or self.host.closing:
-                        break  # cancelled (or expired) meanwhile, or the engine stops
-                    events = self._apply(increment)
+                if self.cancelled.is_set() or self.host.closing:
+                    break  # cancelled or gone meanwhile, or the engine stops
+                events = self._apply(increment)
                 yield from events
                 if self.ending is not None:
                     break
@@ -174,10 +182,31 @@ class TurnDriver:
             if close is not None:
                 close()
 
+    def _current(self, expected: str) -> bool:
+        """In a transaction: whether the stored run is still this turn's, in ``expected``.
+
+        A run cancelled meanwhile (through any process) becomes ``cancelling`` here too, and
+        the turn stops answering; a run gone stops the turn.
+        """
+        status = self.host.reload_run(self.record)
+        if status == expected:
+            return True
+        if status == "cancelling":
+            self.run["status"] = "cancelling"
+        else:
+            self.gone = True
+        self.cancelled.set()
+        return False
+
+    def _changing(self, change: Callable[[], list[Event]]) -> list[Event]:
+        """``change`` in a transaction, if the run is still this turn's, in progress."""
+        with self.host.transaction():
+            if not self._current("in_progress"):
+                return []
+            return change()
+
     def _begin(self) -> list[Event]:
-        if self.run["status"] == "cancelling":
-            return []
-        if self.run["status"] != "queued":
+        if not self._current("queued"):
             return []
         self.run["status"] = "in_progress"
         if self.run["started_at"] is None:
@@ -229,8 +258,9 @@ class TurnDriver:
     def _text(self, piece: str) -> list[Event]:
         if not piece:
             return []
-        events = self._open_message() if self.message is None else []
-        assert self.message is not None
+        events = self._changing(self._open_message) if self.message is None else []
+        if self.message is None:
+            return events  # the run stopped being this turn's
         self.text.append(piece)
         content = self.message["content"]
         if not content:
@@ -288,7 +318,8 @@ class TurnDriver:
         events.append(event(f"thread.run.step.{step_status}", step))
         return events
 
-    def _tool_call(self, piece: ToolCallDelta) -> list[Event]:
+    def _open_tool_step(self) -> list[Event]:
+        """The end of the text before tool calls, and the tool calls' step."""
         events = self._close_message("completed") if self.message is not None else []
         if self.tool_step is None:
             self.tool_step = objects.step(
@@ -296,8 +327,17 @@ class TurnDriver:
             )
             self.host.put("step", self.tool_step, self.run["id"])
             self.state["tool_step"] = self.tool_step["id"]
+            self.host.save_run(self.record)
             events.append(event("thread.run.step.created", self.tool_step))
             events.append(event("thread.run.step.in_progress", self.tool_step))
+        return events
+
+    def _tool_call(self, piece: ToolCallDelta) -> list[Event]:
+        events: list[Event] = []
+        if self.message is not None or self.tool_step is None:
+            events = self._changing(self._open_tool_step)
+            if self.tool_step is None:
+                return events  # the run stopped being this turn's
         call = self.calls.get(piece.index)
         if call is None:
             stored = {
@@ -344,10 +384,11 @@ class TurnDriver:
 
     def _end(self) -> list[Event]:
         run = self.run
+        expected = "cancelling" if run["status"] == "cancelling" else "in_progress"
+        if not self._current(expected) and self.gone:
+            return []  # deleted, or ended by someone else meanwhile
         if run["status"] == "cancelling":
             return self._cancel()
-        if run["status"] != "in_progress":
-            return []  # expired or failed meanwhile, by someone else
         ending = self.ending
         if isinstance(ending, Failure):
             return self._fail(ending)
@@ -451,7 +492,10 @@ class TurnDriver:
         return close_run(self.host, self.record, "expired", self._open_parts())
 
     def _open_parts(self) -> list[Event]:
-        self._flush_text()
+        """Store the text received so far (``close_run`` ends the message as stored)."""
+        if self.message is not None and self.text:
+            self._flush_text()
+            self.host.save("message", self.message)
         self._add_usage()
         return []
 

@@ -1,165 +1,391 @@
-"""The emulator's state: API objects in insertion order, optionally persisted to SQLite.
+"""Where the server's state lives: the store port, and the choice of its adapter.
 
-Everything lives in memory; with a database path every change is also written through to a
-SQLite file (one row per object), so a restarted emulator finds the same state. Callers hold
-``Store.lock`` around every read and write.
+Three adapters implement :class:`Store` (in ``stores/``); ``stores.open_store(location)`` opens
+the one ``location`` names:
+
+* ``None``: memory (``stores/memory.py``): the emulator's default and the tests', gone when the
+  process ends;
+* a file path: SQLite (``stores/sqlite.py``): the server's embedded store, for one process;
+* a ``postgresql://`` URL: PostgreSQL (``stores/postgres.py``): any number of server processes
+  on one database serve one API.
+
+**Transactions.** Every operation of the engine runs in one transaction: ``with
+store.transaction():``. Memory and SQLite serialize transactions (a lock; for SQLite also
+``BEGIN IMMEDIATE``, which excludes other processes); PostgreSQL runs them concurrently and
+serializes what must be serialized with row locks (``lock=True`` reads are ``SELECT ... FOR
+UPDATE``). A transaction opened inside another is a savepoint: an exception rolls back what it
+wrote and nothing else. A store method called outside any transaction runs in one of its own.
+Transactions belong to a thread; a generator must not ``yield`` inside one.
+
+**Objects.** JSON documents by kind and id, each under a parent: ``""`` for assistants and
+threads, a thread for its messages and runs, a run for its steps. Reads return fresh copies:
+changing one changes nothing stored until it is written back (:meth:`Store.update`). Each
+object gets a number from one sequence when it is inserted (``seq``): lists are in that order,
+and cursors name positions in it. A deleted object leaves a tombstone with its number, so that a
+cursor naming it still works. Lists are pages read with ``limit + 1`` rows, so ``has_more`` is
+exact.
+
+**Runs.** A run is stored as its *record*, ``{"run": <the API object>, "state": {...}}``. Next to
+it the store keeps the run's status and expiry (copied from the record on every write, for the
+queries below) and its *claim*: which server process drives the run, until when. A process
+claims a run (:meth:`Store.claim`, or :meth:`Store.claim_queued` for queued runs nobody drives),
+renews its claims while it drives them (:meth:`Store.renew`), and loses a claim it no longer
+renews: :meth:`Store.lapsed` finds those runs, for any process to end. A run's claim ends when
+the run leaves the statuses a process drives (``queued``, ``in_progress``, ``cancelling``).
+Lease times are the store's clock (the database's, for PostgreSQL), so the processes' clocks
+need not agree.
+
+**Idempotency keys.** One row per key, unique in the store: the first request with a key
+inserts it (:meth:`Store.claim_key`) in the transaction of its operation, so a duplicate waits
+for that transaction and then finds the answer (:meth:`Store.keep_key`). A streamed answer is
+kept when its stream ends; until then the key is *pending*, held by its process like a claim.
 """
 
 from __future__ import annotations
 
-import json
+import abc
+import contextlib
 import logging
-import sqlite3
+import re
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-__all__ = ["KINDS", "Store"]
+__all__ = [
+    "ACTIVE_STATUSES",
+    "DRIVEN_STATUSES",
+    "KINDS",
+    "SCHEMA_VERSION",
+    "JSONDict",
+    "KeptAnswer",
+    "RunRow",
+    "SchemaError",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "UnknownCursor",
+    "redact",
+]
 
 logger = logging.getLogger("assistants_client.server")
 
 JSONDict = dict[str, Any]
 
-# Object kinds and the kind of their parent collection key.
-KINDS = ("assistant", "thread", "message", "run", "step", "idempotency")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS objects (
-    kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    parent TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (kind, id)
-);
-CREATE TABLE IF NOT EXISTS sequence (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-"""
+KINDS = ("assistant", "thread", "message", "run", "step")
+# Statuses in which a process drives a run (and holds a claim on it).
+DRIVEN_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
+# Statuses of a thread's one active run.
+ACTIVE_STATUSES = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
+# The layout of the database this code reads and writes. Each adapter upgrades older layouts
+# step by step (a migration per version) and refuses newer ones.
+SCHEMA_VERSION = 2
 
 
-class Store:
-    """Objects by kind, each collection an insertion-ordered dict keyed by parent then id.
+class StoreError(Exception):
+    """The store failed."""
 
-    ``seq`` keeps a global insertion counter: list order and cursors use it, so objects made in
-    the same second keep a stable order, and the cursor of a deleted object still works.
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached, or gave up on a statement (timeout, lock conflict):
+    nothing was written, and the same request can be retried."""
+
+
+class SchemaError(StoreError):
+    """The database holds a layout this server does not know (written by a newer one)."""
+
+
+class UnknownCursor(StoreError):
+    """A list cursor names no object of the list's kind, present or deleted."""
+
+    def __init__(self, name: str, cursor: str) -> None:
+        super().__init__(f"{name}: no object with id '{cursor}'")
+        self.name = name
+        self.cursor = cursor
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A stored run: its thread, its record, and the process that holds its claim (if any)."""
+
+    thread_id: str
+    record: JSONDict
+    claimed_by: str | None
+
+
+@dataclass(frozen=True)
+class KeptAnswer:
+    """What an idempotency key holds: the answer (``status`` not None), or ``pending``."""
+
+    status: int | None
+    headers: dict[str, str]
+    body: str
+    owner: str | None
+    lapsed: bool
+
+    @property
+    def pending(self) -> bool:
+        return self.status is None
+
+
+_PASSWORD_SETTING = re.compile(r"(password=)[^&\s]*", re.IGNORECASE)
+
+
+def redact(location: str | None) -> str | None:
+    """``location`` without its password (in the URL's user part or its settings), for logs,
+    messages and reprs."""
+    if location is None:
+        return None
+    location = _PASSWORD_SETTING.sub(r"\1***", location)
+    if "://" not in location:
+        return location
+    scheme, _, rest = location.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return location
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def run_columns(kind: str, data: JSONDict) -> tuple[str | None, int | None]:
+    """The status and expiry a run's record carries (None for other kinds)."""
+    if kind != "run":
+        return None, None
+    run = data["run"]
+    status = run["status"]
+    expires_at = run.get("expires_at") if status == "requires_action" else None
+    return status, expires_at
+
+
+class _Local(threading.local):
+    depth = 0
+    handle: Any = None
+    after: list[Callable[[], None]]
+
+    def __init__(self) -> None:
+        self.after = []
+
+
+class Store(abc.ABC):
+    """The state of the API (see the module docstring); the methods are safe to call from
+    many threads.
+
+    ``shared``: whether several processes may use the store at once (PostgreSQL). A store that
+    is not shared belongs to one process, so the runs it finds claimed at start were left by a
+    process that stopped.
     """
 
-    def __init__(self, db_path: str | None = None) -> None:
-        self.lock = threading.RLock()
-        self.db_path = db_path
-        self._db: sqlite3.Connection | None = None
-        self._seq = 0
-        self.seqs: dict[str, int] = {}
-        # kind -> parent -> id -> object ("" is the parent of top-level objects)
-        self._data: dict[str, dict[str, dict[str, JSONDict]]] = {kind: {} for kind in KINDS}
-        self._parent: dict[tuple[str, str], str] = {}
-        if db_path is not None:
-            self._open(db_path)
+    shared: ClassVar[bool] = False
 
-    # -- persistence ----------------------------------------------------------------------
+    def __init__(self, location: str | None = None, **options: Any) -> None:
+        self._local = _Local()
 
-    def _open(self, path: str) -> None:
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
-        self._db = db
-        row = db.execute("SELECT value FROM sequence WHERE name = 'seq'").fetchone()
-        self._seq = int(row[0]) if row else 0
-        count = 0
-        for kind, obj_id, parent, seq, data in db.execute(
-            "SELECT kind, id, parent, seq, data FROM objects ORDER BY seq"
-        ):
-            if kind not in self._data:
-                continue
-            self._data[kind].setdefault(parent, {})[obj_id] = json.loads(data)
-            self._parent[(kind, obj_id)] = parent
-            self.seqs[obj_id] = int(seq)
-            count += 1
-        for obj_id, seq in db.execute("SELECT id, seq FROM objects WHERE kind = 'tombstone'"):
-            self.seqs[obj_id] = int(seq)
-        logger.info("loaded %d objects from %s", count, path)
+    # -- transactions ---------------------------------------------------------------------
 
-    def close(self) -> None:
-        with self.lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-    def _write(self, kind: str, obj_id: str, parent: str, data: JSONDict) -> None:
-        if self._db is None:
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction (a savepoint inside another): all or nothing of what it writes."""
+        local = self._local
+        if local.depth:
+            mark = local.depth
+            self._savepoint(local.handle, mark)
+            local.depth += 1
+            try:
+                yield
+            except BaseException:
+                local.depth = mark
+                self._rollback_to(local.handle, mark)
+                raise
+            local.depth = mark
+            self._release(local.handle, mark)
             return
-        self._db.execute(
-            "INSERT OR REPLACE INTO objects (kind, id, parent, seq, data) VALUES (?, ?, ?, ?, ?)",
-            (kind, obj_id, parent, self.seqs[obj_id], json.dumps(data, separators=(",", ":"))),
-        )
+        local.handle = self._begin()
+        local.depth = 1
+        local.after = []
+        try:
+            yield
+        except BaseException:
+            handle, local.handle, local.depth = local.handle, None, 0
+            self._rollback(handle)
+            raise
+        handle, local.handle, local.depth = local.handle, None, 0
+        self._commit(handle)
+        after, local.after = local.after, []
+        for callback in after:
+            callback()
 
-    # -- access ---------------------------------------------------------------------------
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the current transaction commits (now, outside of one)."""
+        if self._local.depth:
+            self._local.after.append(callback)
+        else:
+            callback()
 
-    def next_seq(self) -> int:
-        self._seq += 1
-        if self._db is not None:
-            self._db.execute(
-                "INSERT OR REPLACE INTO sequence (name, value) VALUES ('seq', ?)", (self._seq,)
-            )
-        return self._seq
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[Any]:
+        """The current transaction's handle; a transaction of its own outside of one."""
+        if self._local.depth:
+            yield self._local.handle
+            return
+        with self.transaction():
+            yield self._local.handle
+
+    @abc.abstractmethod
+    def _begin(self) -> Any:
+        """Start a transaction; its handle (a connection, or what the adapter needs)."""
+
+    @abc.abstractmethod
+    def _commit(self, handle: Any) -> None: ...
+
+    @abc.abstractmethod
+    def _rollback(self, handle: Any) -> None:
+        """Roll back; never raises (the exception that caused it is the one to report)."""
+
+    @abc.abstractmethod
+    def _savepoint(self, handle: Any, mark: int) -> None: ...
+
+    @abc.abstractmethod
+    def _rollback_to(self, handle: Any, mark: int) -> None: ...
+
+    @abc.abstractmethod
+    def _release(self, handle: Any, mark: int) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the database; the store is not used after this."""
+
+    # -- objects --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get(
+        self, kind: str, obj_id: str, parent: str | None = None, *, lock: bool = False
+    ) -> JSONDict | None:
+        """An object (under ``parent``, when given); ``lock``: no other transaction changes
+        or locks it until this one ends."""
+
+    @abc.abstractmethod
+    def insert(self, kind: str, obj_id: str, data: JSONDict, parent: str = "") -> None:
+        """Store a new object, numbered after every object before it."""
+
+    @abc.abstractmethod
+    def update(self, kind: str, obj_id: str, data: JSONDict) -> bool:
+        """Replace an existing object's data; False (and nothing stored) if it is gone."""
 
     def put(self, kind: str, obj_id: str, data: JSONDict, parent: str = "") -> None:
-        """Insert or replace an object (a new object gets the next sequence number)."""
-        if obj_id not in self.seqs:
-            self.seqs[obj_id] = self.next_seq()
-        self._data[kind].setdefault(parent, {})[obj_id] = data
-        self._parent[(kind, obj_id)] = parent
-        self._write(kind, obj_id, parent, data)
+        """Insert ``obj_id``, or replace it where it is."""
+        with self._using():
+            if not self.update(kind, obj_id, data):
+                self.insert(kind, obj_id, data, parent)
 
-    def save(self, kind: str, obj_id: str) -> None:
-        """Persist an object changed in place."""
-        parent = self._parent.get((kind, obj_id))
-        if parent is None:
-            return
-        self._write(kind, obj_id, parent, self._data[kind][parent][obj_id])
-
-    def get(self, kind: str, obj_id: str, parent: str | None = None) -> JSONDict | None:
-        owner = self._parent.get((kind, obj_id))
-        if owner is None or (parent is not None and owner != parent):
-            return None
-        return self._data[kind][owner].get(obj_id)
-
-    def parent_of(self, kind: str, obj_id: str) -> str | None:
-        return self._parent.get((kind, obj_id))
-
-    def children(self, kind: str, parent: str = "") -> list[JSONDict]:
-        """A collection's objects in insertion order."""
-        return list(self._data[kind].get(parent, {}).values())
-
-    def iter_kind(self, kind: str) -> Iterator[tuple[str, JSONDict]]:
-        for parent, items in self._data[kind].items():
-            for obj in items.values():
-                yield parent, obj
-
+    @abc.abstractmethod
     def delete(self, kind: str, obj_id: str) -> bool:
-        parent = self._parent.pop((kind, obj_id), None)
-        if parent is None:
-            return False
-        self._data[kind][parent].pop(obj_id, None)
-        if not self._data[kind][parent]:
-            del self._data[kind][parent]
-        if self._db is not None:
-            self._db.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (kind, obj_id))
-            # Keep the sequence number so a cursor naming the deleted object still works.
-            self._db.execute(
-                "INSERT OR REPLACE INTO objects (kind, id, parent, seq, data)"
-                " VALUES ('tombstone', ?, '', ?, '{}')",
-                (obj_id, self.seqs.get(obj_id, 0)),
-            )
-        return True
+        """Delete an object, leaving its tombstone; False if there was none."""
 
+    @abc.abstractmethod
+    def delete_children(self, kind: str, parent: str) -> int:
+        """Delete every object of ``kind`` under ``parent`` (tombstones kept); how many."""
+
+    @abc.abstractmethod
+    def children(self, kind: str, parent: str = "") -> list[JSONDict]:
+        """Every object of ``kind`` under ``parent``, in order."""
+
+    @abc.abstractmethod
+    def iter_kind(self, kind: str) -> list[tuple[str, JSONDict]]:
+        """Every object of ``kind`` with its parent, in order."""
+
+    @abc.abstractmethod
+    def page(
+        self,
+        kind: str,
+        parent: str,
+        *,
+        limit: int,
+        ascending: bool,
+        after: str | None = None,
+        before: str | None = None,
+        run_id: str | None = None,
+    ) -> tuple[list[JSONDict], bool]:
+        """One page of a list and whether more follow it.
+
+        ``after``/``before`` are ids, positions in the listing order (``ascending`` by
+        number, or the reverse): the page starts right after ``after``; with only ``before``,
+        it is the ``limit`` objects right before it. ``run_id`` keeps messages of that run.
+        Raises :class:`UnknownCursor` for a cursor that names nothing of ``kind``.
+        """
+
+    @abc.abstractmethod
     def clear(self) -> None:
-        """Forget every object."""
-        self._data = {kind: {} for kind in KINDS}
-        self._parent.clear()
-        self.seqs.clear()
-        if self._db is not None:
-            self._db.execute("DELETE FROM objects")
+        """Forget every object, tombstone and idempotency key."""
+
+    # -- runs -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str, *, lock: bool = False) -> RunRow | None:
+        """A run with its claim (``lock``: as :meth:`get`)."""
+
+    @abc.abstractmethod
+    def active_run(self, thread_id: str) -> JSONDict | None:
+        """The record of the thread's run in an active status, if there is one."""
+
+    @abc.abstractmethod
+    def claim(self, run_id: str, owner: str | None, lease: float = 0.0) -> None:
+        """``owner`` drives the run, for ``lease`` seconds unless renewed (None: nobody)."""
+
+    @abc.abstractmethod
+    def claim_queued(self, owner: str, limit: int, lease: float) -> list[RunRow]:
+        """Claim up to ``limit`` queued runs nobody drives, oldest first; what was claimed
+        is locked until the transaction ends, and skipped by other processes' claims."""
+
+    @abc.abstractmethod
+    def renew(self, owner: str, run_ids: list[str], lease: float) -> dict[str, str]:
+        """Extend ``owner``'s claims on ``run_ids`` by ``lease`` seconds from now.
+
+        Returns the status of each of those runs that ``owner`` still holds: a run missing
+        from it was deleted, or ended, or its claim lapsed and someone else took it.
+        """
+
+    @abc.abstractmethod
+    def lapse(self, owner: str) -> None:
+        """Let every claim of ``owner`` lapse now (its process stops)."""
+
+    @abc.abstractmethod
+    def lapsed(self, *, everyone: bool = False, limit: int = 100) -> list[RunRow]:
+        """Runs in a driven status whose claim lapsed (``everyone``: any claim, and any run in
+        progress: a store that is not shared, at start), locked; runs locked by others are
+        skipped."""
+
+    @abc.abstractmethod
+    def due(self, now: int, limit: int = 100) -> list[RunRow]:
+        """Runs waiting in ``requires_action`` past their expiry, locked (others skipped)."""
+
+    @abc.abstractmethod
+    def notify_cancel(self, run_id: str) -> None:
+        """Tell the other processes, when this transaction commits, that the run is
+        cancelled (only a shared store has others to tell)."""
+
+    def listen_cancels(self, callback: Callable[[str], None]) -> Callable[[], None] | None:
+        """Call ``callback(run_id)`` for each cancel another process notifies, from a thread
+        of the store's; returns how to stop listening (None: nothing to listen to)."""
+        return None
+
+    # -- idempotency keys -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def claim_key(self, key: str, owner: str, lease: float) -> KeptAnswer | None:
+        """Take ``key`` for this transaction's operation (None), or what the key holds.
+
+        A duplicate running at the same time waits here until the first transaction ends.
+        """
+
+    @abc.abstractmethod
+    def keep_key(self, key: str, status: int, headers: dict[str, str], body: str) -> None:
+        """The answer of the operation that took ``key``."""
+
+    @abc.abstractmethod
+    def drop_key(self, key: str, owner: str) -> bool:
+        """Forget a pending key held by ``owner`` (its answer never came); False if it was
+        not."""
+
+    @abc.abstractmethod
+    def renew_keys(self, owner: str, keys: list[str], lease: float) -> None:
+        """Extend ``owner``'s hold on its pending ``keys`` by ``lease`` seconds from now."""

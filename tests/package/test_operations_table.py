@@ -19,7 +19,7 @@ from assistants_client.server.engine import Engine, Request
 from assistants_client.server.errors import ApiError
 from assistants_client.server.responders.scripted import ScriptedResponder
 from assistants_client.server.schema import load_document
-from assistants_client.server.store import Store
+from assistants_client.server.stores.memory import MemoryStore
 
 SCHEMA_PREFIX = "#/components/schemas/"
 OPERATION_IDS = [operation.id for operation in ops.OPERATIONS]
@@ -87,7 +87,7 @@ def test_the_emulator_answers_501_naming_an_operation_it_does_not_serve() -> Non
     class Partial(Engine):
         get_thread = None  # as if getThread were new in the spec
 
-    engine = Partial(Store(), ScriptedResponder(Script()))
+    engine = Partial(MemoryStore(), ScriptedResponder(Script()))
     try:
         route, params = engine.match("GET", "/threads/thread_1")
         with pytest.raises(ApiError) as caught:

@@ -3,7 +3,8 @@
 The server is built exactly as ``assistants-server`` builds it (``parse_config`` then
 ``build_app``) and served on a loopback port by the standard-library server of ``stdlib.py``.
 Tests that need the command itself or gunicorn start those as processes (see
-``test_cli_and_config.py``, ``test_restart.py`` and ``test_gunicorn.py``).
+``test_cli_and_config.py``, ``test_restart.py`` and ``test_gunicorn.py``). The store suite
+(``test_store.py``) also runs on a throwaway PostgreSQL server (``tests/support/postgres.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ import pytest
 from assistants_client import AssistantsClient
 from tests.server.support import RunningServer, start_server
 from tests.servers.fake_chat import FakeChatServer
+from tests.support import postgres
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The store suite asks for the server only in its PostgreSQL cases, through `store`.
+    postgres.install_when_requested(items, "store")
 
 
 @pytest.fixture

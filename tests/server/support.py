@@ -117,16 +117,12 @@ class RunningServer:
 
     def stored(self, kind: str, obj_id: str) -> dict[str, Any]:
         """An object as the engine keeps it (messages with their status, runs with state)."""
-        store = self.engine.store
-        with store.lock:
-            found = store.get(kind, obj_id)
-            assert found is not None, f"no {kind} {obj_id}"
-            return json.loads(json.dumps(found))  # type: ignore[no-any-return]
+        found = self.engine.store.get(kind, obj_id)
+        assert found is not None, f"no {kind} {obj_id}"
+        return found  # type: ignore[no-any-return]
 
     def count(self, kind: str) -> int:
-        store = self.engine.store
-        with store.lock:
-            return sum(1 for _ in store.iter_kind(kind))
+        return len(self.engine.store.iter_kind(kind))
 
     def stop(self) -> None:
         for made in self.clients:
@@ -291,7 +287,7 @@ def run_process(*args: str, environ: Mapping[str, str] | None = None) -> ServerP
         text=True,
     )
     assert process.stdout is not None
-    line = _readline(process, BOUND)
+    line = first_line(process, BOUND)
     if not line:
         process.kill()
         _, err = process.communicate(timeout=BOUND)
@@ -299,7 +295,7 @@ def run_process(*args: str, environ: Mapping[str, str] | None = None) -> ServerP
     return ServerProcess(process, line.strip())
 
 
-def _readline(process: subprocess.Popen[str], bound: float) -> str:
+def first_line(process: subprocess.Popen[str], bound: float) -> str:
     """The first line of the process's output, or "" if none came within ``bound`` seconds."""
     found: list[str] = []
     reader = threading.Thread(

@@ -7,11 +7,13 @@ also read in-process with ``parse_config``, the function the command and ``wsgi_
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import re
 import select
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from typing import Any
@@ -341,3 +343,81 @@ def test_a_config_error_is_a_value_error_with_the_fix_in_its_message():
         parse_config(["--backend-url", "ftp://x"], {})
     with pytest.raises(ConfigError, match="--run-expiry must be at least 1"):
         parse_config(["--backend-url", "http://x", "--run-expiry", "0.5"], {})
+
+
+# -- the store -------------------------------------------------------------------------------------
+
+
+def test_the_store_settings_come_from_flags_or_the_environment():
+    flags = parse_config(
+        ["--backend-url", "http://x", "--db-pool", "4", "--db-timeout", "2.5", "--run-lease", "3"],
+        {},
+    )
+    env = parse_config(
+        [],
+        {
+            "ASSISTANTS_BACKEND_URL": "http://x",
+            "ASSISTANTS_DB": "postgresql://assistants@db.internal/assistants",
+            "ASSISTANTS_DB_POOL": "20",
+            "ASSISTANTS_DB_TIMEOUT": "30",
+            "ASSISTANTS_RUN_LEASE": "15",
+        },
+    )
+
+    assert (flags.db_pool, flags.db_timeout, flags.run_lease) == (4, 2.5, 3.0)
+    assert (env.db, env.db_pool, env.db_timeout, env.run_lease) == (
+        "postgresql://assistants@db.internal/assistants",
+        20,
+        30.0,
+        15.0,
+    )
+    with pytest.raises(ConfigError, match="--run-lease must be at least 1"):
+        parse_config(["--backend-url", "http://x", "--run-lease", "0.5"], {})
+
+
+def test_a_database_password_in_a_flag_is_taken_with_a_warning_and_never_shown(caplog):
+    url = "postgresql://assistants:s3cret-pw@db.internal:5432/assistants"
+    with caplog.at_level(logging.WARNING, logger="assistants_client.server"):
+        config = parse_config(["--backend-url", "http://x", "--db", url], {})
+    assert config.db == url
+    assert "ASSISTANTS_DB" in caplog.text
+    assert "s3cret-pw" not in caplog.text
+    assert "s3cret-pw" not in repr(config)
+
+    config = parse_config(["--backend-url", "http://x"], {"ASSISTANTS_DB": url})
+    assert config.db == url
+    assert "s3cret-pw" not in repr(config)
+    assert "postgresql://assistants:***@db.internal:5432/assistants" in repr(config)
+
+
+def test_a_store_written_by_a_newer_server_exits_2_saying_so(tmp_path):
+    db = tmp_path / "state.db"
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        connection.execute("INSERT INTO schema_version VALUES (99)")
+
+    result = run_to_exit("--backend-url", "http://x", "--port", "0", "--db", str(db))
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("assistants-server: ")
+    assert "schema version 99" in result.stderr
+    assert "newer server" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_database_that_cannot_be_reached_at_start_exits_1_saying_so():
+    result = run_to_exit(
+        "--backend-url",
+        "http://x",
+        "--port",
+        "0",
+        "--db-timeout",
+        "1",
+        ASSISTANTS_DB="postgresql://assistants:s3cret-pw@127.0.0.1:1/assistants",
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("assistants-server: cannot open the store: ")
+    assert "cannot connect to PostgreSQL" in result.stderr
+    assert "s3cret-pw" not in result.stderr
+    assert "Traceback" not in result.stderr

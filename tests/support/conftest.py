@@ -6,7 +6,6 @@ import pytest
 
 from tests.support import chromium, postgres
 
-postgres_server = postgres.postgres_server_fixture()
 browser = chromium.browser_fixture()
 
 

@@ -1,0 +1,458 @@
+"""The memory store: the state in this process's memory, gone when it ends (tests, emulator).
+
+Transactions hold one lock (``MemoryStore.lock``), so they run one at a time. Each change is
+recorded with how to undo it, which is how a transaction or a savepoint rolls back. Objects are
+kept as JSON text, as the databases keep them: a read is a fresh copy, and a list page parses
+only its own objects (children are found by bisecting their numbers).
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from assistants_client.server.store import (
+    ACTIVE_STATUSES,
+    DRIVEN_STATUSES,
+    JSONDict,
+    KeptAnswer,
+    RunRow,
+    Store,
+    UnknownCursor,
+    run_columns,
+)
+
+__all__ = ["MemoryStore"]
+
+Undo = Callable[[], None]
+
+
+def _dump(data: JSONDict) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+@dataclass
+class _Row:
+    kind: str
+    id: str
+    parent: str
+    seq: int
+    text: str
+    status: str | None = None
+    expires_at: int | None = None
+    claimed_by: str | None = None
+    lease_until: float | None = None
+
+
+@dataclass
+class _Key:
+    owner: str | None
+    lease_until: float | None
+    status: int | None = None
+    headers: str = "{}"
+    body: str = ""
+
+
+class _Children:
+    """The numbers and ids of one collection, in order."""
+
+    __slots__ = ("ids", "seqs")
+
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.ids: list[str] = []
+
+    def add(self, seq: int, obj_id: str) -> None:
+        at = bisect.bisect_left(self.seqs, seq)
+        self.seqs.insert(at, seq)
+        self.ids.insert(at, obj_id)
+
+    def remove(self, seq: int) -> None:
+        at = bisect.bisect_left(self.seqs, seq)
+        if at < len(self.seqs) and self.seqs[at] == seq:
+            del self.seqs[at]
+            del self.ids[at]
+
+
+class MemoryStore(Store):
+    """The store in memory (see the module docstring)."""
+
+    def __init__(self, location: str | None = None, **options: Any) -> None:
+        super().__init__(location)
+        self.lock = threading.RLock()
+        self._seq = 0
+        self._rows: dict[tuple[str, str], _Row] = {}
+        self._run_rows: dict[str, _Row] = {}  # the runs among the rows, for the sweeps
+        self._children: dict[tuple[str, str], _Children] = {}
+        self._tombstones: dict[str, int] = {}
+        self._keys: dict[str, _Key] = {}
+        self._undo: list[Undo] = []
+
+    def close(self) -> None:
+        """Nothing to release: the state goes with the process."""
+
+    def notify_cancel(self, run_id: str) -> None:
+        """No other process shares this store: nobody to tell."""
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def _begin(self) -> Any:
+        self.lock.acquire()
+        self._undo = []
+        return self._undo
+
+    def _commit(self, handle: Any) -> None:
+        self._undo = []
+        self.lock.release()
+
+    def _rollback(self, handle: Any) -> None:
+        try:
+            self._unwind(0)
+        finally:
+            self.lock.release()
+
+    def _savepoint(self, handle: Any, mark: int) -> None:
+        handle.append(len(handle))  # the position to unwind to, as an entry of its own
+
+    def _rollback_to(self, handle: Any, mark: int) -> None:
+        self._unwind(self._marker(handle))
+
+    def _release(self, handle: Any, mark: int) -> None:
+        at = self._marker(handle)
+        del handle[at]  # the marker goes; the changes stay, for the enclosing transaction
+
+    @staticmethod
+    def _marker(handle: list[Any]) -> int:
+        for at in range(len(handle) - 1, -1, -1):
+            if isinstance(handle[at], int):
+                return at
+        raise AssertionError("no savepoint to return to")
+
+    def _unwind(self, to: int) -> None:
+        undo = self._undo
+        while len(undo) > to:
+            entry = undo.pop()
+            if not isinstance(entry, int):
+                entry()
+
+    def _record(self, undo: Undo) -> None:
+        self._undo.append(undo)
+
+    # -- rows -----------------------------------------------------------------------------
+
+    def _attach(self, row: _Row) -> None:
+        self._rows[(row.kind, row.id)] = row
+        if row.kind == "run":
+            self._run_rows[row.id] = row
+        self._children.setdefault((row.kind, row.parent), _Children()).add(row.seq, row.id)
+
+    def _detach(self, row: _Row) -> None:
+        del self._rows[(row.kind, row.id)]
+        if row.kind == "run":
+            del self._run_rows[row.id]
+        children = self._children.get((row.kind, row.parent))
+        if children is not None:
+            children.remove(row.seq)
+            if not children.seqs:
+                del self._children[(row.kind, row.parent)]
+
+    def _set(self, row: _Row, changed: _Row) -> None:
+        """Replace ``row``'s fields by ``changed``'s (same kind, id, parent and number)."""
+        before = replace(row)
+        row.text, row.status, row.expires_at = changed.text, changed.status, changed.expires_at
+        row.claimed_by, row.lease_until = changed.claimed_by, changed.lease_until
+
+        def undo() -> None:
+            self._set_fields(row, before)
+
+        self._record(undo)
+
+    @staticmethod
+    def _set_fields(row: _Row, source: _Row) -> None:
+        row.text, row.status, row.expires_at = source.text, source.status, source.expires_at
+        row.claimed_by, row.lease_until = source.claimed_by, source.lease_until
+
+    # -- objects --------------------------------------------------------------------------
+
+    def get(
+        self, kind: str, obj_id: str, parent: str | None = None, *, lock: bool = False
+    ) -> JSONDict | None:
+        with self._using():
+            row = self._rows.get((kind, obj_id))
+            if row is None or (parent is not None and row.parent != parent):
+                return None
+            found: JSONDict = json.loads(row.text)
+            return found
+
+    def insert(self, kind: str, obj_id: str, data: JSONDict, parent: str = "") -> None:
+        with self._using():
+            if (kind, obj_id) in self._rows:
+                raise ValueError(f"{kind} {obj_id} exists")
+            self._seq += 1
+            status, expires_at = run_columns(kind, data)
+            row = _Row(kind, obj_id, parent, self._seq, _dump(data), status, expires_at)
+            self._attach(row)
+            self._record(lambda: self._detach(row))
+
+    def update(self, kind: str, obj_id: str, data: JSONDict) -> bool:
+        with self._using():
+            row = self._rows.get((kind, obj_id))
+            if row is None:
+                return False
+            status, expires_at = run_columns(kind, data)
+            changed = replace(row, text=_dump(data), status=status, expires_at=expires_at)
+            if kind == "run" and status not in DRIVEN_STATUSES:
+                changed.claimed_by = changed.lease_until = None
+            self._set(row, changed)
+            return True
+
+    def delete(self, kind: str, obj_id: str) -> bool:
+        with self._using():
+            row = self._rows.get((kind, obj_id))
+            if row is None:
+                return False
+            self._bury(row)
+            return True
+
+    def _bury(self, row: _Row) -> None:
+        self._detach(row)
+        previous = self._tombstones.get(row.id)
+        self._tombstones[row.id] = row.seq
+
+        def undo() -> None:
+            if previous is None:
+                self._tombstones.pop(row.id, None)
+            else:
+                self._tombstones[row.id] = previous
+            self._attach(row)
+
+        self._record(undo)
+
+    def delete_children(self, kind: str, parent: str) -> int:
+        with self._using():
+            children = self._children.get((kind, parent))
+            if children is None:
+                return 0
+            rows = [self._rows[(kind, obj_id)] for obj_id in list(children.ids)]
+            for row in rows:
+                self._bury(row)
+            return len(rows)
+
+    def children(self, kind: str, parent: str = "") -> list[JSONDict]:
+        with self._using():
+            children = self._children.get((kind, parent))
+            if children is None:
+                return []
+            return [json.loads(self._rows[(kind, i)].text) for i in children.ids]
+
+    def iter_kind(self, kind: str) -> list[tuple[str, JSONDict]]:
+        with self._using():
+            rows = sorted((r for r in self._rows.values() if r.kind == kind), key=_by_seq)
+            return [(row.parent, json.loads(row.text)) for row in rows]
+
+    def _cursor(self, kind: str, name: str, cursor: str) -> int:
+        row = self._rows.get((kind, cursor))
+        if row is not None:
+            return row.seq
+        seq = self._tombstones.get(cursor)
+        if seq is None:
+            raise UnknownCursor(name, cursor)
+        return seq
+
+    def page(
+        self,
+        kind: str,
+        parent: str,
+        *,
+        limit: int,
+        ascending: bool,
+        after: str | None = None,
+        before: str | None = None,
+        run_id: str | None = None,
+    ) -> tuple[list[JSONDict], bool]:
+        with self._using():
+            # The bounds first: an unknown cursor is an error even in an empty list.
+            after_seq = self._cursor(kind, "after", after) if after is not None else None
+            before_seq = self._cursor(kind, "before", before) if before is not None else None
+            children = self._children.get((kind, parent))
+            if children is None:
+                return [], False
+            seqs = children.seqs
+            low, high = 0, len(seqs)  # the slice of children within the cursors' bounds
+            # In ascending order "after" is a lower bound; in descending order an upper one.
+            lower = after_seq if ascending else before_seq
+            upper = before_seq if ascending else after_seq
+            if lower is not None:
+                low = bisect.bisect_right(seqs, lower)
+            if upper is not None:
+                high = bisect.bisect_left(seqs, upper)
+            # Walk in the listing order; for "before" alone, back from the cursor.
+            backwards = before is not None and after is None
+            from_low = ascending != backwards
+            positions = range(low, high) if from_low else range(high - 1, low - 1, -1)
+            found: list[JSONDict] = []
+            for at in positions:
+                data = json.loads(self._rows[(kind, children.ids[at])].text)
+                if run_id is not None and data.get("run_id") != run_id:
+                    continue
+                found.append(data)
+                if len(found) > limit:
+                    break
+            more = len(found) > limit
+            found = found[:limit]
+            if backwards:
+                found.reverse()
+            return found, more
+
+    def clear(self) -> None:
+        with self._using():
+            state = (self._rows, self._run_rows, self._children, self._tombstones, self._keys)
+            self._rows, self._run_rows, self._children = {}, {}, {}
+            self._tombstones, self._keys = {}, {}
+
+            def undo() -> None:
+                (self._rows, self._run_rows, self._children, self._tombstones, self._keys) = state
+
+            self._record(undo)
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def get_run(self, run_id: str, *, lock: bool = False) -> RunRow | None:
+        with self._using():
+            row = self._run_rows.get(run_id)
+            if row is None:
+                return None
+            return RunRow(row.parent, json.loads(row.text), row.claimed_by)
+
+    def active_run(self, thread_id: str) -> JSONDict | None:
+        with self._using():
+            children = self._children.get(("run", thread_id))
+            for obj_id in children.ids if children is not None else ():
+                row = self._rows[("run", obj_id)]
+                if row.status in ACTIVE_STATUSES:
+                    found: JSONDict = json.loads(row.text)
+                    return found
+            return None
+
+    def claim(self, run_id: str, owner: str | None, lease: float = 0.0) -> None:
+        with self._using():
+            row = self._run_rows.get(run_id)
+            if row is not None:
+                until = None if owner is None else time.time() + lease
+                self._set(row, replace(row, claimed_by=owner, lease_until=until))
+
+    def _runs(self, keep: Callable[[_Row], bool]) -> list[_Row]:
+        return sorted((r for r in self._run_rows.values() if keep(r)), key=_by_seq)
+
+    def claim_queued(self, owner: str, limit: int, lease: float) -> list[RunRow]:
+        with self._using():
+            rows = self._runs(lambda r: r.status == "queued" and r.claimed_by is None)[:limit]
+            until = time.time() + lease
+            for row in rows:
+                self._set(row, replace(row, claimed_by=owner, lease_until=until))
+            return [RunRow(r.parent, json.loads(r.text), r.claimed_by) for r in rows]
+
+    def renew(self, owner: str, run_ids: list[str], lease: float) -> dict[str, str]:
+        with self._using():
+            until = time.time() + lease
+            held: dict[str, str] = {}
+            for run_id in run_ids:
+                row = self._run_rows.get(run_id)
+                if row is not None and row.claimed_by == owner:
+                    self._set(row, replace(row, lease_until=until))
+                    held[run_id] = row.status or ""
+            return held
+
+    def lapse(self, owner: str) -> None:
+        with self._using():
+            for row in self._runs(lambda r: r.claimed_by == owner):
+                self._set(row, replace(row, lease_until=0.0))
+
+    def lapsed(self, *, everyone: bool = False, limit: int = 100) -> list[RunRow]:
+        with self._using():
+            now = time.time()
+
+            def lapsed(row: _Row) -> bool:
+                if row.status not in DRIVEN_STATUSES:
+                    return False
+                if everyone:
+                    return row.claimed_by is not None or row.status != "queued"
+                return row.claimed_by is not None and (row.lease_until or 0.0) <= now
+
+            rows = self._runs(lapsed)[:limit]
+            return [RunRow(r.parent, json.loads(r.text), r.claimed_by) for r in rows]
+
+    def due(self, now: int, limit: int = 100) -> list[RunRow]:
+        with self._using():
+            rows = self._runs(
+                lambda r: (
+                    r.status == "requires_action"
+                    and r.expires_at is not None
+                    and r.expires_at <= now
+                )
+            )[:limit]
+            return [RunRow(r.parent, json.loads(r.text), r.claimed_by) for r in rows]
+
+    def _forget_key(self, key: str) -> None:
+        self._keys.pop(key, None)
+
+    def _restore_key(self, key: str, kept: _Key) -> None:
+        self._keys[key] = kept
+
+    # -- idempotency keys -----------------------------------------------------------------
+
+    def claim_key(self, key: str, owner: str, lease: float) -> KeptAnswer | None:
+        with self._using():
+            kept = self._keys.get(key)
+            if kept is None:
+                self._keys[key] = _Key(owner, time.time() + lease)
+                self._record(lambda: self._forget_key(key))
+                return None
+            return KeptAnswer(
+                kept.status,
+                json.loads(kept.headers),
+                kept.body,
+                kept.owner,
+                kept.status is None and (kept.lease_until or 0.0) <= time.time(),
+            )
+
+    def keep_key(self, key: str, status: int, headers: dict[str, str], body: str) -> None:
+        with self._using():
+            previous = self._keys.get(key)
+            self._keys[key] = _Key(None, None, status, json.dumps(headers), body)
+
+            def undo() -> None:
+                if previous is None:
+                    self._keys.pop(key, None)
+                else:
+                    self._keys[key] = previous
+
+            self._record(undo)
+
+    def drop_key(self, key: str, owner: str) -> bool:
+        with self._using():
+            kept = self._keys.get(key)
+            if kept is None or kept.status is not None or kept.owner != owner:
+                return False
+            del self._keys[key]
+            self._record(lambda: self._restore_key(key, kept))
+            return True
+
+    def renew_keys(self, owner: str, keys: list[str], lease: float) -> None:
+        with self._using():
+            until = time.time() + lease
+            for key in keys:
+                kept = self._keys.get(key)
+                if kept is not None and kept.owner == owner and kept.status is None:
+                    self._keys[key] = replace(kept, lease_until=until)
+                    self._record(functools.partial(self._restore_key, key, kept))
+
+
+def _by_seq(row: _Row) -> int:
+    return row.seq
