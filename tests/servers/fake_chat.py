@@ -353,7 +353,7 @@ def chunk(
     *,
     completion_id: str,
     model: str = FAKE_MODEL,
-    usage: dict[str, int] | None = None,
+    usage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A ``chat.completion.chunk``; ``delta=None`` makes the usage-only chunk (``choices: []``)."""
     payload: dict[str, Any] = {
@@ -373,11 +373,13 @@ def chunk(
     return payload
 
 
-def _usage(prompt: int, completion: int) -> dict[str, int]:
+def _usage(prompt: int, completion: int) -> dict[str, Any]:
+    """Usage as the recorded streams report it (``completion_tokens_details`` included)."""
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
+        "completion_tokens_details": {"reasoning_tokens": 0},
     }
 
 
