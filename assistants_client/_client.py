@@ -38,6 +38,7 @@ from assistants_client._config import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    ClientConfig,
     Timeout,
     TimeoutTypes,
     azure_config,
@@ -243,8 +244,9 @@ class AssistantsClient:
             default_headers=default_headers,
             strict_responses=strict_responses,
         )
-        config = config.with_limits(max_response_bytes, max_event_bytes)
-        self._setup(Transport(config, session, _check_policy(retry_policy), pool_maxsize))
+        self._setup(
+            config, session, retry_policy, pool_maxsize, max_response_bytes, max_event_bytes
+        )
 
     @classmethod
     def for_azure(
@@ -289,8 +291,9 @@ class AssistantsClient:
             strict_responses=strict_responses,
         )
         client = cls.__new__(cls)
-        config = config.with_limits(max_response_bytes, max_event_bytes)
-        client._setup(Transport(config, session, _check_policy(retry_policy), pool_maxsize))
+        client._setup(
+            config, session, retry_policy, pool_maxsize, max_response_bytes, max_event_bytes
+        )
         return client
 
     @classmethod
@@ -336,12 +339,22 @@ class AssistantsClient:
             strict_responses=strict_responses,
         )
         client = cls.__new__(cls)
-        config = config.with_limits(max_response_bytes, max_event_bytes)
-        client._setup(Transport(config, session, _check_policy(retry_policy), pool_maxsize))
+        client._setup(
+            config, session, retry_policy, pool_maxsize, max_response_bytes, max_event_bytes
+        )
         return client
 
-    def _setup(self, transport: Transport) -> None:
-        self._transport = transport
+    def _setup(
+        self,
+        config: ClientConfig,
+        session: requests.Session | None,
+        retry_policy: RetryPolicy,
+        pool_maxsize: int,
+        max_response_bytes: int,
+        max_event_bytes: int,
+    ) -> None:
+        config = config.with_limits(max_response_bytes, max_event_bytes)
+        self._transport = Transport(config, session, _check_policy(retry_policy), pool_maxsize)
         self.with_raw_response = AssistantsClientWithRawResponse(self)
 
     # -- lifecycle and introspection ----------------------------------------------------------
