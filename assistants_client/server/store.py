@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -55,7 +54,6 @@ from typing import Any, ClassVar
 __all__ = [
     "ACTIVE_STATUSES",
     "DRIVEN_STATUSES",
-    "KINDS",
     "SCHEMA_VERSION",
     "JSONDict",
     "KeptAnswer",
@@ -68,11 +66,8 @@ __all__ = [
     "redact",
 ]
 
-logger = logging.getLogger("assistants_client.server")
-
 JSONDict = dict[str, Any]
 
-KINDS = ("assistant", "thread", "message", "run", "step")
 # Statuses in which a process drives a run (and holds a claim on it).
 DRIVEN_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
 # Statuses of a thread's one active run.
@@ -293,7 +288,6 @@ class Store(abc.ABC):
     def iter_kind(self, kind: str) -> list[tuple[str, JSONDict]]:
         """Every object of ``kind`` with its parent, in order."""
 
-    @abc.abstractmethod
     def page(
         self,
         kind: str,
@@ -312,6 +306,50 @@ class Store(abc.ABC):
         it is the ``limit`` objects right before it. ``run_id`` keeps messages of that run.
         Raises :class:`UnknownCursor` for a cursor that names nothing of ``kind``.
         """
+        with self._using():
+            # The bounds first: an unknown cursor is an error even in an empty list.
+            after_seq = self._cursor(kind, "after", after) if after is not None else None
+            before_seq = self._cursor(kind, "before", before) if before is not None else None
+            # In ascending order "after" is a lower bound; in descending order an upper one.
+            lower = after_seq if ascending else before_seq
+            upper = before_seq if ascending else after_seq
+            # In the listing order; for "before" alone, back from the cursor.
+            backwards = before is not None and after is None
+            found = self._range(
+                kind,
+                parent,
+                lower,
+                upper,
+                ascending=ascending != backwards,
+                count=limit + 1,
+                run_id=run_id,
+            )
+        more = len(found) > limit
+        found = found[:limit]
+        if backwards:
+            found.reverse()
+        return found, more
+
+    @abc.abstractmethod
+    def _cursor(self, kind: str, name: str, cursor: str) -> int:
+        """The number of the object ``cursor`` names, present or deleted; raises
+        :class:`UnknownCursor` (for the parameter ``name``) if there is none of ``kind``."""
+
+    @abc.abstractmethod
+    def _range(
+        self,
+        kind: str,
+        parent: str,
+        lower: int | None,
+        upper: int | None,
+        *,
+        ascending: bool,
+        count: int,
+        run_id: str | None,
+    ) -> list[JSONDict]:
+        """Up to ``count`` objects of ``kind`` under ``parent`` numbered strictly between
+        ``lower`` and ``upper`` (None: no bound), in ``ascending`` order of their numbers or
+        the reverse; ``run_id`` keeps messages of that run."""
 
     @abc.abstractmethod
     def clear(self) -> None:

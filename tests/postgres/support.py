@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.server import support
 from tests.server.support import (
     BACKEND_KEY,
     BOUND,
@@ -28,9 +29,9 @@ __all__ = ["ServerProcess", "start_cluster", "start_server_process"]
 
 
 @dataclass
-class ServerProcess:
-    process: subprocess.Popen[str]
-    base_url: str
+class ServerProcess(support.ServerProcess):
+    """A server process whose log goes to ``log_path`` (its stderr is that file)."""
+
     log_path: Path
 
     @property
@@ -45,17 +46,6 @@ class ServerProcess:
         """``kill -9``: the process gets no chance to clean up."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(BOUND)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(BOUND)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(BOUND)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 def start_server_process(

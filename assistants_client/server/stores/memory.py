@@ -265,50 +265,33 @@ class MemoryStore(Store):
             raise UnknownCursor(name, cursor)
         return seq
 
-    def page(
+    def _range(
         self,
         kind: str,
         parent: str,
+        lower: int | None,
+        upper: int | None,
         *,
-        limit: int,
         ascending: bool,
-        after: str | None = None,
-        before: str | None = None,
-        run_id: str | None = None,
-    ) -> tuple[list[JSONDict], bool]:
-        with self._using():
-            # The bounds first: an unknown cursor is an error even in an empty list.
-            after_seq = self._cursor(kind, "after", after) if after is not None else None
-            before_seq = self._cursor(kind, "before", before) if before is not None else None
-            children = self._children.get((kind, parent))
-            if children is None:
-                return [], False
-            seqs = children.seqs
-            low, high = 0, len(seqs)  # the slice of children within the cursors' bounds
-            # In ascending order "after" is a lower bound; in descending order an upper one.
-            lower = after_seq if ascending else before_seq
-            upper = before_seq if ascending else after_seq
-            if lower is not None:
-                low = bisect.bisect_right(seqs, lower)
-            if upper is not None:
-                high = bisect.bisect_left(seqs, upper)
-            # Walk in the listing order; for "before" alone, back from the cursor.
-            backwards = before is not None and after is None
-            from_low = ascending != backwards
-            positions = range(low, high) if from_low else range(high - 1, low - 1, -1)
-            found: list[JSONDict] = []
-            for at in positions:
-                data = json.loads(self._rows[(kind, children.ids[at])].text)
-                if run_id is not None and data.get("run_id") != run_id:
-                    continue
-                found.append(data)
-                if len(found) > limit:
-                    break
-            more = len(found) > limit
-            found = found[:limit]
-            if backwards:
-                found.reverse()
-            return found, more
+        count: int,
+        run_id: str | None,
+    ) -> list[JSONDict]:
+        children = self._children.get((kind, parent))
+        if children is None:
+            return []
+        seqs = children.seqs
+        low = 0 if lower is None else bisect.bisect_right(seqs, lower)
+        high = len(seqs) if upper is None else bisect.bisect_left(seqs, upper)
+        positions = range(low, high) if ascending else range(high - 1, low - 1, -1)
+        found: list[JSONDict] = []
+        for at in positions:
+            data = json.loads(self._rows[(kind, children.ids[at])].text)
+            if run_id is not None and data.get("run_id") != run_id:
+                continue
+            found.append(data)
+            if len(found) >= count:
+                break
+        return found
 
     def clear(self) -> None:
         with self._using():

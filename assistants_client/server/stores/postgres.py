@@ -301,16 +301,6 @@ class PostgresStore(SqlStore):
         finally:
             self._pool.give(handle)
 
-    def _savepoint(self, handle: Any, mark: int) -> None:
-        self._execute(handle, f"SAVEPOINT sp{mark}")
-
-    def _rollback_to(self, handle: Any, mark: int) -> None:
-        self._execute(handle, f"ROLLBACK TO SAVEPOINT sp{mark}")
-        self._execute(handle, f"RELEASE SAVEPOINT sp{mark}")
-
-    def _release(self, handle: Any, mark: int) -> None:
-        self._execute(handle, f"RELEASE SAVEPOINT sp{mark}")
-
     # -- statements -----------------------------------------------------------------------
 
     def _execute(self, handle: Any, sql: str, params: Sequence[Any] = ()) -> Any:

@@ -93,6 +93,18 @@ class SqlStore(Store):
         with self._using() as handle:
             return int(self._execute(handle, sql, params).rowcount)
 
+    # -- savepoints (the same statements in SQLite and PostgreSQL) --------------------------
+
+    def _savepoint(self, handle: Any, mark: int) -> None:
+        self._execute(handle, f"SAVEPOINT sp{mark}")
+
+    def _rollback_to(self, handle: Any, mark: int) -> None:
+        self._execute(handle, f"ROLLBACK TO SAVEPOINT sp{mark}")
+        self._execute(handle, f"RELEASE SAVEPOINT sp{mark}")
+
+    def _release(self, handle: Any, mark: int) -> None:
+        self._execute(handle, f"RELEASE SAVEPOINT sp{mark}")
+
     # -- schema ---------------------------------------------------------------------------
 
     def _version(self, handle: Any) -> int:
@@ -213,46 +225,34 @@ class SqlStore(Store):
             raise UnknownCursor(name, cursor)
         return int(rows[0][0])
 
-    def page(
+    def _range(
         self,
         kind: str,
         parent: str,
+        lower: int | None,
+        upper: int | None,
         *,
-        limit: int,
         ascending: bool,
-        after: str | None = None,
-        before: str | None = None,
-        run_id: str | None = None,
-    ) -> tuple[list[JSONDict], bool]:
-        with self._using():
-            after_seq = self._cursor(kind, "after", after) if after is not None else None
-            before_seq = self._cursor(kind, "before", before) if before is not None else None
-            where = ["kind = %s", "parent = %s"]
-            params: list[Any] = [kind, parent]
-            # In ascending order "after" is a lower bound; in descending order an upper one.
-            lower = after_seq if ascending else before_seq
-            upper = before_seq if ascending else after_seq
-            if lower is not None:
-                where.append("seq > %s")
-                params.append(lower)
-            if upper is not None:
-                where.append("seq < %s")
-                params.append(upper)
-            if run_id is not None:
-                where.append(f"{self.dialect.run_id} = %s")
-                params.append(run_id)
-            # In the listing order; for "before" alone, back from the cursor.
-            backwards = before is not None and after is None
-            direction = "ASC" if ascending != backwards else "DESC"
-            rows = self._rows(
-                f"SELECT data FROM {self.dialect.objects} WHERE {' AND '.join(where)} "
-                f"ORDER BY seq {direction} LIMIT %s",
-                (*params, limit + 1),
-            )
-        found = [self._load(row[0]) for row in rows[:limit]]
-        if backwards:
-            found.reverse()
-        return found, len(rows) > limit
+        count: int,
+        run_id: str | None,
+    ) -> list[JSONDict]:
+        where = ["kind = %s", "parent = %s"]
+        params: list[Any] = [kind, parent]
+        if lower is not None:
+            where.append("seq > %s")
+            params.append(lower)
+        if upper is not None:
+            where.append("seq < %s")
+            params.append(upper)
+        if run_id is not None:
+            where.append(f"{self.dialect.run_id} = %s")
+            params.append(run_id)
+        rows = self._rows(
+            f"SELECT data FROM {self.dialect.objects} WHERE {' AND '.join(where)} "
+            f"ORDER BY seq {'ASC' if ascending else 'DESC'} LIMIT %s",
+            (*params, count),
+        )
+        return [self._load(row[0]) for row in rows]
 
     def clear(self) -> None:
         with self._using() as handle:

@@ -170,16 +170,6 @@ class SqliteStore(SqlStore):
         finally:
             self.lock.release()
 
-    def _savepoint(self, handle: Any, mark: int) -> None:
-        self._execute(handle, f"SAVEPOINT sp{mark}")
-
-    def _rollback_to(self, handle: Any, mark: int) -> None:
-        self._execute(handle, f"ROLLBACK TO sp{mark}")
-        self._execute(handle, f"RELEASE sp{mark}")
-
-    def _release(self, handle: Any, mark: int) -> None:
-        self._execute(handle, f"RELEASE sp{mark}")
-
     # -- statements -----------------------------------------------------------------------
 
     def _execute(self, handle: Any, sql: str, params: Sequence[Any] = ()) -> Any:
