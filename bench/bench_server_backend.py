@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bench.common import ROOT, helper_process, wait_for_stdin_close
+from bench.common import first_line, helper_process, running, wait_for_stdin_close
 
 TOKEN = " tok"
 
@@ -42,36 +42,21 @@ def server(backend_url: str, *flags: str) -> Iterator[str]:
     """The base URL (``.../v1``) of ``assistants-server`` in front of ``backend_url``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANTS_")}
     env["ASSISTANTS_LOG_LEVEL"] = "ERROR"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "assistants_client.server",
-            "--backend-url",
-            backend_url,
-            "--port",
-            "0",
-            *flags,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
+    argv = [
+        sys.executable,
+        "-m",
+        "assistants_client.server",
+        "--backend-url",
+        backend_url,
+        "--port",
+        "0",
+        *flags,
+    ]
+    with running(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as proc:
+        line = first_line(proc, "assistants-server")
         if not line.startswith("http://"):
-            raise RuntimeError(f"assistants-server did not start (exit {proc.wait()})")
+            raise RuntimeError(f"assistants-server did not start: {line!r}")
         yield line
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def main() -> None:

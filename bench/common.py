@@ -5,14 +5,18 @@ from __future__ import annotations
 import gc
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
+
+import requests
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -120,32 +124,79 @@ def versions() -> dict[str, str]:
 
 
 @contextmanager
+def running(
+    argv: Sequence[str], *, stop_within: float = 10.0, **popen: Any
+) -> Iterator[Popen[str]]:
+    """``argv`` in a process of its own, in text mode and the project root unless ``popen`` (the
+    other arguments of :class:`subprocess.Popen`) says otherwise; stopped on exit.
+
+    Stopping closes its standard input when that is a pipe (a helper's cue to end, see
+    :func:`wait_for_stdin_close`), else sends SIGTERM; it kills the process when it has not ended
+    within ``stop_within`` seconds, and closes its pipes.
+    """
+    proc: Popen[str] = subprocess.Popen(argv, **{"cwd": ROOT, "text": True, **popen})
+    try:
+        yield proc
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        else:
+            proc.terminate()
+        try:
+            proc.wait(timeout=stop_within)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=stop_within)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def free_port() -> int:
+    """A loopback TCP port free at the moment, for a server that cannot be told to pick one."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def first_line(proc: Popen[str], what: str) -> str:
+    """The first line ``proc`` prints (where a helper says it is ready), without its newline."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"{what} exited before it was ready (code {proc.wait()})")
+    return line.strip()
+
+
+def first_answer(proc: Popen[str], url: str, *, within: float) -> requests.Response:
+    """The first answer to ``GET url`` from the server ``proc`` starts, once it listens.
+
+    Raises, with what the process wrote to a piped standard error, when it exits first, and
+    when it does not answer within ``within`` seconds.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        if proc.poll() is not None:
+            errors = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"{proc.args!r} exited (code {proc.returncode}): {errors}")
+        try:
+            return requests.get(url, timeout=1)
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.args!r} did not answer {url} within {within} s")
+        time.sleep(0.1)
+
+
+@contextmanager
 def helper_process(module: str, *args: str) -> Iterator[dict[str, Any]]:
     """Run ``python -m <module> <args>``; yield the JSON object it prints on its first line.
 
     The helper serves until its standard input closes, so it never outlives the benchmark.
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{module} exited before it was ready (code {proc.wait()})")
-        yield json.loads(line)
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    argv = [sys.executable, "-m", module, *args]
+    with running(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as proc:
+        yield json.loads(first_line(proc, module))
 
 
 def wait_for_stdin_close() -> None:

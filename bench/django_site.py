@@ -14,28 +14,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import ROOT, first_answer, first_line, free_port, running
+
 EXAMPLE = ROOT / "examples" / "django_chat"
 START_TIMEOUT = 60.0
 CITIES = ("Paris", "Berlin", "Madrid", "Rome", "Vienna", "Prague", "Dublin", "Lisbon")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def weather_reply(city: str) -> str:
@@ -56,12 +48,13 @@ class DjangoSite:
         self.stream_delay = stream_delay
         self.emulator: subprocess.Popen[str] | None = None
         self.gunicorn: subprocess.Popen[str] | None = None
+        self._processes = ExitStack()
         self.api_url = ""
         self.url = ""
 
-    def start(self) -> DjangoSite:
-        self.emulator = subprocess.Popen(
-            [
+    def __enter__(self) -> DjangoSite:
+        with ExitStack() as started:
+            emulator = [
                 sys.executable,
                 "-m",
                 "assistants_client.emulator",
@@ -69,25 +62,22 @@ class DjangoSite:
                 "0",
                 "--stream-delay",
                 str(self.stream_delay),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.emulator.stdout is not None
-        self.api_url = self.emulator.stdout.readline().strip()
-        if not self.api_url.startswith("http"):
-            raise RuntimeError(f"the emulator did not start: {self.api_url!r}")
-        port = free_port()
-        env = dict(
-            os.environ,
-            OPENAI_BASE_URL=self.api_url,
-            DJANGO_SETTINGS_MODULE="chat_site.settings",
-            PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-        )
-        env.pop("OPENAI_API_KEY", None)
-        self.gunicorn = subprocess.Popen(
-            [
+            ]
+            self.emulator = started.enter_context(
+                running(emulator, stop_within=15, stdout=subprocess.PIPE)
+            )
+            self.api_url = first_line(self.emulator, "the emulator")
+            if not self.api_url.startswith("http"):
+                raise RuntimeError(f"the emulator did not start: {self.api_url!r}")
+            port = free_port()
+            env = dict(
+                os.environ,
+                OPENAI_BASE_URL=self.api_url,
+                DJANGO_SETTINGS_MODULE="chat_site.settings",
+                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            )
+            env.pop("OPENAI_API_KEY", None)
+            gunicorn = [
                 sys.executable,
                 "-m",
                 "gunicorn",
@@ -106,54 +96,27 @@ class DjangoSite:
                 "--log-level",
                 "warning",
                 "chat_site.wsgi",
-            ],
-            cwd=EXAMPLE,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.gunicorn.poll() is not None:
-                errors = self.gunicorn.stderr.read() if self.gunicorn.stderr else ""
-                raise RuntimeError(f"gunicorn exited: {errors}")
-            try:
-                if requests.get(self.url + "/", timeout=1).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not answer in time")
-            time.sleep(0.1)
+            ]
+            self.gunicorn = started.enter_context(
+                running(
+                    gunicorn,
+                    stop_within=15,
+                    cwd=EXAMPLE,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            )
+            self.url = f"http://127.0.0.1:{port}"
+            page = first_answer(self.gunicorn, self.url + "/", within=START_TIMEOUT)
+            if page.status_code != 200:
+                raise RuntimeError(f"the site answered its page with {page.status_code}")
+            # Both run until __exit__ (gunicorn stopped first); on a failure above, they stop now.
+            self._processes = started.pop_all()
+        return self
 
-    def stop(self) -> None:
-        for process in (self.gunicorn, self.emulator):
-            if process is None or process.poll() is not None:
-                continue
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
-        for process in (self.gunicorn, self.emulator):
-            if process is not None:
-                for pipe in (process.stdout, process.stderr):
-                    if pipe is not None:
-                        pipe.close()
-
-    def __enter__(self) -> DjangoSite:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def __exit__(self, *exc_info: object) -> None:
+        self._processes.close()
 
 
 @dataclass

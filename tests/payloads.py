@@ -1,4 +1,4 @@
-"""Minimal response bodies that fit the generated response models."""
+"""Minimal response bodies that fit the generated response models, and a tool to give a run."""
 
 from __future__ import annotations
 
@@ -116,3 +116,17 @@ def listing(items: list[dict[str, Any]], has_more: bool = False) -> dict[str, An
         "last_id": items[-1]["id"] if items else "",
         "has_more": has_more,
     }
+
+
+WEATHER_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+"""A function tool, ``get_weather(city)``, as an assistant is created with it."""

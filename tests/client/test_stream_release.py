@@ -29,13 +29,13 @@ from assistants_client import (
     StreamInterruptedError,
 )
 from tests import payloads
+from tests.reliability.rawserver import chunk, read_request
 
 DEADLINE = 10.0  # seconds to wait for the server to notice a close that should already be done
 
 
 def sse(name: str, data: dict[str, Any]) -> bytes:
-    event = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-    return b"%x\r\n%s\r\n" % (len(event), event)  # one HTTP chunk
+    return chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
 
 
 def text_delta(text: str) -> dict[str, Any]:
@@ -110,7 +110,7 @@ class EndlessStreamServer:
 
     def _serve(self, connection: socket.socket) -> None:
         with connection:
-            if not self._read_request(connection):
+            if read_request(connection) is None:
                 return self._client_closed()
             connection.sendall(
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
@@ -137,26 +137,6 @@ class EndlessStreamServer:
                 except OSError:
                     return self._client_closed()
         return None
-
-    def _read_request(self, connection: socket.socket) -> bool:
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = connection.recv(65536)
-            if not chunk:
-                return False
-            received += chunk
-        head, _, body = received.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(body) < length:
-            chunk = connection.recv(65536)
-            if not chunk:
-                return False
-            body += chunk
-        return True
 
     def _client_closed(self) -> None:
         with self._changed:

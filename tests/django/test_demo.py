@@ -6,11 +6,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
 import requests
 
-from bench.django_site import User, free_port, weather_question, weather_reply
+from bench.common import first_answer, first_line, free_port, running
+from bench.django_site import User, weather_question, weather_reply
 from tests.django.conftest import EXAMPLE, ROOT
 
 WAIT = 30.0  # seconds: a bound on a hang, not a speed claim
@@ -19,38 +19,22 @@ WAIT = 30.0  # seconds: a bound on a hang, not a speed claim
 def test_the_demo_serves_the_chat_page_and_stops_on_ctrl_c() -> None:
     port = free_port()
     env = {"PATH": "/usr/bin:/bin", "DJANGO_DEMO_PORT": str(port), "PYTHONPATH": str(ROOT)}
-    demo = subprocess.Popen(
+    with running(
         [sys.executable, str(EXAMPLE / "run_demo.py")],
-        cwd=ROOT,
+        stop_within=WAIT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert demo.stdout is not None
-        emulator_line = demo.stdout.readline()
+    ) as demo:
+        emulator_line = first_line(demo, "make django-demo")
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                page = requests.get(url + "/", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert demo.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+        page = first_answer(demo, url + "/", within=WAIT)
         user = User(url)
         chat = user.chat(weather_question("Oslo"))
         streamed = user.stream("show me the stream")
 
         demo.send_signal(signal.SIGINT)
         code = demo.wait(timeout=WAIT)
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
-        if demo.stdout is not None:
-            demo.stdout.close()
 
     assert emulator_line.startswith("make django-demo: emulator at http://127.0.0.1:")
     assert page.status_code == 200

@@ -391,20 +391,9 @@ def test_a_run_comes_back_with_its_reply_streamed_or_polled(stream: bool) -> Non
     def get_weather(city: str) -> dict[str, Any]:
         return {"city": city, "sky": "clear"}
 
-    tool = {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
     with Emulator() as emu:
         client = AssistantsClient(base_url=emu.base_url)
-        assistant = client.create_assistant("gpt-4o", tools=[tool])
+        assistant = client.create_assistant("gpt-4o", tools=[payloads.WEATHER_TOOL])
         thread = client.create_thread()
         client.create_message(thread.id, "user", "What is the weather in Oslo? Use get_weather.")
         emu.reset_requests()

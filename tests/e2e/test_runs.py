@@ -25,23 +25,12 @@ from assistants_client.models import (
     ThreadRunCompletedEvent,
     ThreadRunRequiresActionEvent,
 )
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
+from tests.payloads import WEATHER_TOOL
 
 
 @pytest.fixture
 def assistant_id(client: AssistantsClient) -> str:
-    return client.create_assistant("gpt-4o", tools=[WEATHER]).id
+    return client.create_assistant("gpt-4o", tools=[WEATHER_TOOL]).id
 
 
 def thread_with(client: AssistantsClient, text: str) -> str:

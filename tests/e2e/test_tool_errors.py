@@ -13,18 +13,8 @@ import pytest
 
 from assistants_client import AssistantsClient, BadRequestError, ToolCallError
 from assistants_client.emulator import Emulator
+from tests.payloads import WEATHER_TOOL
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 # A function of the caller's that the model was never told about: it must not reach the server.
 PRIVATE_NAME = "internal_billing_adjustment"
 
@@ -96,7 +86,7 @@ FAILURE_CASES = pytest.mark.parametrize(
 
 @pytest.fixture
 def assistant_id(client: AssistantsClient) -> str:
-    return client.create_assistant("gpt-4o", tools=[WEATHER]).id
+    return client.create_assistant("gpt-4o", tools=[WEATHER_TOOL]).id
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable
 
-__all__ = ["RawServer", "chunk", "head"]
+__all__ = ["RawServer", "chunk", "head", "read_request"]
 
 Handler = Callable[[socket.socket, bytes], None]
 
@@ -85,7 +85,7 @@ class RawServer:
     def _serve(self, conn: socket.socket) -> None:
         try:
             conn.settimeout(10)
-            request = _read_request(conn)
+            request = read_request(conn)
             if request is None:
                 return
             with self._lock:
@@ -108,7 +108,9 @@ class RawServer:
                 return
 
 
-def _read_request(conn: socket.socket) -> bytes | None:
+def read_request(conn: socket.socket) -> bytes | None:
+    """What the client sent up to the end of its headers and of its declared body (less, when it
+    closed in the body); None when it closed before the end of its headers."""
     data = b""
     while b"\r\n\r\n" not in data:
         more = conn.recv(65536)

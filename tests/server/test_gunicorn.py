@@ -8,7 +8,6 @@ key, and a client that leaves in the middle of a stream leaves its run to finish
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -16,10 +15,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from assistants_client import AssistantsClient, AuthenticationError
-from tests.server.support import BACKEND_KEY, BOUND, ROOT, server_environ, wait_until
+from bench.common import first_answer, free_port, running
+from tests.server.support import BACKEND_KEY, BOUND, server_environ
 from tests.servers.fake_chat import FakeChatServer, text_answer, tool_call_answer
 
 CLIENT_KEY = "sk-gunicorn-client-0123456789"
@@ -35,12 +34,6 @@ TOOL: dict[str, Any] = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def gunicorn(backend: FakeChatServer) -> Iterator[str]:
     """The base URL of the server under gunicorn (one worker process, 32 threads)."""
@@ -50,48 +43,27 @@ def gunicorn(backend: FakeChatServer) -> Iterator[str]:
         ASSISTANTS_BACKEND_API_KEY=BACKEND_KEY,
         ASSISTANTS_SERVER_API_KEYS=CLIENT_KEY,
     )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-k",
-            "gthread",
-            "--threads",
-            "32",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--graceful-timeout",
-            "2",
-            "assistants_client.server:wsgi_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-k",
+        "gthread",
+        "--threads",
+        "32",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--graceful-timeout",
+        "2",
+        "assistants_client.server:wsgi_app()",
+    ]
     base_url = f"http://127.0.0.1:{port}/v1"
-
-    def ready() -> bool:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        try:
-            return requests.get(f"{base_url}/assistants", timeout=1).status_code == 401
-        except requests.ConnectionError:
-            return False
-
-    try:
-        wait_until(ready, bound=BOUND * 2, what="gunicorn serving")
+    with running(
+        argv, stop_within=BOUND, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as process:
+        answer = first_answer(process, f"{base_url}/assistants", within=BOUND * 2)
+        assert answer.status_code == 401, answer.text
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(BOUND)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(BOUND)
-        if process.stderr is not None:
-            process.stderr.close()
 
 
 @pytest.fixture
