@@ -24,9 +24,9 @@ from assistants_client.server import engine
 from assistants_client.server.engine import Engine
 from assistants_client.server.errors import error_body
 from assistants_client.server.http import ApiApp, Credentials, RecordedRequest
+from assistants_client.server.httpd import DEFAULT_MAX_CONNECTIONS, WSGIServer
 from assistants_client.server.objects import FOUNDRY_TOOL_TYPES
 from assistants_client.server.responders.scripted import ScriptedResponder
-from assistants_client.server.stdlib import DEFAULT_MAX_CONNECTIONS, WSGIServer
 from assistants_client.server.stores import open_store
 
 __all__ = [
@@ -177,8 +177,8 @@ class Emulator:
       under way resumes).
     * ``max_body_bytes``: larger request bodies are answered with 413.
     * ``timing``: the pace of runs (see :class:`Timing`).
-    * ``max_connections``: connections served at once; past them a connection is answered
-      ``503`` with ``Retry-After`` (which clients retry).
+    * ``max_connections``: connections open at once, idle ones included; past them a new
+      connection is answered ``503`` with ``Retry-After`` (which clients retry).
     * ``request_log``: how many of the latest requests ``requests`` keeps (0: none). Of a
       body over ``RECORDED_BODY_BYTES`` (64 KiB) the log keeps that many bytes of
       ``raw_body``, and ``body`` (the parsed JSON) is None.

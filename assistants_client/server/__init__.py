@@ -10,7 +10,8 @@ Inside: the engine (``engine.py``: operations and runs, ``runs.py``: one turn of
 responders (``responders/``: the Chat Completions backend, or the emulator's script), its store
 (``store.py``: memory; a SQLite file, or a PostgreSQL database shared by several server
 processes, with ``--db``) and its HTTP transports (``http.py``: the WSGI application,
-``stdlib.py``: the threaded HTTP server).
+``httpd.py``: the built-in HTTP/1.1 server, with ``framing.py``: requests read as RFC 9112
+frames them).
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ def build_app(config: ServerConfig, store: Store | None = None) -> ApiApp:
         read_timeout=config.backend_read_timeout,
         max_retries=config.backend_max_retries,
         completion_tokens_field=config.completion_tokens_field,  # type: ignore[arg-type]
-        # Backend calls at once: the background runs, plus a streamed run per connection served.
-        max_connections=config.workers + config.max_connections,
+        # Backend calls at once: the background runs, plus a streamed run per request served.
+        max_connections=config.workers + config.threads,
     )
     engine = Engine(
         store if store is not None else store_for(config),

@@ -1,4 +1,4 @@
-"""``assistants-server``: serve the API on the standard-library HTTP server (see ``--help``)."""
+"""``assistants-server``: serve the API on the built-in HTTP server (see ``--help``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from assistants_client.server import (
     parse_config,
     store_for,
 )
-from assistants_client.server.stdlib import WSGIServer
+from assistants_client.server.httpd import WSGIServer, raise_open_file_limit
 
 __all__ = ["main"]
 
@@ -42,8 +42,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as problem:
         sys.stderr.write(f"assistants-server: cannot open the store: {problem}\n")
         return 1
+    # Room for every connection it may hold, and for the rest (databases, the backend, logs).
+    raise_open_file_limit(config.max_connections + config.max_connections // 4 + 256)
     try:
-        server = WSGIServer(app, config.host, config.port, max_connections=config.max_connections)
+        server = WSGIServer(
+            app,
+            config.host,
+            config.port,
+            max_connections=config.max_connections,
+            threads=config.threads,
+        )
     except OSError as problem:
         sys.stderr.write(
             f"assistants-server: cannot listen on {config.host}:{config.port}: {problem}\n"
@@ -57,6 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if server.max_connections < config.max_connections:
+        logger.warning(
+            "serving at most %d connections, not %d: raise the open-file limit (ulimit -n)",
+            server.max_connections,
+            config.max_connections,
+        )
     server.start()
     host = f"[{config.host}]" if ":" in config.host else config.host
     sys.stdout.write(f"http://{host}:{server.port}/v1\n")

@@ -52,7 +52,8 @@ class ServerConfig:
     db_timeout: float = 10.0
     run_lease: float = 10.0
     workers: int = 32
-    max_connections: int = 256
+    max_connections: int = 4096
+    threads: int = 256
     run_expiry: float = 600.0
     backend_connect_timeout: float = 10.0
     backend_read_timeout: float = 300.0
@@ -121,7 +122,13 @@ _SETTINGS: dict[str, tuple[str, str]] = {
     "workers": ("ASSISTANTS_WORKERS", "runs executed in the background at once (default 32)"),
     "max-connections": (
         "ASSISTANTS_MAX_CONNECTIONS",
-        "connections served at once; more get 503 (default 256)",
+        "connections open at once, idle ones included; past it the longest idle one is "
+        "closed, or the new one gets 503 (default 4096, within the open-file limit)",
+    ),
+    "threads": (
+        "ASSISTANTS_THREADS",
+        "requests served at once, each on a thread (a stream holds one while it streams); "
+        "more get 503 (default 256)",
     ),
     "run-expiry": (
         "ASSISTANTS_RUN_EXPIRY",
@@ -233,6 +240,7 @@ def parse_config(
         ("db-timeout", "db_timeout", float, 0.1),
         ("run-lease", "run_lease", float, 1),
         ("max-connections", "max_connections", int, 1),
+        ("threads", "threads", int, 1),
         ("run-expiry", "run_expiry", float, 1),
         ("backend-timeout", "backend_read_timeout", float, 0.1),
         ("backend-retries", "backend_max_retries", int, 0),

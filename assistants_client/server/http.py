@@ -1,7 +1,7 @@
 """The HTTP side of the server: the Assistants API as a WSGI application over the engine.
 
 :class:`ApiApp` is a plain WSGI callable, so any WSGI server can host it (gunicorn, or the
-standard-library server of ``stdlib.py``). Per request, in this order:
+built-in server of ``httpd.py``). Per request, in this order:
 
 1. the path must be under the API's prefix (``/v1``, ``/openai`` or ``/api/projects/<p>``);
 2. the credentials are checked (:class:`Credentials`), before a byte of the body is read, so an

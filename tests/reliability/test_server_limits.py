@@ -1,7 +1,7 @@
 """Misbehaving clients cannot exhaust the emulator's (and the server's) memory or threads.
 
 The emulator and the server share the WSGI application (``server/http.py``) and the HTTP
-server (``server/stdlib.py``); these attacks go through both, over real sockets. Where memory
+server (``server/httpd.py``); these attacks go through both, over real sockets. Where memory
 is the point, the emulator runs in a process of its own that reports its peak resident
 memory (``VmHWM``) before and after.
 
@@ -45,7 +45,7 @@ from assistants_client import AssistantsClient, RetryPolicy
 from assistants_client.emulator import Emulator
 from assistants_client.emulator.server import RECORDED_BODY_BYTES
 from assistants_client.server import ServerConfig, build_app
-from assistants_client.server.stdlib import DEFAULT_BACKLOG, WSGIServer
+from assistants_client.server.httpd import DEFAULT_BACKLOG, WSGIServer
 
 from .isolated import ROOT
 

@@ -1,7 +1,7 @@
 """Fixtures for the server's tests: a fake Chat Completions backend and the server in front of it.
 
 The server is built exactly as ``assistants-server`` builds it (``parse_config`` then
-``build_app``) and served on a loopback port by the standard-library server of ``stdlib.py``.
+``build_app``) and served on a loopback port by the built-in server of ``httpd.py``.
 Tests that need the command itself or gunicorn start those as processes (see
 ``test_cli_and_config.py``, ``test_restart.py`` and ``test_gunicorn.py``). The store suite
 (``test_store.py``) also runs on a throwaway PostgreSQL server (``tests/support/postgres.py``).

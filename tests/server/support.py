@@ -31,7 +31,7 @@ import sseclient
 from assistants_client import AssistantsClient
 from assistants_client.server import ServerConfig, build_app, parse_config
 from assistants_client.server.http import ApiApp
-from assistants_client.server.stdlib import WSGIServer
+from assistants_client.server.httpd import WSGIServer
 from tests.emulator.spec_tools import assert_event_valid
 from tests.realservers.recordings import REFERENCE, events, sse_body
 
@@ -145,7 +145,9 @@ def start_server(
     config.check_bind()
     app = build_app(config)
     tap = _Tap(app)
-    http = WSGIServer(tap, config.host, 0, max_connections=config.max_connections).start()
+    http = WSGIServer(
+        tap, config.host, 0, max_connections=config.max_connections, threads=config.threads
+    ).start()
     return RunningServer(config, app, http, tap)
 
 

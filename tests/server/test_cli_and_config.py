@@ -25,7 +25,7 @@ from assistants_client import AssistantsClient, AuthenticationError
 from assistants_client.server import ConfigError, parse_config
 from assistants_client.server.errors import ApiError
 from assistants_client.server.http import Credentials
-from assistants_client.server.stdlib import DEFAULT_BACKLOG
+from assistants_client.server.httpd import DEFAULT_BACKLOG
 from tests.server.support import (
     BACKEND_KEY,
     BOUND,
