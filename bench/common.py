@@ -181,7 +181,7 @@ def first_answer(proc: Popen[str], url: str, *, within: float) -> requests.Respo
             raise RuntimeError(f"{proc.args!r} exited (code {proc.returncode}): {errors}")
         try:
             return requests.get(url, timeout=1)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
             pass
         if time.monotonic() > deadline:
             raise RuntimeError(f"{proc.args!r} did not answer {url} within {within} s")

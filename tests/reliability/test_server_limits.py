@@ -21,7 +21,7 @@ Scenarios:
    with Python's default of 5, the others would wait a second for a SYN retry.
 6. Past ``max_connections``, a connection is answered 503 with ``Retry-After`` at once, and a
    client's retry gets through once a connection is free.
-7. An idle connection is closed after ``idle_timeout``, freeing its thread.
+7. An idle connection is closed after ``idle_timeout``, freeing its slot.
 """
 
 from __future__ import annotations
