@@ -133,7 +133,7 @@ _FIELD_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
 _NO_BODY_STATUSES = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
-_IDLE, _READING, _BUSY, _CLOSING = range(4)
+_IDLE, _READING, _BUSY, _CLOSING, _CLOSED = range(5)
 
 
 def raise_open_file_limit(wanted: int) -> int:
@@ -303,7 +303,6 @@ class _Body(io.RawIOBase):
 
     def __init__(self, conn: _Connection, head: RequestHead) -> None:
         self._conn = conn
-        self._head = head
         self.remaining = head.content_length or 0
         self._decoder = ChunkedDecoder() if head.chunked else None
         self._pieces: list[bytes] = []
@@ -480,9 +479,11 @@ class _Response:
             raise _ClientGone(str(problem)) from None
 
     def write(self, data: bytes) -> None:
+        if not data:
+            return  # the head waits for the first bytes of the body (PEP 3333)
         head = b"" if self.started else self._head_bytes()
         self.started = True
-        if self._bodyless or not data:
+        if self._bodyless:
             if head:
                 self._send(head)
             return
@@ -564,7 +565,6 @@ class WSGIServer:
         self._idle: dict[_Connection, None] = {}
         self._reading: dict[_Connection, None] = {}
         self._closing: dict[_Connection, None] = {}
-        self._busy: set[_Connection] = set()
         self._count = 0
         self._requests = 0
         self._accept_paused_until = 0.0
@@ -650,21 +650,28 @@ class WSGIServer:
         selector.register(self._wake_end, selectors.EVENT_READ, self._wake_end)
         try:
             while not self._stop.is_set():
-                for key, _ in selector.select(TICK):
-                    if key.data is None:
-                        self._accept()
-                    elif key.data is self._wake_end:
-                        with contextlib.suppress(OSError):
-                            self._wake_end.recv(4096)
-                    else:
-                        self._guarded(self._readable, key.data)
-                self._take_returned()
-                self._expire(time.monotonic())
+                try:
+                    self._turn(selector)
+                except Exception:  # a bug: logged, and the server goes on serving
+                    logger.exception("error in the server's loop")
+                    time.sleep(TICK)
         finally:
             with self._return_lock:
                 self._loop_ended = True
             self._take_returned()
             self._close_all()
+
+    def _turn(self, selector: selectors.BaseSelector) -> None:
+        for key, _ in selector.select(TICK):
+            if key.data is None:
+                self._accept()
+            elif key.data is self._wake_end:
+                with contextlib.suppress(OSError):
+                    self._wake_end.recv(4096)
+            else:
+                self._guarded(self._readable, key.data)
+        self._take_returned()
+        self._expire(time.monotonic())
 
     def _guarded(self, step: Callable[[_Connection], None], conn: _Connection) -> None:
         """One step of the loop for one connection: a bug costs that connection, not the loop."""
@@ -739,6 +746,9 @@ class WSGIServer:
             conn.registered = False
 
     def _close(self, conn: _Connection) -> None:
+        if conn.state == _CLOSED:
+            return
+        conn.state = _CLOSED
         self._unregister(conn)
         self._idle.pop(conn, None)
         self._reading.pop(conn, None)
@@ -802,7 +812,6 @@ class WSGIServer:
         self._unregister(conn)
         conn.state = _BUSY
         self._requests += 1
-        self._busy.add(conn)
         try:
             conn.sock.settimeout(self.io_timeout)
         except OSError:
@@ -856,7 +865,6 @@ class WSGIServer:
             except queue.Empty:
                 return
             self._requests -= 1
-            self._busy.discard(conn)
             if self._stop.is_set() and outcome.keep:
                 outcome = _CLOSE
             if not outcome.keep:
