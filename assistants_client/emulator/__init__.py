@@ -11,7 +11,7 @@ process::
 
 It is ``assistants_client.server`` (the same engine, HTTP layer and store) with a scripted
 responder in place of a Chat Completions backend. State is kept in memory, or in SQLite with
-``db_path``. Runs answer deterministically (see ``assistants_client.emulator.responder``)
+``db_path``. Runs answer deterministically (see ``assistants_client.emulator.replies``)
 unless replies are scripted through ``emu.script``; ``emu.faults`` injects errors and
 ``emu.requests`` records the latest requests received.
 
@@ -31,7 +31,6 @@ invalid query parameters name the parameter (``limit``). Without ``api_key`` any
 is accepted. Request bodies over ``max_body_bytes`` (4 MiB by default) are answered with 413.
 """
 
-from assistants_client.emulator.responder import Script
 from assistants_client.emulator.server import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_REQUEST_LOG,
@@ -42,6 +41,7 @@ from assistants_client.emulator.server import (
     Timing,
 )
 from assistants_client.server.errors import ApiError
+from assistants_client.server.responders.script import Script
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",

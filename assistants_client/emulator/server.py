@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
 
-from assistants_client.emulator.responder import Script
+from assistants_client.emulator.replies import default_reply
 from assistants_client.server import engine
 from assistants_client.server.engine import Engine
 from assistants_client.server.errors import error_body
 from assistants_client.server.http import ApiApp, Credentials, RecordedRequest
 from assistants_client.server.httpd import DEFAULT_MAX_CONNECTIONS, WSGIServer
 from assistants_client.server.objects import FOUNDRY_TOOL_TYPES
+from assistants_client.server.responders.script import Script
 from assistants_client.server.responders.scripted import ScriptedResponder
 from assistants_client.server.stores import open_store
 
@@ -223,7 +224,11 @@ class Emulator:
         self.script = Script()
         self.faults = Faults()
         self.store = open_store(db_path)
-        self.responder = ScriptedResponder(self.script, stream_interval=self.timing.stream_interval)
+        self.responder = ScriptedResponder(
+            self.script,
+            default_reply=default_reply,
+            stream_interval=self.timing.stream_interval,
+        )
         self.api = Engine(
             self.store,
             self.responder,

@@ -51,8 +51,8 @@ from assistants_client.server.errors import ApiError
 from assistants_client.server.objects import ASSISTANT_KEYS, OPENAI_TOOL_RESOURCES, JSONDict
 from assistants_client.server.responders import Responder, ToolRound, Turn, UnsupportedInput
 from assistants_client.server.runs import ACTIVE, Event, TurnDriver, close_run, event
-from assistants_client.server.schema import RequestSchemas, ValidationFailure, request_schemas
 from assistants_client.server.store import RunRow, Store, StoreError, UnknownCursor
+from assistants_client.server.validation import RequestSchemas, ValidationFailure, request_schemas
 
 __all__ = ["Engine", "Request", "Route", "StreamResult", "Timing"]
 

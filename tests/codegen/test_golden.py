@@ -73,7 +73,7 @@ def test_trimming_the_upstream_spec_reproduces_the_committed_trimmed_spec() -> N
 
 
 def test_the_trimmed_spec_holds_the_assistants_operations_and_their_schemas() -> None:
-    from assistants_client.server.schema import load_document
+    from assistants_client.server.validation import load_document
 
     document = load_document()
     operations = [

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 from jsonschema import Draft202012Validator
 
-from assistants_client.server.schema import load_document
+from assistants_client.server.validation import load_document
 
 
 def to_json_schema(node: Any) -> Any:

@@ -7,10 +7,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from assistants_client.server.schema import (
+from assistants_client.emulator.samples import generate_value
+from assistants_client.server.validation import (
     SchemaCompiler,
     ValidationFailure,
-    generate_value,
     request_schemas,
 )
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistants_client import models
-from assistants_client.server.schema import load_document
+from assistants_client.server.validation import load_document
 from codegen.naming import schema_class_name, union_base_name
 from tests.models.schema_strategies import from_schema
 

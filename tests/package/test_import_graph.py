@@ -1,10 +1,17 @@
-"""The package's modules import each other without a cycle, and only at the top of a module.
+"""The package's modules import each other without a cycle, and only at the top of a module;
+its subpackages import each other without a cycle either.
 
 The graph is built from the source, not from a running interpreter: each ``import`` and
 ``from ... import`` of a module of ``assistants_client`` is an edge. Imports under
 ``if TYPE_CHECKING:`` never run, so they are not edges. Importing ``a.b`` also runs the
 package ``a`` first, but by then ``a`` is already being imported (it is how a facade package
 works), so that is not an edge either.
+
+Packages are layers: the emulator is built on the server, the server on the client's toolkit.
+Their graph has an edge from package P to package Q when a module of P (or of a package inside
+it) imports a module of Q, and it must have no cycle either, even where the modules' own graph
+has none: ``server.responders`` importing ``emulator`` while ``emulator`` imports ``server``
+makes neither layer usable without the other.
 """
 
 from __future__ import annotations
@@ -110,9 +117,60 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def _node_of(module: str) -> str:
+    """The package a module belongs to (a package's ``__init__`` belongs to itself); a module
+    at the top of ``assistants_client`` (the client's toolkit) is a node of its own."""
+    if MODULES[module].name == "__init__.py":
+        return module
+    package = module.rpartition(".")[0]
+    return module if package == "assistants_client" else package
+
+
+def _package_graph_of(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The packages' graph from the modules' (see the module docstring): an edge P -> Q for
+    each import from a module of P into one of Q, unless Q is P or holds P. A package's modules
+    may use what the packages around it define, the way a facade package's ``__init__`` uses
+    the modules inside it: that pair of edges is one layer, not a cycle."""
+    packages: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        source = _node_of(module) if module in MODULES else module
+        edges = packages.setdefault(source, set())
+        for target in targets:
+            package = _node_of(target) if target in MODULES else target
+            if package != source and not source.startswith(package + "."):
+                edges.add(package)
+    return packages
+
+
 def test_the_import_graph_of_the_package_has_no_cycle() -> None:
     cycle = _find_cycle(_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_subpackages_import_each_other_without_a_cycle() -> None:
+    cycle = _find_cycle(_package_graph_of(_graph()))
+    assert cycle is None, "package cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_package_graph_sees_a_cycle_that_the_module_graph_does_not() -> None:
+    # Modules a.x -> b.y -> a.z: no cycle of modules, but one of packages.
+    assert _find_cycle({"a.x": {"b.y"}, "b.y": {"a.z"}, "a.z": set()}) is None
+    assert _find_cycle(_package_graph_of({"a": {"b"}, "b": {"a"}})) == ["a", "b", "a"]
+    # A package inside another may use the other's modules: one layer, no cycle...
+    assert _find_cycle(_package_graph_of({"p.s": {"p"}, "p": {"p.s"}})) is None
+    # ...unless a third package closes the loop (what the server's scripted responder and the
+    # emulator once did).
+    packages = {
+        "pkg.server": {"pkg.server.responders"},
+        "pkg.server.responders": {"pkg.emulator"},
+        "pkg.emulator": {"pkg.server"},
+    }
+    assert _find_cycle(_package_graph_of(packages)) == [
+        "pkg.emulator",
+        "pkg.server",
+        "pkg.server.responders",
+        "pkg.emulator",
+    ]
 
 
 def test_the_cycle_finder_reports_a_cycle_it_is_given() -> None:

@@ -13,13 +13,14 @@ import pytest
 
 from assistants_client import AssistantsClient
 from assistants_client._operation import ListOperation
-from assistants_client.emulator.responder import Script
+from assistants_client.emulator.replies import default_reply
 from assistants_client.models import operations as ops
 from assistants_client.server.engine import Engine, Request
 from assistants_client.server.errors import ApiError
+from assistants_client.server.responders.script import Script
 from assistants_client.server.responders.scripted import ScriptedResponder
-from assistants_client.server.schema import load_document
 from assistants_client.server.stores.memory import MemoryStore
+from assistants_client.server.validation import load_document
 
 SCHEMA_PREFIX = "#/components/schemas/"
 OPERATION_IDS = [operation.id for operation in ops.OPERATIONS]
@@ -87,7 +88,7 @@ def test_the_emulator_answers_501_naming_an_operation_it_does_not_serve() -> Non
     class Partial(Engine):
         get_thread = None  # as if getThread were new in the spec
 
-    engine = Partial(MemoryStore(), ScriptedResponder(Script()))
+    engine = Partial(MemoryStore(), ScriptedResponder(Script(), default_reply=default_reply))
     try:
         route, params = engine.match("GET", "/threads/thread_1")
         with pytest.raises(ApiError) as caught:

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from assistants_client.emulator.responder import Script
+from assistants_client.emulator.replies import default_reply
 from assistants_client.server.engine import Engine
 from assistants_client.server.http import ApiApp
+from assistants_client.server.responders.script import Script
 from assistants_client.server.responders.scripted import ScriptedResponder
 from assistants_client.server.stores.memory import MemoryStore
 from tests.server.support import wait_until
@@ -26,7 +27,7 @@ from tests.server.support import wait_until
 
 @pytest.fixture
 def app() -> Iterator[ApiApp]:
-    engine = Engine(MemoryStore(), ScriptedResponder(Script()))
+    engine = Engine(MemoryStore(), ScriptedResponder(Script(), default_reply=default_reply))
     yield ApiApp(engine)
     engine.close()
 

@@ -1,11 +1,12 @@
 """The scripted responder: the emulator's answers, deterministic, as increments.
 
-Each turn takes the next reply queued on the :class:`Script` (``queue_text``,
-``queue_tool_calls``, ``queue_failure``, ``queue_incomplete``, ``queue_expiry``,
-``queue_delay``), or else the default reply of :func:`default_plan` (an echo of the last user
-message, a call to a function the message names, or a value fitting the response format). The
-reply is chosen when the turn is queued (:meth:`ScriptedResponder.prepare`), so replies go to
-runs in the order they were started, and a turn survives a restart of the emulator.
+Each turn takes the next reply queued on the :class:`~assistants_client.server.responders.script.
+Script` (``queue_text``, ``queue_tool_calls``, ``queue_failure``, ``queue_incomplete``,
+``queue_expiry``, ``queue_delay``), or else the plan its ``default_reply`` makes for the turn
+(the emulator's: an echo of the last user message, a call to a function the message names, or a
+value fitting the response format). The reply is chosen when the turn is queued
+(:meth:`ScriptedResponder.prepare`), so replies go to runs in the order they were started, and a
+turn survives a restart of the emulator.
 
 It is then told as the API would stream it, at ``stream_interval`` between pieces: text in its
 chunks, a function call as its name and then its arguments in pieces of a few characters.
@@ -14,10 +15,9 @@ chunks, a function call as its name and then its arguments in pieces of a few ch
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from assistants_client.emulator.responder import Script, default_plan, message_text
 from assistants_client.server.responders import (
     Expire,
     Failure,
@@ -28,8 +28,12 @@ from assistants_client.server.responders import (
     Turn,
     Usage,
 )
+from assistants_client.server.responders.script import Plan, Script, message_text
 
-__all__ = ["ARGUMENT_PIECE", "ScriptedResponder"]
+__all__ = ["ARGUMENT_PIECE", "DefaultReply", "ScriptedResponder"]
+
+DefaultReply = Callable[[Turn], Plan]
+"""The plan for a turn nothing was scripted for."""
 
 # Arguments stream in pieces of at most this many characters, as models send them.
 ARGUMENT_PIECE = 8
@@ -51,10 +55,13 @@ def _pieces(text: str, size: int) -> list[str]:
 
 
 class ScriptedResponder:
-    """Answers turns from a :class:`Script`, else deterministically. Thread-safe."""
+    """Answers turns from a :class:`Script`, else with ``default_reply``. Thread-safe."""
 
-    def __init__(self, script: Script, *, stream_interval: float = 0.001) -> None:
+    def __init__(
+        self, script: Script, *, default_reply: DefaultReply, stream_interval: float = 0.001
+    ) -> None:
         self.script = script
+        self.default_reply = default_reply
         self.stream_interval = stream_interval
 
     def check(self, turn: Turn) -> None:
@@ -64,22 +71,7 @@ class ScriptedResponder:
         scripted = self.script.take()
         if scripted is not None and scripted.get("kind") != "default":
             return scripted
-        last_user: str | None = None
-        for message in reversed(turn.messages):
-            if message.get("role") == "user":
-                last_user = message_text(message)
-                break
-        results = None
-        if turn.tool_rounds:
-            last = turn.tool_rounds[-1]
-            results = [(call["name"], last.outputs.get(call["id"], "")) for call in last.calls]
-        plan = default_plan(
-            tools=list(turn.tools),
-            response_format=turn.response_format,
-            last_user_text=last_user,
-            tool_results=results,
-            tool_choice=turn.tool_choice,
-        )
+        plan = self.default_reply(turn)
         if scripted is not None:
             plan["delay"] = scripted.get("delay", 0.0)
         return plan
