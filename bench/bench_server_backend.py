@@ -19,6 +19,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from subprocess import Popen
 from typing import Any
 
 from bench.common import first_line, helper_process, running, wait_for_stdin_close
@@ -40,6 +41,13 @@ def backend(pacing: float, tokens: int) -> Iterator[str]:
 @contextmanager
 def server(backend_url: str, *flags: str) -> Iterator[str]:
     """The base URL (``.../v1``) of ``assistants-server`` in front of ``backend_url``."""
+    with server_process(backend_url, *flags) as (base_url, _):
+        yield base_url
+
+
+@contextmanager
+def server_process(backend_url: str, *flags: str) -> Iterator[tuple[str, Popen[str]]]:
+    """:func:`server`, with its process (to read the CPU time it spent)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANTS_")}
     env["ASSISTANTS_LOG_LEVEL"] = "ERROR"
     argv = [
@@ -56,7 +64,7 @@ def server(backend_url: str, *flags: str) -> Iterator[str]:
         line = first_line(proc, "assistants-server")
         if not line.startswith("http://"):
             raise RuntimeError(f"assistants-server did not start: {line!r}")
-        yield line
+        yield line, proc
 
 
 def main() -> None:

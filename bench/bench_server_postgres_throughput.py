@@ -20,59 +20,30 @@ only helps while the first leaves cores idle.
 from __future__ import annotations
 
 import os
-import resource
-import statistics
-import subprocess
 import tempfile
-from collections.abc import Callable
 from contextlib import ExitStack
 
 from bench.bench_server_backend import server
 from bench.common import Row
-from bench.postgres import UNUSED_BACKEND, create_messages, database, servers
+from bench.postgres import (
+    POSTGRES,
+    SERVERS,
+    UNUSED_BACKEND,
+    Capacity,
+    create_messages,
+    database,
+    servers,
+)
 
 CONCURRENCY = (8, 16, 32)
 SECONDS = 2.0
+WARM_UP = 0.5
 ROUNDS = 2
-# Command lines (pgrep -f) of the server processes, and of PostgreSQL's (its postmaster, and
-# one backend per connection, "postgres: <user> <db> ...").
-SERVERS = "-m assistants_client.server"
-POSTGRES = "^postgres: |/bin/postgres "
-
-
-def _cpu_seconds(pattern: str) -> float:
-    """CPU time used so far by the processes whose command line matches ``pattern``."""
-    found = subprocess.run(["pgrep", "-f", "--", pattern], capture_output=True, text=True).stdout
-    total = 0
-    for pid in found.split():
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _measured(run: Callable[[], float]) -> tuple[float, dict[str, float]]:
-    """Requests per second, and CPU milliseconds per request by whom."""
-    before = (_cpu_seconds(SERVERS), _cpu_seconds(POSTGRES), _own_cpu())
-    rate = run()
-    after = (_cpu_seconds(SERVERS), _cpu_seconds(POSTGRES), _own_cpu())
-    requests = rate * (SECONDS + 0.5)  # the warm-up's requests count too
-    spent = [(b - a) * 1000 / requests for a, b in zip(before, after, strict=True)]
-    return rate, dict(zip(("server", "postgres", "load"), spent, strict=True))
 
 
 def run() -> list[Row]:
     names = ("pg2", "pg1", "sqlite")
-    rates: dict[tuple[str, int], list[float]] = {}
-    cpu: dict[tuple[str, int], list[dict[str, float]]] = {}
+    capacity = Capacity(CONCURRENCY, {"server": SERVERS, "postgres": POSTGRES})
     with ExitStack() as stack:
         db = stack.enter_context(database())
         on_postgres = stack.enter_context(servers(2, db))
@@ -88,23 +59,11 @@ def run() -> list[Row]:
                     def load(urls: list[str] = configurations[name], n: int = threads) -> float:
                         return create_messages(urls, threads=n, seconds=SECONDS)
 
-                    rate, spent = _measured(load)
-                    rates.setdefault((name, threads), []).append(rate)
-                    cpu.setdefault((name, threads), []).append(spent)
-    median = {key: statistics.median(values) for key, values in rates.items()}
-    # Each configuration at the concurrency where it does best: its capacity.
-    best = {name: max(CONCURRENCY, key=lambda n, name=name: median[(name, n)]) for name in names}
-    rate = {name: median[(name, best[name])] for name in names}
+                    # The warm-up's requests count in the CPU time too.
+                    capacity.measure(name, threads, load, SECONDS + WARM_UP)
+    rate = {name: capacity.rate(name) for name in names}
     ratio = rate["pg2"] / rate["pg1"]
-
-    def split(name: str) -> str:
-        spent = cpu[(name, best[name])]
-        return ", ".join(
-            f"{who} {statistics.median(s[who] for s in spent):.2f}" for who in spent[0]
-        )
-
-    def curve(name: str) -> str:
-        return " / ".join(f"{median[(name, n)]:,.0f}" for n in CONCURRENCY)
+    split, curve = capacity.split_text, capacity.curve
 
     clients = "/".join(str(n) for n in CONCURRENCY)
     return [

@@ -36,8 +36,10 @@ THROUGHPUT_ROUNDS = 4
 Reader = Callable[[int], tuple[float, float, str]]
 
 
-def direct_reader(backend_url: str) -> Reader:
+def direct_reader(backend_url: str, headers: dict[str, str] | None = None) -> Reader:
+    """Reads ``{backend_url}/chat/completions`` (a backend, or a proxy in front of one)."""
     session = requests.Session()
+    session.headers.update(headers or {})
     url = f"{backend_url}/chat/completions"
 
     def read(tokens: int) -> tuple[float, float, str]:
@@ -131,8 +133,8 @@ def run() -> list[Row]:
             "floor": ms["floor"],
             "ratio": f"ours-direct {added:+.2f} ms",
             "ratio_value": added,
-            "target": "<= +5 ms vs direct",
-            "met": added <= 5.0,
+            "target": "<= +3 ms vs direct",
+            "met": added <= 3.0,
             "note": "ours: a streamed run through assistants-server; floor: the backend read "
             "directly (requests + sseclient-py, both)",
         },

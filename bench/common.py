@@ -152,6 +152,31 @@ def running(
                 pipe.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) spent so far by process ``pid`` and its live descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    spent: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        spent[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    family = {pid}
+    grew = True
+    while grew:
+        grew = False
+        for child, parent in parents.items():
+            if parent in family and child not in family:
+                family.add(child)
+                grew = True
+    return sum(spent.get(member, 0.0) for member in family)
+
+
 def free_port() -> int:
     """A loopback TCP port free at the moment, for a server that cannot be told to pick one."""
     with socket.socket() as sock:

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import resource
+import statistics
+import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from urllib.parse import urlsplit
 
@@ -27,6 +31,10 @@ from tests.support.postgres import PostgresServer
 
 # The backend is never called: these benchmarks create messages and list them.
 UNUSED_BACKEND = "http://127.0.0.1:9/v1"
+# Command lines (pgrep -f) of the server processes, and of PostgreSQL's (its postmaster, and
+# one backend per connection, "postgres: <user> <db> ...").
+SERVERS = "-m assistants_client.server"
+POSTGRES = "^postgres: |/bin/postgres "
 
 
 @contextmanager
@@ -105,3 +113,71 @@ def create_messages(urls: Sequence[str], *, threads: int, seconds: float) -> flo
     for connection in connections:
         connection.close()
     return sum(counts) / (window[1] - window[0])
+
+
+def cpu_seconds_of(pattern: str) -> float:
+    """CPU time used so far by the processes whose command line matches ``pattern``."""
+    found = subprocess.run(["pgrep", "-f", "--", pattern], capture_output=True, text=True).stdout
+    total = 0
+    for pid in found.split():
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Capacity:
+    """Rates of several configurations at several concurrencies, each kept at its best.
+
+    One Python process slows down as more clients share its interpreter lock, which two
+    processes split: each configuration is compared at the concurrency where it does best.
+    :meth:`measure` also splits the CPU time spent per unit of work between whoever matches
+    ``processes`` (name -> command-line pattern) and this process (``load``).
+    """
+
+    def __init__(self, concurrency: Sequence[int], processes: dict[str, str]) -> None:
+        self.concurrency = tuple(concurrency)
+        self.processes = processes
+        self._rates: dict[tuple[str, int], list[float]] = {}
+        self._cpu: dict[tuple[str, int], list[dict[str, float]]] = {}
+
+    def measure(self, name: str, threads: int, run: Callable[[], float], seconds: float) -> None:
+        """``run()`` (a rate, measured over ``seconds`` after its warm-up) for ``name``."""
+        patterns = list(self.processes.values())
+        before = [*(cpu_seconds_of(p) for p in patterns), own_cpu()]
+        rate = run()
+        after = [*(cpu_seconds_of(p) for p in patterns), own_cpu()]
+        done = rate * seconds
+        spent = [(b - a) * 1000 / done for a, b in zip(before, after, strict=True)]
+        self._rates.setdefault((name, threads), []).append(rate)
+        who = [*self.processes, "load"]
+        self._cpu.setdefault((name, threads), []).append(dict(zip(who, spent, strict=True)))
+
+    def median(self, name: str, threads: int) -> float:
+        return statistics.median(self._rates[(name, threads)])
+
+    def best(self, name: str) -> int:
+        return max(self.concurrency, key=lambda n: self.median(name, n))
+
+    def rate(self, name: str) -> float:
+        return self.median(name, self.best(name))
+
+    def curve(self, name: str) -> str:
+        """The median rate at each concurrency, ``a / b / c``."""
+        return " / ".join(f"{self.median(name, n):,.0f}" for n in self.concurrency)
+
+    def split(self, name: str) -> dict[str, float]:
+        """Median CPU milliseconds per unit of work, by whom, at ``name``'s best."""
+        spent = self._cpu[(name, self.best(name))]
+        return {who: statistics.median(s[who] for s in spent) for who in spent[0]}
+
+    def split_text(self, name: str) -> str:
+        return ", ".join(f"{who} {ms:.2f}" for who, ms in self.split(name).items())
