@@ -50,6 +50,7 @@ __all__ = [
     "check_header",
     "check_header_value",
     "foundry_config",
+    "is_loopback",
     "openai_config",
     "resolve_max_retries",
     "resolve_timeout",
@@ -400,13 +401,27 @@ def _merge_headers(base: Mapping[str, str], overrides: Mapping[str, str]) -> dic
     return merged
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name, or an address as a URL or a socket gives it) is this machine.
+
+    ``localhost`` and every name under it (``app.localhost``), in any case and with or without
+    the final dot: RFC 6761 reserves them for the loopback interface, and resolvers and
+    browsers answer them with it. An IPv6 address may come in brackets (``[::1]``), and an
+    IPv4 address mapped into IPv6 (``::ffff:127.0.0.1``, what a dual-stack socket reports of
+    an IPv4 peer) counts as the IPv4 address it holds.
+    """
+    name = host.strip().rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
         return True
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(name.partition("%")[0])
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def _check_foundry_endpoint(url: str) -> str:
@@ -447,7 +462,7 @@ def _check_foundry_endpoint(url: str) -> str:
             f"/api/projects/<project>, got {parts.path or '/'!r}",
             param="endpoint",
         )
-    if parts.scheme != "https" and not _is_loopback(host):
+    if parts.scheme != "https" and not is_loopback(host):
         raise InvalidArgumentError(
             f"endpoint must use https (plain http is allowed only on a loopback host, so a "
             f"token never crosses a network unencrypted), got {text!r}",

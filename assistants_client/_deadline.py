@@ -9,7 +9,13 @@ caller raises a timeout (or "closed") error of its own.
 One daemon thread, the :class:`_Watchdog`, keeps every armed deadline in a heap and fires
 each when its time comes. Arming costs a heap push; a deadline moved later (a stream's idle
 timer, pushed back at every event) costs an attribute write, the heap entry being moved only
-when it comes due.
+when it comes due. A deadline may also watch a ``threading.Event`` (:meth:`Deadline.watch`):
+it fires when the event is set, noticed within ``EVENT_POLL`` seconds (an event has no
+callback, so the watchdog looks at the events it watches that often, and only while there are
+some). That is how the server's backend calls stop when their run is cancelled.
+
+It is the one watchdog of the package: the client's calls and streams, the server's calls to
+its Chat Completions backend, and the PostgreSQL store's statements are all cut off by it.
 
 Finding the socket: the client's connection pools make :class:`GuardedHTTPConnection` (or
 ``...HTTPS...``) connections. When a request is sent on one, it binds itself to the deadline
@@ -34,6 +40,7 @@ from typing import Any
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
 __all__ = [
+    "EVENT_POLL",
     "Deadline",
     "GuardedHTTPConnection",
     "GuardedHTTPSConnection",
@@ -42,6 +49,9 @@ __all__ = [
 ]
 
 _current = threading.local()
+
+EVENT_POLL = 0.05
+"""Seconds between two looks at the events deadlines watch."""
 
 
 def current() -> Deadline | None:
@@ -53,11 +63,20 @@ def _shutdown(sock: Any) -> None:
     """Shut ``sock`` down for reading and writing, so a read blocked on it returns now.
 
     ``socket.socket.shutdown`` is called directly: a TLS socket's own ``shutdown`` would also
-    tear down its TLS state under the feet of the thread reading it.
+    tear down its TLS state under the feet of the thread reading it. ``sock`` may also be a
+    socket's file descriptor (a database driver's connection has no socket object).
     """
     if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        return
+    if isinstance(sock, int) and not isinstance(sock, bool):
+        with contextlib.suppress(OSError):
+            borrowed = socket.socket(fileno=sock)
+            try:
+                borrowed.shutdown(socket.SHUT_RDWR)
+            finally:
+                borrowed.detach()  # the descriptor stays its owner's to close
         return
     inner = getattr(sock, "socket", None)  # urllib3's TLS-in-TLS transport wraps a socket
     if isinstance(inner, socket.socket):
@@ -67,11 +86,12 @@ def _shutdown(sock: Any) -> None:
 class Deadline:
     """A point in time (``time.monotonic()``) after which an exchange is cut off.
 
-    ``fired`` turns True once, when the deadline passed or :meth:`fire` was called; from then
-    on the bound connection's socket is shut down, and so is any connection bound later.
+    ``fired`` turns True once, when the deadline passed, the event it watches was set or
+    :meth:`fire` was called; from then on the bound connection's socket is shut down, and so is
+    any connection bound later.
     """
 
-    __slots__ = ("_conn", "_scheduled", "_sock", "at", "fired")
+    __slots__ = ("_conn", "_event", "_scheduled", "_sock", "at", "fired")
 
     def __init__(self) -> None:
         self.at: float | None = None
@@ -79,6 +99,7 @@ class Deadline:
         self._scheduled: float | None = None
         self._conn: Any = None
         self._sock: Any = None
+        self._event: threading.Event | None = None
 
     # -- time ------------------------------------------------------------------------------
 
@@ -87,7 +108,14 @@ class Deadline:
         _WATCHDOG.arm(self, at)
 
     def disarm(self) -> None:
+        """Neither the time nor the event watched fires it any more."""
         _WATCHDOG.arm(self, None)
+        if self._event is not None:
+            _WATCHDOG.watch(self, None)
+
+    def watch(self, event: threading.Event | None) -> None:
+        """Fire once ``event`` is set (within ``EVENT_POLL`` seconds); None stops watching."""
+        _WATCHDOG.watch(self, event)
 
     def fire(self) -> None:
         """Fire now, from any thread: the bound socket is shut down."""
@@ -103,7 +131,8 @@ class Deadline:
         _WATCHDOG.unbind(self, conn)
 
     def bind_socket(self, sock: Any) -> None:
-        """A socket to shut down when no connection of ours is bound (another session)."""
+        """A socket (or its file descriptor) to shut down when no connection of ours is bound
+        (another session, a database connection); None forgets it."""
         _WATCHDOG.bind_socket(self, sock)
 
     @property
@@ -143,6 +172,7 @@ class _Watchdog:
         self._heap: list[tuple[float, int, Deadline]] = []
         self._order = itertools.count()
         self._stale = 0
+        self._watched: set[Deadline] = set()
         self._thread: threading.Thread | None = None
 
     def arm(self, deadline: Deadline, at: float | None) -> None:
@@ -168,12 +198,29 @@ class _Watchdog:
             if self._heap[0][2] is deadline:
                 self._wake.notify()
 
+    def watch(self, deadline: Deadline, event: threading.Event | None) -> None:
+        with self._lock:
+            deadline._event = event
+            if event is None:
+                self._watched.discard(deadline)
+                return
+            if event.is_set():
+                self._fire(deadline)
+                return
+            if not deadline.fired:
+                first = not self._watched
+                self._watched.add(deadline)
+                self._ensure_thread()
+                if first:
+                    self._wake.notify()
+
     def fire(self, deadline: Deadline) -> None:
         with self._lock:
             self._fire(deadline)
 
     def _fire(self, deadline: Deadline) -> None:
         deadline.fired = True
+        self._watched.discard(deadline)
         sock = deadline._socket()
         if sock is not None:
             _shutdown(sock)
@@ -213,16 +260,23 @@ class _Watchdog:
             )
             self._thread.start()
 
+    def _look_at_events(self) -> None:
+        for deadline in [d for d in self._watched if d._event is not None and d._event.is_set()]:
+            self._fire(deadline)
+
     def _run(self) -> None:
         with self._lock:
             while True:
+                if self._watched:
+                    self._look_at_events()
+                poll = EVENT_POLL if self._watched else None
                 if not self._heap:
-                    self._wake.wait()
+                    self._wake.wait(poll)
                     continue
                 at, _, deadline = self._heap[0]
                 now = time.monotonic()
                 if at > now:
-                    self._wake.wait(at - now)
+                    self._wake.wait(at - now if poll is None else min(at - now, poll))
                     continue
                 heapq.heappop(self._heap)
                 if deadline._scheduled != at:

@@ -11,6 +11,7 @@ import email.utils
 import random as _random
 import time
 from collections.abc import Callable, Mapping
+from datetime import timezone
 
 import attrs
 
@@ -32,7 +33,8 @@ class RetryPolicy:
     How long the client waits before the next attempt:
 
     1. ``retry-after-ms`` (milliseconds), when the server sends it;
-    2. else ``Retry-After``, in seconds or as an HTTP date;
+    2. else ``Retry-After``, in seconds or as an HTTP date (a date without a zone, as the
+       obsolete asctime form writes it, is in GMT like every HTTP date: RFC 9110, 5.6.7);
     3. else an exponential backoff: ``initial_delay`` doubling per retry, capped at
        ``max_delay``, each shortened by a random ``jitter`` fraction so that many clients do not
        retry in step.
@@ -92,7 +94,7 @@ class RetryPolicy:
             except (TypeError, ValueError, IndexError):
                 return None
             if when.tzinfo is None:
-                return None
+                when = when.replace(tzinfo=timezone.utc)
             seconds = when.timestamp() - self.clock()
         if seconds != seconds:
             return None

@@ -18,13 +18,18 @@ already reduced to the lines sseclient uses:
 
 An event larger than ``max_event_bytes`` (comments aside) raises :class:`EventTooLarge` as
 soon as the bytes received pass the limit, before they are kept.
+
+What servers send most, a chunk of whole events each made of one ``data`` line (and maybe an
+``event`` line before it), is passed on without going through the lines one by one.
+:func:`event_of` reads a frame's name and data where sseclient-py is not needed (the server
+reading its Chat Completions backend).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-__all__ = ["MAX_DATA_LINES", "EventFramer", "EventTooLarge"]
+__all__ = ["MAX_DATA_LINES", "EventFramer", "EventTooLarge", "event_of"]
 
 MAX_DATA_LINES = 16
 _SINGLE_FIELDS = (b"event", b"id", b"retry")
@@ -87,8 +92,8 @@ class EventFramer:
     def _feed_whole_events(self, chunk: bytes) -> list[bytes]:
         """Whole events, LF only (what servers send, usually one event per chunk).
 
-        An event of one ``event`` and one ``data`` line is already what sseclient should get;
-        any other goes through the line by line path.
+        An event of one ``data`` line, or of one ``event`` and one ``data`` line, is already
+        what sseclient should get; any other goes through the line by line path.
         """
         events: list[bytes] = []
         for block in chunk[:-2].split(b"\n\n"):
@@ -99,7 +104,7 @@ class EventFramer:
                 and first[:6] == b"event:"
                 and second[:5] == b"data:"
                 and b"\n" not in second
-            ):
+            ) or (not newline and first[:5] == b"data:" and len(block) <= self.limit):
                 events.append(block + b"\n\n")
             elif block:
                 events += self._feed_lines(block + b"\n\n")
@@ -173,3 +178,21 @@ def _value(line: bytes) -> bytes:
     if not colon:
         return b""
     return value[1:] if value[:1] == b" " else value
+
+
+def event_of(frame: bytes) -> tuple[str, bytes]:
+    """The name (``message`` when it has none, or an empty one) and the data of one frame of
+    :meth:`EventFramer.feed`, its ``data`` lines joined by line breaks: what sseclient-py would
+    make of it."""
+    name = b"message"
+    data: list[bytes] = []
+    for line in frame[:-2].split(b"\n"):
+        field, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if field == b"data":
+            data.append(value)
+        elif field == b"event":
+            name = value
+    text = name.decode("utf-8", errors="replace") or "message"
+    return text, data[0] if len(data) == 1 else b"\n".join(data)

@@ -102,6 +102,7 @@ __all__ = [
     "TransportResponse",
     "body_chunks",
     "build_session",
+    "pool_adapter",
     "check_pool_maxsize",
     "caused_by_timeout",
 ]
@@ -173,12 +174,13 @@ _WAITING_POOLS: dict[str, type[HTTPConnectionPool]] = {
 
 
 class _PoolAdapter(HTTPAdapter):
-    """requests' adapter over pools that keep ``pool_maxsize`` connections and never open more."""
+    """requests' adapter over pools of guarded connections (a :class:`Deadline` can cut them)
+    that keep ``pool_maxsize`` connections per host and, with ``block``, never open more."""
 
-    def __init__(self, pool_maxsize: int) -> None:
+    def __init__(self, pool_maxsize: int, block: bool = True) -> None:
         self.maxsize = pool_maxsize
         super().__init__(
-            pool_connections=8, pool_maxsize=pool_maxsize, max_retries=0, pool_block=True
+            pool_connections=8, pool_maxsize=pool_maxsize, max_retries=0, pool_block=block
         )
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -209,11 +211,18 @@ def check_pool_maxsize(value: object) -> int:
     return value
 
 
-def build_session(pool_maxsize: int = POOL_MAXSIZE) -> requests.Session:
-    """A session that keeps no cookies, with a pool of ``pool_maxsize`` connections per host."""
+def pool_adapter(pool_maxsize: int = POOL_MAXSIZE, *, block: bool = True) -> HTTPAdapter:
+    """An adapter whose connections a :class:`Deadline` can cut, keeping ``pool_maxsize`` of
+    them per host. With ``block``, a call made while all are busy waits for one (at most the
+    connect timeout); without, it opens one more, closed after its call."""
+    return _PoolAdapter(check_pool_maxsize(pool_maxsize), block)
+
+
+def build_session(pool_maxsize: int = POOL_MAXSIZE, *, block: bool = True) -> requests.Session:
+    """A session that keeps no cookies, over :func:`pool_adapter` pools."""
     session = requests.Session()
     session.cookies = requests.cookies.RequestsCookieJar(policy=_NoCookies())
-    adapter = _PoolAdapter(check_pool_maxsize(pool_maxsize))
+    adapter = pool_adapter(pool_maxsize, block=block)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

@@ -15,7 +15,6 @@ libpq: ``PGPASSWORD``, ``~/.pgpass``). The password is never logged nor shown (`
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -23,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from assistants_client._config import is_loopback
 from assistants_client.server.store import redact
 
 logger = logging.getLogger("assistants_client.server")
@@ -76,15 +76,6 @@ class ServerConfig:
             f"use your backend. Set {CLIENT_KEYS_ENV} (comma-separated keys clients must send as "
             "`Authorization: Bearer <key>`), or bind 127.0.0.1."
         )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 # flag -> (environment variable, help)

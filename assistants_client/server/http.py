@@ -36,7 +36,7 @@ from urllib.parse import parse_qs
 
 from requests.structures import CaseInsensitiveDict
 
-from assistants_client.server.config import is_loopback
+from assistants_client._config import is_loopback
 from assistants_client.server.engine import Request, Route, StreamResult
 from assistants_client.server.errors import ApiError, error_body
 from assistants_client.server.store import StoreError, StoreUnavailable

@@ -97,6 +97,24 @@ def test_retry_after_as_an_http_date_waits_until_that_date(
     assert sleeps == [7.0]
 
 
+@pytest.mark.parametrize(
+    "when",
+    [
+        "Tue, 14 Nov 2023 22:13:27 GMT",  # IMF-fixdate
+        "Tuesday, 14-Nov-23 22:13:27 GMT",  # the obsolete RFC 850 form
+        "Tue Nov 14 22:13:27 2023",  # the obsolete asctime form: no zone, GMT all the same
+    ],
+)
+def test_every_form_of_http_date_in_retry_after_is_read_as_gmt(
+    server: ScriptedServer, sleeps: list[float], when: str
+) -> None:
+    policy = RetryPolicy(sleep=sleeps.append, clock=lambda: 1_700_000_000.0)
+    client = make_client(server, sleeps, retry_policy=policy)
+    server.enqueue(Reply.error(503, headers={"Retry-After": when}), Reply.json(payloads.thread()))
+    client.get_thread("thread_1")
+    assert sleeps == [7.0]
+
+
 def test_a_retry_after_date_in_the_past_retries_at_once(
     client: AssistantsClient, server: ScriptedServer, sleeps: list[float]
 ) -> None:

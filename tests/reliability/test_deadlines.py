@@ -26,6 +26,9 @@ Scenarios:
 12. The same as 8 with a ``session`` of your own (its pools are not the client's).
 13. ``close()`` at 40 moments of a stream being read: the reader either reads it to the end or
     raises StreamClosedError; nothing else, ever.
+14. The same watchdog, as the server uses it: a deadline watching an event (a run's cancel)
+    cuts the socket once the event is set; one given a socket's descriptor (a database
+    connection's) cuts it at its time, and leaves the descriptor open.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from assistants_client import (
     StreamInterruptedError,
     Timeout,
 )
+from assistants_client._deadline import Deadline
 from tests import payloads
 
 from .conftest import API_KEY
@@ -421,3 +425,47 @@ def test_close_at_any_moment_gives_the_reader_the_whole_stream_or_stream_closed_
                 outcomes.add("done")
         assert "closed" in outcomes  # (and "done" when the close came after the end)
         client.close()
+
+
+# -- the one watchdog, for the server's backend calls and its database's statements ----------------
+
+
+def blocked_reader(sock: socket.socket) -> tuple[threading.Thread, list[bytes]]:
+    """A thread blocked reading ``sock``; what its read returned (once it returned)."""
+    got: list[bytes] = []
+    thread = threading.Thread(target=lambda: got.append(sock.recv(10)), daemon=True)
+    thread.start()
+    return thread, got
+
+
+def test_a_deadline_watching_an_event_cuts_its_socket_within_a_second_of_the_event() -> None:
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        deadline = Deadline()
+        deadline.bind_socket(ours)
+        cancelled = threading.Event()
+        deadline.watch(cancelled)
+        reader, got = blocked_reader(ours)
+        time.sleep(0.2)
+        assert reader.is_alive() and not deadline.fired
+
+        started = time.monotonic()
+        cancelled.set()
+        reader.join(SLACK)
+
+        assert got == [b""] and deadline.fired
+        assert elapsed_since(started) < SLACK
+        deadline.disarm()
+
+
+def test_a_deadline_cuts_a_socket_given_by_its_descriptor_and_leaves_it_open() -> None:
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        deadline = Deadline()
+        deadline.bind_socket(ours.fileno())  # as a database driver's connection gives it
+        reader, got = blocked_reader(ours)
+        deadline.arm(time.monotonic() + 0.3)
+        reader.join(0.3 + SLACK)
+
+        assert got == [b""] and deadline.fired
+        assert ours.fileno() != -1  # shut down, not closed: it is still its owner's to close

@@ -35,7 +35,7 @@ from requests.structures import CaseInsensitiveDict
 
 from assistants_client import APIStatusError, AssistantsClient, AssistantsError
 from assistants_client._response import parse_model
-from assistants_client._sse import EventFramer
+from assistants_client._sse import EventFramer, event_of
 from assistants_client._streaming import parse_event_stream
 from assistants_client._transport import TransportResponse
 from assistants_client.emulator import Emulator
@@ -208,6 +208,10 @@ def test_framed_events_are_the_events_sseclient_reads_from_the_same_bytes(
     expected = fields(sseclient.SSEClient(iter(chunks)).events())
     framed = fields(sseclient.SSEClient(EventFramer(1 << 20).frames(iter(chunks))).events())
     assert framed == expected
+    # The frames read without sseclient (as the server reads its backend) say the same.
+    framer = EventFramer(1 << 20)
+    read = [event_of(frame) for chunk in chunks for frame in framer.feed(chunk)]
+    assert [(name, value.decode()) for name, value in read] == [e[:2] for e in expected]
 
 
 # -- the emulator's HTTP parsing ---------------------------------------------------------------

@@ -1004,6 +1004,46 @@ def test_error_bodies_of_other_backends_give_their_message(responder, backend, b
     assert result.failure.message.endswith(message)
 
 
+def test_a_backends_x_should_retry_decides_whether_an_error_is_retried(responder, backend, sleeps):
+    overloaded = Reply.json(
+        {"error": {"message": "Overloaded"}}, status=503, headers={"x-should-retry": "false"}
+    )
+    conflict = Reply.json(
+        {"error": {"message": "Busy"}}, status=409, headers={"x-should-retry": "true"}
+    )
+    backend.script(overloaded, conflict, text_answer("At last."))
+
+    first, second = run(responder), run(responder)
+
+    assert first.failure == Failure("server_error", "the backend failed (503): Overloaded")
+    assert second.text == "At last."
+    assert len(backend.chat_requests()) == 3
+    assert len(sleeps.waits) == 1
+
+
+def test_the_proxy_settings_of_the_environment_are_read_once_when_the_responder_is_made(
+    backend, sleeps, monkeypatch
+):
+    unreachable_proxy = f"http://127.0.0.1:{closed_port()}"
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with ChatCompletionsResponder(
+        backend.base_url, api_key=KEY, sleep=sleeps, max_retries=0
+    ) as made_before:
+        monkeypatch.setenv("HTTP_PROXY", unreachable_proxy)
+        monkeypatch.setenv("http_proxy", unreachable_proxy)
+        with ChatCompletionsResponder(
+            backend.base_url, api_key=KEY, sleep=sleeps, max_retries=0
+        ) as made_after:
+            direct = run(made_before)
+            proxied = run(made_after)
+
+    assert direct.text == "What's the weather like in SF?"
+    assert proxied.failure is not None
+    assert "could not reach the backend" in proxied.failure.message
+    assert len(backend.chat_requests()) == 1
+
+
 def test_connection_errors_before_the_answer_are_retried(responder, backend, sleeps):
     backend.script(Reply(reset="before_headers"), text_answer("Back."))
 

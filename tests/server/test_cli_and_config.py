@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import requests
 
-from assistants_client import AssistantsClient, AuthenticationError
-from assistants_client.server import ConfigError, parse_config
+from assistants_client import AssistantsClient, AuthenticationError, InvalidArgumentError
+from assistants_client.server import ConfigError, ServerConfig, parse_config
 from assistants_client.server.errors import ApiError
 from assistants_client.server.http import Credentials
 from assistants_client.server.httpd import DEFAULT_BACKLOG
@@ -275,10 +275,55 @@ def test_without_keys_only_loopback_clients_are_served():
 
     open_to_loopback.check({}, "127.0.0.1")
     open_to_loopback.check({}, "::1")
-    with pytest.raises(ApiError) as refused:
-        open_to_loopback.check({}, "192.0.2.10")
-    assert refused.value.status == 401
-    assert "ASSISTANTS_SERVER_API_KEYS" in refused.value.body()["error"]["message"]
+    # An IPv4 client as a dual-stack socket reports it.
+    open_to_loopback.check({}, "::ffff:127.0.0.1")
+    for outsider in ("192.0.2.10", "::ffff:192.0.2.10"):
+        with pytest.raises(ApiError) as refused:
+            open_to_loopback.check({}, outsider)
+        assert refused.value.status == 401
+        assert "ASSISTANTS_SERVER_API_KEYS" in refused.value.body()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LocalHost.", True),
+        ("app.localhost", True),
+        ("a.b.localhost", True),
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("::ffff:127.0.0.1", True),
+        ("localhost.example.com", False),
+        ("notlocalhost", False),
+        ("example.com", False),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.0.2.10", False),
+        ("", False),
+    ],
+)
+def test_the_server_and_the_client_agree_on_which_hosts_are_loopback(host, loopback):
+    # The server binds without client keys only there...
+    config = ServerConfig(backend_url="http://127.0.0.1:9/v1", host=host)
+    if loopback:
+        config.check_bind()
+    else:
+        with pytest.raises(ConfigError, match="without client keys"):
+            config.check_bind()
+    # ...and the client sends a Foundry token over plain http only there.
+    if not host:
+        return
+    address = host.strip("[]")
+    endpoint = f"http://{f'[{address}]' if ':' in address else address}/api/projects/p"
+    if loopback:
+        with AssistantsClient.for_foundry(endpoint, azure_ad_token="token") as client:
+            assert client.base_url == endpoint
+    else:
+        with pytest.raises(InvalidArgumentError, match="https"):
+            AssistantsClient.for_foundry(endpoint, azure_ad_token="token")
 
 
 # -- settings --------------------------------------------------------------------------------------

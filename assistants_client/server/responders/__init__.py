@@ -23,6 +23,13 @@ A responder never raises for a failure of its backend: it yields a :class:`Failu
 promptly (within a second) once the ``cancelled`` event passed to :meth:`Responder.respond` is
 set, releasing whatever connection it holds.
 
+Increments are streamed to clients as they come, each as soon as it is known. A responder
+that gets several at a time (a backend's network read often holds many chunks) may say so:
+:meth:`Responder.respond` may return :class:`Increments`, whose ``ready()`` tells, without
+waiting, whether the next increment is already at hand. The engine then sends what it has in
+one write once ``ready()`` is False (or a few milliseconds' worth has gathered), instead of one
+write per increment. Any other iterator counts as never ready.
+
 :meth:`Responder.prepare` is called when a turn is queued, in the order runs are created, and
 what it returns is stored with the run and handed back in :attr:`Turn.prepared`. A scripted
 responder picks its reply there, so that replies go to runs in the order they were queued and a
@@ -36,7 +43,7 @@ backend of the server.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol, Union
 
 import attrs
@@ -48,6 +55,7 @@ __all__ = [
     "Finish",
     "FinishReason",
     "Increment",
+    "Increments",
     "Responder",
     "TextDelta",
     "ToolCallDelta",
@@ -107,6 +115,28 @@ class Failure:
 
 
 Increment = Union[TextDelta, ToolCallDelta, Usage, Finish, Failure, Expire]  # noqa: UP007
+
+
+class Increments(Iterator[Increment]):
+    """A responder's increments, and whether the next one is at hand (see the module
+    docstring). Closing it closes ``source``."""
+
+    __slots__ = ("_source", "ready")
+
+    def __init__(self, source: Iterator[Increment], ready: Callable[[], bool]) -> None:
+        self._source = source
+        self.ready = ready
+
+    def __iter__(self) -> Increments:
+        return self
+
+    def __next__(self) -> Increment:
+        return next(self._source)
+
+    def close(self) -> None:
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
 
 
 @attrs.frozen

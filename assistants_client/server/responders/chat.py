@@ -1,119 +1,93 @@
 """The Chat Completions backend: one turn of a run, answered by an OpenAI-compatible server.
 
-:class:`ChatCompletionsResponder` turns a :class:`~assistants_client.server.responders.Turn`
-into one streamed ``POST {base_url}/chat/completions`` and the backend's server-sent events
-into increments. It works with OpenAI, Azure OpenAI (``https://<resource>.openai.azure.com/
-openai/v1``), Ollama, vLLM, llama.cpp's server and LiteLLM.
+:class:`ChatCompletionsResponder` sends a :class:`~assistants_client.server.responders.Turn`
+as one streamed ``POST {base_url}/chat/completions`` (what the body holds, and what a backend
+cannot take: ``chat_request.py``) and passes the backend's server-sent events on as increments
+as soon as each is parsed (``chat_chunks.py``). It works with OpenAI, Azure OpenAI
+(``https://<resource>.openai.azure.com/openai/v1``), Ollama, vLLM, llama.cpp's server and
+LiteLLM.
 
-What the backend receives:
+Its HTTP machinery is the client's, the same code:
 
-* ``stream: true`` and ``stream_options: {"include_usage": true}``, always;
-* a system message made of the run's ``instructions`` and ``additional_instructions`` (joined
-  by a blank line; none when both are empty), the thread's messages in order (text parts, and
-  ``image_url`` parts as Chat image parts), then each earlier tool round of the run as an
-  assistant message with ``tool_calls`` followed by one ``tool`` message per call;
-* function tools as ``tools``; ``tool_choice`` and ``parallel_tool_calls`` only with tools
-  (backends refuse them otherwise); ``response_format`` when it is ``json_object`` or
-  ``json_schema``; ``temperature`` and ``top_p`` when set; the run's ``max_completion_tokens``
-  under the field named by ``completion_tokens_field``.
-
-Truncation: ``last_messages`` sends the last N thread messages; ``auto`` with
-``max_prompt_tokens`` drops the oldest thread messages until the estimated prompt fits. The
-estimate is deliberately simple: a message costs 4 tokens plus one token per 4 characters of
-its text (tool call names and arguments and tool outputs included), plus 765 tokens per image;
-the tool definitions cost one token per 4 characters of their JSON. The system message, the
-run's own tool rounds and the last user message are never dropped.
-
-What the engine gets: a :class:`TextDelta` per content piece and a :class:`ToolCallDelta` per
-tool-call piece, each as soon as its event is parsed (a ``refusal`` is passed on as text;
-reasoning fields some local servers add, ``reasoning_content`` or ``reasoning``, are not part of
-the answer and are left out); :class:`Usage` when the backend reports
-it (including the usage-only last chunk); and as the last increment either :class:`Finish` or
-:class:`Failure`. Tool calls are numbered 0, 1, ... in the order they first appear, whatever
-indices the backend used; a call's first piece carries its id (one is made up when the backend
-sends none) and name. A turn that produced tool calls but whose backend reported ``stop`` (some
-local servers do) finishes with ``tool_calls``.
+* the session: ``_transport.build_session`` (no cookie kept, pools of connections a deadline
+  can cut). The proxy and CA settings of the environment (``HTTPS_PROXY``, ``NO_PROXY``,
+  ``REQUESTS_CA_BUNDLE``...) are read once, when the responder is made, for its ``base_url``:
+  not again on every call, and no ``~/.netrc`` is looked for;
+* retries: the client's :class:`~assistants_client._retry.RetryPolicy`;
+* deadlines: a :class:`~assistants_client._deadline.Deadline` per call, which shuts down the
+  socket under a thread blocked reading it, from the package's one watchdog thread;
+* timeouts: the client's timeout detection (``_transport.caused_by_timeout``);
+* events: the client's linear framer (``_sse.EventFramer``), bounded by ``max_event_bytes``.
 
 Faults: 429 and 5xx answers and connection errors before the answer's headers are retried up
-to ``max_retries`` times, waiting as ``retry-after-ms`` / ``Retry-After`` say (capped at
-``max_retry_wait``) or else an exponential backoff with jitter; then the turn fails with
-``rate_limit_exceeded`` (429) or ``server_error``. Any other 4xx fails at once with
-``invalid_prompt`` and the backend's message. Failures during the stream are never retried,
-since increments were already handed out: a cut stream, silence longer than the read timeout,
-an ``error`` object in the stream, an event larger than ``max_event_bytes`` or one that is not
-JSON all end the turn with ``server_error`` after what was already yielded.
+to ``max_retries`` times (a backend's ``x-should-retry`` decides where it says), waiting as
+``retry-after-ms`` / ``Retry-After`` say (capped at ``max_retry_wait``) or else an exponential
+backoff with jitter; then the turn fails with ``rate_limit_exceeded`` (429) or
+``server_error``. Any other 4xx fails at once with ``invalid_prompt`` and the backend's message.
+Failures during the stream are never retried, since increments were already handed out: a cut
+stream, silence longer than the read timeout, an ``error`` object in the stream, an event larger
+than ``max_event_bytes`` or one that is not JSON all end the turn with ``server_error`` after
+what was already yielded. The last increment is :class:`Finish` or :class:`Failure`.
 
 Cancellation: once ``cancelled`` is set, :meth:`~ChatCompletionsResponder.respond` stops within
-a second and closes the backend connection, even while it is blocked reading a silent backend.
-A blocking socket read does not notice an event, so every connection the responder opens is
-registered (through its own connection pool classes) with a watcher thread shared by all
-responders, which polls the cancel events of the calls in flight every 50 ms and shuts down the
-socket of a cancelled call; the blocked read then returns at once. The same watcher enforces
-``total_timeout``. A call cancelled while its TCP or TLS handshake is under way stops when the
-handshake ends, at the latest after the connect timeout.
+a second and closes the backend connection, even while it is blocked reading a silent backend:
+the call's deadline watches the event, and fires (shutting the socket down) within
+``_deadline.EVENT_POLL`` seconds of it. The same deadline enforces ``total_timeout``. A call
+cancelled while its TCP or TLS handshake is under way stops when the handshake ends, at the
+latest after the connect timeout.
 
+What a backend answers is read in one place (:class:`_Answer`); what it says went wrong is
+worded in one place (:class:`~assistants_client.server.responders.chat_chunks.BackendText`).
 The API key is sent only as ``Authorization: Bearer``. It never appears in a log line, a
 failure message or a repr, and it is removed from any text a backend sends back.
 """
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
 import json
 import logging
-import math
-import random
-import socket
+import select
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
-from typing import Any, Final, Literal
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-import requests.adapters
-import sseclient
-import urllib3
-import urllib3.connection
-import urllib3.exceptions
 
+from assistants_client._deadline import Deadline
+from assistants_client._retry import RetryPolicy
+from assistants_client._sse import EventFramer, EventTooLarge, event_of
+from assistants_client._transport import (
+    body_chunks,
+    build_session,
+    caused_by_timeout,
+    pool_adapter,
+)
 from assistants_client.server.responders import (
     Failure,
-    FailureCode,
-    Finish,
-    FinishReason,
     Increment,
-    TextDelta,
-    ToolCallDelta,
+    Increments,
     Turn,
     UnsupportedInput,
-    Usage,
+)
+from assistants_client.server.responders.chat_chunks import BackendText, ChunkReader
+from assistants_client.server.responders.chat_request import (
+    ChatRequest,
+    CompletionTokensField,
+    check_turn,
 )
 
-__all__ = ["ChatCompletionsResponder"]
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "ChatCompletionsResponder", "Sleep"]
 
 logger = logging.getLogger("assistants_client.server")
 
 DEFAULT_MAX_EVENT_BYTES: Final = 16 * 1024 * 1024
-IMAGE_TOKENS: Final = 765
-MESSAGE_OVERHEAD_TOKENS: Final = 4
 _READ_SIZE: Final = 64 * 1024
 _ERROR_BODY_LIMIT: Final = 64 * 1024
 _DRAIN_LIMIT: Final = 64 * 1024
 _DRAIN_TIMEOUT: Final = 0.25
-_WATCH_INTERVAL: Final = 0.05
-_MESSAGE_EXCERPT: Final = 1000
-_SSE_TERMINATORS: Final = (b"\r\r", b"\n\n", b"\r\n\r\n")
-_FINISH_REASONS: Final[Mapping[str, FinishReason]] = {
-    "stop": "stop",
-    "tool_calls": "tool_calls",
-    "function_call": "tool_calls",
-    "length": "length",
-    "content_filter": "content_filter",
-}
+_DONE: Final = b"[DONE]"
 
 Sleep = Callable[[float, threading.Event], object]
 """Waits ``seconds`` or until the event is set, whichever comes first."""
@@ -123,574 +97,115 @@ def _wait(seconds: float, cancelled: threading.Event) -> None:
     cancelled.wait(seconds)
 
 
-# -- cancellation: a watcher that can shut down the socket a call is blocked on ------------------
-
-
-def _shutdown(sock: Any) -> None:
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        if isinstance(sock, socket.socket):
-            # The plain-socket method also for TLS sockets: it leaves the TLS state alone, the
-            # blocked read just sees the end of the stream.
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        else:
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Scope:
-    """The sockets of one respond() call, and why it must stop (cancelled, out of time)."""
-
-    def __init__(self, cancelled: threading.Event, deadline: float | None) -> None:
-        self.cancelled = cancelled
-        self.deadline = deadline
-        self.reason: Literal["cancelled", "deadline"] | None = None
-        self._sockets: list[Any] = []
-        self._lock = threading.Lock()
-
-    def attach(self, sock: Any) -> None:
-        if sock is None:
-            return
-        with self._lock:
-            if any(known is sock for known in self._sockets):
-                return
-            self._sockets.append(sock)
-            if self.reason is not None:
-                _shutdown(sock)
-
-    def release(self) -> bool:
-        """Forget the sockets (their owner is about to reuse or close them); True if the call
-        was never stopped, i.e. the connection is intact."""
-        with self._lock:
-            self._sockets.clear()
-            return self.reason is None
-
-    def poll(self, now: float) -> None:
-        if self.reason is not None:
-            return
-        if self.cancelled.is_set():
-            reason: Literal["cancelled", "deadline"] = "cancelled"
-        elif self.deadline is not None and now >= self.deadline:
-            reason = "deadline"
-        else:
-            return
-        with self._lock:
-            self.reason = reason
-            for sock in self._sockets:
-                _shutdown(sock)
-
-    @property
-    def stopped(self) -> bool:
-        return self.reason is not None or self.cancelled.is_set()
-
-
-class _Watcher:
-    """One daemon thread for the whole process: polls the calls in flight, idle otherwise."""
-
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
-        self._scopes: set[_Scope] = set()
-        self._condition = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def watch(self, scope: _Scope) -> None:
-        with self._condition:
-            self._scopes.add(scope)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="chat-responder-watcher", daemon=True
-                )
-                self._thread.start()
-            self._condition.notify()
-
-    def unwatch(self, scope: _Scope) -> None:
-        with self._condition:
-            self._scopes.discard(scope)
-
-    def _run(self) -> None:
-        while True:
-            with self._condition:
-                while not self._scopes:
-                    self._condition.wait()
-                scopes = list(self._scopes)
-            now = time.monotonic()
-            for scope in scopes:
-                scope.poll(now)
-            time.sleep(self._interval)
-
-
-_WATCHER = _Watcher(_WATCH_INTERVAL)
-_current = threading.local()
-
-
-def _attach_to_current_scope(sock: Any) -> None:
-    scope: _Scope | None = getattr(_current, "scope", None)
-    if scope is not None:
-        scope.attach(sock)
-
-
-class _Scoped:
-    """Registers the connection's socket with the respond() call that uses it (new or reused)."""
-
-    sock: Any
-
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        _attach_to_current_scope(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach_to_current_scope(self.sock)
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _ScopedHTTPConnection(_Scoped, urllib3.connection.HTTPConnection):
-    pass
-
-
-class _ScopedHTTPSConnection(_Scoped, urllib3.connection.HTTPSConnection):
-    pass
-
-
-class _ScopedHTTPConnectionPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _ScopedHTTPConnection
-
-
-class _ScopedHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _ScopedHTTPSConnection
-
-
-_SCOPED_POOLS: Final[dict[str, type[urllib3.HTTPConnectionPool]]] = {
-    "http": _ScopedHTTPConnectionPool,
-    "https": _ScopedHTTPSConnectionPool,
-}
-
-
-class _ScopedAdapter(requests.adapters.HTTPAdapter):
-    """An adapter whose connections can be shut down by the watcher."""
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
-    ) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(_SCOPED_POOLS)
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if type(manager) is urllib3.ProxyManager:  # SOCKS managers have their own pool classes
-            manager.pool_classes_by_scheme = dict(_SCOPED_POOLS)
-        return manager
-
-
-# -- request translation -------------------------------------------------------------------------
-
-
-def _text_of(part: Mapping[str, Any]) -> str:
-    text = part.get("text")
-    if isinstance(text, Mapping):
-        value = text.get("value")
-        return value if isinstance(value, str) else ""
-    return text if isinstance(text, str) else ""
-
-
-def _check_message(index: int, message: Mapping[str, Any]) -> None:
-    role = message.get("role")
-    if role not in ("user", "assistant"):
-        raise UnsupportedInput(
-            f"messages of role {role!r} cannot be sent to a Chat Completions backend",
-            param=f"messages[{index}].role",
-        )
-    content = message.get("content")
-    if content is None or isinstance(content, str):
-        return
-    for number, part in enumerate(content):
-        kind = part.get("type") if isinstance(part, Mapping) else None
-        where = f"messages[{index}].content[{number}]"
-        if kind == "text":
-            continue
-        if kind == "image_url" and role == "user":
-            continue
-        if kind == "image_url":
-            raise UnsupportedInput(
-                "a Chat Completions backend takes images only in user messages", param=where
-            )
-        if kind == "image_file":
-            raise UnsupportedInput(
-                "image_file content (an uploaded file) cannot be sent to a Chat Completions "
-                "backend; use an image_url part",
-                param=where,
-            )
-        raise UnsupportedInput(
-            f"content of type {kind!r} cannot be sent to a Chat Completions backend", param=where
-        )
-
-
-def _chat_message(message: Mapping[str, Any]) -> dict[str, Any]:
-    role = message["role"]
-    content = message.get("content")
-    if content is None or isinstance(content, str):
-        return {"role": role, "content": content or ""}
-    if not any(part.get("type") == "image_url" for part in content):
-        # Plain text as a string: every backend takes it, some take nothing else.
-        return {"role": role, "content": "\n".join(_text_of(part) for part in content)}
-    parts: list[dict[str, Any]] = []
-    for part in content:
-        if part.get("type") == "text":
-            parts.append({"type": "text", "text": _text_of(part)})
-        else:
-            source = part.get("image_url") or {}
-            image = {"url": source.get("url")}
-            if source.get("detail") is not None:
-                image["detail"] = source["detail"]
-            parts.append({"type": "image_url", "image_url": image})
-    return {"role": role, "content": parts}
-
-
-def _tool_round_messages(turn: Turn) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    for round_ in turn.tool_rounds:
-        calls = [
-            {
-                "id": call["id"],
-                "type": "function",
-                "function": {"name": call["name"], "arguments": call["arguments"]},
-            }
-            for call in round_.calls
-        ]
-        messages.append({"role": "assistant", "content": None, "tool_calls": calls})
-        for call in round_.calls:
-            output = round_.outputs.get(call["id"], "")
-            messages.append({"role": "tool", "tool_call_id": call["id"], "content": output})
-    return messages
-
-
-def _estimate_tokens(message: Mapping[str, Any]) -> int:
-    """The prompt-size estimate used by ``auto`` truncation (see the module docstring)."""
-    chars = 0
-    images = 0
-    content = message.get("content")
-    if isinstance(content, str):
-        chars += len(content)
-    elif isinstance(content, list):
-        for part in content:
-            if part.get("type") == "image_url":
-                images += 1
-            else:
-                chars += len(part.get("text") or "")
-    for call in message.get("tool_calls") or ():
-        chars += len(call["function"]["name"]) + len(call["function"]["arguments"])
-    return MESSAGE_OVERHEAD_TOKENS + math.ceil(chars / 4) + IMAGE_TOKENS * images
-
-
-def _kept_indexes(
-    messages: Sequence[Mapping[str, Any]], turn: Turn, fixed_tokens: int
-) -> list[int]:
-    everything = list(range(len(messages)))
-    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
-    strategy = turn.truncation_strategy or {"type": "auto"}
-    if strategy.get("type") == "last_messages":
-        count = strategy.get("last_messages")
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            return everything
-        first = len(messages) - count
-        return [i for i in everything if i >= first or i == last_user]
-    if strategy.get("type") != "auto" or turn.max_prompt_tokens is None:
-        return everything
-    costs = [_estimate_tokens(m) for m in messages]
-    total = fixed_tokens + sum(costs)
-    kept = []
-    for index in everything:
-        if total > turn.max_prompt_tokens and index != last_user:
-            total -= costs[index]
-            continue
-        kept.append(index)
-    return kept
-
-
-def _plain(value: Any) -> Any:
-    """``value`` with every Mapping made a dict and every other sequence a list (for JSON)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _function_tools(turn: Turn) -> list[dict[str, Any]]:
-    tools = []
-    for tool in turn.tools:
-        function = {k: v for k, v in (tool.get("function") or {}).items() if v is not None}
-        if function.get("strict") is False:
-            # The API shows the default on every stored tool; a backend is sent only what
-            # was asked (some refuse the field).
-            del function["strict"]
-        tools.append({"type": "function", "function": function})
-    return tools
-
-
-def _response_format(value: str | Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    if isinstance(value, Mapping) and value.get("type") in ("json_object", "json_schema"):
-        return value
-    return None
-
-
-# -- response translation ------------------------------------------------------------------------
-
-
-class _EventTooLarge(Exception):
-    pass
-
-
-def _read_pieces(raw: Any) -> Iterator[bytes]:
-    """The body as it arrives, at most ``_READ_SIZE`` bytes a piece, whatever the peer's
-    chunk sizes (a huge HTTP chunk must not be read into memory at once)."""
-    read1 = getattr(raw, "read1", None)
-    if read1 is None:  # urllib3 before read1(): pieces arrive in blocks, not as sent
-        yield from raw.stream(_READ_SIZE, decode_content=True)
-        return
-    while True:
-        piece = read1(_READ_SIZE, decode_content=True)
-        if not piece:
-            return
-        yield piece
-
-
-def _bounded_events(pieces: Iterable[bytes], limit: int) -> Iterator[bytes]:
-    """``pieces``, refusing to let one SSE event grow past ``limit`` bytes.
-
-    It follows sseclient's own framing (lines appended to a pending event until the pending
-    bytes end with a blank line), so its count is exactly what sseclient holds in memory.
+class _Answer:
+    """The body of one backend answer, read as it arrives.
+
+    It is the one place the responder reads what a backend sends: a bound on an answer's size
+    or duration belongs here.
     """
-    pending = 0
-    tail = b""
-    for piece in pieces:
-        for line in piece.splitlines(True):
-            pending += len(line)
-            tail = (tail + line)[-4:]
-            if tail.endswith(_SSE_TERMINATORS):
-                pending = 0
-                tail = b""
-        if pending > limit:
-            raise _EventTooLarge
-        yield piece
 
+    def __init__(self, response: requests.Response) -> None:
+        self.response = response
+        connection = getattr(response.raw, "connection", None)
+        self._sock: Any = getattr(connection, "sock", None)
+        self._poll: Any = None
+        self._pieces: Iterator[bytes] | None = None
 
-def _is_timeout(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(
-            current,
-            (socket.timeout, TimeoutError, urllib3.exceptions.TimeoutError, requests.Timeout),
-        ):
-            return True
-        for arg in current.args:
-            if isinstance(arg, BaseException) and _is_timeout(arg):
+    def pieces(self) -> Iterator[bytes]:
+        """The rest of the body, decoded, a piece per network read (at most ``_READ_SIZE``
+        bytes: a huge HTTP chunk is not read into memory at once); a transport failure raises
+        requests' exceptions. Each call goes on where the last stopped: the HTTP layer throws
+        a connection away when a reading of it is left unfinished."""
+        if self._pieces is None:
+            self._pieces = body_chunks(self.response, _READ_SIZE, stream=True)
+        return self._pieces
+
+    def read(self, limit: int) -> bytes:
+        """At most ``limit`` bytes of the body, read as they come."""
+        parts: list[bytes] = []
+        size = 0
+        for piece in self.pieces():
+            parts.append(piece)
+            size += len(piece)
+            if size >= limit:
+                break
+        return b"".join(parts)[:limit]
+
+    def waiting(self) -> bool:
+        """Whether more of the answer has arrived than was read (the next read will not wait).
+
+        It asks the socket, without waiting; bytes already in the HTTP layer's own buffer are
+        not seen, which only makes the engine send what it has a little sooner.
+        """
+        sock = self._sock
+        if sock is None:
+            return False
+        try:
+            pending = getattr(sock, "pending", None)  # TLS: bytes decrypted and not yet read
+            if pending is not None and pending():
                 return True
-        current = current.__cause__ or current.__context__
-    return False
+            if self._poll is None:
+                self._poll = select.poll()
+                self._poll.register(sock, select.POLLIN)
+            return bool(self._poll.poll(0))
+        except (OSError, ValueError, TypeError):  # closed, or a socket without a descriptor
+            self._sock = None
+            return False
 
+    def drain(self) -> bool:
+        """Read what follows ``[DONE]`` (normally only the end of the body) so the connection
+        can be reused; False when that does not finish at once."""
+        if self._sock is not None:
+            try:
+                self._sock.settimeout(_DRAIN_TIMEOUT)
+            except OSError:
+                return False
+        try:
+            left = _DRAIN_LIMIT
+            for piece in self.pieces():
+                left -= len(piece)
+                if left < 0:
+                    return False
+            return True
+        except Exception:
+            return False
 
-def _error_failure(error: Any, redact: Callable[[str], str]) -> Failure:
-    """A Failure from a backend's ``error`` (a JSON object or a string)."""
-    if isinstance(error, Mapping):
-        message = error.get("message")
-        text = message if isinstance(message, str) else json.dumps(error)[:_MESSAGE_EXCERPT]
-        code = str(error.get("code") or "")
-        kind = str(error.get("type") or "")
-    else:
-        text, code, kind = str(error), "", ""
-    failure_code: FailureCode = "server_error"
-    if code == "rate_limit_exceeded" or kind in ("rate_limit_error", "rate_limit_exceeded"):
-        failure_code = "rate_limit_exceeded"
-    elif kind == "invalid_request_error" or code in ("invalid_prompt", "context_length_exceeded"):
-        failure_code = "invalid_prompt"
-    return Failure(failure_code, "the backend reported an error: " + redact(text))
+    def close(self, *, reusable: bool) -> None:
+        if reusable:
+            self.response.raw.release_conn()  # back to the pool, for the next turn
+        else:
+            self.response.close()
 
 
 class _Call:
-    __slots__ = ("backend_index", "id", "index", "name", "opened", "pending")
+    """One :meth:`ChatCompletionsResponder.respond` call: why it would stop, the answer it is
+    reading, and how many increments it holds that it has not handed out yet."""
 
-    def __init__(self, index: int, backend_index: int | None) -> None:
-        self.index = index
-        self.backend_index = backend_index
-        self.id: str | None = None
-        self.name: str | None = None
-        self.opened = False
-        self.pending: list[str] = []
-
-
-class _ToolCalls:
-    """Tool-call pieces in, ToolCallDeltas out.
-
-    Pieces belong to the call with the same ``index`` (several pieces of one call may share a
-    chunk). A backend that omits ``index`` is followed by ``id``: a new id opens a new call, a
-    piece without one continues the last call. A piece whose index is taken by a call with a
-    different id opens a new call (some servers number every call 0). A call opens (first
-    delta, with id and name) once its name is known; arguments that came before are sent with
-    it.
-    """
-
-    def __init__(self) -> None:
-        self.calls: list[_Call] = []
-        self._by_backend_index: dict[int, _Call] = {}
-
-    def _call_for(self, backend_index: int | None, call_id: str | None) -> _Call:
-        if backend_index is not None:
-            known = self._by_backend_index.get(backend_index)
-            if known is not None and not (call_id and known.id and call_id != known.id):
-                return known
-        elif call_id:
-            for call in self.calls:
-                if call.id == call_id:
-                    return call
-        elif self.calls:
-            return self.calls[-1]
-        call = _Call(len(self.calls), backend_index)
-        self.calls.append(call)
-        if backend_index is not None:
-            self._by_backend_index[backend_index] = call
-        return call
-
-    def feed(self, piece: Any, backend_index: int | None = None) -> Iterator[ToolCallDelta]:
-        if not isinstance(piece, Mapping):
-            return
-        index = piece.get("index", backend_index)
-        if not isinstance(index, int) or isinstance(index, bool):
-            index = None
-        call_id = piece.get("id") if isinstance(piece.get("id"), str) and piece.get("id") else None
-        function = piece.get("function")
-        function = function if isinstance(function, Mapping) else {}
-        name = function.get("name") if isinstance(function.get("name"), str) else None
-        arguments = function.get("arguments")
-        if isinstance(arguments, Mapping):  # some servers send the arguments as an object
-            arguments = json.dumps(arguments)
-        fragment = arguments if isinstance(arguments, str) else ""
-        call = self._call_for(index, call_id)
-        if call.opened:
-            if fragment:
-                yield ToolCallDelta(index=call.index, arguments=fragment)
-            return
-        call.id = call.id or call_id
-        call.name = call.name or name or None
-        if fragment:
-            call.pending.append(fragment)
-        if call.name:
-            call.opened = True
-            call.id = call.id or f"call_{uuid.uuid4().hex[:24]}"
-            yield ToolCallDelta(
-                index=call.index, id=call.id, name=call.name, arguments="".join(call.pending)
-            )
-            call.pending.clear()
+    def __init__(self, cancelled: threading.Event) -> None:
+        self.cancelled = cancelled
+        self.deadline = Deadline()
+        self.answer: _Answer | None = None
+        self.at_hand = 0
 
     @property
-    def any_opened(self) -> bool:
-        return any(call.opened for call in self.calls)
+    def stopped(self) -> bool:
+        return self.cancelled.is_set() or self.deadline.fired
 
-    @property
-    def unnamed(self) -> bool:
-        return any(not call.opened for call in self.calls)
-
-
-class _ChunkReader:
-    """Chat completion chunks in, increments out; remembers the finish reason."""
-
-    def __init__(self, redact: Callable[[str], str]) -> None:
-        self.redact = redact
-        self.tools = _ToolCalls()
-        self.finish_reason: str | None = None
-        self.failure: Failure | None = None
-        self._usage: Usage | None = None
-
-    def feed(self, name: str, data: str) -> Iterator[Increment]:
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            self.failure = Failure("server_error", "the backend sent an event that is not JSON")
-            yield self.failure
-            return
-        if not isinstance(payload, Mapping):
-            self.failure = Failure(
-                "server_error", "the backend sent an event that is not an object"
-            )
-            yield self.failure
-            return
-        error = payload.get("error")
-        if error or name == "error":
-            self.failure = _error_failure(error or payload, self.redact)
-            yield self.failure
-            return
-        if payload.get("object") == "":
-            return  # Azure's asynchronous content-filter annotations, not part of the answer
-        yield from self._choices(payload.get("choices"))
-        usage = self._read_usage(payload.get("usage"))
-        if usage is not None and usage != self._usage:
-            self._usage = usage
-            yield usage
-
-    def whole(self, payload: Mapping[str, Any]) -> Iterator[Increment]:
-        """The increments of a complete (non-streamed) chat completion."""
-        choices = payload.get("choices")
-        for choice in choices if isinstance(choices, list) else ():
-            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
-                continue
-            message = choice.get("message")
-            if isinstance(message, Mapping):
-                yield from self._delta(message)
-            if isinstance(choice.get("finish_reason"), str):
-                self.finish_reason = choice["finish_reason"]
-        usage = self._read_usage(payload.get("usage"))
-        if usage is not None:
-            yield usage
-
-    def _choices(self, choices: Any) -> Iterator[Increment]:
-        for choice in choices if isinstance(choices, list) else ():
-            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
-                continue  # n > 1 is never asked for; only the first choice is the answer
-            delta = choice.get("delta")
-            if isinstance(delta, Mapping):
-                yield from self._delta(delta)
-            if isinstance(choice.get("finish_reason"), str):
-                self.finish_reason = choice["finish_reason"]
-
-    def _delta(self, delta: Mapping[str, Any]) -> Iterator[Increment]:
-        for key in ("content", "refusal"):
-            text = delta.get(key)
-            if isinstance(text, str) and text:
-                yield TextDelta(text)
-        tool_calls = delta.get("tool_calls")
-        for piece in tool_calls if isinstance(tool_calls, list) else ():
-            yield from self.tools.feed(piece)
-        legacy = delta.get("function_call")
-        if isinstance(legacy, Mapping):
-            yield from self.tools.feed(legacy, backend_index=-1)
-
-    @staticmethod
-    def _read_usage(usage: Any) -> Usage | None:
-        if not isinstance(usage, Mapping):
-            return None
-        prompt = usage.get("prompt_tokens")
-        completion = usage.get("completion_tokens")
-        return Usage(
-            prompt_tokens=prompt if isinstance(prompt, int) else 0,
-            completion_tokens=completion if isinstance(completion, int) else 0,
-        )
-
-    def finish(self) -> Finish:
-        reason = _FINISH_REASONS.get(self.finish_reason or "stop", "stop")
-        if reason == "stop" and self.tools.any_opened:
-            reason = "tool_calls"
-        return Finish(reason)
-
-
-# -- the responder -------------------------------------------------------------------------------
+    def ready(self) -> bool:
+        """Whether the next increment is at hand (see ``Increments``)."""
+        if self.at_hand > 0:
+            return True
+        answer = self.answer
+        return answer is not None and answer.waiting()
 
 
 class _Retry(Exception):
-    """An attempt that may be repeated: its failure, and how long the backend asked to wait."""
+    """An attempt that may be repeated: its failure, and the answer's headers (if any)."""
 
-    def __init__(self, failure: Failure, wait: float | None) -> None:
+    def __init__(self, failure: Failure, headers: Mapping[str, str] | None) -> None:
         super().__init__(failure.message)
         self.failure = failure
-        self.wait = wait
+        self.headers = headers
 
 
 class ChatCompletionsResponder:
@@ -729,10 +244,10 @@ class ChatCompletionsResponder:
         values are treated as secrets, like the key.
     :param extra_body: fields added to every request body (e.g. Ollama's ``options``); they
         never replace a field the responder sets.
-    :param session: a ``requests.Session`` to use (its proxies, certificates and headers
-        apply). The responder mounts its own adapter on it for ``base_url`` (its connection
-        classes are what cancellation needs). Without one, the responder makes its own and
-        closes it in :meth:`close`.
+    :param session: a ``requests.Session`` to use, as it is configured (its proxies,
+        certificates, headers and ``trust_env`` apply). The responder mounts its own adapter
+        on it for ``base_url`` (its connections are what a deadline can cut). Without one, the
+        responder makes its own and closes it in :meth:`close`.
     :param sleep: how retries wait: ``sleep(seconds, cancelled)`` must return after
         ``seconds`` or as soon as ``cancelled`` is set; tests pass one that only records.
     """
@@ -750,9 +265,7 @@ class ChatCompletionsResponder:
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
         max_retry_wait: float = 60.0,
-        completion_tokens_field: Literal[
-            "max_completion_tokens", "max_tokens"
-        ] = "max_completion_tokens",
+        completion_tokens_field: CompletionTokensField = "max_completion_tokens",
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         max_connections: int = 64,
         extra_headers: Mapping[str, str] | None = None,
@@ -774,20 +287,29 @@ class ChatCompletionsResponder:
         # What logs may show: no user info, no query (either may hold a credential).
         self._log_url = urlunsplit((parts.scheme, host, path, "", ""))
         self._api_key = api_key
-        self._secrets = [s for s in (api_key, parts.password) if s]
-        self._secrets += [v for v in (extra_headers or {}).values() if len(v) >= 8]
-        self._secrets.sort(key=len, reverse=True)
-        self._model_map = dict(model_map or {})
+        secrets = [api_key or "", parts.password or ""]
+        secrets += [v for v in (extra_headers or {}).values() if len(v) >= 8]
+        self._text = BackendText(secrets)
+        self._request = ChatRequest(
+            model_map=dict(model_map or {}),
+            tokens_field=completion_tokens_field,
+            extra_body=dict(extra_body or {}),
+        )
         self._timeout = (connect_timeout, read_timeout)
         self._read_timeout = read_timeout
         self._total_timeout = total_timeout
         self._max_retries = max_retries
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
         self._max_retry_wait = max_retry_wait
-        self._tokens_field = completion_tokens_field
+        # What a backend's retry headers and x-should-retry say is read as the client reads
+        # it; a long Retry-After is waited for up to max_retry_wait (a run has no caller to
+        # hand the error to), and only a 429 among the 4xx is worth another attempt.
+        self._policy = RetryPolicy(
+            initial_delay=backoff_initial,
+            max_delay=backoff_max,
+            jitter=0.5,
+            retry_statuses=frozenset({429}),
+        )
         self._max_event_bytes = max_event_bytes
-        self._extra_body = dict(extra_body or {})
         self._sleep: Sleep = sleep or _wait
         self._headers = {
             "Content-Type": "application/json",
@@ -797,10 +319,17 @@ class ChatCompletionsResponder:
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._owns_session = session is None
-        self._session = session or requests.Session()
-        self._adapter = _ScopedAdapter(pool_connections=4, pool_maxsize=max_connections)
+        self._adapter = pool_adapter(max_connections, block=False)
+        if session is None:
+            session = build_session(max_connections, block=False)
+            # The environment's proxy and CA settings for this URL, decided now, once.
+            settled = session.merge_environment_settings(self._url, {}, None, None, None)
+            session.proxies.update(settled["proxies"])
+            session.verify = settled["verify"]
+            session.trust_env = False
         prefix = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/", "", ""))
-        self._session.mount(prefix, self._adapter)
+        session.mount(prefix, self._adapter)
+        self._session = session
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "none"
@@ -825,118 +354,67 @@ class ChatCompletionsResponder:
         return None
 
     def check(self, turn: Turn) -> None:
-        """Raise UnsupportedInput for tools other than functions, a tool_choice naming one,
-        image_file content, images in assistant messages and unknown content types."""
-        for index, tool in enumerate(turn.tools):
-            kind = tool.get("type")
-            if kind != "function":
-                raise UnsupportedInput(
-                    f"tools of type {kind!r} cannot be used with a Chat Completions backend; "
-                    "only function tools can",
-                    param=f"tools[{index}]",
-                )
-        choice = turn.tool_choice
-        if isinstance(choice, Mapping) and choice.get("type") != "function":
-            raise UnsupportedInput(
-                f"tool_choice of type {choice.get('type')!r} cannot be used with a Chat "
-                "Completions backend",
-                param="tool_choice",
-            )
-        for index, message in enumerate(turn.messages):
-            _check_message(index, message)
+        """Raise UnsupportedInput for what a Chat Completions backend cannot take
+        (``chat_request.check_turn``)."""
+        check_turn(turn)
 
-    def respond(self, turn: Turn, cancelled: threading.Event) -> Iterator[Increment]:
+    def request_body(self, turn: Turn) -> dict[str, Any]:
+        """The JSON body sent to the backend for ``turn`` (raises UnsupportedInput)."""
+        return self._request.body(turn)
+
+    def respond(self, turn: Turn, cancelled: threading.Event) -> Increments:
         """The increments of one turn (see the module docstring); never raises for a fault of
         the backend, stops within a second once ``cancelled`` is set."""
-        if cancelled.is_set():
+        call = _Call(cancelled)
+        return Increments(self._respond(turn, call), call.ready)
+
+    def _respond(self, turn: Turn, call: _Call) -> Iterator[Increment]:
+        if call.cancelled.is_set():
             return
         try:
-            body = self.request_body(turn)
-            payload = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+            payload = self._request.payload(turn)
         except UnsupportedInput as exc:
             yield Failure("invalid_prompt", f"{exc.message} ({exc.param})")
             return
         except (TypeError, ValueError) as exc:
             yield Failure("invalid_prompt", f"the run cannot be sent as JSON ({exc})")
             return
-        deadline = None
         if self._total_timeout is not None:
-            deadline = time.monotonic() + self._total_timeout
-        scope = _Scope(cancelled, deadline)
-        _WATCHER.watch(scope)
+            call.deadline.arm(time.monotonic() + self._total_timeout)
+        call.deadline.watch(call.cancelled)
         try:
-            yield from self._attempts(turn, payload, scope)
+            yield from self._attempts(turn, payload, call)
         finally:
-            _WATCHER.unwatch(scope)
+            call.deadline.disarm()
 
-    # -- translation -------------------------------------------------------------------------
+    # -- attempts ----------------------------------------------------------------------------
 
-    def request_body(self, turn: Turn) -> dict[str, Any]:
-        """The JSON body sent to the backend for ``turn`` (raises UnsupportedInput)."""
-        self.check(turn)
-        system = "\n\n".join(
-            text for text in (turn.instructions, turn.additional_instructions) if text
-        )
-        head = [{"role": "system", "content": system}] if system else []
-        thread = [_chat_message(message) for message in turn.messages]
-        rounds = _tool_round_messages(turn)
-        tools = _function_tools(turn)
-        fixed = sum(_estimate_tokens(m) for m in head + rounds)
-        if tools:
-            fixed += math.ceil(len(json.dumps(tools)) / 4)
-        kept = [thread[i] for i in _kept_indexes(thread, turn, fixed)]
-        body: dict[str, Any] = {
-            "model": self._model_map.get(turn.model, turn.model),
-            "messages": head + kept + rounds,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        if tools:
-            body["tools"] = tools
-            if turn.tool_choice is not None:
-                body["tool_choice"] = turn.tool_choice
-            if turn.parallel_tool_calls is not None:
-                body["parallel_tool_calls"] = turn.parallel_tool_calls
-        response_format = _response_format(turn.response_format)
-        if response_format is not None:
-            body["response_format"] = response_format
-        if turn.temperature is not None:
-            body["temperature"] = turn.temperature
-        if turn.top_p is not None:
-            body["top_p"] = turn.top_p
-        if turn.max_completion_tokens is not None:
-            body[self._tokens_field] = turn.max_completion_tokens
-        plain: dict[str, Any] = _plain({**self._extra_body, **body})
-        return plain
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
-
-    # -- transport ---------------------------------------------------------------------------
-
-    def _attempts(self, turn: Turn, payload: bytes, scope: _Scope) -> Iterator[Increment]:
+    def _attempts(self, turn: Turn, payload: bytes, call: _Call) -> Iterator[Increment]:
         retries = 0
         while True:
             try:
-                outcome = self._send(payload, scope, retries + 1)
+                outcome = self._send(payload, call, retries + 1)
             except _Retry as retry:
-                failure, asked = retry.failure, retry.wait
+                failure, headers = retry.failure, retry.headers
             else:
                 if isinstance(outcome, requests.Response):
-                    yield from self._answer(turn, outcome, scope)
+                    yield from self._answer(turn, _Answer(outcome), call)
                 elif isinstance(outcome, Failure):
                     logger.warning("run %s: %s", turn.run_id, outcome.message)
                     yield outcome
                 else:
-                    yield from self._stopped(turn, scope)
+                    yield from self._stopped(turn, call)
                 return
-            if scope.stopped:
-                yield from self._stopped(turn, scope)
+            if call.stopped:
+                yield from self._stopped(turn, call)
                 return
-            wait = asked if asked is not None else self._backoff(retries)
-            too_late = scope.deadline is not None and time.monotonic() + wait >= scope.deadline
+            asked = self._policy.retry_after(headers) if headers is not None else None
+            if asked is not None:
+                wait = min(asked, self._max_retry_wait)
+            else:
+                wait = self._policy.backoff(retries)
+            ends = call.deadline.at
+            too_late = ends is not None and time.monotonic() + wait >= ends
             if retries >= self._max_retries or too_late:
                 logger.warning("run %s: %s; no retry left", turn.run_id, failure.message)
                 yield failure
@@ -950,37 +428,36 @@ class ChatCompletionsResponder:
                 self._max_retries,
                 wait,
             )
-            self._sleep(wait, scope.cancelled)
-            if scope.stopped:
-                yield from self._stopped(turn, scope)
+            self._sleep(wait, call.cancelled)
+            if call.stopped:
+                yield from self._stopped(turn, call)
                 return
 
     def _send(
-        self, payload: bytes, scope: _Scope, attempt: int
+        self, payload: bytes, call: _Call, attempt: int
     ) -> requests.Response | Failure | None:
         """POST the request. Returns the 2xx response (headers read), the Failure of an answer
         not worth retrying, or None when the call was stopped meanwhile; raises _Retry."""
         started = time.monotonic()
-        previous = getattr(_current, "scope", None)
-        _current.scope = scope
         try:
-            response = self._session.post(
-                self._url,
-                data=payload,
-                headers=self._headers,
-                timeout=self._timeout,
-                stream=True,
-                allow_redirects=False,
-            )
+            with call.deadline.active():  # the connection the request goes on binds to it
+                response = self._session.post(
+                    self._url,
+                    data=payload,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    stream=True,
+                    allow_redirects=False,
+                )
         except Exception as exc:
             logger.debug(
                 "POST %s failed after %.3f s (attempt %d): %s",
                 self._log_url,
                 time.monotonic() - started,
                 attempt,
-                self._redact(f"{type(exc).__name__}: {exc}"),
+                self._text.redact(f"{type(exc).__name__}: {exc}"),
             )
-            if scope.stopped:
+            if call.stopped:
                 return None
             if isinstance(exc, requests.ReadTimeout):
                 # Not retried: the backend may still be working on it; a retry doubles the wait.
@@ -994,9 +471,6 @@ class ChatCompletionsResponder:
             return Failure(
                 "server_error", f"the request to the backend failed ({type(exc).__name__})"
             )
-        finally:
-            _current.scope = previous
-        scope.attach(getattr(getattr(response.raw, "connection", None), "sock", None))
         status = response.status_code
         logger.debug(
             "POST %s -> %d in %.3f s (attempt %d)",
@@ -1007,93 +481,113 @@ class ChatCompletionsResponder:
         )
         if 200 <= status < 300:
             return response
-        message = self._error_message(response, scope)
-        if scope.stopped:
+        message = self._error_message(_Answer(response))
+        if call.stopped:
             return None
         if status == 429:
             failure = Failure(
                 "rate_limit_exceeded", f"the backend is rate limiting (429): {message}"
             )
-            raise _Retry(failure, self._retry_after(response.headers))
-        if status >= 500:
+        elif status >= 500:
             failure = Failure("server_error", f"the backend failed ({status}): {message}")
-            raise _Retry(failure, self._retry_after(response.headers))
-        if 400 <= status < 500:
-            return Failure(
+        elif 400 <= status < 500:
+            failure = Failure(
                 "invalid_prompt", f"the backend refused the request ({status}): {message}"
             )
-        return Failure("server_error", f"the backend answered with status {status}: {message}")
+        else:
+            failure = Failure(
+                "server_error", f"the backend answered with status {status}: {message}"
+            )
+        if self._policy.should_retry(status, response.headers):
+            raise _Retry(failure, response.headers)
+        return failure
 
-    def _answer(
-        self, turn: Turn, response: requests.Response, scope: _Scope
-    ) -> Iterator[Increment]:
-        """The increments of a 2xx response: a stream, or a whole completion as JSON."""
-        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type == "application/json" or content_type.endswith("+json"):
-            yield from self._whole_answer(turn, response, scope)
+    def _error_message(self, answer: _Answer) -> str:
+        """The message of an error answer (see ``BackendText``); the answer is closed."""
+        try:
+            raw = answer.read(_ERROR_BODY_LIMIT)
+        except Exception:
+            raw = b""
+        finally:
+            answer.close(reusable=False)
+        return self._text.of_error_body(raw)
+
+    # -- answers -----------------------------------------------------------------------------
+
+    def _answer(self, turn: Turn, answer: _Answer, call: _Call) -> Iterator[Increment]:
+        """The increments of a 2xx answer: a stream, or a whole completion as JSON."""
+        content_type = answer.response.headers.get("content-type", "")
+        media = content_type.split(";")[0].strip().lower()
+        if media == "application/json" or media.endswith("+json"):
+            yield from self._whole_answer(turn, answer, call)
             return
-        if content_type == "text/html":
-            self._close(response, scope, reusable=False)
+        if media == "text/html":
+            answer.close(reusable=False)
             failure = Failure(
                 "server_error", "the backend answered with an HTML page, not an event stream"
             )
             logger.warning("run %s: %s", turn.run_id, failure.message)
             yield failure
             return
-        yield from self._stream(turn, response, scope)
+        call.answer = answer
+        try:
+            yield from self._stream(turn, answer, call)
+        finally:
+            call.answer = None
+            call.at_hand = 0
 
-    def _stream(
-        self, turn: Turn, response: requests.Response, scope: _Scope
-    ) -> Iterator[Increment]:
-        reader = _ChunkReader(self._redact)
+    def _stream(self, turn: Turn, answer: _Answer, call: _Call) -> Iterator[Increment]:
+        reader = ChunkReader(self._text)
+        framer = EventFramer(self._max_event_bytes)
         started = time.monotonic()
         done = False
         broken: Failure | None = None
         closed = False
         try:
-            pieces = _bounded_events(_read_pieces(response.raw), self._max_event_bytes)
-            events = sseclient.SSEClient(pieces).events()
-            while True:
-                try:
-                    event = next(events)
-                except StopIteration:
-                    break
-                except _EventTooLarge:
+            try:
+                for piece in answer.pieces():
+                    if call.stopped:
+                        break
+                    # What one read brought is parsed at once, and handed out knowing that
+                    # the rest of it is at hand.
+                    held: list[Increment] = []
+                    for frame in framer.feed(piece):
+                        name, data = event_of(frame)
+                        if data == _DONE or data.strip() == _DONE:
+                            done = True
+                            break
+                        held += reader.feed(name, data)
+                        if reader.failure is not None:
+                            break
+                    call.at_hand = len(held)
+                    for increment in held:
+                        call.at_hand -= 1
+                        yield increment
+                        if call.stopped:
+                            break
+                    if done or reader.failure is not None or call.stopped:
+                        break
+            except EventTooLarge:
+                broken = Failure(
+                    "server_error",
+                    f"the backend sent an event larger than {self._max_event_bytes} bytes",
+                )
+            except Exception as exc:  # a transport error, whatever layer raised it
+                logger.debug(
+                    "run %s: reading the stream failed: %s",
+                    turn.run_id,
+                    self._text.redact(f"{type(exc).__name__}: {exc}"),
+                )
+                if caused_by_timeout(exc) and not call.stopped:
+                    broken = self._silence_failure()
+                else:
                     broken = Failure(
                         "server_error",
-                        f"the backend sent an event larger than {self._max_event_bytes} bytes",
+                        "the connection to the backend broke before the answer was complete",
                     )
-                    break
-                except UnicodeDecodeError:
-                    broken = Failure("server_error", "the backend sent an event that is not UTF-8")
-                    break
-                except Exception as exc:  # a transport error, whatever layer raised it
-                    logger.debug(
-                        "run %s: reading the stream failed: %s",
-                        turn.run_id,
-                        self._redact(f"{type(exc).__name__}: {exc}"),
-                    )
-                    if _is_timeout(exc):
-                        broken = self._silence_failure()
-                    else:
-                        broken = Failure(
-                            "server_error",
-                            "the connection to the backend broke before the answer was complete",
-                        )
-                    break
-                if scope.stopped:
-                    break
-                if event.data.strip() == "[DONE]":
-                    done = True
-                    break
-                for increment in reader.feed(event.event, event.data):
-                    yield increment
-                    if scope.stopped:
-                        break
-                if reader.failure is not None or scope.stopped:
-                    break
-            if scope.stopped:
-                yield from self._stopped(turn, scope)
+            call.at_hand = 0
+            if call.stopped:
+                yield from self._stopped(turn, call)
                 return
             if reader.failure is not None:
                 logger.warning("run %s: %s", turn.run_id, reader.failure.message)
@@ -1112,7 +606,7 @@ class ChatCompletionsResponder:
                 return
             # The connection goes back to the pool before the last increment, which a consumer
             # may take as the end and stop iterating at.
-            self._close(response, scope, reusable=done and self._drain(response))
+            answer.close(reusable=done and answer.drain() and not call.stopped)
             closed = True
             finish = reader.finish()
             logger.debug(
@@ -1124,29 +618,29 @@ class ChatCompletionsResponder:
             yield finish
         finally:
             if not closed:
-                self._close(response, scope, reusable=False)
+                answer.close(reusable=False)
 
-    def _whole_answer(
-        self, turn: Turn, response: requests.Response, scope: _Scope
-    ) -> Iterator[Increment]:
+    def _whole_answer(self, turn: Turn, answer: _Answer, call: _Call) -> Iterator[Increment]:
         """A backend that ignored ``stream`` and sent the whole completion as JSON."""
         try:
-            raw = response.raw.read(self._max_event_bytes + 1, decode_content=True)
+            raw = answer.read(self._max_event_bytes + 1)
         except Exception:
             raw = None
         finally:
-            self._close(response, scope, reusable=False)
-        if scope.stopped:
-            yield from self._stopped(turn, scope)
+            answer.close(reusable=False)
+        if call.stopped:
+            yield from self._stopped(turn, call)
             return
-        try:
-            payload = json.loads(raw or b"") if raw and len(raw) <= self._max_event_bytes else None
-        except ValueError:
-            payload = None
-        reader = _ChunkReader(self._redact)
-        if isinstance(payload, Mapping) and payload.get("error"):
-            failure = _error_failure(payload["error"], self._redact)
-        elif isinstance(payload, Mapping) and isinstance(payload.get("choices"), list):
+        payload: Any = None
+        if raw and len(raw) <= self._max_event_bytes:
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = None
+        reader = ChunkReader(self._text)
+        if isinstance(payload, dict) and payload.get("error"):
+            failure = self._text.error_failure(payload["error"])
+        elif isinstance(payload, dict) and isinstance(payload.get("choices"), list):
             yield from reader.whole(payload)
             if reader.tools.unnamed:
                 failure = Failure("server_error", "the backend sent a tool call without a name")
@@ -1160,8 +654,8 @@ class ChatCompletionsResponder:
         logger.warning("run %s: %s", turn.run_id, failure.message)
         yield failure
 
-    def _stopped(self, turn: Turn, scope: _Scope) -> Iterator[Increment]:
-        if scope.reason == "deadline" and not scope.cancelled.is_set():
+    def _stopped(self, turn: Turn, call: _Call) -> Iterator[Increment]:
+        if call.deadline.fired and not call.cancelled.is_set():
             failure = Failure(
                 "server_error", f"the backend did not finish within {self._total_timeout:g} s"
             )
@@ -1172,83 +666,3 @@ class ChatCompletionsResponder:
 
     def _silence_failure(self) -> Failure:
         return Failure("server_error", f"the backend sent nothing for {self._read_timeout:g} s")
-
-    def _drain(self, response: requests.Response) -> bool:
-        """Read what follows ``[DONE]`` (normally only the end of the body) so the connection
-        can be reused; False when that does not finish at once."""
-        raw = response.raw
-        sock = getattr(getattr(raw, "connection", None), "sock", None)
-        try:
-            if sock is not None:
-                sock.settimeout(_DRAIN_TIMEOUT)
-            left = _DRAIN_LIMIT
-            for piece in _read_pieces(raw):
-                left -= len(piece)
-                if left < 0:
-                    return False
-            return True
-        except Exception:
-            return False
-
-    def _close(self, response: requests.Response, scope: _Scope, *, reusable: bool) -> None:
-        intact = scope.release()
-        if reusable and intact:
-            response.raw.release_conn()  # back to the pool, for the next turn
-        else:
-            response.close()
-
-    def _error_message(self, response: requests.Response, scope: _Scope) -> str:
-        """The backend's error message (redacted, shortened); the response is closed."""
-        try:
-            raw = response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) or b""
-        except Exception:
-            raw = b""
-        finally:
-            self._close(response, scope, reusable=False)
-        text = raw.decode("utf-8", errors="replace")
-        message: str | None = None
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if isinstance(data, Mapping):
-            error = data.get("error")
-            if isinstance(error, Mapping) and isinstance(error.get("message"), str):
-                message = error["message"]
-            elif isinstance(error, str):
-                message = error
-            else:
-                for key in ("message", "detail"):
-                    if isinstance(data.get(key), str):
-                        message = data[key]
-                        break
-        if message is None:
-            message = " ".join(text.split()) or "(no message)"
-        if len(message) > _MESSAGE_EXCERPT:
-            message = message[:_MESSAGE_EXCERPT] + "..."
-        return self._redact(message)
-
-    def _retry_after(self, headers: Mapping[str, str]) -> float | None:
-        """The wait the backend asked for, capped at max_retry_wait; None when it asked none."""
-        seconds: float | None = None
-        millis = headers.get("retry-after-ms")
-        if millis:
-            with contextlib.suppress(ValueError):
-                seconds = float(millis) / 1000
-        value = headers.get("retry-after")
-        if seconds is None and value:
-            try:
-                seconds = float(value)
-            except ValueError:
-                with contextlib.suppress(TypeError, ValueError, IndexError):
-                    when = email.utils.parsedate_to_datetime(value)
-                    if when.tzinfo is None:
-                        when = when.replace(tzinfo=timezone.utc)
-                    seconds = (when - datetime.now(timezone.utc)).total_seconds()
-        if seconds is None or not math.isfinite(seconds):
-            return None
-        return min(max(seconds, 0.0), self._max_retry_wait)
-
-    def _backoff(self, retries: int) -> float:
-        base = min(self._backoff_initial * 2.0**retries, self._backoff_max)
-        return base * (1 - random.random() / 2)

@@ -16,8 +16,8 @@ Needs psycopg 3 (the ``postgres`` extra: ``pip install 'assistants-client[postgr
   and ``lock_timeout``, set per connection), and unacknowledged writes to a server that went
   silent (``tcp_user_timeout``). Those are the server's and the kernel's; a server that
   stops answering altogether (frozen, or behind a proxy that went quiet) enforces nothing, so
-  a watchdog thread also cuts the connection of any statement that overran ``timeout`` by a
-  second. A database that goes away costs a request at most that long, and it fails with
+  each statement also runs under a deadline (the package's one watchdog, ``_deadline.py``) that
+  cuts its connection once it overran ``timeout`` by a second. A database that goes away costs a request at most that long, and it fails with
   :class:`~assistants_client.server.store.StoreUnavailable` (a retryable 503), never a hang.
 * Cancels: ``cancel_run`` in one process sends ``NOTIFY assistants_cancel, '<run id>'`` with its
   transaction; every process listens on a connection of its own and stops the turn it drives.
@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from assistants_client._deadline import Deadline
 from assistants_client.server.store import StoreError, StoreUnavailable, redact
 from assistants_client.server.stores.sql import Dialect, SqlStore
 
@@ -54,7 +54,7 @@ CANCEL_CHANNEL = "assistants_cancel"
 # The key of the advisory lock held while the schema is created or upgraded.
 MIGRATION_LOCK = 0x617373697374  # "assist"
 LISTEN_RETRY = 1.0
-# How much longer than the statement timeout the watchdog lets a statement run.
+# How much longer than the statement timeout a statement may run before its connection is cut.
 WATCHDOG_GRACE = 1.0
 
 _V2 = (
@@ -169,46 +169,21 @@ class _Pool:
                 connection.close()
 
 
-class _Watchdog:
-    """Cuts the connection of a statement that runs past its deadline (see the module
-    docstring): its thread, blocked on the socket, then fails as a lost connection."""
-
-    def __init__(self, allowed: float) -> None:
-        self._allowed = allowed
-        self._running: dict[int, tuple[float, psycopg.Connection[Any]]] = {}
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    @contextlib.contextmanager
-    def watching(self, connection: psycopg.Connection[Any]) -> Iterator[None]:
-        key = id(connection)
-        with self._lock:
-            self._running[key] = (time.monotonic() + self._allowed, connection)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._watch, name="assistants-db-watchdog", daemon=True
-                )
-                self._thread.start()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running.pop(key, None)
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(min(1.0, self._allowed / 4))
-            now = time.monotonic()
-            with self._lock:
-                overdue = [conn for deadline, conn in self._running.values() if deadline < now]
-            for connection in overdue:
-                logger.warning("a database statement overran its timeout: dropping its connection")
-                with contextlib.suppress(OSError, psycopg.Error):
-                    cut = socket.socket(fileno=connection.fileno())
-                    try:
-                        cut.shutdown(socket.SHUT_RDWR)
-                    finally:
-                        cut.detach()
+@contextlib.contextmanager
+def _bounded(connection: psycopg.Connection[Any], allowed: float) -> Iterator[None]:
+    """A statement on ``connection`` that runs past ``allowed`` seconds has its connection cut
+    (see the module docstring): the package's deadline watchdog shuts its socket down, and the
+    thread blocked on it fails as on a lost connection."""
+    deadline = Deadline()
+    with contextlib.suppress(psycopg.Error):
+        deadline.bind_socket(connection.fileno())
+    deadline.arm(time.monotonic() + allowed)
+    try:
+        yield
+    finally:
+        deadline.disarm()
+        if deadline.fired:
+            logger.warning("a database statement overran its timeout: its connection was dropped")
 
 
 class PostgresStore(SqlStore):
@@ -237,7 +212,7 @@ class PostgresStore(SqlStore):
         self.timeout = timeout
         self._conninfo = self._settings(location, timeout)
         self._pool = _Pool(self._connect, pool_size, timeout)
-        self._watchdog = _Watchdog(timeout + WATCHDOG_GRACE)
+        self._allowed = timeout + WATCHDOG_GRACE
         self._migrate()
 
     @staticmethod
@@ -287,7 +262,7 @@ class PostgresStore(SqlStore):
 
     def _commit(self, handle: Any) -> None:
         try:
-            with self._watchdog.watching(handle):
+            with _bounded(handle, self._allowed):
                 handle.commit()
         except _UNAVAILABLE as problem:
             self._rollback(handle)
@@ -296,7 +271,7 @@ class PostgresStore(SqlStore):
 
     def _rollback(self, handle: Any) -> None:
         try:
-            with contextlib.suppress(psycopg.Error), self._watchdog.watching(handle):
+            with contextlib.suppress(psycopg.Error), _bounded(handle, self._allowed):
                 handle.rollback()
         finally:
             self._pool.give(handle)
@@ -305,7 +280,7 @@ class PostgresStore(SqlStore):
 
     def _execute(self, handle: Any, sql: str, params: Sequence[Any] = ()) -> Any:
         try:
-            with self._watchdog.watching(handle):
+            with _bounded(handle, self._allowed):
                 return handle.execute(sql, tuple(params))
         except _UNAVAILABLE as problem:
             raise StoreUnavailable(f"PostgreSQL failed: {_first_line(problem)}") from None

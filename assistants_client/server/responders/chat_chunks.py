@@ -1,0 +1,308 @@
+"""Chat Completions chunks in, increments out, and what a backend says went wrong, in words.
+
+:class:`ChunkReader` folds one answer, chunk by chunk (or a whole completion sent as JSON), into
+the port's increments: a :class:`TextDelta` per content piece (a ``refusal`` is passed on as
+text; reasoning fields some local servers add, ``reasoning_content`` or ``reasoning``, are not
+part of the answer and are left out), a :class:`ToolCallDelta` per tool-call piece, and
+:class:`Usage` when the backend reports it (the usage-only last chunk included). Only the
+first choice is the answer (``n > 1`` is never asked for). Azure's asynchronous content-filter
+annotations (``object: ""``) are not part of the answer either.
+
+Tool calls are numbered 0, 1, ... in the order they first appear, whatever indices the backend
+used (:class:`_ToolCalls`); a call's first piece carries its id (one is made up when the backend
+sends none) and name. A turn that produced tool calls but whose backend reported ``stop`` (some
+local servers do) finishes with ``tool_calls``.
+
+:class:`BackendText` is the one place where what a backend wrote (an error message, an error
+object, the text of an exception) becomes words the server shows or logs: shortened, and with
+every secret of the responder replaced by ``[redacted]``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from assistants_client.server.responders import (
+    Failure,
+    FailureCode,
+    Finish,
+    FinishReason,
+    Increment,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = ["FINISH_REASONS", "MESSAGE_EXCERPT", "BackendText", "ChunkReader"]
+
+MESSAGE_EXCERPT: Final = 1000
+REDACTED: Final = "[redacted]"
+FINISH_REASONS: Final[Mapping[str, FinishReason]] = {
+    "stop": "stop",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "length": "length",
+    "content_filter": "content_filter",
+}
+
+
+class BackendText:
+    """What a backend wrote, made safe to show: shortened, its secrets redacted.
+
+    ``secrets`` are the values that must never appear (the API key, a password in the URL,
+    values of extra headers); the longest are replaced first, so one that contains another is
+    replaced whole.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced (for log lines: an exception's text)."""
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def message(self, text: str) -> str:
+        """A backend's message as a failure shows it: ``MESSAGE_EXCERPT`` characters at most,
+        redacted."""
+        if len(text) > MESSAGE_EXCERPT:
+            text = text[:MESSAGE_EXCERPT] + "..."
+        return self.redact(text)
+
+    def of_error_body(self, raw: bytes) -> str:
+        """The message of an error answer's body: ``error.message`` (OpenAI, LiteLLM), a string
+        ``error`` (Ollama), ``message`` (vLLM), ``detail`` (FastAPI servers), else the body's
+        text with its white space folded."""
+        text = raw.decode("utf-8", errors="replace")
+        message: str | None = None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            error = data.get("error")
+            if isinstance(error, dict) and isinstance(error.get("message"), str):
+                message = error["message"]
+            elif isinstance(error, str):
+                message = error
+            else:
+                for key in ("message", "detail"):
+                    if isinstance(data.get(key), str):
+                        message = data[key]
+                        break
+        if message is None:
+            message = " ".join(text.split()) or "(no message)"
+        return self.message(message)
+
+    def error_failure(self, error: Any) -> Failure:
+        """The Failure of a backend's ``error`` (a JSON object or a string) in a stream or in
+        a whole answer: rate limits and refused prompts keep their kind."""
+        if isinstance(error, dict):
+            message = error.get("message")
+            text = message if isinstance(message, str) else json.dumps(error)
+            code = str(error.get("code") or "")
+            kind = str(error.get("type") or "")
+        else:
+            text, code, kind = str(error), "", ""
+        failure_code: FailureCode = "server_error"
+        if code == "rate_limit_exceeded" or kind in ("rate_limit_error", "rate_limit_exceeded"):
+            failure_code = "rate_limit_exceeded"
+        elif kind == "invalid_request_error" or code in (
+            "invalid_prompt",
+            "context_length_exceeded",
+        ):
+            failure_code = "invalid_prompt"
+        return Failure(failure_code, "the backend reported an error: " + self.message(text))
+
+
+class _Call:
+    __slots__ = ("backend_index", "id", "index", "name", "opened", "pending")
+
+    def __init__(self, index: int, backend_index: int | None) -> None:
+        self.index = index
+        self.backend_index = backend_index
+        self.id: str | None = None
+        self.name: str | None = None
+        self.opened = False
+        self.pending: list[str] = []
+
+
+class _ToolCalls:
+    """Tool-call pieces in, ToolCallDeltas out.
+
+    Pieces belong to the call with the same ``index`` (several pieces of one call may share a
+    chunk). A backend that omits ``index`` is followed by ``id``: a new id opens a new call, a
+    piece without one continues the last call. A piece whose index is taken by a call with a
+    different id opens a new call (some servers number every call 0). A call opens (first
+    delta, with id and name) once its name is known; arguments that came before are sent with
+    it.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[_Call] = []
+        self._by_backend_index: dict[int, _Call] = {}
+
+    def _call_for(self, backend_index: int | None, call_id: str | None) -> _Call:
+        if backend_index is not None:
+            known = self._by_backend_index.get(backend_index)
+            if known is not None and not (call_id and known.id and call_id != known.id):
+                return known
+        elif call_id:
+            for call in self.calls:
+                if call.id == call_id:
+                    return call
+        elif self.calls:
+            return self.calls[-1]
+        call = _Call(len(self.calls), backend_index)
+        self.calls.append(call)
+        if backend_index is not None:
+            self._by_backend_index[backend_index] = call
+        return call
+
+    def feed(self, piece: Any, out: list[Increment], backend_index: int | None = None) -> None:
+        """The deltas of one tool-call piece, appended to ``out``."""
+        if not isinstance(piece, dict):
+            return
+        index = piece.get("index", backend_index)
+        if not isinstance(index, int) or isinstance(index, bool):
+            index = None
+        call_id = piece.get("id") if isinstance(piece.get("id"), str) and piece.get("id") else None
+        function = piece.get("function")
+        function = function if isinstance(function, dict) else {}
+        name = function.get("name") if isinstance(function.get("name"), str) else None
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict):  # some servers send the arguments as an object
+            arguments = json.dumps(arguments)
+        fragment = arguments if isinstance(arguments, str) else ""
+        call = self._call_for(index, call_id)
+        if call.opened:
+            if fragment:
+                out.append(ToolCallDelta(index=call.index, arguments=fragment))
+            return
+        call.id = call.id or call_id
+        call.name = call.name or name or None
+        if fragment:
+            call.pending.append(fragment)
+        if call.name:
+            call.opened = True
+            call.id = call.id or f"call_{uuid.uuid4().hex[:24]}"
+            out.append(
+                ToolCallDelta(
+                    index=call.index, id=call.id, name=call.name, arguments="".join(call.pending)
+                )
+            )
+            call.pending.clear()
+
+    @property
+    def any_opened(self) -> bool:
+        return any(call.opened for call in self.calls)
+
+    @property
+    def unnamed(self) -> bool:
+        return any(not call.opened for call in self.calls)
+
+
+class ChunkReader:
+    """Chat completion chunks in, increments out (see the module docstring); remembers the
+    finish reason, and the failure that ended the answer, if one did."""
+
+    def __init__(self, text: BackendText) -> None:
+        self.text = text
+        self.tools = _ToolCalls()
+        self.finish_reason: str | None = None
+        self.failure: Failure | None = None
+        self._usage: Usage | None = None
+
+    def feed(self, name: str, data: str | bytes) -> list[Increment]:
+        """The increments of one server-sent event (its name and data)."""
+        try:
+            payload = json.loads(data)
+        except ValueError:  # UnicodeDecodeError included
+            self.failure = Failure("server_error", "the backend sent an event that is not JSON")
+            return [self.failure]
+        if not isinstance(payload, dict):
+            self.failure = Failure(
+                "server_error", "the backend sent an event that is not an object"
+            )
+            return [self.failure]
+        error = payload.get("error")
+        if error or name == "error":
+            self.failure = self.text.error_failure(error or payload)
+            return [self.failure]
+        if payload.get("object") == "":
+            return []  # Azure's asynchronous content-filter annotations, not the answer
+        out: list[Increment] = []
+        choices = payload.get("choices")
+        if choices:
+            self._choices(choices, out)
+        usage = payload.get("usage")
+        if usage is not None:
+            counted = _read_usage(usage)
+            if counted is not None and counted != self._usage:
+                self._usage = counted
+                out.append(counted)
+        return out
+
+    def whole(self, payload: Mapping[str, Any]) -> list[Increment]:
+        """The increments of a complete (non-streamed) chat completion."""
+        out: list[Increment] = []
+        choices = payload.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            message = choice.get("message")
+            if isinstance(message, dict):
+                self._delta(message, out)
+            if isinstance(choice.get("finish_reason"), str):
+                self.finish_reason = choice["finish_reason"]
+        usage = _read_usage(payload.get("usage"))
+        if usage is not None:
+            out.append(usage)
+        return out
+
+    def _choices(self, choices: Any, out: list[Increment]) -> None:
+        for choice in choices if isinstance(choices, list) else ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue  # n > 1 is never asked for; only the first choice is the answer
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                self._delta(delta, out)
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str):
+                self.finish_reason = reason
+
+    def _delta(self, delta: dict[str, Any], out: list[Increment]) -> None:
+        content = delta.get("content")
+        if content and isinstance(content, str):
+            out.append(TextDelta(content))
+        refusal = delta.get("refusal")
+        if refusal and isinstance(refusal, str):
+            out.append(TextDelta(refusal))
+        tool_calls = delta.get("tool_calls")
+        if tool_calls:
+            for piece in tool_calls if isinstance(tool_calls, list) else ():
+                self.tools.feed(piece, out)
+        legacy = delta.get("function_call")
+        if isinstance(legacy, dict):
+            self.tools.feed(legacy, out, backend_index=-1)
+
+    def finish(self) -> Finish:
+        reason = FINISH_REASONS.get(self.finish_reason or "stop", "stop")
+        if reason == "stop" and self.tools.any_opened:
+            reason = "tool_calls"
+        return Finish(reason)
+
+
+def _read_usage(usage: Any) -> Usage | None:
+    if not isinstance(usage, dict):
+        return None
+    prompt = usage.get("prompt_tokens")
+    completion = usage.get("completion_tokens")
+    return Usage(
+        prompt_tokens=prompt if isinstance(prompt, int) else 0,
+        completion_tokens=completion if isinstance(completion, int) else 0,
+    )
