@@ -234,7 +234,6 @@ class Emulator:
             self.responder,
             timing=self.timing,
             foundry=foundry is not None,
-            extra_tool_types=FOUNDRY_TOOL_TYPES if foundry is not None else frozenset(),
         )
         self._log: deque[RecordedRequest] = deque(maxlen=request_log or None)
         self._logging = request_log > 0
@@ -248,6 +247,7 @@ class Emulator:
             api_versions=FOUNDRY_API_VERSIONS if foundry is not None else None,
             max_body_bytes=max_body_bytes,
             poll_after_ms=POLL_AFTER_MS,
+            extra_tool_types=FOUNDRY_TOOL_TYPES if foundry is not None else frozenset(),
             recorder=self._record,
             faults=self.faults,
         )

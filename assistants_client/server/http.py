@@ -3,17 +3,19 @@
 :class:`ApiApp` is a plain WSGI callable, so any WSGI server can host it (gunicorn, or the
 built-in server of ``httpd.py``). Per request, in this order:
 
-1. the path must be under the API's prefix (``/v1``, ``/openai`` or ``/api/projects/<p>``);
+1. the path must be under the API's prefix (``/v1``, ``/openai`` or ``/api/projects/<p>``),
+   matched on the path as it was sent, each segment decoded once (``routes.py``);
 2. the credentials are checked (:class:`Credentials`), before a byte of the body is read, so an
    unauthenticated client cannot make the server read (or keep) anything;
 3. the ``api-version`` query parameter, where the mode requires one;
 4. the route, from the generated operations table (404, or 405 with ``Allow``);
 5. the body: at most ``max_body_bytes`` (413 otherwise), JSON nested at most 64 deep;
-6. the operation, at most once per ``Idempotency-Key`` (a retry gets the first answer, a
-   streamed one replayed), in every process on the same store: the key is stored in the
-   operation's own transaction, and the store keeps a key unique;
-7. the answer: JSON, or server-sent events streamed as the engine produces them. A client
-   that goes away is noticed on the next write; the run goes on in the engine.
+6. the operation, called with typed arguments (``routes.py``: the body checked against the
+   spec, the query string parsed), at most once per ``Idempotency-Key``
+   (``idempotency.py``: a retry gets the first answer, a streamed one replayed);
+7. the answer: JSON, or server-sent events streamed as the engine produces them, the events
+   that are ready together in one write. A client that goes away is noticed on the next
+   write; the run goes on in the engine.
 
 Errors have the API's shape, ``{"error": {"message", "type", "param", "code"}}``, and every
 answer carries an ``x-request-id``. No credential is ever echoed or logged. A store that cannot
@@ -28,7 +30,6 @@ import hmac
 import json
 import logging
 import secrets
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -37,9 +38,11 @@ from urllib.parse import parse_qs
 from requests.structures import CaseInsensitiveDict
 
 from assistants_client._config import is_loopback
-from assistants_client.server.engine import Request, Route, StreamResult
 from assistants_client.server.errors import ApiError, error_body
-from assistants_client.server.store import StoreError, StoreUnavailable
+from assistants_client.server.idempotency import Answer, Idempotency, Stream
+from assistants_client.server.routes import BodyCheck, Route, Router, path_segments
+from assistants_client.server.scheduling import StreamResult
+from assistants_client.server.store import Store, StoreUnavailable
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -47,7 +50,6 @@ __all__ = [
     "Credentials",
     "FaultSource",
     "RecordedRequest",
-    "sse",
 ]
 
 logger = logging.getLogger("assistants_client.server")
@@ -55,8 +57,6 @@ logger = logging.getLogger("assistants_client.server")
 MAX_JSON_DEPTH = 64
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 RUN_READS = frozenset({"getRun", "listRuns", "createRun", "createThreadAndRun", "cancelRun"})
-# How often a request waits for the answer of a duplicate still streaming (seconds).
-KEY_POLL = 0.02
 UNAVAILABLE_RETRY_AFTER = "1"
 
 StartResponse = Callable[..., Any]
@@ -84,21 +84,17 @@ class FaultSource(Protocol):
 
 
 class Engine(Protocol):
-    """What the application needs of the engine."""
+    """What the application needs of the engine, beside a method per operation it serves
+    (named as in the operations table): its store, who it is in the store, and a way to
+    renew what it holds there."""
 
-    store: Any
+    store: Store
     owner: str
     lease: float
 
     def close(self) -> None: ...
 
-    def hold_key(self, key: str) -> None: ...
-
-    def release_key(self, key: str) -> None: ...
-
-    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]: ...
-
-    def dispatch(self, route: Route, params: dict[str, str], request: Request) -> Any: ...
+    def every_sweep(self, sweeper: Callable[[], None]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -149,15 +145,6 @@ class Credentials:
             raise ApiError(401, self.invalid_message, code=self.invalid_code)
 
 
-@dataclass
-class _Stored:
-    """A finished answer kept for an Idempotency-Key."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
 def _read(stream: Any, size: int) -> bytes:
     """Up to ``size`` bytes of the body; a body the HTTP server cannot read (broken framing,
     a connection closed halfway) is the client's error, whichever server runs the app."""
@@ -168,13 +155,6 @@ def _read(stream: Any, size: int) -> bytes:
         raise ApiError(
             400, f"The request body could not be read: {problem}", code="incomplete_body"
         ) from None
-
-
-def sse(name: str, data: str) -> bytes:
-    return f"event: {name}\ndata: {data}\n\n".encode()
-
-
-DONE_EVENT = sse("done", "[DONE]")
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
@@ -230,6 +210,7 @@ class ApiApp:
     * ``api_versions``: when given, the ``api-version`` query parameter is required and must
       be one of them (``None`` allows any non-empty value: Azure mode).
     * ``require_api_version``: whether ``api-version`` is required at all.
+    * ``extra_tool_types``: tool types accepted beyond the spec's (a vendor's own).
     * ``recorder`` and ``faults``: the emulator's request log and fault injection.
     """
 
@@ -243,11 +224,17 @@ class ApiApp:
         api_versions: Sequence[str] | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         poll_after_ms: str = "20",
+        extra_tool_types: frozenset[str] = frozenset(),
         recorder: Callable[[RecordedRequest], None] | None = None,
         faults: FaultSource | None = None,
     ) -> None:
         self.engine = engine
+        self.router = Router(engine)
+        self.check_body = BodyCheck(extra_tool_types)
+        self.keys = Idempotency(engine.store, engine.owner, engine.lease)
+        engine.every_sweep(self.keys.renew)
         self.prefix = prefix.rstrip("/")
+        self._prefix_segments = self.prefix.lstrip("/").split("/") if self.prefix else []
         self.credentials = credentials or Credentials()
         self.require_api_version = require_api_version or api_versions is not None
         self.api_versions = frozenset(api_versions) if api_versions is not None else None
@@ -287,11 +274,13 @@ class ApiApp:
         path = environ.get("PATH_INFO") or "/"
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         headers = _Headers(environ)
-        if not (path == self.prefix or path.startswith(self.prefix + "/")):
+        segments = path_segments(environ)
+        prefix = self._prefix_segments
+        if segments[: len(prefix)] != prefix:
             raise ApiError(404, f"Unknown request URL: {method} {path}.", code="unknown_url")
         self.credentials.check(headers, environ.get("REMOTE_ADDR", ""))
         self._check_api_version(query)
-        route, params = self.engine.match(method, path[len(self.prefix) :] or "/")
+        route, params = self.router.match(method, segments[len(prefix) :] or [""])
         raw = self._read_body(environ, headers)
         body: Any = None
         try:
@@ -304,21 +293,21 @@ class ApiApp:
                         method, path, query, recorded, copy.deepcopy(body), raw, request_id
                     )
                 )
-        request = Request(method, path[len(self.prefix) :], query, headers, body)
         fault = self.faults.draw() if self.faults is not None and method == "POST" else None
         if fault == "before":
             return self._fault(start_response, request_id)
+
+        def operation() -> Answer | Stream:
+            return self._run(route, params, query, body)
+
         key = headers.get("idempotency-key") if method == "POST" else None
-        if key:
-            outcome = self._once(f"{method} {path} {key}", route, params, request)
-        else:
-            outcome = self._run(route, params, request)
+        outcome = self.keys.once(f"{method} {path} {key}", operation) if key else operation()
         if fault == "after":
-            if isinstance(outcome, StreamResult):
-                for _ in outcome.events:
+            if isinstance(outcome, Stream):
+                for _ in outcome:
                     pass
             return self._fault(start_response, request_id)
-        if isinstance(outcome, StreamResult):
+        if isinstance(outcome, Stream):
             return self._stream(start_response, request_id, outcome)
         extra = (
             {"openai-poll-after-ms": self.poll_after_ms} if route.operation_id in RUN_READS else {}
@@ -434,53 +423,21 @@ class ApiApp:
     # -- operations ---------------------------------------------------------------------------
 
     def _run(
-        self, route: Route, params: dict[str, str], request: Request
-    ) -> _Stored | StreamResult:
+        self,
+        route: Route,
+        params: dict[str, str],
+        query: Mapping[str, list[str]],
+        body: Any,
+    ) -> Answer | Stream:
+        """The operation's answer: JSON (an error too), or a stream."""
         try:
-            result = self.engine.dispatch(route, params, request)
+            result = route.call(params, query, body, self.check_body)
         except ApiError as error:
             headers = {"Content-Type": "application/json", **error.headers}
-            return _Stored(error.status, headers, json.dumps(error.body()).encode())
+            return Answer(error.status, headers, json.dumps(error.body()).encode())
         if isinstance(result, StreamResult):
-            return result
-        return _Stored(200, {"Content-Type": "application/json"}, json.dumps(result).encode())
-
-    def _once(
-        self, key: str, route: Route, params: dict[str, str], request: Request
-    ) -> _Stored | StreamResult:
-        """Run the operation once per key; duplicates, at once or later, in this process or
-        another on the same store, get its answer.
-
-        The key is taken in the operation's transaction: a duplicate waits for that
-        transaction, then finds the answer. A streamed answer goes to the first request live
-        and is kept when its stream ends; until then a duplicate waits for it (and, should the
-        first request's process stop before that, runs the operation itself).
-        """
-        store = self.engine.store
-        owner = self.engine.owner
-        while True:
-            with store.transaction():
-                kept = store.claim_key(key, owner, self.engine.lease)
-                if kept is None:
-                    outcome = self._run(route, params, request)
-                    if isinstance(outcome, _Stored):
-                        if outcome.status < 500:
-                            body = outcome.body.decode()
-                            store.keep_key(key, outcome.status, outcome.headers, body)
-                        else:
-                            store.drop_key(key, owner)
-            if kept is None:
-                if isinstance(outcome, StreamResult):
-                    self.engine.hold_key(key)
-                    return StreamResult(_Recording(self.engine, key, outcome.events))
-                return outcome
-            if not kept.pending:
-                assert kept.status is not None
-                return _Stored(kept.status, dict(kept.headers), kept.body.encode())
-            if kept.lapsed and kept.owner is not None:
-                store.drop_key(key, kept.owner)  # its process stopped before the answer
-                continue
-            time.sleep(KEY_POLL)
+            return Stream(result.events)
+        return Answer(200, {"Content-Type": "application/json"}, json.dumps(result).encode())
 
     # -- answers ------------------------------------------------------------------------------
 
@@ -514,9 +471,10 @@ class ApiApp:
         return [body]
 
     @staticmethod
-    def _stream(
-        start_response: StartResponse, request_id: str, result: StreamResult
-    ) -> Iterable[bytes]:
+    def _stream(start_response: StartResponse, request_id: str, stream: Stream) -> Stream:
+        """The answer's body is ``stream``, an iterable the WSGI server closes when it is done
+        (the client went away, or the answer ended): closing it lets the run go on without a
+        listener."""
         start_response(
             "200 OK",
             [
@@ -526,81 +484,7 @@ class ApiApp:
                 ("x-request-id", request_id),
             ],
         )
-        return _EventStream(result.events)
-
-
-class _Recording(Iterator[tuple[str, str]]):
-    """A streamed answer passed on live and recorded for its idempotency key.
-
-    Closed before its end (the client went away, or never read a byte), it drives the rest
-    itself: the run carries on, and the key's answer is the whole stream. Should the stream
-    fail, the key is let go, and a retry runs the operation again.
-    """
-
-    def __init__(self, engine: Engine, key: str, events: Iterator[tuple[str, str]]) -> None:
-        self._engine = engine
-        self._key = key
-        self._events = events
-        self._parts: list[bytes] = []
-        self._finished = False
-
-    def __next__(self) -> tuple[str, str]:
-        try:
-            name, data = next(self._events)
-        except StopIteration:
-            self._finish()
-            raise
-        except BaseException:
-            self._finish(failed=True)
-            raise
-        self._parts.append(sse(name, data))
-        return name, data
-
-    def close(self) -> None:
-        self._finish()
-
-    def _finish(self, *, failed: bool = False) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        store = self._engine.store
-        try:
-            if not failed:
-                for name, data in self._events:
-                    self._parts.append(sse(name, data))
-                self._parts.append(DONE_EVENT)
-                headers = {"Content-Type": "text/event-stream; charset=utf-8"}
-                store.keep_key(self._key, 200, headers, b"".join(self._parts).decode())
-                return
-        except Exception:
-            logger.exception("the streamed answer for an idempotency key was not kept")
-        finally:
-            self._engine.release_key(self._key)
-        try:
-            store.drop_key(self._key, self._engine.owner)
-        except StoreError as problem:
-            logger.warning("an idempotency key stays pending until it lapses: %s", problem)
-
-
-class _EventStream:
-    """The body of a streamed answer: an iterable the WSGI server closes when it is done.
-
-    Closing it (the client went away, or the answer ended) closes the engine's event
-    iterator, whose own ``finally`` lets the run go on without a listener.
-    """
-
-    def __init__(self, events: Iterator[tuple[str, str]]) -> None:
-        self._events = events
-
-    def __iter__(self) -> Iterator[bytes]:
-        for name, data in self._events:
-            yield sse(name, data)
-        yield DONE_EVENT
-
-    def close(self) -> None:
-        close = getattr(self._events, "close", None)
-        if close is not None:
-            close()
+        return stream
 
 
 _REASONS = {

@@ -15,23 +15,32 @@ driver creates and updates the objects the API shows, exactly as the live API st
 * a failure fails the run with the responder's ``last_error`` and leaves the message
   ``incomplete`` with the text received so far; a cancel does the same as ``cancelled``.
 
-The driver changes objects in store transactions, and holds none while it waits for the
-responder, so a slow answer blocks nothing else. Each change of the run is a compare and set:
-in the transaction, the driver locks the run's row and checks that the run is still its own to
-drive (:meth:`Host.reload_run`): not deleted, not ended by someone else, and ``cancelling``
-when cancelled through any process, which it then honours. It yields the events; the caller
-streams them to a client or drops them (a run in the background).
+The driver changes objects in store transactions of its own, and holds none while it waits
+for the responder, so a slow answer blocks nothing else. Each change of the run is a compare and
+set: in the transaction, the driver locks the run's row and checks that the run is still its
+process's to drive (:func:`reload_run`): not deleted, not ended by someone else, and
+``cancelling`` when cancelled through any process, which it then honours.
+
+It yields the events in batches: the events that are ready together. While the responder has
+its next increment at hand (:class:`~assistants_client.server.responders.Increments`), the
+events wait for it, at most ``MAX_HOLD`` seconds and ``MAX_BATCH`` events, so that a caller
+streaming them to a client writes them in one go instead of one write each. The caller streams
+the batches to a client or drops them (a run in the background).
+
+What the responder gets, a :class:`~assistants_client.server.responders.Turn`, is made by
+:func:`turn_of` once per responder call: from the run's record and the thread's messages as
+the store returned them (fresh copies, so nothing is copied again).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from json.encoder import encode_basestring_ascii
+from typing import Any
 
 from assistants_client.server import objects
 from assistants_client.server.objects import JSONDict
@@ -43,15 +52,31 @@ from assistants_client.server.responders import (
     Responder,
     TextDelta,
     ToolCallDelta,
+    ToolRound,
     Turn,
     Usage,
 )
+from assistants_client.server.store import Store
 
-__all__ = ["ACTIVE", "TERMINAL", "Event", "Host", "TurnDriver", "close_run", "event"]
+__all__ = [
+    "ACTIVE",
+    "MAX_BATCH",
+    "MAX_HOLD",
+    "TERMINAL",
+    "Batch",
+    "Event",
+    "TurnDriver",
+    "close_run",
+    "event",
+    "reload_run",
+    "save_run",
+    "turn_of",
+]
 
 logger = logging.getLogger("assistants_client.server")
 
 Event = tuple[str, str]  # (event name, JSON data)
+Batch = list[Event]  # events ready together
 ACTIVE = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
 # Text is written to the store at most this often while it streams (and always at the end):
@@ -64,34 +89,75 @@ _INCOMPLETE_REASONS = {
 }
 CONTENT_FILTERED = "The backend's content filter stopped the answer."
 STEP_ERROR_CODES = frozenset({"server_error", "rate_limit_exceeded"})
+# How long, and for how many, events wait for the increments at hand (see the docstring).
+MAX_HOLD = 0.005
+MAX_BATCH = 256
+_DELTA_KEYS = (
+    '"object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":'
+)
+_DELTA_SUFFIX = "}}]}}"
 
 
 def event(name: str, data: Any) -> Event:
     return name, json.dumps(data, separators=(",", ":"))
 
 
-class Host(Protocol):
-    """What the driver needs of the engine."""
+def turn_of(record: JSONDict, messages: Sequence[JSONDict]) -> Turn:
+    """What the responder gets for the next turn of a run: its record and its thread's
+    ``messages``. The values are shared, not copied: nobody changes a turn's values."""
+    run = record["run"]
+    state = record["state"]
+    rounds = [
+        ToolRound(calls=tuple(r["calls"]), outputs=dict(r["outputs"]))
+        for r in state.get("rounds", [])
+    ]
+    return Turn(
+        run_id=run["id"],
+        thread_id=run["thread_id"],
+        assistant_id=run["assistant_id"],
+        model=run["model"],
+        instructions=state.get("instructions"),
+        additional_instructions=state.get("additional_instructions"),
+        messages=messages,
+        tool_rounds=rounds,
+        tools=run["tools"],
+        tool_choice=run["tool_choice"],
+        parallel_tool_calls=run["parallel_tool_calls"],
+        response_format=run["response_format"],
+        # 1.0 is the API's default for both: it is what a backend does when given nothing,
+        # and some models refuse any explicit value.
+        temperature=None if run["temperature"] == 1.0 else run["temperature"],
+        top_p=None if run["top_p"] == 1.0 else run["top_p"],
+        max_prompt_tokens=run["max_prompt_tokens"],
+        max_completion_tokens=run["max_completion_tokens"],
+        truncation_strategy=run["truncation_strategy"],
+        prepared=state.get("prepared"),
+    )
 
-    @property
-    def closing(self) -> bool:
-        """The engine is stopping: a turn stops where it is and changes nothing more."""
 
-    def transaction(self) -> contextlib.AbstractContextManager[None]: ...
+def save_run(store: Store, record: JSONDict) -> None:
+    """Write a run's record; an ended run's steps lose the run's expiry they reported."""
+    run = record["run"]
+    store.update("run", run["id"], record)
+    if run["status"] not in ACTIVE:
+        for step in store.children("step", run["id"]):
+            if step["expires_at"] is not None:
+                step["expires_at"] = None
+                store.update("step", step["id"], step)
 
-    def reload_run(self, record: JSONDict) -> str | None:
-        """In a transaction: the run's stored status, its row locked, if this engine still
-        drives it (None otherwise); what others may change of it is taken into ``record``."""
 
-    def put(self, kind: str, obj: JSONDict, parent: str) -> None: ...
-
-    def save(self, kind: str, obj: JSONDict) -> None: ...
-
-    def save_run(self, record: JSONDict) -> None: ...
-
-    def message_of(self, record: JSONDict, message_id: str) -> JSONDict | None: ...
-
-    def steps_of(self, record: JSONDict) -> list[JSONDict]: ...
+def reload_run(store: Store, owner: str, record: JSONDict) -> str | None:
+    """In a transaction: lock the run's row and return its stored status, if ``owner`` still
+    drives the run (None: it was deleted, or its claim lapsed and someone else ended it). What
+    others may change of a driven run (its metadata) is taken over into ``record``."""
+    run = record["run"]
+    row = store.get_run(run["id"], lock=True)
+    if row is None or row.claimed_by != owner:
+        return None
+    stored = row.record["run"]
+    run["metadata"] = stored["metadata"]
+    status: str = stored["status"]
+    return status
 
 
 class _Call:
@@ -109,18 +175,22 @@ class TurnDriver:
 
     def __init__(
         self,
-        host: Host,
+        store: Store,
+        owner: str,
         responder: Responder,
         record: JSONDict,
         turn: Turn,
         cancelled: threading.Event,
         *,
+        closing: Callable[[], bool] = lambda: False,
         queued_delay: float = 0.0,
         answer_delay: float = 0.0,
         cancel_delay: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.host = host
+        self.store = store
+        self.owner = owner
+        self.closing = closing
         self.responder = responder
         self.record = record
         self.turn = turn
@@ -141,37 +211,54 @@ class TurnDriver:
         self.answered = False
         self.gone = False  # the run is no longer this turn's: deleted, or ended by others
         self.ending: Finish | Failure | Expire | None = None
+        self._delta_prefix = ""
 
     # -- the turn -----------------------------------------------------------------------------
 
-    def drive(self) -> Iterator[Event]:
+    def drive(self) -> Iterator[Batch]:
         if self.queued_delay > 0:
             self.cancelled.wait(self.queued_delay)
-        if self.host.closing:
+        if self.closing():
             return
-        with self.host.transaction():
+        with self.store.transaction():
             events = self._begin()
-        yield from events
+        if events:
+            yield events
         if self.run["status"] == "in_progress":
             if self.answer_delay > 0:
                 self.cancelled.wait(self.answer_delay)
             yield from self._answer()
-        if self.host.closing or self.gone:
+        if self.closing() or self.gone:
             return
         if self.cancelled.is_set() and self.cancel_delay > 0:
             time.sleep(self.cancel_delay)
-        with self.host.transaction():
+        with self.store.transaction():
             events = self._end()
-        yield from events
+        if events:
+            yield events
 
-    def _answer(self) -> Iterator[Event]:
+    def _answer(self) -> Iterator[Batch]:
         increments = self.responder.respond(self.turn, self.cancelled)
+        ready: Callable[[], bool] | None = getattr(increments, "ready", None)
+        held: Batch = []
+        since = 0.0
         try:
             for increment in increments:
-                if self.cancelled.is_set() or self.host.closing:
+                if self.cancelled.is_set() or self.closing():
                     break  # cancelled or gone meanwhile, or the engine stops
                 events = self._apply(increment)
-                yield from events
+                if events:
+                    if not held:
+                        since = self.clock()
+                    held += events
+                if held and (
+                    ready is None
+                    or len(held) >= MAX_BATCH
+                    or self.clock() - since >= MAX_HOLD
+                    or not ready()
+                ):
+                    yield held
+                    held = []
                 if self.ending is not None:
                     break
         except Exception:
@@ -181,6 +268,8 @@ class TurnDriver:
             close = getattr(increments, "close", None)
             if close is not None:
                 close()
+        if held:
+            yield held
 
     def _current(self, expected: str) -> bool:
         """In a transaction: whether the stored run is still this turn's, in ``expected``.
@@ -188,7 +277,7 @@ class TurnDriver:
         A run cancelled meanwhile (through any process) becomes ``cancelling`` here too, and
         the turn stops answering; a run gone stops the turn.
         """
-        status = self.host.reload_run(self.record)
+        status = reload_run(self.store, self.owner, self.record)
         if status == expected:
             return True
         if status == "cancelling":
@@ -200,7 +289,7 @@ class TurnDriver:
 
     def _changing(self, change: Callable[[], list[Event]]) -> list[Event]:
         """``change`` in a transaction, if the run is still this turn's, in progress."""
-        with self.host.transaction():
+        with self.store.transaction():
             if not self._current("in_progress"):
                 return []
             return change()
@@ -211,7 +300,7 @@ class TurnDriver:
         self.run["status"] = "in_progress"
         if self.run["started_at"] is None:
             self.run["started_at"] = objects.now()
-        self.host.save_run(self.record)
+        save_run(self.store, self.record)
         return [event("thread.run.in_progress", self.run)]
 
     # -- increments ---------------------------------------------------------------------------
@@ -241,13 +330,13 @@ class TurnDriver:
             "message_creation",
             {"type": "message_creation", "message_creation": {"message_id": message["id"]}},
         )
-        self.host.put("step", step, run["id"])
-        self.host.put("message", message, run["thread_id"])
+        self.store.insert("step", step["id"], step, run["id"])
+        self.store.insert("message", message["id"], message, run["thread_id"])
         self.message, self.message_step, self.text = message, step, []
         self.answered = True
         self.state["message"] = message["id"]
         # Stored with the run, so that a restart finds the message to leave incomplete.
-        self.host.save_run(self.record)
+        save_run(self.store, self.record)
         return [
             event("thread.run.step.created", step),
             event("thread.run.step.in_progress", step),
@@ -268,17 +357,26 @@ class TurnDriver:
         now = self.clock()
         if now - self.saved_at >= SAVE_EVERY:
             content[0]["text"]["value"] = "".join(self.text)
-            self.host.save("message", self.message)
+            self.store.update("message", self.message["id"], self.message)
             self.saved_at = now
+        if len(self.text) > 1:
+            # The JSON of every delta but the first, written as json.dumps would write it.
+            data = self._delta_prefix + encode_basestring_ascii(piece) + _DELTA_SUFFIX
+            events.append(("thread.message.delta", data))
+            return events
         # As recorded from the live API: only a message's first delta carries `annotations`.
-        text: JSONDict = (
-            {"value": piece, "annotations": []} if len(self.text) == 1 else {"value": piece}
-        )
         delta = {
             "id": self.message["id"],
             "object": "thread.message.delta",
-            "delta": {"content": [{"index": 0, "type": "text", "text": text}]},
+            "delta": {
+                "content": [
+                    {"index": 0, "type": "text", "text": {"value": piece, "annotations": []}}
+                ]
+            },
         }
+        self._delta_prefix = (
+            '{"id":' + encode_basestring_ascii(self.message["id"]) + "," + _DELTA_KEYS
+        )
         events.append(event("thread.message.delta", delta))
         return events
 
@@ -305,7 +403,7 @@ class TurnDriver:
         else:
             message["incomplete_at"] = now
             message["incomplete_details"] = {"reason": reason}
-        self.host.save("message", message)
+        self.store.update("message", message["id"], message)
         events = [event(f"thread.message.{status}", message)]
         self.message = self.message_step = None
         self.state.pop("message", None)
@@ -314,7 +412,7 @@ class TurnDriver:
         step["last_error"] = error
         if self.tool_step is None:
             step["usage"] = objects.usage(*self.usage)
-        self.host.save("step", step)
+        self.store.update("step", step["id"], step)
         events.append(event(f"thread.run.step.{step_status}", step))
         return events
 
@@ -325,9 +423,9 @@ class TurnDriver:
             self.tool_step = objects.step(
                 self.run, "tool_calls", {"type": "tool_calls", "tool_calls": []}
             )
-            self.host.put("step", self.tool_step, self.run["id"])
+            self.store.insert("step", self.tool_step["id"], self.tool_step, self.run["id"])
             self.state["tool_step"] = self.tool_step["id"]
-            self.host.save_run(self.record)
+            save_run(self.store, self.record)
             events.append(event("thread.run.step.created", self.tool_step))
             events.append(event("thread.run.step.in_progress", self.tool_step))
         return events
@@ -424,7 +522,7 @@ class TurnDriver:
             run["completed_at"] = objects.now()
         run["expires_at"] = None
         self._run_usage()
-        self.host.save_run(self.record)
+        save_run(self.store, self.record)
         return [event(f"thread.run.{status}", run)]
 
     def _close_tool_step(self, status: str, error: JSONDict | None = None) -> list[Event]:
@@ -436,7 +534,7 @@ class TurnDriver:
         step[f"{status}_at"] = now
         step["last_error"] = error
         step["usage"] = objects.usage(*self.usage)
-        self.host.save("step", step)
+        self.store.update("step", step["id"], step)
         return [event(f"thread.run.step.{status}", step)]
 
     def _requires_action(self) -> list[Event]:
@@ -444,7 +542,7 @@ class TurnDriver:
         self._add_usage()
         assert self.tool_step is not None
         self.state["step_usage"] = list(self.usage)
-        self.host.save("step", self.tool_step)
+        self.store.update("step", self.tool_step["id"], self.tool_step)
         calls = [self.calls[index] for index in sorted(self.calls)]
         self.state["calls"] = [
             {"id": c.id, "name": c.name, "arguments": "".join(c.arguments)} for c in calls
@@ -464,7 +562,7 @@ class TurnDriver:
                 ]
             },
         }
-        self.host.save_run(self.record)
+        save_run(self.store, self.record)
         return [*events, event("thread.run.requires_action", run)]
 
     def _fail(self, failure: Failure, message_reason: str = "run_failed") -> list[Event]:
@@ -481,46 +579,46 @@ class TurnDriver:
         run["last_error"] = error
         run["expires_at"] = None
         self._run_usage()
-        self.host.save_run(self.record)
+        save_run(self.store, self.record)
         return [*events, event("thread.run.failed", run)]
 
     def _cancel(self) -> list[Event]:
         opening = [event("thread.run.cancelling", self.run)]
-        return close_run(self.host, self.record, "cancelled", opening + self._open_parts())
+        return close_run(self.store, self.record, "cancelled", opening + self._open_parts())
 
     def expire(self) -> list[Event]:
-        return close_run(self.host, self.record, "expired", self._open_parts())
+        return close_run(self.store, self.record, "expired", self._open_parts())
 
     def _open_parts(self) -> list[Event]:
         """Store the text received so far (``close_run`` ends the message as stored)."""
         if self.message is not None and self.text:
             self._flush_text()
-            self.host.save("message", self.message)
+            self.store.update("message", self.message["id"], self.message)
         self._add_usage()
         return []
 
 
-def close_run(host: Host, record: JSONDict, status: str, events: list[Event]) -> list[Event]:
+def close_run(store: Store, record: JSONDict, status: str, events: list[Event]) -> list[Event]:
     """End a run ``cancelled`` or ``expired``: its open message and steps end with it."""
     run = record["run"]
     state = record["state"]
     now = objects.now()
     message_id = state.pop("message", None)
     if message_id is not None:
-        message = host.message_of(record, message_id)
+        message = store.get("message", message_id, run["thread_id"])
         if message is not None and message["status"] == "in_progress":
             message["status"] = "incomplete"
             message["incomplete_at"] = now
             message["incomplete_details"] = {"reason": f"run_{status}"}
-            host.save("message", message)
+            store.update("message", message_id, message)
             events.append(event("thread.message.incomplete", message))
-    for step in host.steps_of(record):
+    for step in store.children("step", run["id"]):
         if step["status"] == "in_progress":
             step["status"] = status
             # Steps have no expired_at (the live API's carry expires_at instead).
             if f"{status}_at" in step:
                 step[f"{status}_at"] = now
-            host.save("step", step)
+            store.update("step", step["id"], step)
             events.append(event(f"thread.run.step.{status}", step))
     run["status"] = status
     if status == "cancelled":
@@ -529,6 +627,6 @@ def close_run(host: Host, record: JSONDict, status: str, events: list[Event]) ->
     run["expires_at"] = None
     prompt, completion = state.get("usage", [0, 0])
     run["usage"] = objects.usage(prompt, completion)
-    host.save_run(record)
+    save_run(store, record)
     events.append(event(f"thread.run.{status}", run))
     return events

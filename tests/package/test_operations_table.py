@@ -7,6 +7,7 @@ and the emulator serve it.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -15,8 +16,8 @@ from assistants_client import AssistantsClient
 from assistants_client._operation import ListOperation
 from assistants_client.emulator.replies import default_reply
 from assistants_client.models import operations as ops
-from assistants_client.server.engine import Engine, Request
-from assistants_client.server.errors import ApiError
+from assistants_client.server.engine import Engine
+from assistants_client.server.http import ApiApp
 from assistants_client.server.responders.script import Script
 from assistants_client.server.responders.scripted import ScriptedResponder
 from assistants_client.server.stores.memory import MemoryStore
@@ -90,13 +91,14 @@ def test_the_emulator_answers_501_naming_an_operation_it_does_not_serve() -> Non
 
     engine = Partial(MemoryStore(), ScriptedResponder(Script(), default_reply=default_reply))
     try:
-        route, params = engine.match("GET", "/threads/thread_1")
-        with pytest.raises(ApiError) as caught:
-            engine.dispatch(route, params, Request("GET", "/threads/thread_1", {}, {}, None))
+        status: list[str] = []
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/v1/threads/thread_1"}
+        answer = ApiApp(engine)(environ, lambda line, headers: status.append(line))
+        error = json.loads(b"".join(answer))["error"]
     finally:
         engine.close()
-    assert caught.value.status == 501
-    assert "getThread" in caught.value.message
+    assert status[0].startswith("501")
+    assert "getThread" in error["message"]
 
 
 def test_a_path_is_built_only_from_checked_ids() -> None:
