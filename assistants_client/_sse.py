@@ -86,6 +86,12 @@ class EventFramer:
     def feed(self, chunk: bytes) -> list[bytes]:
         """The events completed by ``chunk``."""
         if chunk[-2:] == b"\n\n" and not self._after_cr and not self.pending and b"\r" not in chunk:
+            if (
+                chunk[:5] == b"data:"
+                and chunk.find(b"\n") == len(chunk) - 2
+                and len(chunk) - 2 <= self.limit
+            ):
+                return [chunk]  # one event of one data line: what servers send most
             return self._feed_whole_events(chunk)
         return self._feed_lines(chunk)
 
@@ -184,6 +190,8 @@ def event_of(frame: bytes) -> tuple[str, bytes]:
     """The name (``message`` when it has none, or an empty one) and the data of one frame of
     :meth:`EventFramer.feed`, its ``data`` lines joined by line breaks: what sseclient-py would
     make of it."""
+    if frame[:6] == b"data: " and frame.find(b"\n", 6) == len(frame) - 2:
+        return "message", frame[6:-2]  # what servers send most: one data line
     name = b"message"
     data: list[bytes] = []
     for line in frame[:-2].split(b"\n"):

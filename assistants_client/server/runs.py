@@ -242,11 +242,20 @@ class TurnDriver:
         ready: Callable[[], bool] | None = getattr(increments, "ready", None)
         held: Batch = []
         since = 0.0
+        cancelled, closing, text, apply = (
+            self.cancelled.is_set,
+            self.closing,
+            self._text,
+            self._apply,
+        )
         try:
             for increment in increments:
-                if self.cancelled.is_set() or self.closing():
+                if cancelled() or closing():
                     break  # cancelled or gone meanwhile, or the engine stops
-                events = self._apply(increment)
+                if isinstance(increment, TextDelta):  # most of them, by far
+                    events = text(increment.text)
+                else:
+                    events = apply(increment)
                 if events:
                     if not held:
                         since = self.clock()
@@ -347,26 +356,30 @@ class TurnDriver:
     def _text(self, piece: str) -> list[Event]:
         if not piece:
             return []
-        events = self._changing(self._open_message) if self.message is None else []
-        if self.message is None:
-            return events  # the run stopped being this turn's
-        self.text.append(piece)
-        content = self.message["content"]
-        if not content:
-            content.append({"type": "text", "text": {"value": "", "annotations": []}})
+        message = self.message
+        if message is None:
+            events = self._changing(self._open_message)
+            message = self.message
+            if message is None:
+                return events  # the run stopped being this turn's
+            message["content"].append({"type": "text", "text": {"value": "", "annotations": []}})
+        else:
+            events = []
+        text = self.text
+        text.append(piece)
         now = self.clock()
         if now - self.saved_at >= SAVE_EVERY:
-            content[0]["text"]["value"] = "".join(self.text)
-            self.store.update("message", self.message["id"], self.message)
+            message["content"][0]["text"]["value"] = "".join(text)
+            self.store.update("message", message["id"], message)
             self.saved_at = now
-        if len(self.text) > 1:
+        if len(text) > 1:
             # The JSON of every delta but the first, written as json.dumps would write it.
             data = self._delta_prefix + encode_basestring_ascii(piece) + _DELTA_SUFFIX
             events.append(("thread.message.delta", data))
             return events
         # As recorded from the live API: only a message's first delta carries `annotations`.
         delta = {
-            "id": self.message["id"],
+            "id": message["id"],
             "object": "thread.message.delta",
             "delta": {
                 "content": [
@@ -374,9 +387,7 @@ class TurnDriver:
                 ]
             },
         }
-        self._delta_prefix = (
-            '{"id":' + encode_basestring_ascii(self.message["id"]) + "," + _DELTA_KEYS
-        )
+        self._delta_prefix = '{"id":' + encode_basestring_ascii(message["id"]) + "," + _DELTA_KEYS
         events.append(event("thread.message.delta", delta))
         return events
 

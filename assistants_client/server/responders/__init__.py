@@ -127,8 +127,8 @@ class Increments(Iterator[Increment]):
         self._source = source
         self.ready = ready
 
-    def __iter__(self) -> Increments:
-        return self
+    def __iter__(self) -> Iterator[Increment]:
+        return self._source  # a loop over the increments pays for no wrapper
 
     def __next__(self) -> Increment:
         return next(self._source)

@@ -108,6 +108,8 @@ class _Answer:
         self.response = response
         connection = getattr(response.raw, "connection", None)
         self._sock: Any = getattr(connection, "sock", None)
+        # TLS: bytes already decrypted and not yet read.
+        self._pending: Callable[[], int] | None = getattr(self._sock, "pending", None)
         self._poll: Any = None
         self._pieces: Iterator[bytes] | None = None
 
@@ -137,19 +139,18 @@ class _Answer:
         It asks the socket, without waiting; bytes already in the HTTP layer's own buffer are
         not seen, which only makes the engine send what it has a little sooner.
         """
-        sock = self._sock
-        if sock is None:
-            return False
+        poll = self._poll
         try:
-            pending = getattr(sock, "pending", None)  # TLS: bytes decrypted and not yet read
-            if pending is not None and pending():
+            if poll is None:
+                if self._sock is None:
+                    return False
+                poll = self._poll = select.poll()
+                poll.register(self._sock, select.POLLIN)
+            if self._pending is not None and self._pending():
                 return True
-            if self._poll is None:
-                self._poll = select.poll()
-                self._poll.register(sock, select.POLLIN)
-            return bool(self._poll.poll(0))
+            return bool(poll.poll(0))
         except (OSError, ValueError, TypeError):  # closed, or a socket without a descriptor
-            self._sock = None
+            self._sock = self._poll = self._pending = None
             return False
 
     def drain(self) -> bool:
@@ -553,7 +554,7 @@ class ChatCompletionsResponder:
                     held: list[Increment] = []
                     for frame in framer.feed(piece):
                         name, data = event_of(frame)
-                        if data == _DONE or data.strip() == _DONE:
+                        if data == _DONE or (len(data) < 16 and data.strip() == _DONE):
                             done = True
                             break
                         held += reader.feed(name, data)
@@ -563,9 +564,7 @@ class ChatCompletionsResponder:
                     for increment in held:
                         call.at_hand -= 1
                         yield increment
-                        if call.stopped:
-                            break
-                    if done or reader.failure is not None or call.stopped:
+                    if done or reader.failure is not None:
                         break
             except EventTooLarge:
                 broken = Failure(

@@ -217,10 +217,10 @@ class ChunkReader:
         self.failure: Failure | None = None
         self._usage: Usage | None = None
 
-    def feed(self, name: str, data: str | bytes) -> list[Increment]:
+    def feed(self, name: str, data: bytes) -> list[Increment]:
         """The increments of one server-sent event (its name and data)."""
         try:
-            payload = json.loads(data)
+            payload = json.loads(data.decode())
         except ValueError:  # UnicodeDecodeError included
             self.failure = Failure("server_error", "the backend sent an event that is not JSON")
             return [self.failure]
@@ -238,7 +238,12 @@ class ChunkReader:
         out: list[Increment] = []
         choices = payload.get("choices")
         if choices:
-            self._choices(choices, out)
+            delta = _only_content(choices)
+            if delta is not None:  # what most chunks are: one piece of text
+                if delta:
+                    out.append(TextDelta(delta))
+            else:
+                self._choices(choices, out)
         usage = payload.get("usage")
         if usage is not None:
             counted = _read_usage(usage)
@@ -295,6 +300,21 @@ class ChunkReader:
         if reason == "stop" and self.tools.any_opened:
             reason = "tool_calls"
         return Finish(reason)
+
+
+def _only_content(choices: Any) -> str | None:
+    """The text of a chunk whose one choice's delta holds nothing but text and which does not
+    finish (the common case, read without the general path); None for any other chunk."""
+    if type(choices) is not list or len(choices) != 1:
+        return None
+    choice = choices[0]
+    if type(choice) is not dict or choice.get("index", 0) != 0 or choice.get("finish_reason"):
+        return None
+    delta = choice.get("delta")
+    if type(delta) is not dict or len(delta) != 1:
+        return None
+    content = delta.get("content")
+    return content if type(content) is str else None
 
 
 def _read_usage(usage: Any) -> Usage | None:
