@@ -173,6 +173,7 @@ class _Watchdog:
         self._order = itertools.count()
         self._stale = 0
         self._watched: set[Deadline] = set()
+        self._polling = False  # the thread looks at the events again within EVENT_POLL
         self._thread: threading.Thread | None = None
 
     def arm(self, deadline: Deadline, at: float | None) -> None:
@@ -208,10 +209,9 @@ class _Watchdog:
                 self._fire(deadline)
                 return
             if not deadline.fired:
-                first = not self._watched
                 self._watched.add(deadline)
                 self._ensure_thread()
-                if first:
+                if not self._polling:  # it sleeps longer than EVENT_POLL: wake it
                     self._wake.notify()
 
     def fire(self, deadline: Deadline) -> None:
@@ -270,6 +270,7 @@ class _Watchdog:
                 if self._watched:
                     self._look_at_events()
                 poll = EVENT_POLL if self._watched else None
+                self._polling = poll is not None
                 if not self._heap:
                     self._wake.wait(poll)
                     continue

@@ -88,6 +88,8 @@ _ERROR_BODY_LIMIT: Final = 64 * 1024
 _DRAIN_LIMIT: Final = 64 * 1024
 _DRAIN_TIMEOUT: Final = 0.25
 _DONE: Final = b"[DONE]"
+# A read that returns within this many seconds found its bytes already there.
+_FLOWING: Final = 0.0002
 
 Sleep = Callable[[float, threading.Event], object]
 """Waits ``seconds`` or until the event is set, whichever comes first."""
@@ -187,6 +189,11 @@ class _Call:
         self.deadline = Deadline()
         self.answer: _Answer | None = None
         self.at_hand = 0
+        # Whether the last read of the answer found its bytes there already. If it had to
+        # wait, the backend sends at its own pace: the next read will likely wait too, and the
+        # socket is not even asked (asking lets go of the interpreter lock, which costs much
+        # when hundreds of threads want it).
+        self.flowing = False
 
     @property
     def stopped(self) -> bool:
@@ -197,7 +204,7 @@ class _Call:
         if self.at_hand > 0:
             return True
         answer = self.answer
-        return answer is not None and answer.waiting()
+        return self.flowing and answer is not None and answer.waiting()
 
 
 class _Retry(Exception):
@@ -546,7 +553,14 @@ class ChatCompletionsResponder:
         closed = False
         try:
             try:
-                for piece in answer.pieces():
+                pieces = answer.pieces()
+                clock = time.monotonic
+                while True:
+                    began = clock()
+                    piece = next(pieces, None)
+                    if piece is None:
+                        break
+                    call.flowing = clock() - began < _FLOWING
                     if call.stopped:
                         break
                     # What one read brought is parsed at once, and handed out knowing that

@@ -4,6 +4,10 @@ Transactions hold one lock (``MemoryStore.lock``), so they run one at a time. Ea
 recorded with how to undo it, which is how a transaction or a savepoint rolls back. Objects are
 kept as JSON text, as the databases keep them: a read is a fresh copy, and a list page parses
 only its own objects (children are found by bisecting their numbers).
+
+No transaction holds the lock longer than what it looks at needs: the runs in an active status
+are kept apart (``_live``), so the once-a-second sweeps and the claims of queued runs look at
+those, not at every run the store ever held.
 """
 
 from __future__ import annotations
@@ -88,7 +92,8 @@ class MemoryStore(Store):
         self.lock = threading.RLock()
         self._seq = 0
         self._rows: dict[tuple[str, str], _Row] = {}
-        self._run_rows: dict[str, _Row] = {}  # the runs among the rows, for the sweeps
+        self._run_rows: dict[str, _Row] = {}  # the runs among the rows
+        self._live: dict[str, _Row] = {}  # the runs in an active status, for sweeps and claims
         self._children: dict[tuple[str, str], _Children] = {}
         self._tombstones: dict[str, int] = {}
         self._keys: dict[str, _Key] = {}
@@ -150,33 +155,41 @@ class MemoryStore(Store):
         self._rows[(row.kind, row.id)] = row
         if row.kind == "run":
             self._run_rows[row.id] = row
+            self._index(row)
         self._children.setdefault((row.kind, row.parent), _Children()).add(row.seq, row.id)
 
     def _detach(self, row: _Row) -> None:
         del self._rows[(row.kind, row.id)]
         if row.kind == "run":
             del self._run_rows[row.id]
+            self._live.pop(row.id, None)
         children = self._children.get((row.kind, row.parent))
         if children is not None:
             children.remove(row.seq)
             if not children.seqs:
                 del self._children[(row.kind, row.parent)]
 
-    def _set(self, row: _Row, changed: _Row) -> None:
-        """Replace ``row``'s fields by ``changed``'s (same kind, id, parent and number)."""
-        before = replace(row)
-        row.text, row.status, row.expires_at = changed.text, changed.status, changed.expires_at
-        row.claimed_by, row.lease_until = changed.claimed_by, changed.lease_until
+    def _index(self, row: _Row) -> None:
+        """Keep a stored run among the live ones while its status is active."""
+        if row.kind != "run" or self._run_rows.get(row.id) is not row:
+            return
+        if row.status in ACTIVE_STATUSES:
+            self._live[row.id] = row
+        else:
+            self._live.pop(row.id, None)
+
+    def _set(self, row: _Row, **changes: Any) -> None:
+        """Change ``row``'s fields (its kind, id, parent and number stay)."""
+        before = (row.text, row.status, row.expires_at, row.claimed_by, row.lease_until)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        self._index(row)
 
         def undo() -> None:
-            self._set_fields(row, before)
+            (row.text, row.status, row.expires_at, row.claimed_by, row.lease_until) = before
+            self._index(row)
 
         self._record(undo)
-
-    @staticmethod
-    def _set_fields(row: _Row, source: _Row) -> None:
-        row.text, row.status, row.expires_at = source.text, source.status, source.expires_at
-        row.claimed_by, row.lease_until = source.claimed_by, source.lease_until
 
     # -- objects --------------------------------------------------------------------------
 
@@ -206,10 +219,17 @@ class MemoryStore(Store):
             if row is None:
                 return False
             status, expires_at = run_columns(kind, data)
-            changed = replace(row, text=_dump(data), status=status, expires_at=expires_at)
             if kind == "run" and status not in DRIVEN_STATUSES:
-                changed.claimed_by = changed.lease_until = None
-            self._set(row, changed)
+                self._set(
+                    row,
+                    text=_dump(data),
+                    status=status,
+                    expires_at=expires_at,
+                    claimed_by=None,
+                    lease_until=None,
+                )
+            else:
+                self._set(row, text=_dump(data), status=status, expires_at=expires_at)
             return True
 
     def delete(self, kind: str, obj_id: str) -> bool:
@@ -293,14 +313,17 @@ class MemoryStore(Store):
                 break
         return found
 
+    _STATE = ("_rows", "_run_rows", "_live", "_children", "_tombstones", "_keys")
+
     def clear(self) -> None:
         with self._using():
-            state = (self._rows, self._run_rows, self._children, self._tombstones, self._keys)
-            self._rows, self._run_rows, self._children = {}, {}, {}
-            self._tombstones, self._keys = {}, {}
+            state = {name: getattr(self, name) for name in self._STATE}
+            for name in self._STATE:
+                setattr(self, name, {})
 
             def undo() -> None:
-                (self._rows, self._run_rows, self._children, self._tombstones, self._keys) = state
+                for name, value in state.items():
+                    setattr(self, name, value)
 
             self._record(undo)
 
@@ -328,17 +351,18 @@ class MemoryStore(Store):
             row = self._run_rows.get(run_id)
             if row is not None:
                 until = None if owner is None else time.time() + lease
-                self._set(row, replace(row, claimed_by=owner, lease_until=until))
+                self._set(row, claimed_by=owner, lease_until=until)
 
     def _runs(self, keep: Callable[[_Row], bool]) -> list[_Row]:
-        return sorted((r for r in self._run_rows.values() if keep(r)), key=_by_seq)
+        """The live runs ``keep`` keeps, oldest first (every other run is ended)."""
+        return sorted((r for r in self._live.values() if keep(r)), key=_by_seq)
 
     def claim_queued(self, owner: str, limit: int, lease: float) -> list[RunRow]:
         with self._using():
             rows = self._runs(lambda r: r.status == "queued" and r.claimed_by is None)[:limit]
             until = time.time() + lease
             for row in rows:
-                self._set(row, replace(row, claimed_by=owner, lease_until=until))
+                self._set(row, claimed_by=owner, lease_until=until)
             return [RunRow(r.parent, json.loads(r.text), r.claimed_by) for r in rows]
 
     def renew(self, owner: str, run_ids: list[str], lease: float) -> dict[str, str]:
@@ -348,14 +372,14 @@ class MemoryStore(Store):
             for run_id in run_ids:
                 row = self._run_rows.get(run_id)
                 if row is not None and row.claimed_by == owner:
-                    self._set(row, replace(row, lease_until=until))
+                    self._set(row, lease_until=until)
                     held[run_id] = row.status or ""
             return held
 
     def lapse(self, owner: str) -> None:
         with self._using():
             for row in self._runs(lambda r: r.claimed_by == owner):
-                self._set(row, replace(row, lease_until=0.0))
+                self._set(row, lease_until=0.0)
 
     def lapsed(self, *, everyone: bool = False, limit: int = 100) -> list[RunRow]:
         with self._using():
