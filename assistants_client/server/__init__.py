@@ -6,12 +6,24 @@ and environment variables (``config.py`` lists them)::
 
     gunicorn -k gthread --threads 32 'assistants_client.server:wsgi_app()'
 
-Inside: the engine (``engine.py``: operations and runs, ``runs.py``: one turn of a run), its
-responders (``responders/``: the Chat Completions backend, or the emulator's script), its store
-(``store.py``: memory; a SQLite file, or a PostgreSQL database shared by several server
-processes, with ``--db``) and its HTTP transports (``http.py``: the WSGI application,
-``httpd.py``: the built-in HTTP/1.1 server, with ``framing.py``: requests read as RFC 9112
-frames them).
+Inside, from HTTP down:
+
+* the HTTP layer: ``http.py`` (the WSGI application), ``routes.py`` (a request into a call of
+  the engine: the raw path's ids, the query string, the body checked by ``validation.py``),
+  ``idempotency.py`` (an operation once per ``Idempotency-Key``), and ``httpd.py`` (the
+  built-in HTTP/1.1 server, with ``framing.py``: requests read as RFC 9112 frames them);
+* the engine, which knows no HTTP: ``engine.py`` (the façade: one typed method per operation),
+  ``resources.py`` (the objects in the store), ``scheduling.py`` (which process executes a run,
+  when; cancels, expiry, recovery), ``runs.py`` (one turn of a run, as events) and
+  ``objects.py`` (objects as the live API shapes them);
+* its responders (``responders/``): the Chat Completions backend (``chat.py``, with
+  ``chat_request.py`` and ``chat_chunks.py``), or the emulator's script (``scripted.py``,
+  ``script.py``);
+* its store (``store.py``, ``stores/``): memory; a SQLite file, or a PostgreSQL database shared
+  by several server processes, with ``--db``.
+
+Calls to the backend use the client's own HTTP machinery (``_transport.py``, ``_retry.py``,
+``_deadline.py``, ``_sse.py``).
 """
 
 from __future__ import annotations
