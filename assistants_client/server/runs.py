@@ -24,7 +24,8 @@ process's to drive (:func:`reload_run`): not deleted, not ended by someone else,
 It yields the events in batches: the events that are ready together. While the responder has
 its next increment at hand (:class:`~assistants_client.server.responders.Increments`), the
 events wait for it, at most ``MAX_HOLD`` seconds and ``MAX_BATCH`` events, so that a caller
-streaming them to a client writes them in one go instead of one write each. The caller streams
+streaming them to a client writes them in one go instead of one write each; the first events
+of an answer (its first token) never wait. The caller streams
 the batches to a client or drops them (a run in the background).
 
 What the responder gets, a :class:`~assistants_client.server.responders.Turn`, is made by
@@ -242,6 +243,7 @@ class TurnDriver:
         ready: Callable[[], bool] | None = getattr(increments, "ready", None)
         held: Batch = []
         since = 0.0
+        first = True  # the first events of an answer never wait: they are its first token
         cancelled, closing, text, apply = (
             self.cancelled.is_set,
             self.closing,
@@ -261,13 +263,15 @@ class TurnDriver:
                         since = self.clock()
                     held += events
                 if held and (
-                    ready is None
+                    first
+                    or ready is None
                     or len(held) >= MAX_BATCH
                     or self.clock() - since >= MAX_HOLD
                     or not ready()
                 ):
                     yield held
                     held = []
+                    first = False
                 if self.ending is not None:
                     break
         except Exception:

@@ -96,12 +96,12 @@ def deltas_per_piece(pieces: list[bytes]) -> list[int]:
     return [count for count in counts if count]
 
 
-def test_the_increments_at_hand_together_go_out_in_one_write() -> None:
+def test_the_increments_at_hand_together_go_out_in_one_write_but_the_first_token() -> None:
     bursts = [["a"] * 5, ["b"] * 3, ["c"]]
 
     pieces = body_pieces(Bursts(bursts))
 
-    assert deltas_per_piece(pieces) == [5, 3, 1]
+    assert deltas_per_piece(pieces) == [1, 4, 3, 1]
     text = b"".join(pieces).decode()
     assert text.count("event: thread.message.delta") == 9
     assert text.endswith("event: done\ndata: [DONE]\n\n")
@@ -120,5 +120,6 @@ def test_a_long_burst_goes_out_in_writes_of_at_most_max_batch_events(size: int) 
     counts = deltas_per_piece(pieces)
     assert sum(counts) == size
     assert max(counts) <= MAX_BATCH
-    # The message's four opening events (its step's and its own) share the first write.
-    assert len(counts) == -(-(size + 4) // MAX_BATCH)
+    # The first token goes out at once, with the message's opening events.
+    assert counts[0] == 1
+    assert len(counts) == 1 + -(-(size - 1) // MAX_BATCH)
