@@ -7,7 +7,8 @@ only its own objects (children are found by bisecting their numbers).
 
 No transaction holds the lock longer than what it looks at needs: the runs in an active status
 are kept apart (``_live``), so the once-a-second sweeps and the claims of queued runs look at
-those, not at every run the store ever held.
+those, not at every run the store ever held; an object is turned into JSON text before the lock
+is taken, and read back from it after (the text of a row is replaced, never changed).
 """
 
 from __future__ import annotations
@@ -200,36 +201,39 @@ class MemoryStore(Store):
             row = self._rows.get((kind, obj_id))
             if row is None or (parent is not None and row.parent != parent):
                 return None
-            found: JSONDict = json.loads(row.text)
-            return found
+            text = row.text
+        found: JSONDict = json.loads(text)  # text is never changed in place: parsed unlocked
+        return found
 
     def insert(self, kind: str, obj_id: str, data: JSONDict, parent: str = "") -> None:
+        text = _dump(data)  # before the lock: it is the caller's data
+        status, expires_at = run_columns(kind, data)
         with self._using():
             if (kind, obj_id) in self._rows:
                 raise ValueError(f"{kind} {obj_id} exists")
             self._seq += 1
-            status, expires_at = run_columns(kind, data)
-            row = _Row(kind, obj_id, parent, self._seq, _dump(data), status, expires_at)
+            row = _Row(kind, obj_id, parent, self._seq, text, status, expires_at)
             self._attach(row)
             self._record(lambda: self._detach(row))
 
     def update(self, kind: str, obj_id: str, data: JSONDict) -> bool:
+        text = _dump(data)  # before the lock: it is the caller's data
+        status, expires_at = run_columns(kind, data)
         with self._using():
             row = self._rows.get((kind, obj_id))
             if row is None:
                 return False
-            status, expires_at = run_columns(kind, data)
             if kind == "run" and status not in DRIVEN_STATUSES:
                 self._set(
                     row,
-                    text=_dump(data),
+                    text=text,
                     status=status,
                     expires_at=expires_at,
                     claimed_by=None,
                     lease_until=None,
                 )
             else:
-                self._set(row, text=_dump(data), status=status, expires_at=expires_at)
+                self._set(row, text=text, status=status, expires_at=expires_at)
             return True
 
     def delete(self, kind: str, obj_id: str) -> bool:
@@ -269,7 +273,8 @@ class MemoryStore(Store):
             children = self._children.get((kind, parent))
             if children is None:
                 return []
-            return [json.loads(self._rows[(kind, i)].text) for i in children.ids]
+            texts = [self._rows[(kind, i)].text for i in children.ids]
+        return [json.loads(text) for text in texts]
 
     def iter_kind(self, kind: str) -> list[tuple[str, JSONDict]]:
         with self._using():
@@ -334,7 +339,8 @@ class MemoryStore(Store):
             row = self._run_rows.get(run_id)
             if row is None:
                 return None
-            return RunRow(row.parent, json.loads(row.text), row.claimed_by)
+            parent, text, claimed_by = row.parent, row.text, row.claimed_by
+        return RunRow(parent, json.loads(text), claimed_by)
 
     def active_run(self, thread_id: str) -> JSONDict | None:
         with self._using():
