@@ -3,7 +3,7 @@
 ``assistants-server`` processes on one PostgreSQL database, in front of the fake Chat
 Completions backend (``bench/bench_server_backend.py``, 20 content chunks at zero delay). Client
 threads each loop: ``createThreadAndRun`` without streaming (the run is stored ``queued``), then
-``getRun`` every 10 ms until it is ``completed``, spread evenly over the processes. Any process
+``getRun`` every 50 ms until it is ``completed``, spread evenly over the processes. Any process
 with a free worker claims a queued run (``FOR UPDATE SKIP LOCKED``), so a run created through one
 process may be answered by the other. The two configurations take turns; each is measured at
 16 and 64 client threads, and kept at its best.
@@ -23,14 +23,22 @@ from contextlib import ExitStack
 
 from bench.bench_server_backend import backend
 from bench.common import Row
-from bench.postgres import POSTGRES, SERVERS, Capacity, Connection, database, servers
+from bench.postgres import (
+    POSTGRES,
+    SERVERS,
+    Capacity,
+    Connection,
+    database,
+    processes_row,
+    servers,
+)
 
 CONCURRENCY = (16, 64)
 SECONDS = 3.0
 WARM_UP = 0.5
 ROUNDS = 2
 TOKENS = 20
-POLL = 0.010
+POLL = 0.050
 BACKEND = "-m bench.bench_server_backend"
 
 
@@ -101,7 +109,6 @@ def run() -> list[Row]:
 
                     capacity.measure(name, threads, load, SECONDS + WARM_UP)
     rate = {name: capacity.rate(name) for name in names}
-    ratio = rate["pg2"] / rate["pg1"]
 
     def split(name: str) -> str:
         total = sum(capacity.split(name).values())
@@ -111,22 +118,16 @@ def run() -> list[Row]:
     curve = capacity.curve
     clients = "/".join(str(n) for n in CONCURRENCY)
     return [
-        {
-            "benchmark": "17. background runs on PostgreSQL, 2 processes, runs/s",
-            "unit": "req/s",
-            "ours": rate["pg2"],
-            "peers": {},
-            "floor": rate["pg1"],
-            "ratio": f"2 processes/1 process {ratio:.2f}x",
-            "ratio_value": ratio,
-            "target": "-",
-            "met": None,
-            "note": f"createThreadAndRun, then getRun every {POLL * 1000:g} ms until completed "
+        processes_row(
+            "17. background runs on PostgreSQL, 2 processes, runs/s",
+            capacity,
+            target=None,
+            note=f"createThreadAndRun, then getRun every {POLL * 1000:g} ms until completed "
             f"({TOKENS} chunks from the backend at zero delay); each at its best of {clients} "
             f"client threads (2 processes: {curve('pg2')}; 1 process: {curve('pg1')}); "
             f"{os.cpu_count()} cores; CPU ms per run, 1 process: {split('pg1')}; "
             f"2 processes: {split('pg2')}",
-        }
+        )
     ]
 
 

@@ -32,6 +32,7 @@ from bench.postgres import (
     Capacity,
     create_messages,
     database,
+    processes_row,
     servers,
 )
 
@@ -62,26 +63,19 @@ def run() -> list[Row]:
                     # The warm-up's requests count in the CPU time too.
                     capacity.measure(name, threads, load, SECONDS + WARM_UP)
     rate = {name: capacity.rate(name) for name in names}
-    ratio = rate["pg2"] / rate["pg1"]
     split, curve = capacity.split_text, capacity.curve
 
     clients = "/".join(str(n) for n in CONCURRENCY)
     return [
-        {
-            "benchmark": "12. create_message on PostgreSQL, 2 processes, req/s",
-            "unit": "req/s",
-            "ours": rate["pg2"],
-            "peers": {},
-            "floor": rate["pg1"],
-            "ratio": f"2 processes/1 process {ratio:.2f}x",
-            "ratio_value": ratio,
-            "target": ">= 1.5x 1 process",
-            "met": ratio >= 1.5,
-            "note": f"each at its best of {clients} client threads (2 processes: "
+        processes_row(
+            "12. create_message on PostgreSQL, 2 processes, req/s",
+            capacity,
+            target=1.5,
+            note=f"each at its best of {clients} client threads (2 processes: "
             f"{curve('pg2')}; 1 process: {curve('pg1')}); {os.cpu_count()} cores shared by the "
             f"servers, PostgreSQL and the load generator; CPU ms per request, 1 process: "
             f"{split('pg1')}; 2 processes: {split('pg2')}",
-        },
+        ),
         {
             "benchmark": "13. create_message, 1 process on PostgreSQL, req/s",
             "unit": "req/s",

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 from bench.bench_server_backend import server
@@ -132,6 +133,25 @@ def cpu_seconds_of(pattern: str) -> float:
 def own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def processes_row(
+    benchmark: str, capacity: Capacity, *, target: float | None, note: str
+) -> dict[str, Any]:
+    """The table row of 2 server processes (``pg2``) against 1 (``pg1``), each at its best."""
+    ratio = capacity.rate("pg2") / capacity.rate("pg1")
+    return {
+        "benchmark": benchmark,
+        "unit": "req/s",
+        "ours": capacity.rate("pg2"),
+        "peers": {},
+        "floor": capacity.rate("pg1"),
+        "ratio": f"2 processes/1 process {ratio:.2f}x",
+        "ratio_value": ratio,
+        "target": f">= {target:g}x 1 process" if target is not None else "-",
+        "met": ratio >= target if target is not None else None,
+        "note": note,
+    }
 
 
 class Capacity:
