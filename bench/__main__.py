@@ -4,8 +4,8 @@ Each benchmark module runs in a fresh interpreter (``python -m bench --child NAM
 cannot warm caches, grow the heap or trace memory for another; a benchmark that fails is
 reported as failed and the others still run. ``--only NAME`` runs a subset
 (``parse stream import roundtrip paginate throughput server-stream server-concurrency
-server-roundtrip server-relay django pool server-postgres-throughput server-postgres-paginate
-server-postgres-cancel server-idle server-postgres-runs``).
+server-roundtrip django pool server-postgres-throughput server-postgres-paginate
+server-postgres-cancel server-idle server-relay server-postgres-runs``).
 
 The table also goes into the Performance section of ``README.md``, between its markers.
 """
@@ -34,13 +34,13 @@ BENCHMARKS = {
     "server-stream": "bench.bench_server_stream",
     "server-concurrency": "bench.bench_server_concurrency",
     "server-roundtrip": "bench.bench_server_roundtrip",
-    "server-relay": "bench.bench_server_relay",
     "django": "bench.bench_django",
     "pool": "bench.bench_pool",
     "server-postgres-throughput": "bench.bench_server_postgres_throughput",
     "server-postgres-paginate": "bench.bench_server_postgres_paginate",
     "server-postgres-cancel": "bench.bench_server_postgres_cancel",
     "server-idle": "bench.bench_server_idle",
+    "server-relay": "bench.bench_server_relay",
     "server-postgres-runs": "bench.bench_server_postgres_runs",
 }
 CHILD_TIMEOUT = 240

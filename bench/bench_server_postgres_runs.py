@@ -1,4 +1,4 @@
-"""17. Background runs on PostgreSQL: 1 and 2 server processes, and what saturates.
+"""18. Background runs on PostgreSQL: 1 and 2 server processes, and what saturates.
 
 ``assistants-server`` processes on one PostgreSQL database, in front of the fake Chat
 Completions backend (``bench/bench_server_backend.py``, 20 content chunks at zero delay). Client
@@ -119,7 +119,7 @@ def run() -> list[Row]:
     clients = "/".join(str(n) for n in CONCURRENCY)
     return [
         processes_row(
-            "17. background runs on PostgreSQL, 2 processes, runs/s",
+            "18. background runs on PostgreSQL, 2 processes, runs/s",
             capacity,
             target=None,
             note=f"createThreadAndRun, then getRun every {POLL * 1000:g} ms until completed "

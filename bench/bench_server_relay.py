@@ -1,4 +1,4 @@
-"""16. The relay's own cost: 2,000 deltas from a backend that streams them at zero delay.
+"""17. The relay's own cost: 2,000 deltas from a backend that streams them at zero delay.
 
 The fake Chat Completions backend (``bench/bench_server_backend.py``) sends its chunks as fast
 as it can, so nothing waits on its pace: what limits a reader is the work of everyone on the
@@ -82,7 +82,7 @@ def run() -> list[Row]:
         cpu_note += f"; LiteLLM proxy not run: {missing}"
     rows: list[Row] = [
         {
-            "benchmark": f"16. server relay, zero delay: {TOKENS:,} deltas, deltas/s",
+            "benchmark": f"17. server relay, zero delay: {TOKENS:,} deltas, deltas/s",
             "unit": "items/s",
             "ours": rate["ours"],
             "peers": peers,
@@ -98,7 +98,7 @@ def run() -> list[Row]:
     peer_cpu = cpu.get("litellm")
     rows.append(
         {
-            "benchmark": "16. server relay, zero delay: CPU per delta, µs",
+            "benchmark": "17. server relay, zero delay: CPU per delta, µs",
             "unit": "µs",
             "ours": cpu["ours"],
             "peers": {"LiteLLM proxy": peer_cpu if peer_cpu is not None else "n/a"},
