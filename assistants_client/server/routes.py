@@ -5,7 +5,7 @@ Part of the HTTP layer (``http.py``). One :class:`Route` per operation of the ge
 without one (new in the spec) is answered 501, naming it.
 
 Paths are matched as they were sent. The request-target's path (``RAW_URI`` or ``REQUEST_URI``,
-which gunicorn and the server of ``stdlib.py`` set; else ``PATH_INFO`` quoted again, where an
+which gunicorn and the server of ``httpd.py`` set; else ``PATH_INFO`` quoted again, where an
 encoded ``/`` can no longer be told from a plain one) is split on ``/``, and each segment is
 decoded once: ``thread_x%2Fmessages`` is one id (no thread has it), never a path with one more
 segment, and ``%25`` is a ``%`` in the id, never the start of another escape.

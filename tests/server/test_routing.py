@@ -1,6 +1,6 @@
 """Paths are routed as they were sent: split on ``/``, each segment decoded once.
 
-Over a real socket (the standard-library server sets ``RAW_URI``), and as a WSGI server
+Over a real socket (the built-in server sets ``RAW_URI``), and as a WSGI server
 without it passes the request (``PATH_INFO`` only, which is already decoded).
 """
 
