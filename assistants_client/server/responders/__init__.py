@@ -160,6 +160,9 @@ class Turn:
     ``messages`` are the thread's messages in creation order, as API objects (``role`` and
     ``content`` parts of type ``text``, ``image_url`` or ``image_file``), including the run's
     ``additional_messages`` and any assistant message an earlier turn of this run wrote.
+
+    A turn is made once per call of the responder, and its values are not copied for it: a
+    responder reads them and changes none.
     """
 
     run_id: str
