@@ -45,7 +45,7 @@ class Answer:
 
 def encode(batch: Batch) -> bytes:
     """Server-sent events, as one piece of the body."""
-    return "".join(f"event: {name}\ndata: {data}\n\n" for name, data in batch).encode()
+    return "".join([f"event: {name}\ndata: {data}\n\n" for name, data in batch]).encode()
 
 
 DONE_EVENT = encode([("done", "[DONE]")])

@@ -40,6 +40,8 @@ __all__ = ["FINISH_REASONS", "MESSAGE_EXCERPT", "BackendText", "ChunkReader"]
 
 MESSAGE_EXCERPT: Final = 1000
 REDACTED: Final = "[redacted]"
+_DECODE: Final = json.JSONDecoder().raw_decode
+_JSON_SPACE: Final = " \t\n\r"
 FINISH_REASONS: Final[Mapping[str, FinishReason]] = {
     "stop": "stop",
     "tool_calls": "tool_calls",
@@ -220,7 +222,7 @@ class ChunkReader:
     def feed(self, name: str, data: bytes) -> list[Increment]:
         """The increments of one server-sent event (its name and data)."""
         try:
-            payload = json.loads(data.decode())
+            payload = _parse(data)
         except ValueError:  # UnicodeDecodeError included
             self.failure = Failure("server_error", "the backend sent an event that is not JSON")
             return [self.failure]
@@ -300,6 +302,19 @@ class ChunkReader:
         if reason == "stop" and self.tools.any_opened:
             reason = "tool_calls"
         return Finish(reason)
+
+
+def _parse(data: bytes) -> Any:
+    """``json.loads`` of an event's data (ValueError when it is no JSON). An object right
+    after ``data:``, what servers send, is scanned without json.loads' two regular
+    expressions around it."""
+    text = data.decode()
+    if text[:1] != "{":
+        return json.loads(text)
+    value, end = _DECODE(text)
+    if end != len(text) and text[end:].strip(_JSON_SPACE):
+        raise ValueError("not JSON: more follows the value")
+    return value
 
 
 def _only_content(choices: Any) -> str | None:
