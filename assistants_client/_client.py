@@ -17,7 +17,7 @@ dicts or generated models. Every method also takes the per-call options of
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 import attrs
 import requests
@@ -50,6 +50,7 @@ from assistants_client._model_base import Model
 from assistants_client._omit import OMIT, Omit
 from assistants_client._operation import ListOperation, Operation
 from assistants_client._pagination import SyncPage
+from assistants_client._plan import Plan, run_plan
 from assistants_client._response import RawResponse, parse_model, raw_response_wrapper, respond
 from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from assistants_client._runs import (
@@ -58,16 +59,17 @@ from assistants_client._runs import (
     check_max_rounds,
     check_tool_error_policy,
     check_wait,
-    run_tool_loop,
-    stream_to_end,
-    wait_for_run,
+    stream_to_end_plan,
+    tool_loop_plan,
+    wait_for_run_plan,
 )
 from assistants_client._streaming import (
     AssistantEventHandler,
     AssistantStream,
     EventCallback,
     callback_handler,
-    open_stream,
+    check_handler,
+    open_stream_plan,
 )
 from assistants_client._structured import is_structured_output_class, response_format_for
 from assistants_client._transport import (
@@ -101,6 +103,7 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=Model)
+R = TypeVar("R")
 
 JSONObject = Mapping[str, Any] | Model
 """A JSON object given as a plain dict or as a generated model."""
@@ -155,6 +158,13 @@ def _response_format(value: Any) -> Any:
 def _optional(value: object) -> Any:
     """``None`` for an omitted value (list models may omit their cursors)."""
     return None if isinstance(value, Omit) else value
+
+
+def _after(query: Mapping[str, QueryValue], cursor: str) -> dict[str, QueryValue]:
+    """The query of the page after ``cursor``."""
+    following = {k: v for k, v in query.items() if k != "before"}
+    following["after"] = cursor
+    return following
 
 
 @attrs.frozen
@@ -216,6 +226,8 @@ class AssistantsClient:
 
     _transport: Transport
     with_raw_response: AssistantsClientWithRawResponse
+    # Whether `async def` tool functions and event callbacks are accepted (the async client's).
+    _awaits_callables: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -412,8 +424,16 @@ class AssistantsClient:
         call_options = CallOptions.of(options, operation.name)
         return _Request(operation, path, checked, dict(query or {}), call_options)
 
+    def _run(self, plan: Plan[R]) -> R:
+        """Carry out a plan (see ``_plan``), here blocking. Every method that does I/O checks
+        its arguments, then ends here: the async client's core hands the plan back unrun."""
+        return run_plan(plan, self._transport.policy.sleep)
+
     def _send(self, request: _Request, cls: type[M]) -> M:
-        response = self._transport.request(
+        return self._run(self._send_plan(request, cls))
+
+    def _send_plan(self, request: _Request, cls: type[M]) -> Plan[M]:
+        response = yield from self._transport.request_plan(
             request.operation.method,
             request.path,
             query=request.query,
@@ -452,14 +472,23 @@ class AssistantsClient:
         options: CallOptions,
         query: dict[str, QueryValue],
     ) -> SyncPage[M]:
-        response = self._transport.request("GET", path, query=query, options=options)
+        return self._run(self._list_plan(operation, path, options, query))
+
+    def _list_plan(
+        self,
+        operation: ListOperation[Any, M],
+        path: str,
+        options: CallOptions,
+        query: dict[str, QueryValue],
+    ) -> Plan[SyncPage[M]]:
+        response = yield from self._transport.request_plan(
+            "GET", path, query=query, options=options
+        )
         redact = self._transport.redact
         strict = self._transport.config.strict_responses
 
         def fetch_after(cursor: str) -> SyncPage[M]:
-            next_query = {k: v for k, v in query.items() if k != "before"}
-            next_query["after"] = cursor
-            return self._list_page(operation, path, options, next_query)
+            return self._list_page(operation, path, options, _after(query, cursor))
 
         def parse() -> SyncPage[M]:
             listing = parse_model(response, operation.response, redact, strict=strict)
@@ -473,6 +502,22 @@ class AssistantsClient:
             )
 
         return respond(response, parse)
+
+    def _list_all_plan(
+        self,
+        operation: ListOperation[Any, M],
+        path: str,
+        options: CallOptions,
+        query: dict[str, QueryValue],
+    ) -> Plan[list[M]]:
+        """Every item of a list, page after page."""
+        page = yield from self._list_plan(operation, path, options, query)
+        items = list(page.data)
+        while page.data and page.has_next_page():
+            cursor = page.last_id or _optional(getattr(page.data[-1], "id", None))
+            page = yield from self._list_plan(operation, path, options, _after(query, cursor))
+            items.extend(page.data)
+        return items
 
     @staticmethod
     def _list_query(
@@ -927,8 +972,11 @@ class AssistantsClient:
         ``openai-poll-after-ms``. Raises APITimeoutError when ``timeout`` seconds pass first.
         """
         path = ops.GET_RUN.path_for(thread_id=thread_id, run_id=run_id)
-        return wait_for_run(
-            self._transport, path, run_id, timeout=timeout, poll_interval=poll_interval
+        check_wait(self._transport, timeout, poll_interval)
+        return self._run(
+            wait_for_run_plan(
+                self._transport, path, run_id, timeout=timeout, poll_interval=poll_interval
+            )
         )
 
     def create_run_and_wait(
@@ -942,8 +990,8 @@ class AssistantsClient:
     ) -> RunResponse:
         """:meth:`create_run`, then :meth:`wait_for_run` (terminal or ``requires_action``)."""
         check_wait(self._transport, wait_timeout, poll_interval)
-        run = self.create_run(thread_id, assistant_id, **params)
-        return self._wait_unless_done(thread_id, run, wait_timeout, poll_interval)
+        created = self._send_plan(self._run_request(thread_id, assistant_id, **params), RunResponse)
+        return self._run(self._until_done(thread_id, created, wait_timeout, poll_interval))
 
     def run_with_tools(
         self,
@@ -982,7 +1030,7 @@ class AssistantsClient:
         ``stream=False`` it polls. Returns the final run (completed, failed, cancelled,
         expired or incomplete).
         """
-        return self._run_tools(
+        loop = self._tool_loop(
             thread_id,
             assistant_id,
             functions,
@@ -995,6 +1043,7 @@ class AssistantsClient:
             poll_interval=poll_interval,
             **params,
         )
+        return self._run(loop)
 
     def run_and_get_reply(
         self,
@@ -1018,7 +1067,7 @@ class AssistantsClient:
         listing of the run's messages once it has ended.
         """
         written: list[ThreadMessage] = []
-        run = self._run_tools(
+        loop = self._tool_loop(
             thread_id,
             assistant_id,
             {} if functions is None else functions,
@@ -1031,11 +1080,33 @@ class AssistantsClient:
             poll_interval=poll_interval,
             **params,
         )
-        if not stream:
-            written = list(self.list_messages(thread_id, run_id=run.id, order="asc"))
+        return self._run(self._reply_plan(thread_id, loop, written, listed=not stream))
+
+    def _reply_plan(
+        self,
+        thread_id: str,
+        loop: Plan[RunResponse],
+        written: list[ThreadMessage],
+        *,
+        listed: bool,
+    ) -> Plan[RunReply]:
+        """The run with the messages it wrote: as streamed, or (``listed``) read once it ended."""
+        run = yield from loop
+        if listed:
+            operation = ops.LIST_MESSAGES
+            query = self._list_query(
+                limit=OMIT,
+                order="asc",
+                after=OMIT,
+                before=OMIT,
+                run_id=validate_cursor(run.id, "run_id"),
+            )
+            path = operation.path_for(thread_id=thread_id)
+            options = CallOptions.of({}, operation.name)
+            written = yield from self._list_all_plan(operation, path, options, query)
         return RunReply(run=run, messages=[m for m in written if m.role == "assistant"])
 
-    def _run_tools(
+    def _tool_loop(
         self,
         thread_id: str,
         assistant_id: str,
@@ -1049,53 +1120,46 @@ class AssistantsClient:
         wait_timeout: float,
         poll_interval: float,
         **params: Any,
-    ) -> RunResponse:
-        """The tool loop; streamed rounds add the messages they delivered to ``written``."""
-        table = check_functions(functions)
+    ) -> Plan[RunResponse]:
+        """The tool loop's plan, every argument checked first; streamed rounds add the
+        messages they delivered to ``written``."""
+        table = check_functions(functions, allow_async=self._awaits_callables)
         policy = check_tool_error_policy(on_tool_error)
         rounds = check_max_rounds(max_rounds)
         check_wait(self._transport, wait_timeout, poll_interval)
-        handler = callback_handler(on_event)
+        handler = callback_handler(on_event, allow_async=self._awaits_callables)
+        opening = self._run_request(thread_id, assistant_id, **params)
 
-        def streamed(request: _Request) -> RunResponse:
-            opened = self._stream(request, handler)
-            run = stream_to_end(opened)
-            if written is not None:
-                written.extend(opened.final_messages)
-            return run
-
-        def first() -> RunResponse:
+        def answered(request: _Request) -> Plan[RunResponse]:
             if stream:
-                return streamed(self._run_request(thread_id, assistant_id, **params))
-            return self.create_run_and_wait(
-                thread_id,
-                assistant_id,
-                wait_timeout=wait_timeout,
-                poll_interval=poll_interval,
-                **params,
-            )
+                return stream_to_end_plan(self._stream_plan(request, handler), written)
+            sent = self._send_plan(request, RunResponse)
+            return self._until_done(thread_id, sent, wait_timeout, poll_interval)
 
-        def submit(run: RunResponse, outputs: list[dict[str, str]]) -> RunResponse:
-            if stream:
-                return streamed(self._tool_outputs_request(thread_id, run.id, outputs, {}))
-            submitted = self.submit_tool_outputs(thread_id, run.id, outputs)
-            return self._wait_unless_done(thread_id, submitted, wait_timeout, poll_interval)
+        def submit(run: RunResponse, outputs: list[dict[str, str]]) -> Plan[RunResponse]:
+            return answered(self._tool_outputs_request(thread_id, run.id, outputs, {}))
 
-        def cancel(run: RunResponse) -> RunResponse:
-            cancelling = self.cancel_run(thread_id, run.id)
-            return self._wait_unless_done(thread_id, cancelling, wait_timeout, poll_interval)
+        def cancel(run: RunResponse) -> Plan[RunResponse]:
+            path = ops.CANCEL_RUN.path_for(thread_id=thread_id, run_id=run.id)
+            sent = self._send_plan(self._request(ops.CANCEL_RUN, path, {}), RunResponse)
+            return self._until_done(thread_id, sent, wait_timeout, poll_interval)
 
-        return run_tool_loop(first, submit, table, policy, rounds, cancel)
+        return tool_loop_plan(answered(opening), submit, table, policy, rounds, cancel)
 
     # -- run plumbing -------------------------------------------------------------------------
 
-    def _wait_unless_done(
-        self, thread_id: str, run: RunResponse, wait_timeout: float, poll_interval: float
-    ) -> RunResponse:
+    def _until_done(
+        self, thread_id: str, sent: Plan[RunResponse], wait_timeout: float, poll_interval: float
+    ) -> Plan[RunResponse]:
+        """The run ``sent`` answers with, polled until terminal or ``requires_action``."""
+        run = yield from sent
         if run.is_terminal or run.status == "requires_action":
             return run
-        return self.wait_for_run(
-            thread_id, run.id, timeout=wait_timeout, poll_interval=poll_interval
+        path = ops.GET_RUN.path_for(thread_id=thread_id, run_id=run.id)
+        return (
+            yield from wait_for_run_plan(
+                self._transport, path, run.id, timeout=wait_timeout, poll_interval=poll_interval
+            )
         )
 
     def _run_request(
@@ -1147,10 +1211,16 @@ class AssistantsClient:
     ) -> RunResponse:
         if on_event is None:
             return self._send(request, RunResponse)
-        return stream_to_end(self._stream(request, callback_handler(on_event)))
+        handler = callback_handler(on_event, allow_async=self._awaits_callables)
+        return self._run(stream_to_end_plan(self._stream_plan(request, handler)))
 
     def _stream(self, request: _Request, handler: AssistantEventHandler | None) -> AssistantStream:
-        return open_stream(
+        return self._run(self._stream_plan(request, check_handler(handler)))
+
+    def _stream_plan(
+        self, request: _Request, handler: AssistantEventHandler | None
+    ) -> Plan[AssistantStream]:
+        return open_stream_plan(
             self._transport,
             request.path,
             body={**(request.body or {}), "stream": True},

@@ -1,8 +1,10 @@
 """Running an assistant to its end: polling with a deadline, streaming to the end, tool calls.
 
 The client's ``wait_for_run``, ``create_run_and_wait``, ``run_with_tools`` and the streamed forms
-of ``create_run`` / ``submit_tool_outputs`` are thin wrappers over what is here. Time goes
-through the client's :class:`~assistants_client.RetryPolicy` (its ``clock`` and ``sleep``), the
+of ``create_run`` / ``submit_tool_outputs`` are thin wrappers over the plans here (see
+``_plan``), which both clients carry out: the sync one blocking, the async one on its loop.
+:func:`poll_plan` polls any object with a status. Time goes through the client's
+:class:`~assistants_client.RetryPolicy` (its ``clock``, and ``sleep`` in the sync client), the
 seam through which tests drive polling without waiting.
 """
 
@@ -12,7 +14,7 @@ import inspect
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeVar, Union
 
 import attrs
 
@@ -25,10 +27,11 @@ from assistants_client._exceptions import (
     InvalidArgumentError,
 )
 from assistants_client._model_base import Model, dumps_compact
+from assistants_client._plan import Invoke, Plan, ReadStream, Sleep, is_async_callable
 from assistants_client._response import parse_model
 from assistants_client._streaming import AssistantStream
-from assistants_client._transport import CallOptions, Transport
-from assistants_client.models import RequiredToolCall, RunResponse
+from assistants_client._transport import CallOptions, Transport, TransportResponse
+from assistants_client.models import RequiredToolCall, RunResponse, ThreadMessage
 
 __all__ = [
     "ToolCallError",
@@ -37,14 +40,19 @@ __all__ = [
     "check_max_rounds",
     "check_tool_error_policy",
     "check_wait",
-    "run_tool_calls",
-    "run_tool_loop",
+    "model_parser",
+    "poll_plan",
     "serialize_tool_output",
-    "stream_to_end",
-    "wait_for_run",
+    "stream_to_end_plan",
+    "tool_loop_plan",
+    "tool_outputs_plan",
+    "wait_for_run_plan",
 ]
 
 logger = logging.getLogger("assistants_client")
+
+T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 # What happens when a tool call fails: "report" sends the error to the model as the call's
 # output (and logs it at WARNING); "raise" cancels the run and raises ToolCallError; a callable
@@ -99,10 +107,31 @@ def check_wait(transport: Transport, timeout: float, poll_interval: float) -> fl
     return transport.policy.clock() + float(timeout)
 
 
-def wait_for_run(
-    transport: Transport, path: str, run_id: str, *, timeout: float, poll_interval: float
-) -> RunResponse:
-    """Poll ``GET path`` until the run is terminal or ``requires_action``, within ``timeout``."""
+def model_parser(transport: Transport, cls: type[M]) -> Callable[[TransportResponse], M]:
+    """Reads an answer as ``cls``, as the client reads its answers (redacted, tolerant)."""
+    strict = transport.config.strict_responses
+    return lambda response: parse_model(response, cls, transport.redact, strict=strict)
+
+
+def poll_plan(
+    transport: Transport,
+    path: str,
+    *,
+    parse: Callable[[TransportResponse], T],
+    is_done: Callable[[T], bool],
+    status_of: Callable[[T], str],
+    what: str,
+    timeout: float,
+    poll_interval: float,
+) -> Plan[T]:
+    """Poll ``GET path`` until ``is_done(parse(answer))``, within ``timeout`` seconds.
+
+    Waits ``poll_interval`` seconds between polls, or what the server asks for in
+    ``openai-poll-after-ms``. A poll is retried like any call, except near the deadline (see
+    ``RetryPolicy.poll_retries``), and never outlasts it. When time runs out first,
+    APITimeoutError says ``"{what} is still {status} after {timeout}s"``. A plan (see
+    ``_plan``): the sync client blocks between polls, the async one awaits ``asyncio.sleep``.
+    """
     deadline = check_wait(transport, timeout, poll_interval)
     policy = transport.policy
     status = "unknown"
@@ -111,42 +140,66 @@ def wait_for_run(
         per_call = Timeout(connect=min(5.0, max(remaining, 0.001)), read=max(remaining, 0.001))
         options = CallOptions(timeout=per_call, max_retries=policy.poll_retries(remaining))
         try:
-            response = transport.request("GET", path, options=options)
+            response = yield from transport.request_plan("GET", path, options=options)
         except APITimeoutError as exc:
             if policy.clock() < deadline:
                 raise
             # The poll itself ran into the overall deadline.
             raise APITimeoutError(
-                f"run {run_id} is still {status} after {timeout:g}s",
+                f"{what} is still {status} after {timeout:g}s",
                 method="GET",
                 url=exc.url,
                 request_id=exc.request_id,
             ) from exc
-        strict = transport.config.strict_responses
-        run = parse_model(response, RunResponse, transport.redact, strict=strict)
-        status = run.status
-        if _is_done(run):
-            return run
+        found = parse(response)
+        status = status_of(found)
+        if is_done(found):
+            return found
         wait = policy.poll_wait(response.headers.get("openai-poll-after-ms"), poll_interval)
         remaining = deadline - policy.clock()
         if remaining <= 0 or wait >= remaining:
             raise APITimeoutError(
-                f"run {run_id} is still {run.status} after {timeout:g}s",
+                f"{what} is still {status} after {timeout:g}s",
                 method="GET",
                 url=response.url,
                 status_code=response.status_code,
                 request_id=response.request_id,
             )
-        policy.sleep(wait)
+        yield Sleep(wait)
+
+
+def wait_for_run_plan(
+    transport: Transport, path: str, run_id: str, *, timeout: float, poll_interval: float
+) -> Plan[RunResponse]:
+    """Poll ``GET path`` until the run is terminal or ``requires_action``, within ``timeout``."""
+    return poll_plan(
+        transport,
+        path,
+        parse=model_parser(transport, RunResponse),
+        is_done=_is_done,
+        status_of=_status_of,
+        what=f"run {run_id}",
+        timeout=timeout,
+        poll_interval=poll_interval,
+    )
+
+
+def _status_of(run: RunResponse) -> str:
+    return run.status
 
 
 # -- streaming -------------------------------------------------------------------------------
 
 
-def stream_to_end(stream: AssistantStream) -> RunResponse:
-    """Read a run's stream to ``done`` and return the run as of its last event."""
-    with stream:
-        stream.until_done()
+def stream_to_end_plan(
+    opening: Plan[AssistantStream], written: list[ThreadMessage] | None = None
+) -> Plan[RunResponse]:
+    """Open a run's stream, read it to ``done`` and return the run as of its last event; the
+    messages the stream delivered are added to ``written``."""
+    stream = yield from opening
+    yield ReadStream(stream)
+    if written is not None:
+        written.extend(stream.final_messages)
     run = stream.snapshot.run
     if run is None:
         raise APIResponseValidationError(
@@ -162,22 +215,22 @@ def stream_to_end(stream: AssistantStream) -> RunResponse:
 # -- tool calls ------------------------------------------------------------------------------
 
 
-def run_tool_loop(
-    first: Callable[[], RunResponse],
-    submit: Callable[[RunResponse, list[dict[str, str]]], RunResponse],
+def tool_loop_plan(
+    first: Plan[RunResponse],
+    submit: Callable[[RunResponse, list[dict[str, str]]], Plan[RunResponse]],
     functions: Mapping[str, Callable[..., Any]],
     on_tool_error: ToolErrorPolicy,
     max_rounds: int,
-    cancel: Callable[[RunResponse], object],
-) -> RunResponse:
-    """Start a run with ``first()``, then answer its tool calls with ``submit`` until it ends.
+    cancel: Callable[[RunResponse], Plan[RunResponse]],
+) -> Plan[RunResponse]:
+    """Start a run with ``first``, then answer its tool calls with ``submit`` until it ends.
 
     ``first`` and ``submit`` return the run once it is terminal or waits for tool outputs
     (streamed to the end, or polled). When the loop stops with an error while the run waits
-    for outputs, ``cancel`` is called first: a run left in ``requires_action`` would keep its
+    for outputs, ``cancel`` runs first: a run left in ``requires_action`` would keep its
     thread locked until it expires.
     """
-    run = first()
+    run = yield from first
     rounds = 0
     while run.status == "requires_action":
         rounds += 1
@@ -186,18 +239,20 @@ def run_tool_loop(
                 raise AssistantsError(
                     f"run {run.id} still asks for tool calls after {max_rounds} rounds"
                 )
-            outputs = run_tool_calls(run, functions, on_tool_error)
+            outputs = yield from tool_outputs_plan(run, functions, on_tool_error)
         except Exception:
-            _cancel_quietly(cancel, run)
+            yield from _cancel_quietly(cancel, run)
             raise
-        run = submit(run, outputs)
+        run = yield from submit(run, outputs)
     return run
 
 
-def _cancel_quietly(cancel: Callable[[RunResponse], object], run: RunResponse) -> None:
+def _cancel_quietly(
+    cancel: Callable[[RunResponse], Plan[RunResponse]], run: RunResponse
+) -> Plan[None]:
     """Cancel a run the loop gives up on; a failure to cancel must not hide why it gave up."""
     try:
-        cancel(run)
+        yield from cancel(run)
     except Exception as exc:
         logger.warning("run_with_tools: could not cancel run %s: %s", run.id, exc)
 
@@ -223,17 +278,18 @@ def _error_output(message: str) -> str:
     return dumps_compact({"error": message})
 
 
-def run_tool_calls(
+def tool_outputs_plan(
     run: RunResponse,
     functions: Mapping[str, Callable[..., Any]],
     on_tool_error: ToolErrorPolicy,
-) -> list[dict[str, str]]:
+) -> Plan[list[dict[str, str]]]:
     """Call each function the run asks for with its JSON arguments; one output per call, in
-    order. A failed call is reported, raised or handed to the policy (see ToolErrorPolicy)."""
+    order. A failed call is reported, raised or handed to the policy (see ToolErrorPolicy).
+    Each call is an Invoke step: the async client awaits an ``async def`` on its loop."""
     outputs: list[dict[str, str]] = []
     for call in run.required_tool_calls:
         name = call.function.name
-        reason, message, error = _call_function(call, functions.get(name))
+        reason, message, error = yield from _call_function(call, functions.get(name))
         if reason is None:
             output = message
         elif on_tool_error == "raise":
@@ -275,7 +331,7 @@ def run_tool_calls(
 
 def _call_function(
     call: RequiredToolCall, function: Callable[..., Any] | None
-) -> tuple[str | None, str, BaseException | None]:
+) -> Plan[tuple[str | None, str, BaseException | None]]:
     """(None, output, None) for a call that succeeded; else (reason, message, exception).
 
     The message names only what the model already knows (the function it asked for, and its
@@ -293,7 +349,8 @@ def _call_function(
     if mismatch is not None:
         return INVALID_ARGUMENTS, f"the arguments do not fit {name!r}: {mismatch}", mismatch
     try:
-        return None, serialize_tool_output(function(*args, **kwargs)), None
+        result = yield Invoke(function, args, kwargs)
+        return None, serialize_tool_output(result), None
     except Exception as exc:
         return FUNCTION_RAISED, f"{name} raised {type(exc).__name__}: {exc}", exc
 
@@ -314,13 +371,24 @@ def _binding_error(
     return None
 
 
-def check_functions(functions: Any) -> Mapping[str, Callable[..., Any]]:
+def check_functions(
+    functions: Any, *, allow_async: bool = False
+) -> Mapping[str, Callable[..., Any]]:
+    """The tool functions, checked; ``async def`` ones only where they can be awaited."""
     if not isinstance(functions, Mapping) or not all(
         isinstance(k, str) and callable(v) for k, v in functions.items()
     ):
         raise InvalidArgumentError(
             "functions must map function names to callables", param="functions"
         )
+    if not allow_async:
+        for name, function in functions.items():
+            if is_async_callable(function):
+                raise InvalidArgumentError(
+                    f"functions[{name!r}] is an async function, which AssistantsClient cannot "
+                    "await: use AsyncAssistantsClient, or a plain function",
+                    param="functions",
+                )
     return functions
 
 

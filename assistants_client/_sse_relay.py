@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistants_client._exceptions import AssistantsError, InvalidArgumentError
 from assistants_client.models import (
+    AssistantStreamEvent,
     MessageContentTextDelta,
     RunResponse,
     ThreadMessageDeltaEvent,
@@ -45,7 +46,7 @@ from assistants_client.models import (
 )
 
 if TYPE_CHECKING:
-    from assistants_client._streaming import AssistantStream
+    from assistants_client._streaming import AssistantStream, StreamSnapshot
 
 __all__ = ["DEFAULT_HEARTBEAT", "SSERelay"]
 
@@ -94,6 +95,50 @@ def _event_data(event: Any) -> Any:
     data = event.data
     to_dict = getattr(data, "to_dict", None)
     return to_dict() if to_dict is not None else data
+
+
+def text_pieces(event: object) -> list[str]:
+    """The pieces of the assistant's text an event carries (none but for message deltas)."""
+    if not isinstance(event, ThreadMessageDeltaEvent):
+        return []
+    return [
+        part.text.value
+        for part in event.data.delta.content or ()
+        if isinstance(part, MessageContentTextDelta) and part.text and part.text.value
+    ]
+
+
+def event_frames(event: AssistantStreamEvent, names: frozenset[str]) -> list[bytes]:
+    """What the page gets for one event: its text, and the event itself if it is named."""
+    frames = [_frame("text", {"text": piece}) for piece in text_pieces(event)]
+    if event.event in names:
+        frames.append(_frame(event.event, _event_data(event)))
+    return frames
+
+
+def done_frame(snapshot: StreamSnapshot) -> bytes:
+    """The last frame of a stream read to its end: the run's final status and ids."""
+    run = snapshot.run
+    return _frame(
+        "done",
+        {
+            "status": run.status if run else None,
+            "run_id": run.id if run else None,
+            "thread_id": run.thread_id if run else snapshot.thread_id,
+        },
+    )
+
+
+def error_frame(exc: Exception, closed: bool) -> bytes | None:
+    """The last frame of a stream that failed (None when the relay was closed: logged only)."""
+    if closed:
+        logger.debug("SSE relay: the closed stream raised %s", type(exc).__name__)
+        return None
+    if isinstance(exc, AssistantsError):
+        logger.warning("SSE relay: the stream failed, the page gets an error: %s", exc)
+        return _frame("error", exc.safe_body())
+    logger.error("SSE relay: reading the stream failed", exc_info=exc)
+    return _frame("error", AssistantsError().safe_body())
 
 
 class SSERelay:
@@ -209,39 +254,16 @@ class SSERelay:
                     if self._on_disconnect is None or self._disconnect():
                         break
                     continue
-                if isinstance(event, ThreadMessageDeltaEvent):
-                    for part in event.data.delta.content or ():
-                        if isinstance(part, MessageContentTextDelta) and part.text:
-                            value = part.text.value
-                            if value:
-                                put(_frame("text", {"text": value}))
-                if event.event in self._events:
-                    put(_frame(event.event, _event_data(event)))
+                for frame in event_frames(event, self._events):
+                    put(frame)
             else:
                 self._upstream_ended = True
-                run = self._stream.snapshot.run
-                put(
-                    _frame(
-                        "done",
-                        {
-                            "status": run.status if run else None,
-                            "run_id": run.id if run else None,
-                            "thread_id": run.thread_id if run else self._stream.snapshot.thread_id,
-                        },
-                    )
-                )
-        except AssistantsError as exc:
-            self._upstream_ended = True
-            if not self._closed:
-                logger.warning("SSE relay: the stream failed, the page gets an error: %s", exc)
-                put(_frame("error", exc.safe_body()))
+                put(done_frame(self._stream.snapshot))
         except Exception as exc:
             self._upstream_ended = True
-            if not self._closed:
-                logger.exception("SSE relay: reading the stream failed")
-                put(_frame("error", AssistantsError().safe_body()))
-            else:
-                logger.debug("SSE relay: the closed stream raised %s", type(exc).__name__)
+            last = error_frame(exc, self._closed)
+            if last is not None:
+                put(last)
         finally:
             put(None)
             self._close_stream()

@@ -37,7 +37,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Union, cast
 
 import attrs
@@ -58,12 +58,14 @@ from assistants_client._exceptions import (
     StreamError,
     StreamInterruptedError,
 )
+from assistants_client._plan import Blocking, Plan, is_async_callable
 from assistants_client._sse import EventFramer, EventTooLarge
-from assistants_client._sse_relay import DEFAULT_HEARTBEAT, SSERelay
+from assistants_client._sse_relay import DEFAULT_HEARTBEAT, SSERelay, text_pieces
 from assistants_client._transport import (
     CallOptions,
     QueryValue,
     Transport,
+    TransportResponse,
     caused_by_timeout,
 )
 from assistants_client.models import (
@@ -102,7 +104,8 @@ __all__ = [
     "EventCallback",
     "StreamSnapshot",
     "callback_handler",
-    "open_stream",
+    "check_handler",
+    "open_stream_plan",
 ]
 
 logger = logging.getLogger("assistants_client")
@@ -631,10 +634,7 @@ class AssistantStream:
     def text_deltas(self) -> Iterator[str]:
         """The text of the assistant's messages, as it arrives."""
         for event in self:
-            if isinstance(event, ThreadMessageDeltaEvent):
-                for part in event.data.delta.content or ():
-                    if isinstance(part, MessageContentTextDelta) and part.text and part.text.value:
-                        yield part.text.value
+            yield from text_pieces(event)
 
     def to_sse(
         self,
@@ -754,31 +754,51 @@ class AssistantStream:
         )
 
     def _events(self) -> Iterator[AssistantStreamEvent]:
+        try:
+            for sse in self._frames():
+                event = self._process(sse)
+                if event is None:
+                    return
+                yield event
+        finally:
+            self._release()
+
+    def _frames(self) -> Iterator[Any]:
+        """The server-sent events of the body as they arrive, up to ``done`` (blocking).
+
+        The reading half of the stream: the idle deadline is re-armed at each event, and a body
+        that ends before ``done`` raises. The async stream runs it on its reader thread and
+        :meth:`_process` on the loop.
+        """
         framer = EventFramer(self._max_event_bytes)
         client = sseclient.SSEClient(framer.frames(self._source))
         deadline = self._deadline if self._idle is not None else None
-        try:
-            for sse in _read_events(client, self):
-                if deadline is not None:
-                    deadline.arm(self._next_deadline())
-                name = sse.event
-                if name == DONE:
-                    self._done = True
-                    if self.handler is not None:
-                        self.handler.on_end()
-                    return
-                event = self._parse(name, sse.data)
-                self.events_seen += 1
-                self._dispatch(event)
-                yield event
-            stopped = self._stopped()
-            if stopped is not None:
-                raise stopped
-            raise self._interrupted(
-                "the last event was cut off" if framer.pending else "the connection closed"
-            )
-        finally:
-            self._release()
+        for sse in _read_events(client, self):
+            if deadline is not None:
+                deadline.arm(self._next_deadline())
+            yield sse
+            if sse.event == DONE:
+                return
+        stopped = self._stopped()
+        if stopped is not None:
+            raise stopped
+        raise self._interrupted(
+            "the last event was cut off" if framer.pending else "the connection closed"
+        )
+
+    def _process(self, sse: Any) -> AssistantStreamEvent | None:
+        """One server-sent event: parsed, folded into the snapshot and passed to the handler
+        (an ``error`` event raises StreamError); None for ``done``."""
+        name = sse.event
+        if name == DONE:
+            self._done = True
+            if self.handler is not None:
+                self.handler.on_end()
+            return None
+        event = self._parse(name, sse.data)
+        self.events_seen += 1
+        self._dispatch(event)
+        return event
 
     def _parse(self, name: str, data: str) -> AssistantStreamEvent:
         try:
@@ -1045,7 +1065,15 @@ def _transport_error(exc: BaseException, stream: AssistantStream) -> APIError:
 STREAM_MISMATCH_EXCERPT = 2000  # bytes of a non-stream answer kept in the error
 
 
-def open_stream(
+def check_handler(handler: object) -> AssistantEventHandler | None:
+    if handler is not None and not isinstance(handler, AssistantEventHandler):
+        raise InvalidArgumentError(
+            "event_handler must be an AssistantEventHandler", param="event_handler"
+        )
+    return handler
+
+
+def open_stream_plan(
     transport: Transport,
     path: str,
     *,
@@ -1053,39 +1081,22 @@ def open_stream(
     query: Mapping[str, QueryValue],
     options: CallOptions,
     handler: AssistantEventHandler | None,
-) -> AssistantStream:
-    """POST ``body`` (with ``"stream": true``) and return the open event stream of the answer.
+) -> Plan[AssistantStream]:
+    """POST ``body`` (with ``"stream": true``); the plan's result is the open event stream.
 
     Retries and error statuses are the transport's; a 2xx that is not an event stream (a server
     that ignored ``stream``, a proxy's page) is an APIResponseValidationError with an excerpt.
     """
-    if handler is not None and not isinstance(handler, AssistantEventHandler):
-        raise InvalidArgumentError(
-            "event_handler must be an AssistantEventHandler", param="event_handler"
-        )
-    response = transport.request("POST", path, query=query, body=body, options=options, stream=True)
+    check_handler(handler)
+    response = yield from transport.request_plan(
+        "POST", path, query=query, body=body, options=options, stream=True
+    )
     content_type = response.headers.get("content-type", "")
     deadline = response.deadline
     if content_type.split(";", 1)[0].strip().lower() != "text/event-stream":
-        http = response.http_response
-        try:
-            excerpt = http.raw.read(STREAM_MISMATCH_EXCERPT, decode_content=True) or b""
-        except Exception:
-            excerpt = b""
-        finally:
-            if deadline is not None:
-                deadline.disarm()
-            http.close()
-        raise APIResponseValidationError(
-            transport.redact(
-                f"POST {path}: expected an event stream (text/event-stream), got content type "
-                f"{content_type!r}"
-            ),
-            method="POST",
-            url=response.url,
-            status_code=response.status_code,
-            request_id=response.request_id,
-            body=transport.redact(excerpt.decode("utf-8", errors="replace")),
+        yield Blocking(
+            functools.partial(_raise_not_a_stream, transport, response, path, content_type),
+            cancel=deadline.fire if deadline is not None else None,
         )
     if deadline is not None and not deadline.bound:
         # A session whose pools are not the client's: cut the response's own socket.
@@ -1107,6 +1118,33 @@ def open_stream(
         timeout=response.timeout,
         started=response.started,
         max_event_bytes=response.max_event_bytes or DEFAULT_MAX_EVENT_BYTES,
+    )
+
+
+def _raise_not_a_stream(
+    transport: Transport, response: TransportResponse, path: str, content_type: str
+) -> None:
+    """Raise for a 2xx answer that is no event stream, with an excerpt of it (read here)."""
+    http = response.http_response
+    deadline = response.deadline
+    try:
+        excerpt = http.raw.read(STREAM_MISMATCH_EXCERPT, decode_content=True) or b""
+    except Exception:
+        excerpt = b""
+    finally:
+        if deadline is not None:
+            deadline.disarm()
+        http.close()
+    raise APIResponseValidationError(
+        transport.redact(
+            f"POST {path}: expected an event stream (text/event-stream), got content type "
+            f"{content_type!r}"
+        ),
+        method="POST",
+        url=response.url,
+        status_code=response.status_code,
+        request_id=response.request_id,
+        body=transport.redact(excerpt.decode("utf-8", errors="replace")),
     )
 
 
@@ -1159,30 +1197,57 @@ def _takes_name_and_event(callback: Callable[..., object]) -> tuple[bool, bool]:
 
 
 class _CallbackHandler(AssistantEventHandler):
-    """A handler that passes every event to one callable."""
+    """A handler that passes every event to one callable.
 
-    def __init__(self, callback: Callable[..., object]) -> None:
+    ``awaiting`` is where the async stream finds what an ``async def`` callback returned, to
+    await it on its loop; None where nothing awaits (the sync client refuses such callbacks).
+    """
+
+    def __init__(
+        self, callback: Callable[..., object], awaiting: list[Awaitable[object]] | None
+    ) -> None:
         self._callback = callback
         self._two, self._keywords = _takes_name_and_event(callback)
+        self.awaiting = awaiting
 
     def on_event(self, event: AssistantStreamEvent) -> None:
         name = event.event
         if self._keywords:
-            self._callback(event_name=name, event=event)
+            result = self._callback(event_name=name, event=event)
         elif self._two:
-            self._callback(name, event)
+            result = self._callback(name, event)
         else:
-            self._callback(event)
+            result = self._callback(event)
+        if result is not None and inspect.isawaitable(result):
+            if self.awaiting is None:
+                _discard(result)
+                raise InvalidArgumentError(_ASYNC_CALLBACK, param="on_event")
+            self.awaiting.append(result)
+
+
+_ASYNC_CALLBACK = (
+    "on_event returned an awaitable, which AssistantsClient cannot await: use "
+    "AsyncAssistantsClient, or a plain function"
+)
+
+
+def _discard(awaitable: Awaitable[object]) -> None:
+    close = getattr(awaitable, "close", None)  # a coroutine never awaited would warn
+    if close is not None:
+        close()
 
 
 def callback_handler(
-    on_event: EventCallback | AssistantEventHandler | None,
+    on_event: EventCallback | AssistantEventHandler | None, *, allow_async: bool = False
 ) -> AssistantEventHandler | None:
-    """A handler for an ``on_event`` argument: a handler is used as is, a callable is wrapped."""
+    """A handler for an ``on_event`` argument: a handler is used as is, a callable is wrapped
+    (an ``async def`` one only where it can be awaited: ``allow_async``)."""
     if on_event is None or isinstance(on_event, AssistantEventHandler):
         return on_event
     if not callable(on_event):
         raise InvalidArgumentError(
             "on_event must be a callable or an AssistantEventHandler", param="on_event"
         )
-    return _CallbackHandler(on_event)
+    if not allow_async and is_async_callable(on_event):
+        raise InvalidArgumentError(_ASYNC_CALLBACK, param="on_event")
+    return _CallbackHandler(on_event, [] if allow_async else None)

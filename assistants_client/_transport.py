@@ -9,7 +9,10 @@ one client is safe to share between threads.
 
 Retries
     What is retried and how long to wait is the client's :class:`RetryPolicy` (``_retry``).
-    Every POST carries an ``Idempotency-Key`` that stays the same across its retries.
+    Every POST carries an ``Idempotency-Key`` that stays the same across its retries. Each
+    attempt and each wait before a retry is a step of the call's plan (:meth:`request_plan`,
+    see ``_plan``): :meth:`request` carries it out blocking; the async client runs each attempt
+    on a worker thread and waits on its event loop.
 
 Redirects
     Redirects are followed here rather than by requests (at most 5), so that credential
@@ -42,12 +45,13 @@ Shared by many users
 
 from __future__ import annotations
 
+import functools
 import http.cookiejar
 import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypedDict
 from urllib.parse import urljoin, urlsplit
 
@@ -89,6 +93,7 @@ from assistants_client._exceptions import (
     ResponseTooLargeError,
     status_error_class,
 )
+from assistants_client._plan import Blocking, Plan, Sleep, run_plan
 from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 
 __all__ = [
@@ -642,13 +647,15 @@ class Transport:
         stream: bool,
         limit: int,
         call_deadline: float | None,
+        deadline: Deadline,
         attempt: int = 1,
-    ) -> tuple[requests.Response, bytes | None, Deadline]:
+    ) -> tuple[requests.Response, bytes | None]:
         """One attempt (the ``attempt``-th); raises _RetryableFailure or a final APIError.
 
-        The attempt is bounded as a whole by ``timeout.read`` and by ``call_deadline``: a
-        Deadline shuts its connection down when the first of them passes. For a stream, the
-        Deadline returned is still armed and bound to the open connection.
+        The attempt is bounded as a whole by ``timeout.read`` and by ``call_deadline``:
+        ``deadline`` (fresh, one per attempt) shuts its connection down when the first of them
+        passes, or at once when fired from another thread. For a stream, it stays armed and
+        bound to the open connection.
         """
         headers = self._headers(
             has_body=data is not None, idempotency_key=idempotency_key, options=options
@@ -673,7 +680,6 @@ class Transport:
                 method=method,
                 url=url,
             )
-        deadline = Deadline()
         deadline.arm(ends)
         # Per socket operation: connecting never outlasts what is left, and a read of a plain
         # call neither (a session whose connections the Deadline cannot reach).
@@ -787,7 +793,7 @@ class Transport:
             if self.policy.should_retry(response.status_code, response.headers):
                 raise _RetryableFailure(status_error, response)
             raise status_error
-        return response, body, deadline
+        return response, body
 
     def request(
         self,
@@ -805,6 +811,23 @@ class Transport:
         returned response is open and unread; the caller must close it and disarm its
         ``deadline``.
         """
+        plan = self.request_plan(
+            method, path, query=query, body=body, options=options, stream=stream
+        )
+        return run_plan(plan, self.policy.sleep)
+
+    def request_plan(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: QueryParams | None = None,
+        body: Mapping[str, Any] | None = None,
+        options: CallOptions = DEFAULT_OPTIONS,
+        stream: bool = False,
+    ) -> Plan[TransportResponse]:
+        """The plan of :meth:`request` (see ``_plan``): each attempt is a Blocking step, which
+        firing its Deadline cuts short, and each wait before a retry a Sleep step."""
         url = self.config.base_url + path
         params = self._params(query, options)
         data = self._encode_body(body, options)
@@ -819,19 +842,27 @@ class Transport:
         call_deadline = started + total if total is not None else None
         retries_taken = 0
         while True:
+            deadline = Deadline()
+            attempt = functools.partial(
+                self._attempt,
+                method,
+                url,
+                params=params,
+                data=data,
+                idempotency_key=idempotency_key,
+                options=options,
+                timeout=timeout,
+                stream=stream,
+                limit=limit,
+                call_deadline=call_deadline,
+                deadline=deadline,
+                attempt=retries_taken + 1,
+            )
             try:
-                response, content, deadline = self._attempt(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    idempotency_key=idempotency_key,
-                    options=options,
-                    timeout=timeout,
-                    stream=stream,
-                    limit=limit,
-                    call_deadline=call_deadline,
-                    attempt=retries_taken + 1,
+                response, content = yield Blocking(
+                    attempt,
+                    cancel=deadline.fire,
+                    abandon=_release_stream(deadline) if stream else None,
                 )
             except _RetryableFailure as failure:
                 wait = self._retry_wait(
@@ -839,7 +870,7 @@ class Transport:
                 )
                 if wait is None:
                     raise failure.error from None
-                self.policy.sleep(wait)
+                yield Sleep(wait)
                 retries_taken += 1
                 continue
             return TransportResponse(
@@ -916,6 +947,16 @@ class Transport:
             yield from body_chunks(response.http_response, _STREAM_CHUNK, stream=True)
         finally:
             response.http_response.close()
+
+
+def _release_stream(deadline: Deadline) -> Callable[[tuple[requests.Response, Any]], None]:
+    """Releases the open answer of a stream attempt that nobody will read."""
+
+    def release(result: tuple[requests.Response, Any]) -> None:
+        deadline.disarm()
+        result[0].close()
+
+    return release
 
 
 def _attempts(count: int) -> str:
