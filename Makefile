@@ -38,9 +38,11 @@ trim: $(STAMP)
 
 generate: $(STAMP)
 	$(PY) -m codegen.generate $(SPEC) $(MODELS) --document $(SPEC_JSON)
+	$(PY) -m codegen.async_client
 
 check-generated: $(STAMP)
 	$(PY) -m codegen.generate --check $(SPEC) $(MODELS) --document $(SPEC_JSON)
+	$(PY) -m codegen.async_client --check
 
 pytest: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest -q

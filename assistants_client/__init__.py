@@ -1,9 +1,13 @@
-"""assistants-client: a sync-first Python client for the Assistants API.
+"""assistants-client: a sync-first Python client for the Assistants API, with an async face.
 
 The public surface is re-exported here; the modules behind it are private.
 """
 
 from assistants_client import _exceptions, models
+from assistants_client._async_base import AsyncAssistantsClientWithRawResponse
+from assistants_client._async_client import AsyncAssistantsClient
+from assistants_client._async_sse_relay import AsyncSSERelay
+from assistants_client._async_streaming import AsyncAssistantStream
 from assistants_client._client import (
     AssistantsClient,
     AssistantsClientWithRawResponse,
@@ -15,7 +19,7 @@ from assistants_client._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Time
 from assistants_client._exceptions import *  # noqa: F403 - the whole error tree is public
 from assistants_client._model_base import Model
 from assistants_client._omit import OMIT, Omit
-from assistants_client._pagination import SyncPage
+from assistants_client._pagination import AsyncPage, SyncPage
 from assistants_client._response import RawResponse
 from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from assistants_client._runs import ToolCallError, ToolErrorPolicy
@@ -33,6 +37,11 @@ __all__ = [
     "AssistantStream",
     "AssistantsClient",
     "AssistantsClientWithRawResponse",
+    "AsyncAssistantStream",
+    "AsyncAssistantsClient",
+    "AsyncAssistantsClientWithRawResponse",
+    "AsyncPage",
+    "AsyncSSERelay",
     "CreateRunParams",
     "CreateThreadAndRunParams",
     "RawResponse",

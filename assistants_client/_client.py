@@ -513,10 +513,11 @@ class AssistantsClient:
         """Every item of a list, page after page."""
         page = yield from self._list_plan(operation, path, options, query)
         items = list(page.data)
-        while page.data and page.has_next_page():
-            cursor = page.last_id or _optional(getattr(page.data[-1], "id", None))
+        cursor = page._next_cursor()
+        while cursor is not None and page.data:
             page = yield from self._list_plan(operation, path, options, _after(query, cursor))
             items.extend(page.data)
+            cursor = page._next_cursor()
         return items
 
     @staticmethod

@@ -11,7 +11,7 @@ import contextvars
 import functools
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
 from assistants_client._converter import structure
@@ -19,7 +19,13 @@ from assistants_client._exceptions import APIResponseValidationError, ModelValid
 from assistants_client._model_base import Model
 from assistants_client._transport import TransportResponse
 
-__all__ = ["RawResponse", "decode_json", "parse_model", "raw_response_wrapper"]
+__all__ = [
+    "RawResponse",
+    "async_raw_response_wrapper",
+    "decode_json",
+    "parse_model",
+    "raw_response_wrapper",
+]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
@@ -166,8 +172,30 @@ def raw_response_wrapper(method: Callable[P, T]) -> Callable[P, RawResponse[T]]:
             result = method(*args, **kwargs)
         finally:
             _RAW_MODE.reset(token)
-        if not isinstance(result, RawResponse):
-            raise TypeError(f"{getattr(method, '__name__', method)!r} has no raw response")
-        return cast(RawResponse[T], result)
+        return _raw(method, result)
 
     return wrapped
+
+
+def async_raw_response_wrapper(
+    method: Callable[P, Awaitable[T]],
+) -> Callable[P, Awaitable[RawResponse[T]]]:
+    """An async ``method`` returning a :class:`RawResponse` of its result instead."""
+
+    @functools.wraps(method)
+    async def wrapped(*args: P.args, **kwargs: P.kwargs) -> RawResponse[T]:
+        token = _RAW_MODE.set(True)
+        try:
+            result = await method(*args, **kwargs)
+        finally:
+            _RAW_MODE.reset(token)
+        return _raw(method, result)
+
+    return wrapped
+
+
+def _raw(method: object, result: object) -> RawResponse[Any]:
+    """The RawResponse a method returned in raw mode (TypeError for a method that has none)."""
+    if not isinstance(result, RawResponse):
+        raise TypeError(f"{getattr(method, '__name__', method)!r} has no raw response")
+    return result

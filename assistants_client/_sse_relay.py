@@ -48,7 +48,17 @@ from assistants_client.models import (
 if TYPE_CHECKING:
     from assistants_client._streaming import AssistantStream, StreamSnapshot
 
-__all__ = ["DEFAULT_HEARTBEAT", "SSERelay"]
+__all__ = [
+    "DEFAULT_HEARTBEAT",
+    "OPENING",
+    "PING",
+    "SSERelay",
+    "check_relay",
+    "done_frame",
+    "error_frame",
+    "event_frames",
+    "text_pieces",
+]
 
 logger = logging.getLogger("assistants_client")
 
@@ -87,6 +97,15 @@ def _check_heartbeat(heartbeat: float) -> float:
             param="heartbeat",
         )
     return float(heartbeat)
+
+
+def check_relay(
+    events: Iterable[str], heartbeat: float, on_disconnect: object
+) -> tuple[frozenset[str], float]:
+    """A relay's arguments checked (InvalidArgumentError naming the one at fault)."""
+    if on_disconnect is not None and not callable(on_disconnect):
+        raise InvalidArgumentError("on_disconnect must be callable", param="on_disconnect")
+    return _check_events(events), _check_heartbeat(heartbeat)
 
 
 def _event_data(event: Any) -> Any:
@@ -155,11 +174,8 @@ class SSERelay:
         heartbeat: float = DEFAULT_HEARTBEAT,
         on_disconnect: Callable[[RunResponse], object] | None = None,
     ) -> None:
-        if on_disconnect is not None and not callable(on_disconnect):
-            raise InvalidArgumentError("on_disconnect must be callable", param="on_disconnect")
         self._stream = stream
-        self._events = _check_events(events)
-        self._heartbeat = _check_heartbeat(heartbeat)
+        self._events, self._heartbeat = check_relay(events, heartbeat, on_disconnect)
         self._on_disconnect = on_disconnect
         self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()  # None: the end
         self._lock = threading.Lock()

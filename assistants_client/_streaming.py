@@ -37,7 +37,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any, Union, cast
 
 import attrs
@@ -763,7 +763,7 @@ class AssistantStream:
         finally:
             self._release()
 
-    def _frames(self) -> Iterator[Any]:
+    def _frames(self) -> Generator[Any, None, None]:
         """The server-sent events of the body as they arrive, up to ``done`` (blocking).
 
         The reading half of the stream: the idle deadline is re-armed at each event, and a body

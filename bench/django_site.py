@@ -1,8 +1,8 @@
-"""The Django chat example (examples/django_chat) served by gunicorn, and users driving it.
+"""The Django chat example (examples/django_chat) served by gunicorn or uvicorn, and users.
 
 :class:`DjangoSite` starts the emulator's command line (``--stream-delay``) and gunicorn
-(``-k gthread``) on the example's WSGI application, each in a process of its own, on free
-loopback ports. :class:`User` is what one browser does: it loads the page (its session and
+(``-k gthread``) on the example's WSGI application, or uvicorn on its ASGI application (its
+async views), each in a process of its own, on free loopback ports. :class:`User` is what one browser does: it loads the page (its session and
 CSRF cookies), then asks through ``/chat`` (an answer with tools, in one response) or
 ``/send`` + ``/stream`` (the answer as server-sent events), timing each.
 
@@ -19,7 +19,7 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import requests
 
@@ -40,14 +40,26 @@ def weather_question(city: str) -> str:
 
 
 class DjangoSite:
-    """The example site under gunicorn on an emulator; ``with DjangoSite() as site:``."""
+    """The example site on an emulator; ``with DjangoSite() as site:``.
 
-    def __init__(self, *, workers: int = 2, threads: int = 24, stream_delay: float = 0.001) -> None:
+    ``server="gunicorn"`` serves the WSGI application (``threads`` threads per worker);
+    ``server="uvicorn"`` the ASGI one, whose views are async (``threads`` unused).
+    """
+
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        threads: int = 24,
+        stream_delay: float = 0.001,
+        server: Literal["gunicorn", "uvicorn"] = "gunicorn",
+    ) -> None:
         self.workers = workers
         self.threads = threads
         self.stream_delay = stream_delay
+        self.server = server
         self.emulator: subprocess.Popen[str] | None = None
-        self.gunicorn: subprocess.Popen[str] | None = None
+        self.web_server: subprocess.Popen[str] | None = None
         self._processes = ExitStack()
         self.api_url = ""
         self.url = ""
@@ -70,36 +82,18 @@ class DjangoSite:
             if not self.api_url.startswith("http"):
                 raise RuntimeError(f"the emulator did not start: {self.api_url!r}")
             port = free_port()
+            asgi = self.server == "uvicorn"
             env = dict(
                 os.environ,
                 OPENAI_BASE_URL=self.api_url,
-                DJANGO_SETTINGS_MODULE="chat_site.settings",
+                DJANGO_SETTINGS_MODULE="chat_site.settings_asgi" if asgi else "chat_site.settings",
                 PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
             )
             env.pop("OPENAI_API_KEY", None)
-            gunicorn = [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-k",
-                "gthread",
-                "--workers",
-                str(self.workers),
-                "--threads",
-                str(self.threads),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--chdir",
-                str(EXAMPLE),
-                "--graceful-timeout",
-                "2",
-                "--log-level",
-                "warning",
-                "chat_site.wsgi",
-            ]
-            self.gunicorn = started.enter_context(
+            command = self._uvicorn(port) if asgi else self._gunicorn(port)
+            self.web_server = started.enter_context(
                 running(
-                    gunicorn,
+                    command,
                     stop_within=15,
                     cwd=EXAMPLE,
                     env=env,
@@ -108,7 +102,7 @@ class DjangoSite:
                 )
             )
             self.url = f"http://127.0.0.1:{port}"
-            page = first_answer(self.gunicorn, self.url + "/", within=START_TIMEOUT)
+            page = first_answer(self.web_server, self.url + "/", within=START_TIMEOUT)
             if page.status_code != 200:
                 raise RuntimeError(f"the site answered its page with {page.status_code}")
             # Both run until __exit__ (gunicorn stopped first); on a failure above, they stop now.
@@ -117,6 +111,22 @@ class DjangoSite:
 
     def __exit__(self, *exc_info: object) -> None:
         self._processes.close()
+
+    def _gunicorn(self, port: int) -> list[str]:
+        return [
+            *(sys.executable, "-m", "gunicorn", "-k", "gthread"),
+            *("--workers", str(self.workers), "--threads", str(self.threads)),
+            *("--bind", f"127.0.0.1:{port}", "--chdir", str(EXAMPLE)),
+            *("--graceful-timeout", "2", "--log-level", "warning", "chat_site.wsgi"),
+        ]
+
+    def _uvicorn(self, port: int) -> list[str]:
+        return [
+            *(sys.executable, "-m", "uvicorn", "chat_site.asgi:application"),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", str(self.workers)),
+            *("--app-dir", str(EXAMPLE), "--timeout-graceful-shutdown", "2"),
+            *("--log-level", "warning", "--no-access-log"),
+        ]
 
 
 @dataclass

@@ -15,9 +15,10 @@ One setting::
 other keys are its keyword arguments; without the setting the client reads the environment.
 
 - :func:`get_client` returns the process's client, built on first use, shared by every thread,
-  closed at exit.
-- :func:`sse_response` streams a run to an ``EventSource``, and can cancel the run when the
-  page goes away.
+  closed at exit; :func:`get_async_client` the same for async views under ASGI
+  (an :class:`~assistants_client.AsyncAssistantsClient`, shared by every event loop).
+- :func:`sse_response` streams a run to an ``EventSource`` (an ``AssistantStream`` under WSGI,
+  an ``AsyncAssistantStream`` under ASGI), and can cancel the run when the page goes away.
 - :func:`error_response` and :class:`AssistantsErrorMiddleware` answer the library's errors
   with the status and JSON body each one carries (``http_status``, ``safe_body()``).
 """
@@ -29,17 +30,23 @@ from assistants_client.django._responses import (
 )
 from assistants_client.django._settings import (
     SETTING,
+    async_client_from_settings,
     client_from_settings,
+    close_async_client,
     close_client,
+    get_async_client,
     get_client,
 )
 
 __all__ = [
     "SETTING",
     "AssistantsErrorMiddleware",
+    "async_client_from_settings",
     "client_from_settings",
+    "close_async_client",
     "close_client",
     "error_response",
+    "get_async_client",
     "get_client",
     "sse_response",
 ]

@@ -1,4 +1,4 @@
-"""One client per process, built from the ``ASSISTANTS_CLIENT`` setting on first use."""
+"""One client per process (and one async client), built from ``ASSISTANTS_CLIENT`` on first use."""
 
 from __future__ import annotations
 
@@ -8,30 +8,46 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
+from assistants_client._async_client import AsyncAssistantsClient
 from assistants_client._client import AssistantsClient
 from assistants_client._exceptions import InvalidArgumentError
 
-__all__ = ["SETTING", "client_from_settings", "close_client", "get_client"]
+__all__ = [
+    "SETTING",
+    "async_client_from_settings",
+    "client_from_settings",
+    "close_async_client",
+    "close_client",
+    "get_async_client",
+    "get_client",
+]
 
 logger = logging.getLogger("assistants_client")
 
 SETTING = "ASSISTANTS_CLIENT"
+
+C = TypeVar("C")
 
 _FACTORIES: dict[str, Callable[..., AssistantsClient]] = {
     "openai": AssistantsClient,
     "azure": AssistantsClient.for_azure,
     "foundry": AssistantsClient.for_foundry,
 }
+_ASYNC_FACTORIES: dict[str, Callable[..., AsyncAssistantsClient]] = {
+    "openai": AsyncAssistantsClient,
+    "azure": AsyncAssistantsClient.for_azure,
+    "foundry": AsyncAssistantsClient.for_foundry,
+}
 
 
-def _parameters(factory: Callable[..., AssistantsClient]) -> frozenset[str]:
+def _parameters(factory: Callable[..., object]) -> frozenset[str]:
     return frozenset(
         name
         for name, parameter in inspect.signature(factory).parameters.items()
@@ -52,16 +68,28 @@ def client_from_settings(config: Mapping[str, Any] | None) -> AssistantsClient:
     ``token_provider`` may be a callable or the dotted path of one. Raises
     ImproperlyConfigured naming the key at fault.
     """
+    return _from_settings(config, _FACTORIES)
+
+
+def async_client_from_settings(config: Mapping[str, Any] | None) -> AsyncAssistantsClient:
+    """A new :class:`AsyncAssistantsClient` from the same setting (see
+    :func:`client_from_settings`): the async client's constructors take the same arguments."""
+    return _from_settings(config, _ASYNC_FACTORIES)
+
+
+def _from_settings(
+    config: Mapping[str, Any] | None, factories: Mapping[str, Callable[..., C]]
+) -> C:
     if config is None:
         config = {}
     if not isinstance(config, Mapping):
         raise ImproperlyConfigured(f"{SETTING} must be a dict of client arguments")
     arguments = dict(config)
     kind = arguments.pop("kind", "openai")
-    factory = _FACTORIES.get(kind) if isinstance(kind, str) else None
+    factory = factories.get(kind) if isinstance(kind, str) else None
     if factory is None:
         raise ImproperlyConfigured(
-            f"{SETTING}['kind'] must be one of {', '.join(map(repr, _FACTORIES))}, got {kind!r}"
+            f"{SETTING}['kind'] must be one of {', '.join(map(repr, factories))}, got {kind!r}"
         )
     unknown = sorted(str(key) for key in arguments if key not in _KNOWN[kind])
     if unknown:
@@ -84,26 +112,28 @@ def client_from_settings(config: Mapping[str, Any] | None) -> AssistantsClient:
         raise ImproperlyConfigured(f"{SETTING}[{key!r}]: {exc}") from exc
 
 
-class _Holder:
+class _Holder(Generic[C]):
     """The process's client: built on first use under a lock, again after a fork."""
 
-    def __init__(self) -> None:
+    def __init__(self, build: Callable[[Any], C], close: Callable[[C], object]) -> None:
         self.lock = threading.Lock()
-        self.client: AssistantsClient | None = None
+        self.client: C | None = None
         self.pid = 0
         self.exit_hook = False
+        self._build = build
+        self._close = close
 
-    def get(self) -> AssistantsClient:
+    def get(self) -> C:
         client, pid = self.client, self.pid
         if client is not None and pid == os.getpid():
             return client
         with self.lock:
             if self.client is None or self.pid != os.getpid():
                 # After a fork the parent's client is left alone: its sockets are the parent's.
-                self.client = client_from_settings(getattr(settings, SETTING, None))
+                self.client = self._build(getattr(settings, SETTING, None))
                 self.pid = os.getpid()
                 if not self.exit_hook:
-                    atexit.register(close_client)
+                    atexit.register(self.close)
                     self.exit_hook = True
             return self.client
 
@@ -112,10 +142,13 @@ class _Holder:
             client, self.client = self.client, None
             owned = self.pid == os.getpid()
         if client is not None and owned:
-            client.close()
+            self._close(client)
 
 
-_holder = _Holder()
+_holder = _Holder(client_from_settings, AssistantsClient.close)
+# The async client has no loop of its own: one serves every event loop of the process, and is
+# closed without one (its pool and its worker threads).
+_async_holder = _Holder(async_client_from_settings, AsyncAssistantsClient._close_now)
 
 
 def get_client() -> AssistantsClient:
@@ -127,14 +160,31 @@ def get_client() -> AssistantsClient:
     return _holder.get()
 
 
+def get_async_client() -> AsyncAssistantsClient:
+    """The :class:`AsyncAssistantsClient` of this process, for async views (ASGI).
+
+    Built from ``settings.ASSISTANTS_CLIENT`` on first use, as :func:`get_client` is, and then
+    shared by every request: it is bound to no event loop, so the loop of an ASGI server, the
+    loops ``async_to_sync`` makes and those of tests can all use it, one after the other or at
+    once. Closed when the process exits (or by :func:`close_async_client`).
+    """
+    return _async_holder.get()
+
+
 def close_client() -> None:
     """Close the process's client; the next :func:`get_client` builds a new one."""
     _holder.close()
 
 
+def close_async_client() -> None:
+    """Close the process's async client; the next :func:`get_async_client` builds a new one."""
+    _async_holder.close()
+
+
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     if setting == SETTING:
         close_client()
+        close_async_client()
 
 
 setting_changed.connect(_on_setting_changed, dispatch_uid="assistants_client.django")

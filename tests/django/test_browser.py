@@ -1,5 +1,6 @@
 """The example's chat page in a real browser (headless Chromium, through selenium), served by
-gunicorn on an emulator that paces its answers (``--stream-delay``).
+gunicorn (its WSGI application) and by uvicorn (its ASGI one, with async views), on an emulator
+that paces its answers (``--stream-delay``).
 
 The page shows the answer while the run is still under way, piece after piece; closing the
 tab in the middle of an answer cancels its run.
@@ -29,9 +30,9 @@ new MutationObserver(() => {
 """
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[DjangoSite]:
-    with DjangoSite(workers=1, threads=8, stream_delay=0.1) as running:
+@pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
+def site(request: pytest.FixtureRequest) -> Iterator[DjangoSite]:
+    with DjangoSite(workers=1, threads=8, stream_delay=0.1, server=request.param) as running:
         yield running
 
 

@@ -1,1 +1,1 @@
-"""The chat example's Django project: settings, URLs and the WSGI application."""
+"""The chat example's Django project: settings, URLs, and the WSGI and ASGI applications."""

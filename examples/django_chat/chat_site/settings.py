@@ -23,6 +23,7 @@ MIDDLEWARE = [
 ]
 ROOT_URLCONF = "chat_site.urls"
 WSGI_APPLICATION = "chat_site.wsgi.application"
+ASGI_APPLICATION = "chat_site.asgi.application"  # with `settings_asgi`: the async views
 TEMPLATES = [
     {"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [], "APP_DIRS": True}
 ]
@@ -36,7 +37,8 @@ ASSISTANTS_CLIENT = {
     "base_url": os.environ.get("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1"),
     "api_key": os.environ.get("OPENAI_API_KEY") or None,
     "timeout": (5.0, 120.0),
-    # At least as many as the threads of a worker process (`gunicorn --threads`).
+    # At least as many as the threads of a worker process (`gunicorn --threads`), or as the
+    # streams an ASGI worker serves at once.
     "pool_maxsize": 64,
 }
 CHAT_MODEL = os.environ.get("CHAT_MODEL", "gpt-4o-mini")

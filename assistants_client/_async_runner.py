@@ -1,0 +1,169 @@
+"""Carrying plans out on an event loop: how :class:`AsyncAssistantsClient` does its I/O.
+
+The client's logic (arguments, retries, polling, tool loops) is written once, as plans (see
+``_plan``). :class:`AsyncRunner` carries a plan out on the running loop, step by step:
+
+- :class:`~assistants_client._plan.Blocking` (one HTTP attempt) runs on a worker thread of the
+  client's own pool, at most ``2 * pool_maxsize`` threads, made as needed. The loop only awaits
+  the result. If the awaiting task is cancelled, the step's ``cancel()`` fires the attempt's
+  deadline (its socket is shut down, so the worker returns at once), the runner waits for the
+  worker to be free again (at most :data:`CANCEL_GRACE` seconds) and an open answer that
+  arrives anyway is released: a cancelled call leaves neither a blocked thread nor a busy
+  connection behind.
+- :class:`~assistants_client._plan.Sleep` (between polls, before a retry) is
+  ``asyncio.sleep``: no thread waits, and cancelling the task ends the wait at once.
+- :class:`~assistants_client._plan.Invoke` (a tool function): an ``async def`` function is
+  awaited on the loop; a plain one runs on ``asyncio.to_thread``, so it may block.
+- :class:`~assistants_client._plan.ReadStream`: the stream is read by one reader thread and
+  handed to the loop in batches (``_async_streaming``).
+
+Nothing here is bound to one event loop: a client made under one loop works under another,
+and under several at once (each in its thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from assistants_client._async_streaming import AsyncAssistantStream
+from assistants_client._plan import (
+    Blocking,
+    Invoke,
+    Plan,
+    ReadStream,
+    Sleep,
+    is_async_callable,
+)
+
+__all__ = ["CANCEL_GRACE", "AsyncRunner"]
+
+logger = logging.getLogger("assistants_client")
+
+R = TypeVar("R")
+
+CANCEL_GRACE = 1.0
+"""Seconds a cancelled call waits for its worker to come back before it lets go of it."""
+
+
+class AsyncRunner:
+    """Carries plans out on the running event loop, for one client (see the module doc)."""
+
+    def __init__(self, max_workers: int) -> None:
+        self.max_workers = max_workers
+        self._lock = threading.Lock()
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        """Let the worker threads go (calls under way finish first, on their own). A call
+        made later starts new ones, as the sync client's pool opens new connections."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def _workers(self) -> concurrent.futures.ThreadPoolExecutor:
+        executor = self._executor
+        if executor is None:
+            with self._lock:
+                executor = self._executor
+                if executor is None:
+                    executor = self._executor = concurrent.futures.ThreadPoolExecutor(
+                        max_workers=self.max_workers, thread_name_prefix="assistants-client-call"
+                    )
+        return executor
+
+    async def run(self, plan: Plan[R]) -> R:
+        """Carry ``plan`` out; its result, or the exception it ends with."""
+        value: Any = None
+        error: Exception | None = None
+        try:
+            while True:
+                try:
+                    step = plan.send(value) if error is None else plan.throw(error)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                value, error = None, None
+                try:
+                    if isinstance(step, Blocking):
+                        value = await self.blocking(step)
+                    elif isinstance(step, Sleep):
+                        await asyncio.sleep(step.seconds)
+                    elif isinstance(step, Invoke):
+                        value = await invoke(step)
+                    elif isinstance(step, ReadStream):
+                        value = await self.read_stream(step)
+                    else:
+                        raise TypeError(f"not a step of a plan: {step!r}")
+                except Exception as exc:  # not CancelledError: the plan is closed below
+                    error = exc
+        finally:
+            plan.close()
+
+    async def blocking(self, step: Blocking) -> Any:
+        """``step.function()`` on a worker thread; see the module doc for cancellation."""
+        return await self.on_worker(step.function, step.cancel, step.abandon)
+
+    async def on_worker(
+        self,
+        function: Callable[[], R],
+        cancel: Callable[[], object] | None = None,
+        abandon: Callable[[R], object] | None = None,
+    ) -> R:
+        future = self._workers().submit(function)
+        waiter = asyncio.wrap_future(future)
+        try:
+            return await asyncio.shield(waiter)
+        except asyncio.CancelledError:
+            if future.cancel():  # it had not started: nothing to undo
+                raise
+            if abandon is not None:
+                future.add_done_callback(_abandoning(abandon))
+            if cancel is not None:
+                cancel()
+            done, _ = await asyncio.wait({waiter}, timeout=CANCEL_GRACE)
+            if not done:
+                logger.warning(
+                    "a cancelled call's worker thread did not return within %.1f s", CANCEL_GRACE
+                )
+            raise
+
+    async def read_stream(self, step: ReadStream) -> Any:
+        """Read an opened stream to its end on the loop (one reader thread, batched)."""
+        stream = AsyncAssistantStream.reading(step.stream)
+        async with stream:
+            await stream.until_done()
+        return step.stream
+
+
+async def invoke(step: Invoke) -> Any:
+    """A function of the user's: ``async def`` awaited here, a plain one on a thread."""
+    function = step.function
+    if is_async_callable(function):
+        result = function(*step.args, **step.kwargs)
+    else:
+        result = await asyncio.to_thread(function, *step.args, **step.kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def _abandoning(
+    abandon: Callable[[Any], object],
+) -> Callable[[concurrent.futures.Future[Any]], None]:
+    """A done-callback releasing the result of a call that was given up on."""
+
+    def release(future: concurrent.futures.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        try:
+            abandon(future.result())
+        except Exception as exc:  # the result is being thrown away: nothing else to do
+            logger.debug("releasing an abandoned result raised %s", type(exc).__name__)
+
+    return release
