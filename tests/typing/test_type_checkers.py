@@ -1,8 +1,8 @@
 """The typing promises of the models, checked by mypy --strict and by pyright in strict mode.
 
 ``user_code.py`` is code as a user writes it (checking a union's tag narrows it; a finished
-stream's ``final_run`` is a run, not Optional): both checkers must accept it. It names every
-union of the models, and ``assert_type`` pins each narrowed variant, so that a union that no
+stream's ``final_run`` is a run, not Optional), and ``async_user_code.py`` the same with the
+async client: both checkers must accept both. ``user_code.py`` names every union of the models, and ``assert_type`` pins each narrowed variant, so that a union that no
 longer narrows, or has become ``Any``, fails there. In
 ``narrowing_errors.py`` every line marked ``# expected-error`` (and no other) must be reported by
 both: so this test also fails if the unions stopped narrowing because they had become ``Any``.
@@ -25,6 +25,7 @@ from assistants_client.models import responses
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 ACCEPTED = HERE / "user_code.py"
+ASYNC_ACCEPTED = HERE / "async_user_code.py"
 REJECTED = HERE / "narrowing_errors.py"
 PYRIGHT = ROOT / "node_modules" / ".bin" / "pyright"
 MARK = "# expected-error"
@@ -54,6 +55,7 @@ def mypy_errors() -> Iterator[tuple[dict[str, set[int]], str]]:
             "--no-pretty",
             "--no-error-summary",
             str(ACCEPTED.relative_to(ROOT)),
+            str(ASYNC_ACCEPTED.relative_to(ROOT)),
             str(REJECTED.relative_to(ROOT)),
         ]
     )
@@ -96,6 +98,20 @@ def test_pyright_strict_accepts_user_code_that_narrows_unions_by_their_tag(
 ) -> None:
     found, report = pyright_errors
     assert ACCEPTED.name not in found, report
+
+
+def test_mypy_strict_accepts_a_user_script_of_the_async_client(
+    mypy_errors: tuple[dict[str, set[int]], str],
+) -> None:
+    found, report = mypy_errors
+    assert ASYNC_ACCEPTED.name not in found, report
+
+
+def test_pyright_strict_accepts_a_user_script_of_the_async_client(
+    pyright_errors: tuple[dict[str, set[int]], str],
+) -> None:
+    found, report = pyright_errors
+    assert ASYNC_ACCEPTED.name not in found, report
 
 
 def test_mypy_strict_reports_each_read_that_the_tag_does_not_allow(
