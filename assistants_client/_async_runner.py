@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from assistants_client._async_streaming import AsyncAssistantStream
+from assistants_client._handoff import Hand, handoff_for
 from assistants_client._plan import (
     Blocking,
     Invoke,
@@ -115,18 +116,20 @@ class AsyncRunner:
         cancel: Callable[[], object] | None = None,
         abandon: Callable[[R], object] | None = None,
     ) -> R:
-        future = self._workers().submit(function)
-        waiter = asyncio.wrap_future(future)
+        """``function()`` on a worker thread; its outcome is handed back with one wake-up of
+        the loop. Cancelled, see the module doc."""
+        loop = asyncio.get_running_loop()
+        call = _Call(loop.create_future(), abandon)
+        started = self._workers().submit(call.work, handoff_for(loop), function)
         try:
-            return await asyncio.shield(waiter)
+            return await call.future  # type: ignore[no-any-return]
         except asyncio.CancelledError:
-            if future.cancel():  # it had not started: nothing to undo
+            if started.cancel():  # it had not started: nothing to undo
                 raise
-            if abandon is not None:
-                future.add_done_callback(_abandoning(abandon))
             if cancel is not None:
                 cancel()
-            done, _ = await asyncio.wait({waiter}, timeout=CANCEL_GRACE)
+            call.finished = loop.create_future()
+            done, _ = await asyncio.wait({call.finished}, timeout=CANCEL_GRACE)
             if not done:
                 logger.warning(
                     "a cancelled call's worker thread did not return within %.1f s", CANCEL_GRACE
@@ -153,17 +156,47 @@ async def invoke(step: Invoke) -> Any:
     return result
 
 
-def _abandoning(
-    abandon: Callable[[Any], object],
-) -> Callable[[concurrent.futures.Future[Any]], None]:
-    """A done-callback releasing the result of a call that was given up on."""
+class _Call:
+    """One blocking call handed to a worker thread, and how its outcome comes back."""
 
-    def release(future: concurrent.futures.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return
+    __slots__ = ("abandon", "finished", "future")
+
+    def __init__(
+        self, future: asyncio.Future[Any], abandon: Callable[[Any], object] | None
+    ) -> None:
+        self.future = future
+        self.abandon = abandon
+        self.finished: asyncio.Future[None] | None = None  # awaited once the call was cancelled
+
+    def work(self, hand: Hand, function: Callable[[], Any]) -> None:
+        """On the worker thread."""
         try:
-            abandon(future.result())
-        except Exception as exc:  # the result is being thrown away: nothing else to do
-            logger.debug("releasing an abandoned result raised %s", type(exc).__name__)
+            outcome: tuple[bool, Any] = (True, function())
+        except BaseException as exc:
+            outcome = (False, exc)
+        try:
+            hand(self.settle, outcome)
+        except RuntimeError:  # the loop is closed: nobody will take the result
+            self.release(outcome)
 
-    return release
+    def settle(self, outcome: tuple[bool, Any]) -> None:
+        """On the loop."""
+        future = self.future
+        if future.cancelled():
+            self.release(outcome)
+            if self.finished is not None and not self.finished.done():
+                self.finished.set_result(None)
+            return
+        ok, value = outcome
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def release(self, outcome: tuple[bool, Any]) -> None:
+        ok, value = outcome
+        if ok and self.abandon is not None:
+            try:
+                self.abandon(value)
+            except Exception as exc:  # the result is being thrown away: nothing else to do
+                logger.debug("releasing an abandoned result raised %s", type(exc).__name__)

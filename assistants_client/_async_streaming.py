@@ -10,7 +10,7 @@ How it reads. The connection is read by one thread of its own (named
 sync stream's reading half) and appends them to a buffer. The loop is woken (one
 ``call_soon_threadsafe``) only when it waits on an empty buffer; what arrives while it works is
 taken as one batch at its next wait, so a fast stream costs one thread hop per batch, not per
-event. Parsing, the snapshot and the handler's callbacks run on the loop, in order: callbacks
+event; and the wake-ups of many streams trickling events at once are coalesced (``_handoff``). Parsing, the snapshot and the handler's callbacks run on the loop, in order: callbacks
 run in the loop's thread, and ``snapshot`` is as of the last event handed out. Iteration yields
 to the loop after :data:`LOOP_SLICE` seconds of work, so one fast stream cannot hold the loop.
 The buffer holds at most :data:`MAX_PENDING_EVENTS` events and :data:`MAX_PENDING_BYTES` bytes:
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistants_client._async_sse_relay import AsyncSSERelay
 from assistants_client._exceptions import AssistantsError
+from assistants_client._handoff import handoff_for
 from assistants_client._plan import Plan
 from assistants_client._sse_relay import DEFAULT_HEARTBEAT, text_pieces
 from assistants_client._streaming import AssistantEventHandler, AssistantStream, StreamSnapshot
@@ -97,6 +98,7 @@ class _Reader:
         self._bytes = 0
         self._waiter: asyncio.Future[None] | None = None
         self._stopping = False
+        self._hand = handoff_for(loop)
         self.finished: asyncio.Future[None] = loop.create_future()
         self.thread = threading.Thread(target=self._read, name=READER_THREAD_NAME, daemon=True)
 
@@ -116,7 +118,7 @@ class _Reader:
             self._core._release()
             self._put(last, 0, last=True)
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                self._loop.call_soon_threadsafe(_wake, self.finished)
+                self._hand(_wake, self.finished)
 
     def _put(self, item: Any, size: int, *, last: bool = False) -> bool:
         """Append for the loop, waiting while the buffer is full; False once stopped."""
@@ -137,7 +139,7 @@ class _Reader:
             waiter, self._waiter = self._waiter, None
         if waiter is not None:
             try:
-                self._loop.call_soon_threadsafe(_wake, waiter)
+                self._hand(_wake, waiter)
             except RuntimeError:  # the loop is closed: stop reading
                 self.abandon()
                 return False

@@ -1,7 +1,8 @@
 """Many streams on one loop, and one client on several loops.
 
 The emulator runs in a process of its own here (its command line), as a real server would:
-what the loop's lag measures is then the client's own work, not the server's.
+what the loop's lag measures is then the client's own work, not the server's. Its answers come
+at a model's pace (a piece every 20 ms, 26 pieces), and 50 of them stream at once.
 """
 
 from __future__ import annotations
@@ -21,21 +22,30 @@ from tests.support.aio import run
 STREAMS = 50
 TICK = 0.010
 MAX_LAG = 0.100  # the promise: a 10 ms ticker is never more than 100 ms late meanwhile
-QUESTION = " ".join(["please repeat these words"] * 8)
+QUESTION = " ".join(["please repeat these words"] * 6)
 
 
 @pytest.fixture(scope="module")
 def emulator_url() -> Iterator[str]:
     argv = [sys.executable, "-m", "assistants_client.emulator", "--port", "0"]
-    with running([*argv, "--stream-delay", "0.004"], stdout=subprocess.PIPE) as proc:
+    with running([*argv, "--stream-delay", "0.02"], stdout=subprocess.PIPE) as proc:
         yield first_line(proc, "the emulator")
 
 
-async def ask(client: AsyncAssistantsClient, assistant_id: str) -> tuple[str, str]:
-    thread = await client.create_thread(messages=[{"role": "user", "content": QUESTION}])
-    async with client.stream_run(thread.id, assistant_id) as stream:
+async def new_thread(client: AsyncAssistantsClient) -> str:
+    return (await client.create_thread(messages=[{"role": "user", "content": QUESTION}])).id
+
+
+async def stream_answer(
+    client: AsyncAssistantsClient, thread_id: str, assistant_id: str
+) -> tuple[str, str]:
+    async with client.stream_run(thread_id, assistant_id) as stream:
         text = "".join([piece async for piece in stream.text_deltas()])
     return text, stream.final_run.status
+
+
+async def ask(client: AsyncAssistantsClient, assistant_id: str) -> tuple[str, str]:
+    return await stream_answer(client, await new_thread(client), assistant_id)
 
 
 def test_fifty_concurrent_streams_complete_while_a_10ms_ticker_never_lags_100ms(
@@ -55,16 +65,19 @@ def test_fifty_concurrent_streams_complete_while_a_10ms_ticker_never_lags_100ms(
 
         async with AsyncAssistantsClient(base_url=emulator_url) as client:
             assistant = await client.create_assistant("gpt-4o")
+            threads = await asyncio.gather(*(new_thread(client) for _ in range(STREAMS)))
             ticking = asyncio.create_task(ticker())
             await asyncio.sleep(0.05)
-            answers = await asyncio.gather(*(ask(client, assistant.id) for _ in range(STREAMS)))
+            answers = await asyncio.gather(
+                *(stream_answer(client, thread_id, assistant.id) for thread_id in threads)
+            )
             stop.set()
             await ticking
         return answers
 
     answers = run(scenario())
     assert answers == [(f"You said: {QUESTION}", "completed")] * STREAMS
-    assert len(lags) > 10
+    assert len(lags) > 20
     assert max(lags) < MAX_LAG, f"the loop was {max(lags) * 1000:.0f} ms late"
 
 
