@@ -4,8 +4,8 @@ The client's logic (arguments, retries, polling, tool loops) is written once, as
 ``_plan``). :class:`AsyncRunner` carries a plan out on the running loop, step by step:
 
 - :class:`~assistants_client._plan.Blocking` (one HTTP attempt) runs on a worker thread of the
-  client's own pool, at most ``2 * pool_maxsize`` threads, made as needed. The loop only awaits
-  the result. If the awaiting task is cancelled, the step's ``cancel()`` fires the attempt's
+  client's own pool, at most ``2 * pool_maxsize`` threads, started as needed, never by the
+  loop itself (``_workers``). The loop only awaits the result. If the awaiting task is cancelled, the step's ``cancel()`` fires the attempt's
   deadline (its socket is shut down, so the worker returns at once), the runner waits for the
   worker to be free again (at most :data:`CANCEL_GRACE` seconds) and an open answer that
   arrives anyway is released: a cancelled call leaves neither a blocked thread nor a busy
@@ -24,7 +24,6 @@ and under several at once (each in its thread).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import inspect
 import logging
 import threading
@@ -41,6 +40,7 @@ from assistants_client._plan import (
     Sleep,
     is_async_callable,
 )
+from assistants_client._workers import Workers
 
 __all__ = ["CANCEL_GRACE", "AsyncRunner"]
 
@@ -57,27 +57,12 @@ class AsyncRunner:
 
     def __init__(self, max_workers: int) -> None:
         self.max_workers = max_workers
-        self._lock = threading.Lock()
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._workers = Workers("assistants-client-call", limit=max_workers)
 
     def close(self) -> None:
-        """Let the worker threads go (calls under way finish first, on their own). A call
-        made later starts new ones, as the sync client's pool opens new connections."""
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
-
-    def _workers(self) -> concurrent.futures.ThreadPoolExecutor:
-        executor = self._executor
-        if executor is None:
-            with self._lock:
-                executor = self._executor
-                if executor is None:
-                    executor = self._executor = concurrent.futures.ThreadPoolExecutor(
-                        max_workers=self.max_workers, thread_name_prefix="assistants-client-call"
-                    )
-        return executor
+        """Let the idle worker threads go (calls under way finish first, on their own). A call
+        made later has new ones started, as the sync client's pool opens new connections."""
+        self._workers.close()
 
     async def run(self, plan: Plan[R]) -> R:
         """Carry ``plan`` out; its result, or the exception it ends with."""
@@ -119,12 +104,12 @@ class AsyncRunner:
         """``function()`` on a worker thread; its outcome is handed back with one wake-up of
         the loop. Cancelled, see the module doc."""
         loop = asyncio.get_running_loop()
-        call = _Call(loop.create_future(), abandon)
-        started = self._workers().submit(call.work, handoff_for(loop), function)
+        call = _Call(loop.create_future(), abandon, handoff_for(loop))
+        self._workers.submit(call.work, function)
         try:
             return await call.future  # type: ignore[no-any-return]
         except asyncio.CancelledError:
-            if started.cancel():  # it had not started: nothing to undo
+            if call.drop():  # it had not started: nothing to undo
                 raise
             if cancel is not None:
                 cancel()
@@ -159,23 +144,43 @@ async def invoke(step: Invoke) -> Any:
 class _Call:
     """One blocking call handed to a worker thread, and how its outcome comes back."""
 
-    __slots__ = ("abandon", "finished", "future")
+    __slots__ = ("_lock", "_state", "abandon", "finished", "future", "hand")
+
+    QUEUED, RUNNING, DROPPED = 0, 1, 2
 
     def __init__(
-        self, future: asyncio.Future[Any], abandon: Callable[[Any], object] | None
+        self,
+        future: asyncio.Future[Any],
+        abandon: Callable[[Any], object] | None,
+        hand: Hand,
     ) -> None:
         self.future = future
         self.abandon = abandon
+        self.hand = hand
         self.finished: asyncio.Future[None] | None = None  # awaited once the call was cancelled
+        self._lock = threading.Lock()
+        self._state = self.QUEUED
 
-    def work(self, hand: Hand, function: Callable[[], Any]) -> None:
+    def drop(self) -> bool:
+        """On the loop, once cancelled: True when the call never started (and now never will)."""
+        with self._lock:
+            if self._state == self.QUEUED:
+                self._state = self.DROPPED
+                return True
+            return False
+
+    def work(self, function: Callable[[], Any]) -> None:
         """On the worker thread."""
+        with self._lock:
+            if self._state == self.DROPPED:
+                return
+            self._state = self.RUNNING
         try:
             outcome: tuple[bool, Any] = (True, function())
         except BaseException as exc:
             outcome = (False, exc)
         try:
-            hand(self.settle, outcome)
+            self.hand(self.settle, outcome)
         except RuntimeError:  # the loop is closed: nobody will take the result
             self.release(outcome)
 

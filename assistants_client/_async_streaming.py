@@ -5,8 +5,8 @@ all of its logic: the events are parsed, folded into ``snapshot`` and passed to 
 the same code, with the same guarantees (no silent truncation, ``error`` events raised, event
 sizes bounded, deadlines that hold).
 
-How it reads. The connection is read by one thread of its own (named
-``assistants-client-stream``), which frames the server-sent events as their bytes arrive (the
+How it reads. The connection is read by one thread (named ``assistants-client-stream``, from a
+pool that outlives the stream, started without the loop waiting: ``_workers``), which frames the server-sent events as their bytes arrive (the
 sync stream's reading half) and appends them to a buffer. The loop is woken (one
 ``call_soon_threadsafe``) only when it waits on an empty buffer; what arrives while it works is
 taken as one batch at its next wait, so a fast stream costs one thread hop per batch, not per
@@ -42,6 +42,7 @@ from assistants_client._handoff import handoff_for
 from assistants_client._plan import Plan
 from assistants_client._sse_relay import DEFAULT_HEARTBEAT, text_pieces
 from assistants_client._streaming import AssistantEventHandler, AssistantStream, StreamSnapshot
+from assistants_client._workers import Workers
 from assistants_client.models import (
     AssistantStreamEvent,
     RequiredToolCall,
@@ -73,6 +74,18 @@ CLOSE_GRACE = 1.0
 
 _END = object()  # the reader reached the end of the stream
 
+_READERS: list[Workers] = []
+_READERS_LOCK = threading.Lock()
+
+
+def _readers() -> Workers:
+    """The process's stream readers: a thread per stream being read, kept a while for the next."""
+    if not _READERS:
+        with _READERS_LOCK:
+            if not _READERS:
+                _READERS.append(Workers(READER_THREAD_NAME))
+    return _READERS[0]
+
 
 class _Failed:
     __slots__ = ("error",)
@@ -98,9 +111,12 @@ class _Reader:
         self._bytes = 0
         self._waiter: asyncio.Future[None] | None = None
         self._stopping = False
+        self._ended = False  # the reader no longer reads: its connection is being released
         self._hand = handoff_for(loop)
         self.finished: asyncio.Future[None] = loop.create_future()
-        self.thread = threading.Thread(target=self._read, name=READER_THREAD_NAME, daemon=True)
+
+    def start(self) -> None:
+        _readers().submit(self._read)
 
     # -- the reader thread -------------------------------------------------------------------
 
@@ -114,6 +130,8 @@ class _Reader:
         except BaseException as exc:  # the stream's own errors: handed to the loop in order
             last = _Failed(exc)
         finally:
+            with self._lock:
+                self._ended = True  # from now on nobody fires the deadline: see abandon()
             frames.close()
             self._core._release()
             self._put(last, 0, last=True)
@@ -175,12 +193,13 @@ class _Reader:
 
     def abandon(self) -> None:
         """From any thread: make the reader stop and end (the stream's deadline is fired)."""
+        deadline = self._core._deadline
         with self._lock:
             self._stopping = True
             self._room.notify_all()
-        deadline = self._core._deadline
-        if deadline is not None:
-            deadline.fire()
+            # Only while it reads: a released connection may already serve another request.
+            if deadline is not None and not self._ended:
+                deadline.fire()
 
     async def wait_finished(self) -> None:
         if not self.finished.done():
@@ -270,7 +289,7 @@ class AsyncAssistantStream:
         if self._reader is None and not self._closed and not self._ended:
             reader = self._reader = _Reader(core, asyncio.get_running_loop())
             weakref.finalize(self, reader.abandon)  # dropped unclosed: the reader ends
-            reader.thread.start()
+            reader.start()
         return core
 
     # -- reading -----------------------------------------------------------------------------

@@ -28,21 +28,47 @@ every wait of every retry is a step of the outer plan too.
 How a client method uses one. A method that does I/O checks its arguments first (raising
 before any request), then ends in ``return self._run(plan)``. The sync client's ``_run`` runs
 the plan; the async client's core returns it unrun (:class:`Deferred`), and the generated
-``AsyncAssistantsClient`` method awaits it on the loop. So a method written this way exists
-in both clients with one body. A method that sends several requests (create, then poll) is one
-plan that yields from the plans of each, never a sequence of calls of other public methods:
-in the async client those return unrun plans. ``_runs.poll_plan`` is the polling loop (a
-deadline, the server's ``openai-poll-after-ms``, retries that never overrun the deadline) for
-any object with a status::
+``AsyncAssistantsClient`` method awaits it on the loop. So a method written this way exists in
+both clients with one body, and ``make generate`` writes its async form. The rules:
 
-    def create_and_wait(self, ..., timeout, poll_interval):
-        request = self._request(...)             # arguments checked here, before any I/O
-        deadline = check_wait(self._transport, timeout, poll_interval)
-        return self._run(self._create_and_wait_plan(request, deadline, poll_interval))
+- Every request goes through ``transport.request_plan`` (``self._send_plan``,
+  ``self._list_plan``, ``self._stream_plan`` wrap it). A new kind of request (a multipart
+  upload) is a new plan of the transport, never a call around it: in the async client a
+  blocking call outside a plan would stall the loop, and its transport refuses ``request()``.
+- Other blocking work (reading a file to upload) is a ``Blocking`` step of its own.
+- A method that sends several requests (create, then poll) is one plan that yields from
+  the plans of each, never a sequence of calls of other public methods: in the async client
+  those return unrun plans.
+- Waiting is a ``Sleep`` step, never ``time.sleep``.
 
-    def _create_and_wait_plan(self, request, deadline, poll_interval):
-        created = yield from self._send_plan(request, TheModel)
-        return (yield from poll_plan(self._transport, get_path, ..., deadline=deadline))
+``_runs.poll_plan`` is the polling loop (a deadline, the server's ``openai-poll-after-ms``,
+retries that never overrun the deadline) for any object with a status. A create-and-poll
+helper, for instance::
+
+    def create_vector_store_file_and_poll(
+        self, vector_store_id, file_id, *, timeout=DEFAULT_RUN_WAIT_TIMEOUT,
+        poll_interval=DEFAULT_POLL_INTERVAL, **options,
+    ) -> VectorStoreFile:
+        path = ops.CREATE_VECTOR_STORE_FILE.path_for(vector_store_id=vector_store_id)
+        request = self._request(ops.CREATE_VECTOR_STORE_FILE, path, options,
+                                body=build_body(file_id=file_id))   # checked: before any I/O
+        check_wait(self._transport, timeout, poll_interval)
+        return self._run(self._until_processed(request, vector_store_id, timeout, poll_interval))
+
+    def _until_processed(self, request, vector_store_id, timeout, poll_interval):
+        created = yield from self._send_plan(request, VectorStoreFile)
+        if created.status != "in_progress":
+            return created
+        path = ops.GET_VECTOR_STORE_FILE.path_for(
+            vector_store_id=vector_store_id, file_id=created.id)
+        return (yield from poll_plan(
+            self._transport, path,
+            parse=model_parser(self._transport, VectorStoreFile),
+            is_done=lambda found: found.status != "in_progress",
+            status_of=lambda found: found.status,
+            what=f"vector store file {created.id}",
+            timeout=timeout, poll_interval=poll_interval,
+        ))
 """
 
 from __future__ import annotations

@@ -5,10 +5,13 @@ Every row compares the library's ``AsyncAssistantsClient`` (ours) with its own
 openai-python's ``AsyncOpenAI`` (the peer, a native asyncio transport: httpx), in the same run.
 
 * get_thread round trip, ms: awaited one after the other on one loop (ours: the call runs on a
-  worker thread) against the emulator in its own process; the floor is the sync client.
+  worker thread) against the emulator in its own process; the floor is the sync client. A bare
+  ``httpx2.AsyncClient`` GET (+ ``json.loads``) shows what a native asyncio transport costs
+  at the least.
 * stream 10k deltas, events/s: one streamed run read to its end, from ``bench/sse_server.py``
   (as fast as loopback goes): ours reads the socket on one thread and hands the events to the
-  loop in batches; the floor is the sync client's stream.
+  loop in batches; the floor is the sync client's stream; bare httpx2 splits the bytes into
+  events and decodes each, nothing more.
 * 50 streams at once, events/s: 50 runs of 400 deltas, ``asyncio.gather`` on one loop; the floor
   is the sync client in 50 threads.
 * loop lag during 50 streams, ms: the worst delay of a 10 ms ticker on the same loop while 50
@@ -20,6 +23,7 @@ openai-python's ``AsyncOpenAI`` (the peer, a native asyncio transport: httpx), i
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import subprocess
 import sys
@@ -73,6 +77,12 @@ async def _made(factory: Callable[[], Any]) -> Any:
     return factory()  # httpx's async client binds to the loop it is made on
 
 
+def httpx_client() -> Any:
+    import httpx2
+
+    return httpx2.AsyncClient()
+
+
 def round_trip(loop: Loop) -> Row:
     with emulator() as emu:
         base_url = emu["base_url"]
@@ -87,6 +97,16 @@ def round_trip(loop: Loop) -> Row:
             for _ in range(CALLS_PER_SAMPLE):
                 await theirs.beta.threads.retrieve(thread_id)
 
+        url = f"{base_url}/threads/{thread_id}"
+        headers = {"Authorization": "Bearer sk-x", "OpenAI-Beta": "assistants=v2"}
+        bare = loop.run(_made(httpx_client))
+
+        async def bare_batch() -> None:
+            for _ in range(CALLS_PER_SAMPLE):
+                response = await bare.get(url, headers=headers)
+                response.raise_for_status()
+                json.loads(response.content)
+
         def sync_batch() -> None:
             for _ in range(CALLS_PER_SAMPLE):
                 sync.get_thread(thread_id)
@@ -95,6 +115,7 @@ def round_trip(loop: Loop) -> Row:
             {
                 "ours": lambda: loop.run(ours_batch()),
                 "openai": lambda: loop.run(theirs_batch()),
+                "bare": lambda: loop.run(bare_batch()),
                 "floor": sync_batch,
             },
             repeats=7,
@@ -103,6 +124,7 @@ def round_trip(loop: Loop) -> Row:
         )
         loop.run(ours.close())
         loop.run(theirs.close())
+        loop.run(bare.aclose())
         sync.close()
     ms = {name: value * 1000 / CALLS_PER_SAMPLE for name, value in seconds.items()}
     extra_us = (ms["ours"] - ms["floor"]) * 1000
@@ -110,13 +132,14 @@ def round_trip(loop: Loop) -> Row:
         "benchmark": "9. async get_thread round trip, ms",
         "unit": "ms",
         "ours": ms["ours"],
-        "peers": {"openai": ms["openai"]},
+        "peers": {"openai": ms["openai"], "httpx2 bare": ms["bare"]},
         "floor": ms["floor"],
         "ratio": f"async/sync {ms['ours'] / ms['floor']:.2f}x (+{extra_us:.0f} us)",
         "ratio_value": ms["ours"] / ms["floor"],
         "target": "-",
         "met": None,
-        "note": "openai: AsyncOpenAI; floor: our sync client, same calls",
+        "note": "openai: AsyncOpenAI; httpx2 bare: an httpx2.AsyncClient GET and json.loads, "
+        "what a native asyncio transport costs at least; floor: our sync client, same calls",
     }
 
 
@@ -145,29 +168,50 @@ def one_stream(loop: Loop) -> Row:
                 stream.until_done()
             return str(stream.final_messages[-1].text)
 
+        bare = loop.run(_made(httpx_client))
+        url = f"{server['base_url']}/threads/{THREAD_ID}/runs"
+
+        async def bare_stream() -> int:
+            count = 0
+            async with bare.stream("POST", url, json={"assistant_id": ASSISTANT_ID}) as response:
+                buffer = b""
+                async for chunk in response.aiter_bytes():
+                    buffer += chunk
+                    *blocks, buffer = buffer.split(b"\n\n")
+                    for block in blocks:
+                        data = block.partition(b"data: ")[2]
+                        if data != b"[DONE]":
+                            json.loads(data)
+                        count += 1
+            return count
+
         contenders: dict[str, Callable[[], Any]] = {
             "ours": lambda: loop.run(ours_stream()),
             "openai": lambda: loop.run(theirs_stream()),
+            "bare": lambda: loop.run(bare_stream()),
             "floor": sync_stream,
         }
         for name, fn in contenders.items():
-            assert fn() == text, f"{name}: the final message text differs"
+            expected = events if name == "bare" else text
+            assert fn() == expected, f"{name}: not the whole stream"
         seconds = interleaved(contenders, repeats=5, warmup=0, number=1)
         loop.run(ours.close())
         loop.run(theirs.close())
+        loop.run(bare.aclose())
         sync.close()
     rate = {name: events / value for name, value in seconds.items()}
     return {
         "benchmark": f"9. async stream {DELTAS // 1000}k deltas, events/s",
         "unit": "events/s",
         "ours": rate["ours"],
-        "peers": {"openai": rate["openai"]},
+        "peers": {"openai": rate["openai"], "httpx2 bare": rate["bare"]},
         "floor": rate["floor"],
         "ratio": f"async/sync {rate['ours'] / rate['floor']:.2f}x",
         "ratio_value": rate["ours"] / rate["floor"],
         "target": ">= 0.8x sync",
         "met": rate["ours"] >= 0.8 * rate["floor"],
-        "note": "floor: our sync client's stream; openai: AsyncOpenAI's stream",
+        "note": "floor: our sync client's stream; openai: AsyncOpenAI's stream; httpx2 bare: "
+        "the bytes through httpx2.AsyncClient, split into events, each json.loads'd",
     }
 
 

@@ -14,14 +14,20 @@ import pytest
 
 from assistants_client import (
     APITimeoutError,
+    AssistantsClient,
     AsyncAssistantsClient,
     InvalidArgumentError,
     RetryPolicy,
     ToolCallError,
 )
+from assistants_client._plan import Plan
+from assistants_client._response import decode_json
+from assistants_client._runs import poll_plan
 from assistants_client.emulator import Emulator
 from tests.async_client.support import API_KEY
 from tests.payloads import WEATHER_TOOL
+from tests.servers.misbehaving import MisbehavingServer
+from tests.servers.scripted import Reply
 from tests.support.aio import run
 
 
@@ -150,3 +156,44 @@ def test_bad_tool_loop_arguments_are_refused_before_any_request(
             assert emulator.request_count == before
 
     run(scenario())
+
+
+def test_a_poll_plan_written_once_blocks_in_the_sync_client_and_awaits_in_the_async_one() -> None:
+    # How a create-and-poll helper of any object with a status plugs into both clients.
+    def processing(status: str) -> Reply:
+        return Reply.json({"id": "file_1", "object": "vector_store.file", "status": status})
+
+    def plan_for(client: Any) -> Plan[dict[str, Any]]:
+        transport = client._transport
+        return poll_plan(
+            transport,
+            "/vector_stores/vs_1/files/file_1",
+            parse=decode_json,
+            is_done=lambda found: found["status"] != "in_progress",
+            status_of=lambda found: str(found["status"]),
+            what="vector store file file_1",
+            timeout=10,
+            poll_interval=0.01,
+        )
+
+    with MisbehavingServer() as server:
+        server.enqueue(
+            processing("in_progress"), processing("in_progress"), processing("completed")
+        )
+        slept: list[float] = []
+        sync = AssistantsClient(
+            API_KEY, base_url=server.base_url, retry_policy=RetryPolicy(sleep=slept.append)
+        )
+        assert sync._run(plan_for(sync))["status"] == "completed"
+        assert slept == [0.01, 0.01]
+
+        server.enqueue(processing("in_progress"), processing("failed"))
+        client = client_for(server.base_url)
+        found = run(client._runner.run(plan_for(client._core)))
+        assert found["status"] == "failed" and server.request_count == 5
+
+
+def test_the_async_clients_transport_refuses_a_request_outside_a_plan() -> None:
+    client = client_for("http://127.0.0.1:9/v1")
+    with pytest.raises(RuntimeError, match="blocking request"):
+        client._core._transport.request("GET", "/threads/thread_1")
