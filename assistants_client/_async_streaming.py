@@ -41,7 +41,12 @@ from assistants_client._exceptions import AssistantsError
 from assistants_client._handoff import handoff_for
 from assistants_client._plan import Plan
 from assistants_client._sse_relay import DEFAULT_HEARTBEAT, text_pieces
-from assistants_client._streaming import AssistantEventHandler, AssistantStream, StreamSnapshot
+from assistants_client._streaming import (
+    AssistantEventHandler,
+    AssistantStream,
+    StreamSnapshot,
+    discard_awaitable,
+)
 from assistants_client._workers import Workers
 from assistants_client.models import (
     AssistantStreamEvent,
@@ -268,6 +273,9 @@ class AsyncAssistantStream:
         core, reader = self._core, self._reader
         if core is None:
             return
+        awaiting = getattr(core.handler, "awaiting", None)
+        while awaiting:  # callbacks' coroutines that will not be awaited now
+            discard_awaitable(awaiting.pop())
         if reader is None:
             core.close()
             return
@@ -335,13 +343,13 @@ class AsyncAssistantStream:
                 raise item.error
             try:
                 event = core._process(item)
-            except BaseException:
+                awaiting = getattr(core.handler, "awaiting", None)
+                while awaiting:  # what async callbacks returned, in order
+                    await awaiting.pop(0)
+            except Exception:  # a spoilt event, an error event, a callback that raised
                 self._ended = True
                 await self._shut()
                 raise
-            awaiting = getattr(core.handler, "awaiting", None)
-            while awaiting:
-                await awaiting.pop(0)
             if event is None:  # done: the reader is ending on its own
                 self._ended = True
                 await reader.wait_finished()

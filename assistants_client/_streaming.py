@@ -105,6 +105,7 @@ __all__ = [
     "StreamSnapshot",
     "callback_handler",
     "check_handler",
+    "discard_awaitable",
     "open_stream_plan",
 ]
 
@@ -1220,7 +1221,7 @@ class _CallbackHandler(AssistantEventHandler):
             result = self._callback(event)
         if result is not None and inspect.isawaitable(result):
             if self.awaiting is None:
-                _discard(result)
+                discard_awaitable(result)
                 raise InvalidArgumentError(_ASYNC_CALLBACK, param="on_event")
             self.awaiting.append(result)
 
@@ -1231,7 +1232,7 @@ _ASYNC_CALLBACK = (
 )
 
 
-def _discard(awaitable: Awaitable[object]) -> None:
+def discard_awaitable(awaitable: Awaitable[object]) -> None:
     close = getattr(awaitable, "close", None)  # a coroutine never awaited would warn
     if close is not None:
         close()

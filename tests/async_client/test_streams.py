@@ -29,7 +29,7 @@ from assistants_client import (
 from assistants_client import _async_streaming as async_streaming
 from assistants_client.emulator import Emulator
 from assistants_client.models import AssistantStreamEvent, ThreadMessageDeltaEvent
-from tests.async_client.support import API_KEY
+from tests.async_client.support import API_KEY, blocked_client_threads, eventually
 from tests.servers.misbehaving import MisbehavingServer, event_stream
 from tests.streaming import recorded
 from tests.support.aio import run
@@ -304,5 +304,20 @@ def test_a_stream_is_read_by_one_task_at_a_time(server: MisbehavingServer) -> No
             with pytest.raises(AssistantsError, match="another task"):
                 await anext(stream)
             await first
+
+    run(scenario())
+
+
+def test_an_async_callback_that_raises_ends_the_stream_with_its_error(base_url: str) -> None:
+    async def on_event(event: AssistantStreamEvent) -> None:
+        if event.event == "thread.message.delta":
+            raise LookupError("the page is gone")
+
+    async def scenario() -> None:
+        async with AsyncAssistantsClient(API_KEY, base_url=base_url) as client:
+            thread_id, assistant_id = await new_thread(client, "x")
+            with pytest.raises(LookupError, match="the page is gone"):
+                await client.create_run(thread_id, assistant_id, on_event=on_event)
+            assert eventually(lambda: not blocked_client_threads(), within=0.5)
 
     run(scenario())
