@@ -60,9 +60,8 @@ class AsyncRunner:
         self._workers = Workers("assistants-client-call", limit=max_workers)
 
     def close(self) -> None:
-        """Let the idle worker threads go (calls under way finish first, on their own). A call
+        """Nothing to free now: idle worker threads end on their own (``_workers``), and a call
         made later has new ones started, as the sync client's pool opens new connections."""
-        self._workers.close()
 
     async def run(self, plan: Plan[R]) -> R:
         """Carry ``plan`` out; its result, or the exception it ends with."""

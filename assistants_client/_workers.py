@@ -7,7 +7,8 @@ starts a thread here: :meth:`Workers.submit` puts the work on a queue and, when 
 idle, asks the process's *spawner* (one thread, started with the first pool) for one more;
 the work waits for it in the queue. A worker that stays idle for :data:`IDLE_SECONDS` ends;
 all are daemon threads, so none holds up the interpreter's exit. After a fork, the child
-starts afresh: its pools have no worker, its spawner is started again.
+starts afresh: its pools have no worker, its spawner is started again. Idle workers are
+not ended by anything but time: a pool left behind costs at most IDLE_SECONDS of idle threads.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ import queue
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 __all__ = ["IDLE_SECONDS", "Workers"]
 
 logger = logging.getLogger("assistants_client")
 
 IDLE_SECONDS = 30.0
-_STOP = object()
 
 Work = tuple[Callable[..., object], tuple[Any, ...]]
 
@@ -41,7 +41,7 @@ class Workers:
         _SPAWNER.start()
 
     def _reset(self) -> None:
-        self._queue: queue.SimpleQueue[Work | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Work] = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)  # workers waiting for work that nobody counts on
         self._lock = threading.Lock()
         self._count = 0
@@ -62,33 +62,31 @@ class Workers:
             self._count += 1
         _SPAWNER.spawn(self)
 
-    def close(self) -> None:
-        """End the idle workers now (busy ones end when their work does, once idle)."""
-        with self._lock:
-            count = self._count
-        for _ in range(count):
-            self._queue.put(_STOP)
-
     def _work(self) -> None:
-        """A worker's life: take work, do it, wait idle, end after IDLE_SECONDS of nothing."""
+        """A worker's life: take work, do it, wait idle, end after IDLE_SECONDS of nothing.
+
+        A worker counts as idle (a token of ``_idle``, which ``submit`` takes instead of asking
+        for a new worker) only once it has finished some work: a new one is started for work
+        already queued, so counting it idle from the start would send later work to it too.
+        """
+        counted = False  # whether a token of _idle stands for this worker
         try:
             while True:
-                self._idle.release()
-                while True:
-                    try:
-                        item = self._queue.get(timeout=IDLE_SECONDS)
-                        break
-                    except queue.Empty:
-                        if self._idle.acquire(blocking=False):
-                            return  # idle, and nobody counted on it: it may end
-                if item is _STOP:
-                    self._idle.acquire(blocking=False)
-                    return
-                function, args = cast(Work, item)
+                try:
+                    function, args = self._queue.get(timeout=IDLE_SECONDS)
+                except queue.Empty:
+                    if not counted:
+                        return  # nobody counts on it: it may end
+                    if self._idle.acquire(blocking=False):
+                        return  # its token taken back: nobody counts on it now
+                    continue  # a submit counted on it: its work is on the way
+                counted = False
                 try:
                     function(*args)
                 except BaseException:  # the work reports its own outcome; never lose a worker
                     logger.exception("a worker of %s failed", self.name)
+                self._idle.release()
+                counted = True
         finally:
             with self._lock:
                 self._count -= 1
