@@ -4,6 +4,7 @@ The public surface is re-exported here; the modules behind it are private.
 """
 
 from assistants_client import _exceptions, models
+from assistants_client._citations import Citation, CitationFormat, CitedText
 from assistants_client._client import (
     AssistantsClient,
     AssistantsClientWithRawResponse,
@@ -22,17 +23,23 @@ from assistants_client._runs import ToolCallError, ToolErrorPolicy
 from assistants_client._streaming import AssistantEventHandler, AssistantStream, StreamSnapshot
 from assistants_client._structured import json_schema_for, response_format_for
 from assistants_client._transport import RequestOptions
+from assistants_client._uploads import FileInput, FileUpload
 from assistants_client._version import __version__
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_RETRY_POLICY",
     "DEFAULT_TIMEOUT",
+    "FileInput",
+    "FileUpload",
     "OMIT",
     "AssistantEventHandler",
     "AssistantStream",
     "AssistantsClient",
     "AssistantsClientWithRawResponse",
+    "Citation",
+    "CitationFormat",
+    "CitedText",
     "CreateRunParams",
     "CreateThreadAndRunParams",
     "RawResponse",

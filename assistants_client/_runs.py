@@ -12,19 +12,19 @@ import inspect
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeVar, Union
 
 import attrs
 
-from assistants_client._config import Timeout
+from assistants_client import _polling as polling
 from assistants_client._converter import unstructure
 from assistants_client._exceptions import (
     APIResponseValidationError,
-    APITimeoutError,
     AssistantsError,
     InvalidArgumentError,
 )
 from assistants_client._model_base import Model, dumps_compact
+from assistants_client._polling import Polled
 from assistants_client._response import parse_model
 from assistants_client._streaming import AssistantStream
 from assistants_client._transport import CallOptions, Transport
@@ -37,6 +37,8 @@ __all__ = [
     "check_max_rounds",
     "check_tool_error_policy",
     "check_wait",
+    "fetcher",
+    "poll",
     "run_tool_calls",
     "run_tool_loop",
     "serialize_tool_output",
@@ -45,6 +47,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("assistants_client")
+
+M = TypeVar("M", bound=Model)
 
 # What happens when a tool call fails: "report" sends the error to the model as the call's
 # output (and logs it at WARNING); "raise" cancels the run and raises ToolCallError; a callable
@@ -93,51 +97,67 @@ def _is_done(run: RunResponse) -> bool:
 
 def check_wait(transport: Transport, timeout: float, poll_interval: float) -> float:
     """The polling deadline (on the policy's clock); InvalidArgumentError for bad values."""
-    for name, value in (("timeout", timeout), ("poll_interval", poll_interval)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise InvalidArgumentError(f"{name} must be a number >= 0", param=name)
-    return transport.policy.clock() + float(timeout)
+    return polling.check_wait(transport.policy, timeout, poll_interval)
+
+
+def fetcher(transport: Transport, path: str, cls: type[M]) -> Callable[[CallOptions], Polled[M]]:
+    """A poll's fetch: ``GET path`` read as ``cls``, with what the answer said."""
+
+    def fetch(options: CallOptions) -> Polled[M]:
+        response = transport.request("GET", path, options=options)
+        strict = transport.config.strict_responses
+        return polling.polled(parse_model(response, cls, transport.redact, strict=strict), response)
+
+    return fetch
+
+
+def poll(
+    transport: Transport,
+    first: Polled[M] | None,
+    path: str,
+    cls: type[M],
+    *,
+    done: Callable[[M], bool],
+    describe: Callable[[M | None], str],
+    deadline: float,
+    poll_interval: float,
+) -> M:
+    """Poll ``GET path`` (read as ``cls``) from ``first`` until ``done``: a poll plan, driven by
+    the client's blocking calls and its policy's sleep."""
+    plan = polling.poll_plan(
+        first,
+        done=done,
+        describe=describe,
+        deadline=deadline,
+        poll_interval=poll_interval,
+        policy=transport.policy,
+    )
+    return polling.drive(plan, fetcher(transport, path, cls), transport.policy.sleep)
 
 
 def wait_for_run(
     transport: Transport, path: str, run_id: str, *, timeout: float, poll_interval: float
 ) -> RunResponse:
-    """Poll ``GET path`` until the run is terminal or ``requires_action``, within ``timeout``."""
+    """Poll ``GET path`` until the run is terminal or ``requires_action``, within ``timeout``.
+
+    At the deadline, PollTimeoutError (an APITimeoutError) carries the run as last seen.
+    """
     deadline = check_wait(transport, timeout, poll_interval)
-    policy = transport.policy
-    status = "unknown"
-    while True:
-        remaining = deadline - policy.clock()
-        per_call = Timeout(connect=min(5.0, max(remaining, 0.001)), read=max(remaining, 0.001))
-        options = CallOptions(timeout=per_call, max_retries=policy.poll_retries(remaining))
-        try:
-            response = transport.request("GET", path, options=options)
-        except APITimeoutError as exc:
-            if policy.clock() < deadline:
-                raise
-            # The poll itself ran into the overall deadline.
-            raise APITimeoutError(
-                f"run {run_id} is still {status} after {timeout:g}s",
-                method="GET",
-                url=exc.url,
-                request_id=exc.request_id,
-            ) from exc
-        strict = transport.config.strict_responses
-        run = parse_model(response, RunResponse, transport.redact, strict=strict)
-        status = run.status
-        if _is_done(run):
-            return run
-        wait = policy.poll_wait(response.headers.get("openai-poll-after-ms"), poll_interval)
-        remaining = deadline - policy.clock()
-        if remaining <= 0 or wait >= remaining:
-            raise APITimeoutError(
-                f"run {run_id} is still {run.status} after {timeout:g}s",
-                method="GET",
-                url=response.url,
-                status_code=response.status_code,
-                request_id=response.request_id,
-            )
-        policy.sleep(wait)
+
+    def describe(run: RunResponse | None) -> str:
+        status = run.status if run is not None else "unknown"
+        return f"run {run_id} is still {status} after {timeout:g}s"
+
+    return poll(
+        transport,
+        None,
+        path,
+        RunResponse,
+        done=_is_done,
+        describe=describe,
+        deadline=deadline,
+        poll_interval=poll_interval,
+    )
 
 
 # -- streaming -------------------------------------------------------------------------------

@@ -25,6 +25,12 @@ Deadlines and limits
     trickles its headers cannot hold a call. A body is read at most ``max_response_bytes``
     (decoded) before the response is closed and ResponseTooLargeError raised.
 
+Uploads
+    ``Transport.request(..., form=MultipartForm)`` sends a multipart/form-data body read from
+    its files while it is sent (``_uploads``). Each attempt, and each redirect that keeps the
+    body, opens the form afresh; a form that cannot be read twice (a file object that cannot
+    seek) gets one attempt only.
+
 Streaming hook
     ``Transport.request(..., stream=True)`` applies the same retries and error mapping, then
     returns a :class:`TransportResponse` whose ``http_response`` is still open (its body not yet
@@ -85,11 +91,13 @@ from assistants_client._exceptions import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    AssistantsError,
     InvalidArgumentError,
     ResponseTooLargeError,
     status_error_class,
 )
 from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from assistants_client._uploads import MultipartForm, form_fields
 
 __all__ = [
     "IDEMPOTENCY_KEY_PREFIX",
@@ -122,6 +130,8 @@ ERROR_BODY_BYTES = 1 << 20
 
 QueryValue = str | int | Sequence[str]
 QueryParams = Mapping[str, QueryValue]
+Body = bytes | MultipartForm  # a JSON document, or a form sent streamed
+JSON = "application/json"
 
 
 class _NoCookies(http.cookiejar.CookiePolicy):
@@ -419,12 +429,17 @@ class Transport:
         return value
 
     def _headers(
-        self, *, has_body: bool, idempotency_key: str | None, options: CallOptions
+        self,
+        *,
+        content_type: str | None,
+        idempotency_key: str | None,
+        options: CallOptions,
+        accept: str = JSON,
     ) -> dict[str, str]:
         # OpenAI-Beta, where the server wants it, comes with the config's default headers.
-        headers: dict[str, str] = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        if has_body:
-            headers["Content-Type"] = "application/json"
+        headers: dict[str, str] = {"Accept": accept, "User-Agent": USER_AGENT}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         headers.update(self.config.default_headers)
         headers.update(self.config.auth.headers())
         if idempotency_key is not None:
@@ -452,7 +467,14 @@ class Transport:
                 params.append((key, str(value)))
         return params
 
-    def _encode_body(self, body: Mapping[str, Any] | None, options: CallOptions) -> bytes | None:
+    def _encode_body(
+        self, body: Mapping[str, Any] | None, options: CallOptions, form: MultipartForm | None
+    ) -> Body | None:
+        if form is not None:
+            if not options.extra_body:
+                return form
+            extra = to_jsonable(dict(options.extra_body), "extra_body")
+            return form.with_fields(form_fields(extra))
         if body is None and not options.extra_body:
             return None
         merged: dict[str, Any] = dict(body or {})
@@ -537,11 +559,15 @@ class Transport:
         url: str,
         *,
         params: list[tuple[str, str]],
-        data: bytes | None,
+        data: Body | None,
         headers: dict[str, str],
         timeout: tuple[float, float],
     ) -> tuple[requests.Response, str, str]:
-        """Send once, following redirects by hand; credentials never leave the origin."""
+        """Send once, following redirects by hand; credentials never leave the origin.
+
+        A form is opened for each send (a redirect that keeps the body sends it again) and
+        closed once it is sent.
+        """
         origin = url
         current_method, current_url = method, url
         current_params: list[tuple[str, str]] | None = params
@@ -555,12 +581,13 @@ class Transport:
 
         for _ in range(MAX_REDIRECTS + 1):
             answered.clear()
+            payload = data.open() if isinstance(data, MultipartForm) else data
             try:
                 response = self.session.request(
                     current_method,
                     current_url,
                     params=current_params,
-                    data=data,
+                    data=payload,
                     headers=headers,
                     timeout=timeout,
                     allow_redirects=False,
@@ -569,7 +596,7 @@ class Transport:
                     hooks=hooks,
                 )
             except ValueError as exc:
-                if isinstance(exc, requests.RequestException):
+                if isinstance(exc, (requests.RequestException, AssistantsError)):
                     raise
                 # requests reads the Location of a redirect it does not follow, and raises a
                 # bare ValueError on one it cannot parse (a port out of range, a broken IPv6).
@@ -583,6 +610,9 @@ class Transport:
                     status_code=answered[-1].status_code if answered else None,
                     request_id=answered[-1].headers.get("x-request-id") if answered else None,
                 ) from None
+            finally:
+                if payload is not None and not isinstance(payload, bytes):
+                    payload.close()
             location = response.headers.get("location")
             if response.status_code not in REDIRECT_STATUSES or not location:
                 return response, current_method, response.url or current_url
@@ -626,7 +656,7 @@ class Transport:
         url: str,
         *,
         params: list[tuple[str, str]],
-        data: bytes | None,
+        data: Body | None,
         idempotency_key: str | None,
         options: CallOptions,
         timeout: Timeout,
@@ -634,6 +664,7 @@ class Transport:
         limit: int,
         call_deadline: float | None,
         attempt: int = 1,
+        accept: str = JSON,
     ) -> tuple[requests.Response, bytes | None, Deadline]:
         """One attempt (the ``attempt``-th); raises _RetryableFailure or a final APIError.
 
@@ -641,8 +672,16 @@ class Transport:
         Deadline shuts its connection down when the first of them passes. For a stream, the
         Deadline returned is still armed and bound to the open connection.
         """
+        content_type = None
+        if isinstance(data, MultipartForm):
+            content_type = data.content_type
+        elif data is not None:
+            content_type = JSON
         headers = self._headers(
-            has_body=data is not None, idempotency_key=idempotency_key, options=options
+            content_type=content_type,
+            idempotency_key=idempotency_key,
+            options=options,
+            accept=accept,
         )
         path = urlsplit(url).path
         if logger.isEnabledFor(logging.DEBUG):
@@ -789,20 +828,26 @@ class Transport:
         body: Mapping[str, Any] | None = None,
         options: CallOptions = DEFAULT_OPTIONS,
         stream: bool = False,
+        form: MultipartForm | None = None,
+        accept: str = JSON,
     ) -> TransportResponse:
         """Send ``method path`` with retries; return the final 2xx answer or raise APIError.
 
         ``path`` must already be safe (built from validated ids). With ``stream=True`` the
         returned response is open and unread; the caller must close it and disarm its
-        ``deadline``.
+        ``deadline``. ``form`` is a multipart body, sent instead of a JSON ``body``; one that
+        cannot be read twice is not retried. ``accept`` is what the answer may be (JSON, or
+        anything for a file's content).
         """
         url = self.config.base_url + path
         params = self._params(query, options)
-        data = self._encode_body(body, options)
+        data = self._encode_body(body, options, form)
         timeout = options.timeout or self.config.timeout
         max_retries = (
             options.max_retries if options.max_retries is not None else self.config.max_retries
         )
+        if isinstance(data, MultipartForm) and not data.replayable:
+            max_retries = 0
         limit = options.max_response_bytes or self.config.max_response_bytes
         idempotency_key = f"{IDEMPOTENCY_KEY_PREFIX}{uuid.uuid4()}" if method == "POST" else None
         started = time.monotonic()
@@ -823,6 +868,7 @@ class Transport:
                     limit=limit,
                     call_deadline=call_deadline,
                     attempt=retries_taken + 1,
+                    accept=accept,
                 )
             except _RetryableFailure as failure:
                 wait = self._retry_wait(

@@ -139,8 +139,7 @@ class FileUpload:
         if isinstance(file, FileUpload):
             if filename is not None or content_type is not None:
                 raise InvalidArgumentError(
-                    f"{param} is a FileUpload: give its filename and content_type to "
-                    "FileUpload.of",
+                    f"{param} is a FileUpload: give its filename and content_type to FileUpload.of",
                     param="filename" if filename is not None else "content_type",
                 )
             return file
