@@ -8,6 +8,7 @@ from assistants_client._async_base import AsyncAssistantsClientWithRawResponse
 from assistants_client._async_client import AsyncAssistantsClient
 from assistants_client._async_sse_relay import AsyncSSERelay
 from assistants_client._async_streaming import AsyncAssistantStream
+from assistants_client._citations import Citation, CitationFormat, CitedText
 from assistants_client._client import (
     AssistantsClient,
     AssistantsClientWithRawResponse,
@@ -26,12 +27,15 @@ from assistants_client._runs import ToolCallError, ToolErrorPolicy
 from assistants_client._streaming import AssistantEventHandler, AssistantStream, StreamSnapshot
 from assistants_client._structured import json_schema_for, response_format_for
 from assistants_client._transport import RequestOptions
+from assistants_client._uploads import FileInput, FileUpload
 from assistants_client._version import __version__
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_RETRY_POLICY",
     "DEFAULT_TIMEOUT",
+    "FileInput",
+    "FileUpload",
     "OMIT",
     "AssistantEventHandler",
     "AssistantStream",
@@ -42,6 +46,9 @@ __all__ = [
     "AsyncAssistantsClientWithRawResponse",
     "AsyncPage",
     "AsyncSSERelay",
+    "Citation",
+    "CitationFormat",
+    "CitedText",
     "CreateRunParams",
     "CreateThreadAndRunParams",
     "RawResponse",

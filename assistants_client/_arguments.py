@@ -25,6 +25,7 @@ __all__ = [
     "METADATA_KEY_MAX_CHARS",
     "METADATA_MAX_KEYS",
     "METADATA_VALUE_MAX_CHARS",
+    "MAX_ID_CHARS",
     "build_body",
     "request_body",
     "to_jsonable",
@@ -37,6 +38,8 @@ __all__ = [
     "validate_order",
 ]
 
+MAX_ID_CHARS = 256
+"""Ids are short (``vs_`` and 32 hex digits); a longer one is a mistake, not an id."""
 METADATA_MAX_KEYS = 16
 METADATA_KEY_MAX_CHARS = 64
 METADATA_VALUE_MAX_CHARS = 512
@@ -62,6 +65,10 @@ def validate_id(value: object, param: str) -> str:
         raise InvalidArgumentError(f"{param} must not be empty or blank", param=param)
     if value in (".", ".."):
         raise InvalidArgumentError(f"{param} must not be {value!r}", param=param)
+    if len(value) > MAX_ID_CHARS:
+        raise InvalidArgumentError(
+            f"{param} has {len(value)} characters; an id has at most {MAX_ID_CHARS}", param=param
+        )
     match = _FORBIDDEN_IN_ID.search(value)
     if match is not None:
         raise InvalidArgumentError(
@@ -84,12 +91,13 @@ def validate_cursor(value: str | Omit, param: str) -> str | Omit:
     return validate_id(value, param)
 
 
-def validate_limit(value: int | Omit) -> int | Omit:
+def validate_limit(value: int | Omit, most: int = 100) -> int | Omit:
+    """A page size from 1 to ``most`` (100 for most lists; files are listed 10,000 at a time)."""
     if isinstance(value, Omit):
         return value
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
         raise InvalidArgumentError(
-            f"limit must be an int from 1 to 100, got {_describe(value)}", param="limit"
+            f"limit must be an int from 1 to {most:,}, got {_describe(value)}", param="limit"
         )
     return value
 

@@ -17,9 +17,12 @@ import requests
 from assistants_client._async_base import AsyncClientBase, AsyncCore
 from assistants_client._async_streaming import AsyncAssistantStream
 from assistants_client._client import (
+    DEFAULT_INGEST_TIMEOUT,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_RUN_WAIT_TIMEOUT,
+    DEFAULT_UPLOAD_CONCURRENCY,
     MAX_TOOL_ROUNDS,
+    Attributes,
     CreateRunParams,
     CreateThreadAndRunParams,
     JSONObject,
@@ -41,15 +44,25 @@ from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from assistants_client._runs import ToolErrorPolicy
 from assistants_client._streaming import AssistantEventHandler, EventCallback
 from assistants_client._transport import POOL_MAXSIZE, RequestOptions
+from assistants_client._uploads import FileInput, FileUpload
 from assistants_client.models import (
     Assistant,
     AssistantDeleted,
+    FileDeleted,
+    FileObject,
     MessageDeleted,
     RunResponse,
     RunStep,
     Thread,
     ThreadDeleted,
     ThreadMessage,
+    VectorStore,
+    VectorStoreDeleted,
+    VectorStoreFile,
+    VectorStoreFileBatch,
+    VectorStoreFileContent,
+    VectorStoreFileDeleted,
+    VectorStoreSearchResults,
 )
 
 if TYPE_CHECKING:
@@ -185,8 +198,8 @@ class AsyncAssistantsClient(AsyncClientBase):
 
         ``endpoint`` is the project endpoint,
         ``https://<resource>.services.ai.azure.com/api/projects/<project>``; requests go to
-        ``{endpoint}/assistants...`` and ``{endpoint}/threads...`` with
-        ``?api-version=<api_version>`` (default ``v1``). The credential is a Microsoft Entra ID
+        ``{endpoint}/assistants...``, ``{endpoint}/threads...``, ``{endpoint}/files...`` and
+        ``{endpoint}/vector_stores...`` with ``?api-version=<api_version>`` (default ``v1``). The credential is a Microsoft Entra ID
         bearer token for the scope ``https://ai.azure.com/.default``: a ``token_provider``
         called before every attempt (tokens expire), usually
         ``azure.identity.get_bearer_token_provider(DefaultAzureCredential(),
@@ -848,4 +861,504 @@ class AsyncAssistantsClient(AsyncClientBase):
         """Get a run step (``GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}``)."""
         return await self._result(
             self._core.get_run_step(thread_id, run_id, step_id, include=include, **options)
+        )
+
+    async def upload_file(
+        self,
+        file: FileInput | FileUpload,
+        purpose: str,
+        *,
+        expires_after: JSONObject | Omit = OMIT,
+        filename: str | None = None,
+        content_type: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> FileObject:
+        """Upload a file (``POST /files``, multipart/form-data); returns the file object.
+
+        ``file`` is a path (str or ``os.PathLike``), bytes, or a file object open in binary
+        mode. It is streamed: a path or a file object is read a piece at a time while it is
+        sent, never held whole in memory. ``filename`` (required for bytes) defaults to the
+        path's or the file object's name, ``content_type`` to the one its extension suggests.
+        ``purpose`` is ``"assistants"`` for files that vector stores and runs use (also
+        ``"batch"``, ``"fine-tune"``, ``"vision"``, ``"user_data"``, ``"evals"``);
+        ``expires_after`` is ``{"anchor": "created_at", "seconds": 3600..2592000}``.
+
+        A failed attempt is retried with the whole file sent again (a path is reopened, a file
+        object rewound to where it was); a file object that cannot seek is sent once, without
+        retries. A file that changes size while it is sent raises UploadSourceError. The read
+        timeout bounds each attempt as a whole, sending included: give a large file on a slow
+        link a ``timeout=`` to match.
+        """
+        return await self._result(
+            self._core.upload_file(
+                file,
+                purpose,
+                expires_after=expires_after,
+                filename=filename,
+                content_type=content_type,
+                **options,
+            )
+        )
+
+    async def list_files(
+        self,
+        *,
+        purpose: str | Omit = OMIT,
+        limit: int | Omit = OMIT,
+        order: str | Omit = OMIT,
+        after: str | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncPage[FileObject]:
+        """List uploaded files (``GET /files``), optionally of one ``purpose``.
+
+        ``limit`` is 1 to 10,000 per page (the API's default: 10,000).
+
+        In the async client: awaited, it gives the first page (an :class:`AsyncPage`); ``async for``
+        on it walks every page.
+        """
+        return await self._page(
+            self._core.list_files(purpose=purpose, limit=limit, order=order, after=after, **options)
+        )
+
+    async def get_file(self, file_id: str, **options: Unpack[RequestOptions]) -> FileObject:
+        """Get a file object (``GET /files/{file_id}``); NotFoundError if missing."""
+        return await self._result(self._core.get_file(file_id, **options))
+
+    async def delete_file(self, file_id: str, **options: Unpack[RequestOptions]) -> FileDeleted:
+        """Delete a file (``DELETE /files/{file_id}``); it leaves every vector store too."""
+        return await self._result(self._core.delete_file(file_id, **options))
+
+    async def get_file_content(self, file_id: str, **options: Unpack[RequestOptions]) -> bytes:
+        """The exact bytes of a file (``GET /files/{file_id}/content``).
+
+        The whole content is read into memory, at most ``max_response_bytes`` (64 MiB by
+        default; pass ``max_response_bytes=`` for a larger file) before ResponseTooLargeError.
+        """
+        return await self._result(self._core.get_file_content(file_id, **options))
+
+    async def create_vector_store(
+        self,
+        *,
+        name: str | Omit = OMIT,
+        description: str | Omit = OMIT,
+        file_ids: Sequence[str] | Omit = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        expires_after: JSONObject | Omit = OMIT,
+        metadata: Metadata | Omit | None = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStore:
+        """Create a vector store (``POST /vector_stores``), optionally with files (at most 500).
+
+        ``chunking_strategy`` is ``{"type": "auto"}`` (800-token chunks, 400 overlapping) or
+        ``{"type": "static", "static": {"max_chunk_size_tokens": 100..4096,
+        "chunk_overlap_tokens": at most half of it}}``; ``expires_after`` is
+        ``{"anchor": "last_active_at", "days": 1..365}``. Files are processed in the
+        background: see :meth:`create_file_batch_and_poll` to wait for them.
+        """
+        return await self._result(
+            self._core.create_vector_store(
+                name=name,
+                description=description,
+                file_ids=file_ids,
+                chunking_strategy=chunking_strategy,
+                expires_after=expires_after,
+                metadata=metadata,
+                **options,
+            )
+        )
+
+    async def list_vector_stores(
+        self,
+        *,
+        limit: int | Omit = OMIT,
+        order: str | Omit = OMIT,
+        after: str | Omit = OMIT,
+        before: str | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncPage[VectorStore]:
+        """List vector stores (``GET /vector_stores``); iterate the page for every one.
+
+        In the async client: awaited, it gives the first page (an :class:`AsyncPage`); ``async for``
+        on it walks every page.
+        """
+        return await self._page(
+            self._core.list_vector_stores(
+                limit=limit, order=order, after=after, before=before, **options
+            )
+        )
+
+    async def get_vector_store(
+        self, vector_store_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStore:
+        """Get a vector store (``GET /vector_stores/{vector_store_id}``)."""
+        return await self._result(self._core.get_vector_store(vector_store_id, **options))
+
+    async def update_vector_store(
+        self,
+        vector_store_id: str,
+        *,
+        name: str | Omit | None = OMIT,
+        expires_after: JSONObject | Omit | None = OMIT,
+        metadata: Metadata | Omit | None = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStore:
+        """Modify a vector store (``POST /vector_stores/{vector_store_id}``); None clears."""
+        return await self._result(
+            self._core.update_vector_store(
+                vector_store_id,
+                name=name,
+                expires_after=expires_after,
+                metadata=metadata,
+                **options,
+            )
+        )
+
+    async def delete_vector_store(
+        self, vector_store_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreDeleted:
+        """Delete a vector store (``DELETE /vector_stores/{vector_store_id}``); its files stay."""
+        return await self._result(self._core.delete_vector_store(vector_store_id, **options))
+
+    async def search_vector_store(
+        self,
+        vector_store_id: str,
+        query: str | Sequence[str],
+        *,
+        max_num_results: int | Omit = OMIT,
+        filters: JSONObject | Omit = OMIT,
+        ranking_options: JSONObject | Omit = OMIT,
+        rewrite_query: bool | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStoreSearchResults:
+        """Search a vector store (``POST /vector_stores/{vector_store_id}/search``).
+
+        ``query`` is a string or a list of them; ``max_num_results`` 1 to 50 (default 10);
+        ``filters`` compare the files' attributes: ``{"type": "eq", "key": "team", "value":
+        "ops"}`` (``eq ne gt gte lt lte``, and ``in``/``nin`` with a list), combined with
+        ``{"type": "and" | "or", "filters": [...]}``; ``ranking_options`` is
+        ``{"ranker": "none" | "auto" | "default-2024-11-15", "score_threshold": 0..1}``.
+        Returns the page of results (``data``), best first, each with its file, score and
+        matching chunks.
+        """
+        return await self._result(
+            self._core.search_vector_store(
+                vector_store_id,
+                query,
+                max_num_results=max_num_results,
+                filters=filters,
+                ranking_options=ranking_options,
+                rewrite_query=rewrite_query,
+                **options,
+            )
+        )
+
+    async def create_vector_store_file(
+        self,
+        vector_store_id: str,
+        file_id: str,
+        *,
+        attributes: Attributes | Omit | None = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStoreFile:
+        """Add an uploaded file to a vector store
+        (``POST /vector_stores/{vector_store_id}/files``).
+
+        It is processed in the background (``status`` is ``in_progress``); see
+        :meth:`create_vector_store_file_and_poll`. ``attributes`` (at most 16; str, number or
+        bool values) are what search ``filters`` compare.
+        """
+        return await self._result(
+            self._core.create_vector_store_file(
+                vector_store_id,
+                file_id,
+                attributes=attributes,
+                chunking_strategy=chunking_strategy,
+                **options,
+            )
+        )
+
+    async def list_vector_store_files(
+        self,
+        vector_store_id: str,
+        *,
+        filter: str | Omit = OMIT,
+        limit: int | Omit = OMIT,
+        order: str | Omit = OMIT,
+        after: str | Omit = OMIT,
+        before: str | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncPage[VectorStoreFile]:
+        """List a vector store's files (``GET /vector_stores/{vector_store_id}/files``).
+
+        ``filter`` keeps the files of one status: ``in_progress``, ``completed``, ``failed``
+        or ``cancelled``.
+
+        In the async client: awaited, it gives the first page (an :class:`AsyncPage`); ``async for``
+        on it walks every page.
+        """
+        return await self._page(
+            self._core.list_vector_store_files(
+                vector_store_id,
+                filter=filter,
+                limit=limit,
+                order=order,
+                after=after,
+                before=before,
+                **options,
+            )
+        )
+
+    async def get_vector_store_file(
+        self, vector_store_id: str, file_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreFile:
+        """Get a vector store file (``GET /vector_stores/{vector_store_id}/files/{file_id}``)."""
+        return await self._result(
+            self._core.get_vector_store_file(vector_store_id, file_id, **options)
+        )
+
+    async def update_vector_store_file(
+        self,
+        vector_store_id: str,
+        file_id: str,
+        *,
+        attributes: Attributes | None,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStoreFile:
+        """Replace a vector store file's attributes
+        (``POST /vector_stores/{vector_store_id}/files/{file_id}``); None clears them.
+        """
+        return await self._result(
+            self._core.update_vector_store_file(
+                vector_store_id, file_id, attributes=attributes, **options
+            )
+        )
+
+    async def delete_vector_store_file(
+        self, vector_store_id: str, file_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreFileDeleted:
+        """Remove a file from a vector store
+        (``DELETE /vector_stores/{vector_store_id}/files/{file_id}``); the file itself stays.
+        """
+        return await self._result(
+            self._core.delete_vector_store_file(vector_store_id, file_id, **options)
+        )
+
+    async def get_vector_store_file_content(
+        self, vector_store_id: str, file_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreFileContent:
+        """A vector store file's parsed text, as the store holds it
+        (``GET /vector_stores/{vector_store_id}/files/{file_id}/content``).
+        """
+        return await self._result(
+            self._core.get_vector_store_file_content(vector_store_id, file_id, **options)
+        )
+
+    async def create_vector_store_file_batch(
+        self,
+        vector_store_id: str,
+        *,
+        file_ids: Sequence[str] | Omit = OMIT,
+        files: Sequence[JSONObject] | Omit = OMIT,
+        attributes: Attributes | Omit | None = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStoreFileBatch:
+        """Add up to 2,000 files to a vector store at once
+        (``POST /vector_stores/{vector_store_id}/file_batches``).
+
+        Give ``file_ids`` (with ``attributes`` and ``chunking_strategy`` for all of them), or
+        ``files``: ``[{"file_id": ..., "attributes": ..., "chunking_strategy": ...}]``, each
+        with its own; not both. See :meth:`create_file_batch_and_poll` to wait for it.
+        """
+        return await self._result(
+            self._core.create_vector_store_file_batch(
+                vector_store_id,
+                file_ids=file_ids,
+                files=files,
+                attributes=attributes,
+                chunking_strategy=chunking_strategy,
+                **options,
+            )
+        )
+
+    async def get_vector_store_file_batch(
+        self, vector_store_id: str, batch_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreFileBatch:
+        """Get a file batch
+        (``GET /vector_stores/{vector_store_id}/file_batches/{batch_id}``).
+        """
+        return await self._result(
+            self._core.get_vector_store_file_batch(vector_store_id, batch_id, **options)
+        )
+
+    async def cancel_vector_store_file_batch(
+        self, vector_store_id: str, batch_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreFileBatch:
+        """Cancel the processing of a file batch's files
+        (``POST /vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel``).
+        """
+        return await self._result(
+            self._core.cancel_vector_store_file_batch(vector_store_id, batch_id, **options)
+        )
+
+    async def list_vector_store_file_batch_files(
+        self,
+        vector_store_id: str,
+        batch_id: str,
+        *,
+        filter: str | Omit = OMIT,
+        limit: int | Omit = OMIT,
+        order: str | Omit = OMIT,
+        after: str | Omit = OMIT,
+        before: str | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncPage[VectorStoreFile]:
+        """List a file batch's files
+        (``GET /vector_stores/{vector_store_id}/file_batches/{batch_id}/files``), optionally
+        of one status (``filter``), e.g. ``filter="failed"`` to see which files failed.
+
+        In the async client: awaited, it gives the first page (an :class:`AsyncPage`); ``async for``
+        on it walks every page.
+        """
+        return await self._page(
+            self._core.list_vector_store_file_batch_files(
+                vector_store_id,
+                batch_id,
+                filter=filter,
+                limit=limit,
+                order=order,
+                after=after,
+                before=before,
+                **options,
+            )
+        )
+
+    async def create_vector_store_file_and_poll(
+        self,
+        vector_store_id: str,
+        file_id: str,
+        *,
+        attributes: Attributes | Omit | None = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        timeout: float = DEFAULT_INGEST_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> VectorStoreFile:
+        """:meth:`create_vector_store_file`, then wait until the file is processed.
+
+        Returns the vector store file once its status is no longer ``in_progress``:
+        ``completed``, ``failed`` (see ``last_error``) or ``cancelled``. Polls every
+        ``poll_interval`` seconds, or as the server asks (``openai-poll-after-ms``). When
+        ``timeout`` seconds pass first (counted from the call), PollTimeoutError is raised
+        with the file as last seen in ``last``.
+        """
+        return await self._result(
+            self._core.create_vector_store_file_and_poll(
+                vector_store_id,
+                file_id,
+                attributes=attributes,
+                chunking_strategy=chunking_strategy,
+                timeout=timeout,
+                poll_interval=poll_interval,
+            )
+        )
+
+    async def wait_for_vector_store_file(
+        self,
+        vector_store_id: str,
+        file_id: str,
+        *,
+        timeout: float = DEFAULT_INGEST_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> VectorStoreFile:
+        """Poll a vector store file until it is processed; see
+        :meth:`create_vector_store_file_and_poll`.
+        """
+        return await self._result(
+            self._core.wait_for_vector_store_file(
+                vector_store_id, file_id, timeout=timeout, poll_interval=poll_interval
+            )
+        )
+
+    async def create_file_batch_and_poll(
+        self,
+        vector_store_id: str,
+        *,
+        file_ids: Sequence[str] | Omit = OMIT,
+        files: Sequence[JSONObject] | Omit = OMIT,
+        attributes: Attributes | Omit | None = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        timeout: float = DEFAULT_INGEST_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> VectorStoreFileBatch:
+        """:meth:`create_vector_store_file_batch`, then wait until its files are processed.
+
+        Returns the batch once its status is no longer ``in_progress`` (``completed``,
+        ``failed`` or ``cancelled``); its ``file_counts`` say how many files failed, and
+        ``list_vector_store_file_batch_files(..., filter="failed")`` which. Waits as
+        :meth:`create_vector_store_file_and_poll` does: PollTimeoutError after ``timeout``
+        seconds, with the batch as last seen.
+        """
+        return await self._result(
+            self._core.create_file_batch_and_poll(
+                vector_store_id,
+                file_ids=file_ids,
+                files=files,
+                attributes=attributes,
+                chunking_strategy=chunking_strategy,
+                timeout=timeout,
+                poll_interval=poll_interval,
+            )
+        )
+
+    async def wait_for_file_batch(
+        self,
+        vector_store_id: str,
+        batch_id: str,
+        *,
+        timeout: float = DEFAULT_INGEST_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> VectorStoreFileBatch:
+        """Poll a file batch until its files are processed; see
+        :meth:`create_file_batch_and_poll`.
+        """
+        return await self._result(
+            self._core.wait_for_file_batch(
+                vector_store_id, batch_id, timeout=timeout, poll_interval=poll_interval
+            )
+        )
+
+    async def upload_files_and_poll(
+        self,
+        vector_store_id: str,
+        files: Sequence[FileInput | FileUpload],
+        *,
+        attributes: Attributes | Omit | None = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        max_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY,
+        timeout: float = DEFAULT_INGEST_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> VectorStoreFileBatch:
+        """Upload files (purpose ``assistants``), add them to a vector store as one batch, and
+        wait until they are processed.
+
+        ``files`` are paths, bytes (as ``FileUpload.of(data, filename=...)``) or binary file
+        objects, at most 2,000; every one is checked before anything is sent. They are
+        uploaded ``max_concurrency`` at a time, each streamed (in the async client, as tasks
+        on the event loop). If one upload fails, none is started after it, and the files
+        already uploaded are deleted before the error is raised; so are they when the batch
+        cannot be created. ``timeout`` bounds the whole call, uploads included:
+        PollTimeoutError then carries the batch as last seen (None when the deadline came
+        during the uploads). Returns the batch, as :meth:`create_file_batch_and_poll` does.
+        """
+        return await self._result(
+            self._core.upload_files_and_poll(
+                vector_store_id,
+                files,
+                attributes=attributes,
+                chunking_strategy=chunking_strategy,
+                max_concurrency=max_concurrency,
+                timeout=timeout,
+                poll_interval=poll_interval,
+            )
         )

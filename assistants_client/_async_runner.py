@@ -16,6 +16,8 @@ The client's logic (arguments, retries, polling, tool loops) is written once, as
   awaited on the loop; a plain one runs on ``asyncio.to_thread``, so it may block.
 - :class:`~assistants_client._plan.ReadStream`: the stream is read by one reader thread and
   handed to the loop in batches (``_async_streaming``).
+- :class:`~assistants_client._plan.Gather`: each plan is a task of its own on the loop, at
+  most ``limit`` carried out at once; cancelling the task awaiting them cancels them all.
 
 Nothing here is bound to one event loop: a client made under one loop works under another,
 and under several at once (each in its thread).
@@ -34,7 +36,9 @@ from assistants_client._async_streaming import AsyncAssistantStream
 from assistants_client._handoff import Hand, handoff_for
 from assistants_client._plan import (
     Blocking,
+    Gather,
     Invoke,
+    Outcome,
     Plan,
     ReadStream,
     Sleep,
@@ -83,12 +87,45 @@ class AsyncRunner:
                         value = await invoke(step)
                     elif isinstance(step, ReadStream):
                         value = await self.read_stream(step)
+                    elif isinstance(step, Gather):
+                        value = await self.gather(step)
                     else:
                         raise TypeError(f"not a step of a plan: {step!r}")
                 except Exception as exc:  # not CancelledError: the plan is closed below
                     error = exc
         finally:
             plan.close()
+
+    async def gather(self, step: Gather) -> list[Outcome]:
+        """The plans of ``step`` as tasks, at most ``step.limit`` running at once."""
+        plans = list(step.plans)
+        outcomes: list[Outcome] = [Outcome(started=False)] * len(plans)
+        room = asyncio.Semaphore(max(1, step.limit))
+        failed = False
+
+        async def carry_out(index: int) -> None:
+            nonlocal failed
+            async with room:
+                if failed:
+                    plans[index].close()
+                    return
+                try:
+                    outcomes[index] = Outcome(await self.run(plans[index]))
+                except Exception as exc:
+                    outcomes[index] = Outcome(error=exc)
+                    failed = True
+
+        tasks = [asyncio.ensure_future(carry_out(index)) for index in range(len(plans))]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for plan in plans:
+                plan.close()
+            raise
+        return outcomes
 
     async def blocking(self, step: Blocking) -> Any:
         """``step.function()`` on a worker thread; see the module doc for cancellation."""

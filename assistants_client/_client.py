@@ -16,12 +16,14 @@ dicts or generated models. Every method also takes the per-call options of
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 import attrs
 import requests
 
+from assistants_client import _vector_stores as stores
 from assistants_client._arguments import (
     build_body,
     request_body,
@@ -45,23 +47,28 @@ from assistants_client._config import (
     foundry_config,
     openai_config,
 )
-from assistants_client._exceptions import InvalidArgumentError
+from assistants_client._exceptions import InvalidArgumentError, PollTimeoutError
 from assistants_client._model_base import Model
 from assistants_client._omit import OMIT, Omit
 from assistants_client._operation import ListOperation, Operation
 from assistants_client._pagination import SyncPage
-from assistants_client._plan import Plan, run_plan
+from assistants_client._plan import Gather, Outcome, Plan, run_plan
 from assistants_client._response import RawResponse, parse_model, raw_response_wrapper, respond
 from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from assistants_client._runs import (
     ToolErrorPolicy,
+    Waiting,
     check_functions,
     check_max_rounds,
     check_tool_error_policy,
     check_wait,
+    model_parser,
+    poll_plan,
     stream_to_end_plan,
     tool_loop_plan,
+    until_deadline,
     wait_for_run_plan,
+    within,
 )
 from assistants_client._streaming import (
     AssistantEventHandler,
@@ -78,16 +85,27 @@ from assistants_client._transport import (
     QueryValue,
     RequestOptions,
     Transport,
+    TransportResponse,
 )
+from assistants_client._uploads import FileInput, FileUpload, MultipartForm, form_fields
 from assistants_client.models import (
     Assistant,
     AssistantDeleted,
+    FileDeleted,
+    FileObject,
     MessageDeleted,
     RunResponse,
     RunStep,
     Thread,
     ThreadDeleted,
     ThreadMessage,
+    VectorStore,
+    VectorStoreDeleted,
+    VectorStoreFile,
+    VectorStoreFileBatch,
+    VectorStoreFileContent,
+    VectorStoreFileDeleted,
+    VectorStoreSearchResults,
 )
 from assistants_client.models import operations as ops
 
@@ -105,6 +123,8 @@ __all__ = [
 M = TypeVar("M", bound=Model)
 R = TypeVar("R")
 
+logger = logging.getLogger("assistants_client")
+
 JSONObject = Mapping[str, Any] | Model
 """A JSON object given as a plain dict or as a generated model."""
 Metadata = Mapping[str, str]
@@ -114,6 +134,15 @@ ResponseFormat = str | JSONObject | type[Any]
 DEFAULT_RUN_WAIT_TIMEOUT = 600.0
 DEFAULT_POLL_INTERVAL = 0.5
 MAX_TOOL_ROUNDS = 64
+DEFAULT_INGEST_TIMEOUT = 600.0
+DEFAULT_UPLOAD_CONCURRENCY = 5
+MAX_FILES_LIMIT = 10_000
+MAX_BATCH_FILES = 2000
+# While a failed upload's siblings are deleted, each deletion gets this long.
+CLEANUP_TIMEOUT = 10.0
+Attributes = Mapping[str, str | float | bool]
+"""A vector store file's attributes: at most 16 keys (of at most 64 characters), values a str
+(at most 512 characters), a number or a bool."""
 
 
 class _RunFields(RequestOptions, total=False):
@@ -188,6 +217,7 @@ class _Request(NamedTuple):
     body: dict[str, Any] | None
     query: dict[str, QueryValue]
     options: CallOptions
+    form: MultipartForm | None = None
 
 
 class AssistantsClient:
@@ -330,8 +360,8 @@ class AssistantsClient:
 
         ``endpoint`` is the project endpoint,
         ``https://<resource>.services.ai.azure.com/api/projects/<project>``; requests go to
-        ``{endpoint}/assistants...`` and ``{endpoint}/threads...`` with
-        ``?api-version=<api_version>`` (default ``v1``). The credential is a Microsoft Entra ID
+        ``{endpoint}/assistants...``, ``{endpoint}/threads...``, ``{endpoint}/files...`` and
+        ``{endpoint}/vector_stores...`` with ``?api-version=<api_version>`` (default ``v1``). The credential is a Microsoft Entra ID
         bearer token for the scope ``https://ai.azure.com/.default``: a ``token_provider``
         called before every attempt (tokens expire), usually
         ``azure.identity.get_bearer_token_provider(DefaultAzureCredential(),
@@ -417,12 +447,19 @@ class AssistantsClient:
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, QueryValue] | None = None,
     ) -> _Request:
-        """A checked call: the body through the operation's request model, the options."""
+        """A checked call: the body through the operation's request model, the options.
+
+        The body of a multipart operation (an upload) becomes a form, its file streamed.
+        """
         checked = None
         if body is not None:
             checked = request_body(operation.request, body) if operation.request else dict(body)
         call_options = CallOptions.of(options, operation.name)
-        return _Request(operation, path, checked, dict(query or {}), call_options)
+        form = None
+        if checked is not None and operation.request_media_type == "multipart/form-data":
+            form = MultipartForm(form_fields(checked))
+            checked = None
+        return _Request(operation, path, checked, dict(query or {}), call_options, form)
 
     def _run(self, plan: Plan[R]) -> R:
         """Carry out a plan (see ``_plan``), here blocking. Every method that does I/O checks
@@ -432,14 +469,21 @@ class AssistantsClient:
     def _send(self, request: _Request, cls: type[M]) -> M:
         return self._run(self._send_plan(request, cls))
 
-    def _send_plan(self, request: _Request, cls: type[M]) -> Plan[M]:
-        response = yield from self._transport.request_plan(
+    def _answer_plan(self, request: _Request) -> Plan[TransportResponse]:
+        """The request sent (a JSON body, or an upload's form), its answer read."""
+        json_answer = request.operation.response_media_type == "application/json"
+        return self._transport.request_plan(
             request.operation.method,
             request.path,
             query=request.query,
             body=request.body,
             options=request.options,
+            form=request.form,
+            accept="application/json" if json_answer else "*/*",
         )
+
+    def _send_plan(self, request: _Request, cls: type[M]) -> Plan[M]:
+        response = yield from self._answer_plan(request)
         redact = self._transport.redact
         strict = self._transport.config.strict_responses
         return respond(response, lambda: parse_model(response, cls, redact, strict=strict))
@@ -565,6 +609,7 @@ class AssistantsClient:
         if not isinstance(model, str) or not model.strip():
             raise InvalidArgumentError("model must be a non-empty str", param="model")
         validate_metadata(metadata)
+        stores.check_tool_resources(tool_resources)
         body = build_body(
             model=model,
             name=name,
@@ -652,6 +697,7 @@ class AssistantsClient:
     ) -> Thread:
         """Create a thread (``POST /threads``), optionally with its first messages."""
         validate_metadata(metadata)
+        stores.check_tool_resources(tool_resources)
         body = build_body(messages=messages, tool_resources=tool_resources, metadata=metadata)
         return self._call(ops.CREATE_THREAD, ops.CREATE_THREAD.path, options, body=body)
 
@@ -1184,6 +1230,10 @@ class AssistantsClient:
         validate_id(assistant_id, "assistant_id")
         options = {k: fields.pop(k) for k in list(fields) if k in _RUN_OPTION_NAMES}
         validate_metadata(fields.get("metadata", OMIT))
+        stores.check_tool_resources(fields.get("tool_resources"))
+        thread = fields.get("thread")
+        if isinstance(thread, Mapping):
+            stores.check_tool_resources(thread.get("tool_resources"), "thread")
         fields["response_format"] = _response_format(fields.get("response_format", OMIT))
         body = build_body(assistant_id=assistant_id, **fields)
         operation = ops.CREATE_THREAD_AND_RUN
@@ -1263,6 +1313,649 @@ class AssistantsClient:
         path = ops.GET_RUN_STEP.path_for(thread_id=thread_id, run_id=run_id, step_id=step_id)
         query = self._include_query(include)
         return self._call(ops.GET_RUN_STEP, path, options, query=query)
+
+    # -- files --------------------------------------------------------------------------------
+
+    def upload_file(
+        self,
+        file: FileInput | FileUpload,
+        purpose: str,
+        *,
+        expires_after: JSONObject | Omit = OMIT,
+        filename: str | None = None,
+        content_type: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> FileObject:
+        """Upload a file (``POST /files``, multipart/form-data); returns the file object.
+
+        ``file`` is a path (str or ``os.PathLike``), bytes, or a file object open in binary
+        mode. It is streamed: a path or a file object is read a piece at a time while it is
+        sent, never held whole in memory. ``filename`` (required for bytes) defaults to the
+        path's or the file object's name, ``content_type`` to the one its extension suggests.
+        ``purpose`` is ``"assistants"`` for files that vector stores and runs use (also
+        ``"batch"``, ``"fine-tune"``, ``"vision"``, ``"user_data"``, ``"evals"``);
+        ``expires_after`` is ``{"anchor": "created_at", "seconds": 3600..2592000}``.
+
+        A failed attempt is retried with the whole file sent again (a path is reopened, a file
+        object rewound to where it was); a file object that cannot seek is sent once, without
+        retries. A file that changes size while it is sent raises UploadSourceError. The read
+        timeout bounds each attempt as a whole, sending included: give a large file on a slow
+        link a ``timeout=`` to match.
+        """
+        upload = FileUpload.of(file, filename=filename, content_type=content_type)
+        body = build_body(purpose=purpose, expires_after=expires_after)
+        request = self._request(
+            ops.UPLOAD_FILE, ops.UPLOAD_FILE.path, options, body={**body, "file": upload}
+        )
+        return self._send(request, FileObject)
+
+    def list_files(
+        self,
+        *,
+        purpose: str | Omit = OMIT,
+        limit: int | Omit = OMIT,
+        order: str | Omit = OMIT,
+        after: str | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> SyncPage[FileObject]:
+        """List uploaded files (``GET /files``), optionally of one ``purpose``.
+
+        ``limit`` is 1 to 10,000 per page (the API's default: 10,000).
+        """
+        if not isinstance(purpose, Omit) and (not isinstance(purpose, str) or not purpose):
+            raise InvalidArgumentError("purpose must be a non-empty str", param="purpose")
+        query = self._list_query(limit=OMIT, order=order, after=after, before=OMIT, purpose=purpose)
+        checked = validate_limit(limit, MAX_FILES_LIMIT)
+        if not isinstance(checked, Omit):
+            query["limit"] = checked
+        return self._list(ops.LIST_FILES, ops.LIST_FILES.path, options, query)
+
+    def get_file(self, file_id: str, **options: Unpack[RequestOptions]) -> FileObject:
+        """Get a file object (``GET /files/{file_id}``); NotFoundError if missing."""
+        path = ops.GET_FILE.path_for(file_id=file_id)
+        return self._call(ops.GET_FILE, path, options)
+
+    def delete_file(self, file_id: str, **options: Unpack[RequestOptions]) -> FileDeleted:
+        """Delete a file (``DELETE /files/{file_id}``); it leaves every vector store too."""
+        path = ops.DELETE_FILE.path_for(file_id=file_id)
+        return self._call(ops.DELETE_FILE, path, options)
+
+    def get_file_content(self, file_id: str, **options: Unpack[RequestOptions]) -> bytes:
+        """The exact bytes of a file (``GET /files/{file_id}/content``).
+
+        The whole content is read into memory, at most ``max_response_bytes`` (64 MiB by
+        default; pass ``max_response_bytes=`` for a larger file) before ResponseTooLargeError.
+        """
+        path = ops.GET_FILE_CONTENT.path_for(file_id=file_id)
+        return self._run(self._content_plan(self._request(ops.GET_FILE_CONTENT, path, options)))
+
+    def _content_plan(self, request: _Request) -> Plan[bytes]:
+        response = yield from self._answer_plan(request)
+        return respond(response, lambda: response.content or b"")
+
+    # -- vector stores ------------------------------------------------------------------------
+
+    def create_vector_store(
+        self,
+        *,
+        name: str | Omit = OMIT,
+        description: str | Omit = OMIT,
+        file_ids: Sequence[str] | Omit = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        expires_after: JSONObject | Omit = OMIT,
+        metadata: Metadata | Omit | None = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStore:
+        """Create a vector store (``POST /vector_stores``), optionally with files (at most 500).
+
+        ``chunking_strategy`` is ``{"type": "auto"}`` (800-token chunks, 400 overlapping) or
+        ``{"type": "static", "static": {"max_chunk_size_tokens": 100..4096,
+        "chunk_overlap_tokens": at most half of it}}``; ``expires_after`` is
+        ``{"anchor": "last_active_at", "days": 1..365}``. Files are processed in the
+        background: see :meth:`create_file_batch_and_poll` to wait for them.
+        """
+        validate_metadata(metadata)
+        if not isinstance(chunking_strategy, Omit):
+            stores.check_chunking_strategy(chunking_strategy)
+        body = build_body(
+            name=name,
+            description=description,
+            file_ids=_ids(file_ids, "file_ids"),
+            chunking_strategy=chunking_strategy,
+            expires_after=expires_after,
+            metadata=metadata,
+        )
+        operation = ops.CREATE_VECTOR_STORE
+        return self._call(operation, operation.path, options, body=body)
+
+    def list_vector_stores(
+        self,
+        *,
+        limit: int | Omit = OMIT,
+        order: str | Omit = OMIT,
+        after: str | Omit = OMIT,
+        before: str | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> SyncPage[VectorStore]:
+        """List vector stores (``GET /vector_stores``); iterate the page for every one."""
+        query = self._list_query(limit=limit, order=order, after=after, before=before)
+        return self._list(ops.LIST_VECTOR_STORES, ops.LIST_VECTOR_STORES.path, options, query)
+
+    def get_vector_store(
+        self, vector_store_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStore:
+        """Get a vector store (``GET /vector_stores/{vector_store_id}``)."""
+        path = ops.GET_VECTOR_STORE.path_for(vector_store_id=vector_store_id)
+        return self._call(ops.GET_VECTOR_STORE, path, options)
+
+    def update_vector_store(
+        self,
+        vector_store_id: str,
+        *,
+        name: str | Omit | None = OMIT,
+        expires_after: JSONObject | Omit | None = OMIT,
+        metadata: Metadata | Omit | None = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStore:
+        """Modify a vector store (``POST /vector_stores/{vector_store_id}``); None clears."""
+        path = ops.UPDATE_VECTOR_STORE.path_for(vector_store_id=vector_store_id)
+        validate_metadata(metadata)
+        body = build_body(name=name, expires_after=expires_after, metadata=metadata)
+        return self._call(ops.UPDATE_VECTOR_STORE, path, options, body=body)
+
+    def delete_vector_store(
+        self, vector_store_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreDeleted:
+        """Delete a vector store (``DELETE /vector_stores/{vector_store_id}``); its files stay."""
+        path = ops.DELETE_VECTOR_STORE.path_for(vector_store_id=vector_store_id)
+        return self._call(ops.DELETE_VECTOR_STORE, path, options)
+
+    def search_vector_store(
+        self,
+        vector_store_id: str,
+        query: str | Sequence[str],
+        *,
+        max_num_results: int | Omit = OMIT,
+        filters: JSONObject | Omit = OMIT,
+        ranking_options: JSONObject | Omit = OMIT,
+        rewrite_query: bool | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStoreSearchResults:
+        """Search a vector store (``POST /vector_stores/{vector_store_id}/search``).
+
+        ``query`` is a string or a list of them; ``max_num_results`` 1 to 50 (default 10);
+        ``filters`` compare the files' attributes: ``{"type": "eq", "key": "team", "value":
+        "ops"}`` (``eq ne gt gte lt lte``, and ``in``/``nin`` with a list), combined with
+        ``{"type": "and" | "or", "filters": [...]}``; ``ranking_options`` is
+        ``{"ranker": "none" | "auto" | "default-2024-11-15", "score_threshold": 0..1}``.
+        Returns the page of results (``data``), best first, each with its file, score and
+        matching chunks.
+        """
+        path = ops.SEARCH_VECTOR_STORE.path_for(vector_store_id=vector_store_id)
+        stores.check_query(query)
+        if not isinstance(filters, Omit):
+            stores.check_filters(filters)
+        body = build_body(
+            query=list(query) if isinstance(query, (list, tuple)) else query,
+            max_num_results=max_num_results,
+            filters=filters,
+            ranking_options=ranking_options,
+            rewrite_query=rewrite_query,
+        )
+        return self._call(ops.SEARCH_VECTOR_STORE, path, options, body=body)
+
+    # -- vector store files -------------------------------------------------------------------
+
+    def create_vector_store_file(
+        self,
+        vector_store_id: str,
+        file_id: str,
+        *,
+        attributes: Attributes | Omit | None = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStoreFile:
+        """Add an uploaded file to a vector store
+        (``POST /vector_stores/{vector_store_id}/files``).
+
+        It is processed in the background (``status`` is ``in_progress``); see
+        :meth:`create_vector_store_file_and_poll`. ``attributes`` (at most 16; str, number or
+        bool values) are what search ``filters`` compare.
+        """
+        request = self._vector_store_file_request(
+            vector_store_id, file_id, attributes, chunking_strategy, options
+        )
+        return self._send(request, VectorStoreFile)
+
+    def list_vector_store_files(
+        self,
+        vector_store_id: str,
+        *,
+        filter: str | Omit = OMIT,
+        limit: int | Omit = OMIT,
+        order: str | Omit = OMIT,
+        after: str | Omit = OMIT,
+        before: str | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> SyncPage[VectorStoreFile]:
+        """List a vector store's files (``GET /vector_stores/{vector_store_id}/files``).
+
+        ``filter`` keeps the files of one status: ``in_progress``, ``completed``, ``failed``
+        or ``cancelled``.
+        """
+        path = ops.LIST_VECTOR_STORE_FILES.path_for(vector_store_id=vector_store_id)
+        query = self._list_query(
+            limit=limit,
+            order=order,
+            after=after,
+            before=before,
+            filter=stores.check_status_filter(filter),
+        )
+        return self._list(ops.LIST_VECTOR_STORE_FILES, path, options, query)
+
+    def get_vector_store_file(
+        self, vector_store_id: str, file_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreFile:
+        """Get a vector store file (``GET /vector_stores/{vector_store_id}/files/{file_id}``)."""
+        operation = ops.GET_VECTOR_STORE_FILE
+        path = operation.path_for(vector_store_id=vector_store_id, file_id=file_id)
+        return self._call(operation, path, options)
+
+    def update_vector_store_file(
+        self,
+        vector_store_id: str,
+        file_id: str,
+        *,
+        attributes: Attributes | None,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStoreFile:
+        """Replace a vector store file's attributes
+        (``POST /vector_stores/{vector_store_id}/files/{file_id}``); None clears them."""
+        operation = ops.UPDATE_VECTOR_STORE_FILE
+        path = operation.path_for(vector_store_id=vector_store_id, file_id=file_id)
+        return self._call(operation, path, options, body=build_body(attributes=attributes))
+
+    def delete_vector_store_file(
+        self, vector_store_id: str, file_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreFileDeleted:
+        """Remove a file from a vector store
+        (``DELETE /vector_stores/{vector_store_id}/files/{file_id}``); the file itself stays."""
+        operation = ops.DELETE_VECTOR_STORE_FILE
+        path = operation.path_for(vector_store_id=vector_store_id, file_id=file_id)
+        return self._call(operation, path, options)
+
+    def get_vector_store_file_content(
+        self, vector_store_id: str, file_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreFileContent:
+        """A vector store file's parsed text, as the store holds it
+        (``GET /vector_stores/{vector_store_id}/files/{file_id}/content``)."""
+        operation = ops.GET_VECTOR_STORE_FILE_CONTENT
+        path = operation.path_for(vector_store_id=vector_store_id, file_id=file_id)
+        return self._call(operation, path, options)
+
+    # -- file batches -------------------------------------------------------------------------
+
+    def create_vector_store_file_batch(
+        self,
+        vector_store_id: str,
+        *,
+        file_ids: Sequence[str] | Omit = OMIT,
+        files: Sequence[JSONObject] | Omit = OMIT,
+        attributes: Attributes | Omit | None = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> VectorStoreFileBatch:
+        """Add up to 2,000 files to a vector store at once
+        (``POST /vector_stores/{vector_store_id}/file_batches``).
+
+        Give ``file_ids`` (with ``attributes`` and ``chunking_strategy`` for all of them), or
+        ``files``: ``[{"file_id": ..., "attributes": ..., "chunking_strategy": ...}]``, each
+        with its own; not both. See :meth:`create_file_batch_and_poll` to wait for it.
+        """
+        request = self._file_batch_request(
+            vector_store_id, file_ids, files, attributes, chunking_strategy, options
+        )
+        return self._send(request, VectorStoreFileBatch)
+
+    def get_vector_store_file_batch(
+        self, vector_store_id: str, batch_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreFileBatch:
+        """Get a file batch
+        (``GET /vector_stores/{vector_store_id}/file_batches/{batch_id}``)."""
+        operation = ops.GET_VECTOR_STORE_FILE_BATCH
+        path = operation.path_for(vector_store_id=vector_store_id, batch_id=batch_id)
+        return self._call(operation, path, options)
+
+    def cancel_vector_store_file_batch(
+        self, vector_store_id: str, batch_id: str, **options: Unpack[RequestOptions]
+    ) -> VectorStoreFileBatch:
+        """Cancel the processing of a file batch's files
+        (``POST /vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel``)."""
+        operation = ops.CANCEL_VECTOR_STORE_FILE_BATCH
+        path = operation.path_for(vector_store_id=vector_store_id, batch_id=batch_id)
+        return self._call(operation, path, options)
+
+    def list_vector_store_file_batch_files(
+        self,
+        vector_store_id: str,
+        batch_id: str,
+        *,
+        filter: str | Omit = OMIT,
+        limit: int | Omit = OMIT,
+        order: str | Omit = OMIT,
+        after: str | Omit = OMIT,
+        before: str | Omit = OMIT,
+        **options: Unpack[RequestOptions],
+    ) -> SyncPage[VectorStoreFile]:
+        """List a file batch's files
+        (``GET /vector_stores/{vector_store_id}/file_batches/{batch_id}/files``), optionally
+        of one status (``filter``), e.g. ``filter="failed"`` to see which files failed."""
+        operation = ops.LIST_VECTOR_STORE_FILE_BATCH_FILES
+        path = operation.path_for(vector_store_id=vector_store_id, batch_id=batch_id)
+        query = self._list_query(
+            limit=limit,
+            order=order,
+            after=after,
+            before=before,
+            filter=stores.check_status_filter(filter),
+        )
+        return self._list(operation, path, options, query)
+
+    # -- ingestion, waited for ----------------------------------------------------------------
+
+    def create_vector_store_file_and_poll(
+        self,
+        vector_store_id: str,
+        file_id: str,
+        *,
+        attributes: Attributes | Omit | None = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        timeout: float = DEFAULT_INGEST_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> VectorStoreFile:
+        """:meth:`create_vector_store_file`, then wait until the file is processed.
+
+        Returns the vector store file once its status is no longer ``in_progress``:
+        ``completed``, ``failed`` (see ``last_error``) or ``cancelled``. Polls every
+        ``poll_interval`` seconds, or as the server asks (``openai-poll-after-ms``). When
+        ``timeout`` seconds pass first (counted from the call), PollTimeoutError is raised
+        with the file as last seen in ``last``.
+        """
+        request = self._vector_store_file_request(
+            vector_store_id, file_id, attributes, chunking_strategy, {}
+        )
+        waiting = self._waiting(f"vector store file {file_id}", timeout, poll_interval)
+        return self._run(
+            self._processed_plan(request, VectorStoreFile, waiting, poll_interval, vector_store_id)
+        )
+
+    def wait_for_vector_store_file(
+        self,
+        vector_store_id: str,
+        file_id: str,
+        *,
+        timeout: float = DEFAULT_INGEST_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> VectorStoreFile:
+        """Poll a vector store file until it is processed; see
+        :meth:`create_vector_store_file_and_poll`."""
+        operation = ops.GET_VECTOR_STORE_FILE
+        path = operation.path_for(vector_store_id=vector_store_id, file_id=file_id)
+        waiting = self._waiting(f"vector store file {file_id}", timeout, poll_interval)
+        return self._run(self._poll_plan(path, VectorStoreFile, waiting, poll_interval))
+
+    def create_file_batch_and_poll(
+        self,
+        vector_store_id: str,
+        *,
+        file_ids: Sequence[str] | Omit = OMIT,
+        files: Sequence[JSONObject] | Omit = OMIT,
+        attributes: Attributes | Omit | None = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        timeout: float = DEFAULT_INGEST_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> VectorStoreFileBatch:
+        """:meth:`create_vector_store_file_batch`, then wait until its files are processed.
+
+        Returns the batch once its status is no longer ``in_progress`` (``completed``,
+        ``failed`` or ``cancelled``); its ``file_counts`` say how many files failed, and
+        ``list_vector_store_file_batch_files(..., filter="failed")`` which. Waits as
+        :meth:`create_vector_store_file_and_poll` does: PollTimeoutError after ``timeout``
+        seconds, with the batch as last seen.
+        """
+        request = self._file_batch_request(
+            vector_store_id, file_ids, files, attributes, chunking_strategy, {}
+        )
+        waiting = self._waiting("file batch", timeout, poll_interval)
+        return self._run(
+            self._processed_plan(
+                request, VectorStoreFileBatch, waiting, poll_interval, vector_store_id
+            )
+        )
+
+    def wait_for_file_batch(
+        self,
+        vector_store_id: str,
+        batch_id: str,
+        *,
+        timeout: float = DEFAULT_INGEST_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> VectorStoreFileBatch:
+        """Poll a file batch until its files are processed; see
+        :meth:`create_file_batch_and_poll`."""
+        operation = ops.GET_VECTOR_STORE_FILE_BATCH
+        path = operation.path_for(vector_store_id=vector_store_id, batch_id=batch_id)
+        waiting = self._waiting(f"file batch {batch_id}", timeout, poll_interval)
+        return self._run(self._poll_plan(path, VectorStoreFileBatch, waiting, poll_interval))
+
+    def upload_files_and_poll(
+        self,
+        vector_store_id: str,
+        files: Sequence[FileInput | FileUpload],
+        *,
+        attributes: Attributes | Omit | None = OMIT,
+        chunking_strategy: JSONObject | Omit = OMIT,
+        max_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY,
+        timeout: float = DEFAULT_INGEST_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> VectorStoreFileBatch:
+        """Upload files (purpose ``assistants``), add them to a vector store as one batch, and
+        wait until they are processed.
+
+        ``files`` are paths, bytes (as ``FileUpload.of(data, filename=...)``) or binary file
+        objects, at most 2,000; every one is checked before anything is sent. They are
+        uploaded ``max_concurrency`` at a time, each streamed (in the async client, as tasks
+        on the event loop). If one upload fails, none is started after it, and the files
+        already uploaded are deleted before the error is raised; so are they when the batch
+        cannot be created. ``timeout`` bounds the whole call, uploads included:
+        PollTimeoutError then carries the batch as last seen (None when the deadline came
+        during the uploads). Returns the batch, as :meth:`create_file_batch_and_poll` does.
+        """
+        vector_store_id = validate_id(vector_store_id, "vector_store_id")
+        waiting = self._waiting("file batch", timeout, poll_interval)
+        concurrency = stores.check_concurrency(max_concurrency, self._transport.pool_maxsize)
+        if isinstance(files, (str, bytes)) or not isinstance(files, Sequence) or not files:
+            raise InvalidArgumentError("files must be a non-empty list of files", param="files")
+        if len(files) > MAX_BATCH_FILES:
+            raise InvalidArgumentError(
+                f"files: at most {MAX_BATCH_FILES} files make one batch, got {len(files)}",
+                param="files",
+            )
+        uploads = [FileUpload.of(f, param=f"files[{i}]") for i, f in enumerate(files)]
+        # Checked now with placeholder ids, so that a bad setting costs no upload.
+        self._file_batch_request(
+            vector_store_id,
+            ["file-unknown"] * len(uploads),
+            OMIT,
+            attributes,
+            chunking_strategy,
+            {},
+        )
+        return self._run(
+            self._upload_batch_plan(
+                vector_store_id,
+                uploads,
+                attributes,
+                chunking_strategy,
+                concurrency,
+                waiting,
+                poll_interval,
+            )
+        )
+
+    # -- waiting plumbing ---------------------------------------------------------------------
+
+    def _waiting(self, what: str, timeout: float, poll_interval: float) -> Waiting[Any]:
+        """A wait for a vector store file or a file batch (checked: before any I/O)."""
+        deadline = check_wait(self._transport, timeout, poll_interval)
+        return Waiting(what, stores.ingestion_status, timeout, deadline)
+
+    def _poll_plan(
+        self,
+        path: str,
+        cls: type[M],
+        waiting: Waiting[Any],
+        poll_interval: float,
+        first: tuple[M, TransportResponse] | None = None,
+    ) -> Plan[M]:
+        return poll_plan(
+            self._transport,
+            path,
+            parse=model_parser(self._transport, cls),
+            is_done=stores.ingested,
+            waiting=waiting,
+            poll_interval=poll_interval,
+            first=first,
+        )
+
+    def _within_plan(self, request: _Request, waiting: Waiting[Any]) -> Plan[TransportResponse]:
+        """``request`` sent within the wait's deadline (PollTimeoutError at it)."""
+        timed = request._replace(options=within(self._transport, waiting))
+        return until_deadline(self._transport, waiting, self._answer_plan(timed))
+
+    def _processed_plan(
+        self,
+        request: _Request,
+        cls: type[M],
+        waiting: Waiting[Any],
+        poll_interval: float,
+        vector_store_id: str,
+    ) -> Plan[M]:
+        """Create a vector store file or a file batch, then poll it until it is processed."""
+        response = yield from self._within_plan(request, waiting)
+        created = model_parser(self._transport, cls)(response)
+        if isinstance(created, VectorStoreFileBatch):
+            waiting = attrs.evolve(waiting, what=f"file batch {created.id}")
+            path = ops.GET_VECTOR_STORE_FILE_BATCH.path_for(
+                vector_store_id=vector_store_id, batch_id=created.id
+            )
+        else:
+            path = ops.GET_VECTOR_STORE_FILE.path_for(
+                vector_store_id=vector_store_id, file_id=getattr(created, "id", "")
+            )
+        return (yield from self._poll_plan(path, cls, waiting, poll_interval, (created, response)))
+
+    def _upload_batch_plan(
+        self,
+        vector_store_id: str,
+        uploads: list[FileUpload],
+        attributes: Any,
+        chunking_strategy: Any,
+        concurrency: int,
+        waiting: Waiting[Any],
+        poll_interval: float,
+    ) -> Plan[VectorStoreFileBatch]:
+        parse = model_parser(self._transport, FileObject)
+
+        def upload(item: FileUpload) -> Plan[FileObject]:
+            body = {"file": item, "purpose": "assistants"}
+            request = self._request(ops.UPLOAD_FILE, ops.UPLOAD_FILE.path, {}, body=body)
+            return parse((yield from self._within_plan(request, waiting)))
+
+        outcomes: list[Outcome] = yield Gather([upload(item) for item in uploads], concurrency)
+        uploaded: list[FileObject] = [outcome.value for outcome in outcomes if outcome.ok]
+        failure = next((outcome.error for outcome in outcomes if outcome.error), None)
+        if failure is not None:
+            yield from self._delete_quietly(uploaded)
+            raise failure
+        request = self._file_batch_request(
+            vector_store_id, [f.id for f in uploaded], OMIT, attributes, chunking_strategy, {}
+        )
+        try:
+            return (
+                yield from self._processed_plan(
+                    request, VectorStoreFileBatch, waiting, poll_interval, vector_store_id
+                )
+            )
+        except PollTimeoutError as timed_out:
+            if timed_out.last is None:  # the batch was not made: its files go
+                yield from self._delete_quietly(uploaded)
+            raise  # else its files are in the store, being processed: they stay
+        except Exception:
+            yield from self._delete_quietly(uploaded)
+            raise
+
+    def _delete_quietly(self, uploaded: Sequence[FileObject]) -> Plan[None]:
+        """Delete the files of a call that failed; a failure to delete is logged, not raised
+        over the call's own error."""
+        for item in uploaded:
+            path = ops.DELETE_FILE.path_for(file_id=item.id)
+            options = {"timeout": CLEANUP_TIMEOUT, "max_retries": 0}
+            try:
+                yield from self._send_plan(
+                    self._request(ops.DELETE_FILE, path, options), FileDeleted
+                )
+            except Exception as exc:
+                logger.warning("could not delete %s after a failed upload: %s", item.id, exc)
+
+    def _vector_store_file_request(
+        self,
+        vector_store_id: str,
+        file_id: str,
+        attributes: Any,
+        chunking_strategy: Any,
+        options: Mapping[str, Any],
+    ) -> _Request:
+        operation = ops.CREATE_VECTOR_STORE_FILE
+        path = operation.path_for(vector_store_id=vector_store_id)
+        validate_id(file_id, "file_id")
+        if not isinstance(chunking_strategy, Omit):
+            stores.check_chunking_strategy(chunking_strategy)
+        body = build_body(
+            file_id=file_id, attributes=attributes, chunking_strategy=chunking_strategy
+        )
+        return self._request(operation, path, options, body=body)
+
+    def _file_batch_request(
+        self,
+        vector_store_id: str,
+        file_ids: Any,
+        files: Any,
+        attributes: Any,
+        chunking_strategy: Any,
+        options: Mapping[str, Any],
+    ) -> _Request:
+        operation = ops.CREATE_VECTOR_STORE_FILE_BATCH
+        path = operation.path_for(vector_store_id=vector_store_id)
+        stores.check_batch(file_ids, files, attributes, chunking_strategy)
+        body = build_body(
+            file_ids=_ids(file_ids, "file_ids"),
+            files=files,
+            attributes=attributes,
+            chunking_strategy=chunking_strategy,
+        )
+        return self._request(operation, path, options, body=body)
+
+
+def _ids(value: Any, param: str) -> Any:
+    """A list of ids, each checked (an empty or path-altering id is a mistake)."""
+    if isinstance(value, Omit):
+        return value
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise InvalidArgumentError(f"{param} must be a list of ids", param=param)
+    for item in value:
+        validate_id(item, param)
+    return list(value)
 
 
 def _check_policy(policy: Any) -> RetryPolicy:

@@ -9,7 +9,7 @@ id, a sane ``limit``) live in ``_arguments``. Every failure raises ``ValueError`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence, Sized
+from collections.abc import Callable, Mapping, Sequence, Sized
 from typing import Any
 
 import attrs
@@ -19,13 +19,19 @@ from assistants_client._omit import OMIT
 __all__ = [
     "FieldConstraintError",
     "FieldKindError",
+    "at_least_one_of",
     "describe_choices",
     "exactly_one_of",
+    "for_keys",
     "for_lists",
+    "for_strings",
+    "for_values",
     "max_items",
+    "max_keys",
     "max_length",
     "maximum",
     "min_items",
+    "min_keys",
     "min_length",
     "minimum",
     "one_of",
@@ -164,6 +170,73 @@ def for_lists(validators: Validator | Sequence[Validator]) -> Validator:
                 validator(instance, attribute, value)
 
     return check
+
+
+def for_strings(validators: Validator | Sequence[Validator]) -> Validator:
+    """Run the validators only when the value is a string (the string kind of `str | float`)."""
+    chain = _as_list(validators)
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, str):
+            for validator in chain:
+                validator(instance, attribute, value)
+
+    return check
+
+
+@attrs.frozen
+class _Entry:
+    """Stands for the attribute when a validator checks one key or value of a map."""
+
+    name: str
+
+
+def _mapping(attribute: attrs.Attribute[Any], value: Any) -> Mapping[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise FieldKindError(attribute.name, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def max_keys(limit: int) -> Validator:
+    return _size(limit, at_most=True, noun="keys")
+
+
+def min_keys(limit: int) -> Validator:
+    return _size(limit, at_most=False, noun="keys")
+
+
+def for_keys(validators: Validator | Sequence[Validator]) -> Validator:
+    """Run the validators on each key of a map (a message names the key)."""
+    chain = _as_list(validators)
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        for key in _mapping(attribute, value):
+            if not isinstance(key, str):
+                raise FieldKindError(attribute.name, f"keys must be str, got {key!r}")
+            entry: Any = _Entry(f"{attribute.name}[key {key[:40]!r}]")
+            for validator in chain:
+                validator(instance, entry, key)
+
+    return check
+
+
+def for_values(validators: Validator | Sequence[Validator]) -> Validator:
+    """Run the validators on each value of a map (a message names its key)."""
+    chain = _as_list(validators)
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        for key, item in _mapping(attribute, value).items():
+            entry: Any = _Entry(f"{attribute.name}[{str(key)[:40]!r}]")
+            for validator in chain:
+                validator(instance, entry, item)
+
+    return check
+
+
+def at_least_one_of(instance: Any, names: Sequence[str]) -> None:
+    if all(getattr(instance, n) is OMIT for n in names):
+        listed = " or ".join(names)
+        raise ValueError(f"{type(instance).__name__}: {listed} must be given")
 
 
 def exactly_one_of(instance: Any, names: Sequence[str]) -> None:

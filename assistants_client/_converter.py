@@ -11,7 +11,9 @@ attributes described in ``_model_base``; this module imports no generated code):
   which keeps the whole object in ``raw``. A field typed with a response union (an alias over
   the variant classes, ``A | B | UnknownX``) is read through the base class the variants
   share, which carries the union's markers.
-- ``str | X`` unions ("auto" or an object, a string or a list) are told apart by JSON type.
+- ``str | X`` unions ("auto" or an object, a string or a list) are told apart by JSON type, and
+  so are unions of plain JSON kinds (``str | float | bool | list[str | float]``).
+- A file to upload (``FileUpload``, the field of a multipart request model) is kept as it is.
 - Fields whose default is ``OMIT`` are left out of ``to_dict`` when omitted; ``None`` is null.
 - Primitives are strict: a number is not accepted for a string, nor a string for a boolean.
 
@@ -35,6 +37,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from assistants_client._constraints import FieldConstraintError, describe_choices
 from assistants_client._exceptions import ModelValidationError
 from assistants_client._omit import OMIT, Omit
+from assistants_client._uploads import FileUpload
 
 __all__ = [
     "configure",
@@ -111,6 +114,29 @@ _PRIMITIVES: dict[Any, tuple[tuple[type[Any], ...], Hook]] = {
     float: ((float, int), _float),
     bool: ((bool,), _bool),
 }
+
+
+def _file_upload(value: Any, _: Any) -> FileUpload:
+    if isinstance(value, FileUpload):
+        return value
+    raise TypeError(f"expected a file to upload (FileUpload), got {_kind(value)}")
+
+
+# The Python classes of JSON scalars: a union of these (and of lists of them) is read by kind.
+_SCALARS = (str, int, float, bool)
+
+
+def _is_json_kind(t: Any) -> bool:
+    if t in _SCALARS:
+        return True
+    if _is_list(t):
+        args = typing.get_args(t)
+        return bool(args) and all(_is_json_kind(a) for a in _members(args[0]))
+    return False
+
+
+def _members(t: Any) -> tuple[Any, ...]:
+    return typing.get_args(t) if typing.get_origin(t) in (Union, types.UnionType) else (t,)
 
 
 def _is_literal(t: Any) -> bool:
@@ -191,6 +217,11 @@ def _renames(cls: type[Any]) -> dict[str, str]:
     return dict(getattr(cls, "_json_renames", None) or {})
 
 
+def _kind_name(t: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+    return names.get(t, "an array")
+
+
 class MissingFieldsError(Exception):
     """Strict reading: the spec requires these JSON keys, and the payload lacks them."""
 
@@ -231,6 +262,8 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
     converter.register_structure_hook(int, _int)
     converter.register_structure_hook(float, _float)
     converter.register_structure_hook(bool, _bool)
+    converter.register_structure_hook(FileUpload, _file_upload)
+    converter.register_unstructure_hook(FileUpload, lambda upload: upload)
     converter.register_structure_hook_factory(_is_literal, _literal_hook)
     converter.register_structure_hook_func(lambda t: t == dict[str, Any], _free_object)
     converter.register_structure_hook_func(lambda t: t == dict[str, str], _string_map)
@@ -268,6 +301,8 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
         rest = [a for a in args if a is not type(None)]
         strings = [a for a in rest if a is str or typing.get_origin(a) is Literal]
         others = [a for a in rest if a not in strings]
+        if len(others) > 1 and all(_is_json_kind(a) for a in rest):
+            return _by_kind(rest, nullable)
         if len(others) > 1:
             base = _union_base_of(others)
             if base is None:
@@ -300,6 +335,28 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
             return None if value is None else hook(value, inner)
 
         return structure_optional
+
+    def _by_kind(members: list[Any], nullable: bool) -> Hook:
+        """A value of one of several JSON kinds, read by its JSON type (an integer may stand
+        for a number)."""
+        by_class: dict[Any, tuple[Hook, Any]] = {}
+        for member in members:
+            hook = converter.get_structure_hook(member)
+            by_class[list if _is_list(member) else member] = (hook, member)
+        if int not in by_class and float in by_class:
+            by_class[int] = by_class[float]
+        expected = " or ".join(_kind_name(m) for m in members)
+
+        def structure_by_kind(value: Any, _: Any) -> Any:
+            if value is None and nullable:
+                return None
+            found = by_class.get(value.__class__)
+            if found is None:
+                raise TypeError(f"expected {expected}, got {_kind(value)}")
+            hook, member = found
+            return hook(value, member)
+
+        return structure_by_kind
 
     def _str_or(string_type: Any, other: Any, nullable: bool) -> Hook:
         allowed = frozenset(typing.get_args(string_type)) if string_type is not str else None

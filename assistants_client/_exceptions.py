@@ -3,9 +3,11 @@
     AssistantsError
      +-- InvalidArgumentError (also ValueError)    bad argument, raised before any network I/O
      +-- ModelValidationError (also ValueError)     a payload does not fit a generated model
+     +-- UploadSourceError                          a file being uploaded could not be read
      +-- APIError                                   something went wrong talking to the server
           +-- APIConnectionError                    no usable response (refused, reset, DNS, TLS)
           |    +-- APITimeoutError                  connect or read timeout, or a polling deadline
+          |    |    +-- PollTimeoutError            polling ended at its deadline (`last` object)
           |    +-- StreamInterruptedError           an event stream ended before `done`
           |         +-- StreamClosedError           closed (by `close()`) while being read
           +-- APIResponseValidationError            a response body that is not the expected JSON
@@ -51,12 +53,14 @@ __all__ = [
     "ModelValidationError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PollTimeoutError",
     "RateLimitError",
     "ResponseTooLargeError",
     "StreamClosedError",
     "StreamError",
     "StreamInterruptedError",
     "UnprocessableEntityError",
+    "UploadSourceError",
 ]
 
 BODY_EXCERPT_CHARS = 2000
@@ -114,6 +118,12 @@ class ModelValidationError(AssistantsError, ValueError):
 
     def safe_body(self) -> dict[str, Any]:
         return _safe_error(_PUBLIC_MESSAGES[502], "upstream_error")
+
+
+class UploadSourceError(AssistantsError):
+    """A file being uploaded could not be read to its end: it changed size while it was sent,
+    or reading it failed. The upload was cut short: the server got an incomplete body, which
+    creates no file."""
 
 
 class APIError(AssistantsError):
@@ -211,6 +221,18 @@ class APITimeoutError(APIConnectionError):
     @property
     def http_status(self) -> int:
         return 504
+
+
+class PollTimeoutError(APITimeoutError):
+    """Polling reached its deadline before the object was done.
+
+    ``last`` is the object as the last poll saw it (a run, a vector store file, a file batch),
+    or None when no poll answered; its ``status`` and counts say how far it got.
+    """
+
+    def __init__(self, message: str, *, last: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.last = last
 
 
 class StreamInterruptedError(APIConnectionError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from assistants_client._citations import CitationFormat, CitedText, render, strip
 from assistants_client._converter import structure
 from assistants_client._exceptions import ModelValidationError
 
@@ -24,7 +25,8 @@ TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "expired"
 
 
 class ThreadMessageMixin:
-    """Reading a message's text, and parsing it as a structured output."""
+    """Reading a message's text (as written, with its citations rendered, or without them),
+    and parsing it as a structured output."""
 
     __slots__ = ()
     content: list[Any]
@@ -35,6 +37,23 @@ class ThreadMessageMixin:
         return "".join(
             part.text.value for part in self.content if getattr(part, "type", None) == "text"
         )
+
+    def text_with_citations(self, format: CitationFormat | None = None) -> CitedText:
+        """The text with each citation marker (``【4:0†notes.txt】``) replaced, and the files
+        it cites: ``text, citations = message.text_with_citations()``.
+
+        ``format(n, annotation)`` says what replaces a marker of the ``n``-th cited file
+        (numbered from 1 in order of first citation; a file cited twice keeps its number);
+        by default ``[n]``. ``citations`` lists each cited file once: its ``number``,
+        ``file_id`` and the ``annotations`` citing it. A marker is found by the annotation's
+        indices when they point at it, else by its text, so wrong indices never cut the text
+        in the wrong place; a marker no annotation covers is removed.
+        """
+        return render(self.content, format)
+
+    def plain_text(self) -> str:
+        """The text without its citation markers: for speech, search indexes, plain UIs."""
+        return strip(self.content)
 
     def parse(self, cls: type[T]) -> T:
         """The message's text, read as JSON into ``cls`` (an attrs class, usually).

@@ -25,6 +25,10 @@ class Operation(Generic[R]):
     ``id`` is the spec's operationId, ``name`` the client method (and emulator handler) that
     serves it. ``path`` is the template (``/threads/{thread_id}/runs``) below the base URL.
     ``streamable`` operations accept ``"stream": true`` and then answer with server-sent events.
+    ``request_media_type`` says how the body is sent (``application/json``, or
+    ``multipart/form-data`` for an upload; None without a body); ``response_media_type`` how
+    the answer comes (``application/json``, or ``application/octet-stream``: the raw bytes of
+    a file, and ``response`` is then ``bytes``).
     """
 
     id: str
@@ -36,6 +40,8 @@ class Operation(Generic[R]):
     request: type[Any] | None
     response: type[R]
     streamable: bool
+    request_media_type: str | None
+    response_media_type: str
 
     def path_for(self, **ids: Any) -> str:
         """The path with each id checked (InvalidArgumentError naming it) and filled in."""

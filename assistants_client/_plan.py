@@ -20,6 +20,11 @@ The steps:
 - :class:`Invoke` ``(function, args, kwargs)``: a function of the user's (a tool).
 - :class:`ReadStream` ``(stream)``: an opened :class:`AssistantStream` read to its end, its
   handler called on the way.
+- :class:`Gather` ``(plans, limit)``: several plans carried out at once, at most ``limit`` at a
+  time (the sync client: on that many threads; the async one: as that many tasks on its loop);
+  gives back each one's :class:`Outcome`, in order. Once one has failed, those not yet started
+  are not started. Uploading files a few at a time is one plan gathering an upload plan per
+  file.
 
 Plans compose with ``yield from``: a plan that polls yields from the transport's plan of each
 request (``response = yield from transport.request_plan("GET", path)``), so every attempt and
@@ -32,49 +37,32 @@ the plan; the async client's core returns it unrun (:class:`Deferred`), and the 
 both clients with one body, and ``make generate`` writes its async form. The rules:
 
 - Every request goes through ``transport.request_plan`` (``self._send_plan``,
-  ``self._list_plan``, ``self._stream_plan`` wrap it). A new kind of request (a multipart
-  upload) is a new plan of the transport, never a call around it: in the async client a
-  blocking call outside a plan would stall the loop, and its transport refuses ``request()``.
+  ``self._list_plan``, ``self._stream_plan`` wrap it). A multipart upload too: its form goes
+  to ``request_plan(..., form=...)``, and its file is read within each attempt's Blocking step,
+  never outside a plan: in the async client a blocking call outside a plan would stall the
+  loop, and its transport refuses ``request()``.
 - Other blocking work (reading a file to upload) is a ``Blocking`` step of its own.
 - A method that sends several requests (create, then poll) is one plan that yields from
   the plans of each, never a sequence of calls of other public methods: in the async client
   those return unrun plans.
 - Waiting is a ``Sleep`` step, never ``time.sleep``.
+- Work done a few at a time is a ``Gather`` step, never threads of the method's own.
 
 ``_runs.poll_plan`` is the polling loop (a deadline, the server's ``openai-poll-after-ms``,
-retries that never overrun the deadline) for any object with a status. A create-and-poll
-helper, for instance::
-
-    def create_vector_store_file_and_poll(
-        self, vector_store_id, file_id, *, timeout=DEFAULT_RUN_WAIT_TIMEOUT,
-        poll_interval=DEFAULT_POLL_INTERVAL, **options,
-    ) -> VectorStoreFile:
-        path = ops.CREATE_VECTOR_STORE_FILE.path_for(vector_store_id=vector_store_id)
-        request = self._request(ops.CREATE_VECTOR_STORE_FILE, path, options,
-                                body=build_body(file_id=file_id))   # checked: before any I/O
-        check_wait(self._transport, timeout, poll_interval)
-        return self._run(self._until_processed(request, vector_store_id, timeout, poll_interval))
-
-    def _until_processed(self, request, vector_store_id, timeout, poll_interval):
-        created = yield from self._send_plan(request, VectorStoreFile)
-        if created.status != "in_progress":
-            return created
-        path = ops.GET_VECTOR_STORE_FILE.path_for(
-            vector_store_id=vector_store_id, file_id=created.id)
-        return (yield from poll_plan(
-            self._transport, path,
-            parse=model_parser(self._transport, VectorStoreFile),
-            is_done=lambda found: found.status != "in_progress",
-            status_of=lambda found: found.status,
-            what=f"vector store file {created.id}",
-            timeout=timeout, poll_interval=poll_interval,
-        ))
+retries that never overrun the deadline, ``PollTimeoutError`` carrying the object as last
+seen) for any object with a status; ``_runs.Waiting`` says what is waited for and until when.
+The client's ``create_vector_store_file_and_poll`` is the model of a create-and-poll helper:
+it checks its arguments, then runs one plan that sends the create call within the wait's
+deadline (``_runs.within`` and ``_runs.until_deadline``) and polls from its answer
+(``poll_plan(..., first=(created, response))``).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Generator, Mapping
+import threading
+from collections.abc import Callable, Generator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 
 import attrs
@@ -85,7 +73,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Blocking",
     "Deferred",
+    "Gather",
     "Invoke",
+    "Outcome",
     "Plan",
     "ReadStream",
     "Sleep",
@@ -129,7 +119,30 @@ class ReadStream:
     stream: AssistantStream
 
 
-Step = Union[Blocking, Sleep, Invoke, ReadStream]  # noqa: UP007 - a runtime alias on 3.10
+@attrs.frozen
+class Gather:
+    """Several plans at once, at most ``limit`` at a time; gives back a list of
+    :class:`Outcome`, one per plan, in order (see the module documentation)."""
+
+    plans: Sequence[Generator[Any, Any, Any]]
+    limit: int
+
+
+@attrs.frozen
+class Outcome:
+    """How one plan of a :class:`Gather` ended: its ``value``, or its ``error``; a plan not
+    started (another failed first) has ``started`` False."""
+
+    value: Any = None
+    error: Exception | None = None
+    started: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.started and self.error is None
+
+
+Step = Union[Blocking, Sleep, Invoke, ReadStream, Gather]  # noqa: UP007 - a runtime alias on 3.10
 Plan = Generator[Step, Any, R]
 """A plan that returns an ``R``."""
 
@@ -185,4 +198,30 @@ def _run_step(step: Step, sleep: Callable[[float], None]) -> Any:
         with step.stream as stream:
             stream.until_done()
         return step.stream
+    if isinstance(step, Gather):
+        return _gather(step, sleep)
     raise TypeError(f"not a step of a plan: {step!r}")
+
+
+def _gather(step: Gather, sleep: Callable[[float], None]) -> list[Outcome]:
+    """A Gather carried out on ``step.limit`` threads (at most one per plan)."""
+    plans = list(step.plans)
+    outcomes: list[Outcome] = [Outcome(started=False)] * len(plans)
+    failed = threading.Event()
+
+    def carry_out(index: int) -> None:
+        plan = plans[index]
+        if failed.is_set():
+            plan.close()
+            return
+        try:
+            outcomes[index] = Outcome(run_plan(plan, sleep))
+        except Exception as exc:
+            outcomes[index] = Outcome(error=exc)
+            failed.set()
+
+    if plans:
+        workers = max(1, min(step.limit, len(plans)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="assistants-client-gather") as pool:
+            list(pool.map(carry_out, range(len(plans))))
+    return outcomes

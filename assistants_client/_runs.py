@@ -14,7 +14,7 @@ import inspect
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Generic, Literal, TypeVar, Union
 
 import attrs
 
@@ -25,6 +25,7 @@ from assistants_client._exceptions import (
     APITimeoutError,
     AssistantsError,
     InvalidArgumentError,
+    PollTimeoutError,
 )
 from assistants_client._model_base import Model, dumps_compact
 from assistants_client._plan import Invoke, Plan, ReadStream, Sleep, is_async_callable
@@ -40,18 +41,22 @@ __all__ = [
     "check_max_rounds",
     "check_tool_error_policy",
     "check_wait",
+    "Waiting",
     "model_parser",
     "poll_plan",
     "serialize_tool_output",
     "stream_to_end_plan",
     "tool_loop_plan",
     "tool_outputs_plan",
+    "until_deadline",
     "wait_for_run_plan",
+    "within",
 ]
 
 logger = logging.getLogger("assistants_client")
 
 T = TypeVar("T")
+R = TypeVar("R")
 M = TypeVar("M", bound=Model)
 
 # What happens when a tool call fails: "report" sends the error to the model as the call's
@@ -98,11 +103,13 @@ def _is_done(run: RunResponse) -> bool:
 
 # -- polling ---------------------------------------------------------------------------------
 
+MAX_POLL_CONNECT = 5.0
+
 
 def check_wait(transport: Transport, timeout: float, poll_interval: float) -> float:
     """The polling deadline (on the policy's clock); InvalidArgumentError for bad values."""
     for name, value in (("timeout", timeout), ("poll_interval", poll_interval)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise InvalidArgumentError(f"{name} must be a number >= 0", param=name)
     return transport.policy.clock() + float(timeout)
 
@@ -113,73 +120,124 @@ def model_parser(transport: Transport, cls: type[M]) -> Callable[[TransportRespo
     return lambda response: parse_model(response, cls, transport.redact, strict=strict)
 
 
+@attrs.frozen
+class Waiting(Generic[T]):
+    """What a wait is about, for its deadline and its error: ``what`` (``"run run_1"``), how
+    to tell its status (``status_of``; a batch's adds its counts), the ``timeout`` it was
+    given and the ``deadline`` that follows from it (on the policy's clock: counted from the
+    call, so a create-and-poll helper's create call counts too)."""
+
+    what: str
+    status_of: Callable[[T], str]
+    timeout: float
+    deadline: float
+
+    def expired(
+        self,
+        last: T | None,
+        *,
+        url: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> PollTimeoutError:
+        status = self.status_of(last) if last is not None else "not yet seen"
+        return PollTimeoutError(
+            f"{self.what} is still {status} after {self.timeout:g}s",
+            last=last,
+            method="GET",
+            url=url,
+            status_code=status_code,
+            request_id=request_id,
+        )
+
+
+def within(transport: Transport, waiting: Waiting[Any]) -> CallOptions:
+    """Per-call options for a call that must end by the wait's deadline: a read timeout and
+    retries that fit in what is left (a call made at the deadline gets a millisecond, and
+    :func:`until_deadline` turns its timeout into the wait's)."""
+    policy = transport.policy
+    remaining = max(waiting.deadline - policy.clock(), 0.001)
+    return CallOptions(
+        timeout=Timeout(connect=min(MAX_POLL_CONNECT, remaining), read=remaining),
+        max_retries=policy.poll_retries(remaining),
+    )
+
+
+def until_deadline(
+    transport: Transport, waiting: Waiting[Any], plan: Plan[R], last: Any = None
+) -> Plan[R]:
+    """``plan`` (a call made with :func:`within`'s options), its APITimeoutError at the
+    wait's deadline raised as the wait's PollTimeoutError (carrying ``last``)."""
+    try:
+        return (yield from plan)
+    except APITimeoutError as exc:
+        if isinstance(exc, PollTimeoutError) or transport.policy.clock() < waiting.deadline:
+            raise
+        raise waiting.expired(last, url=exc.url, request_id=exc.request_id) from exc
+
+
 def poll_plan(
     transport: Transport,
     path: str,
     *,
     parse: Callable[[TransportResponse], T],
     is_done: Callable[[T], bool],
-    status_of: Callable[[T], str],
-    what: str,
-    timeout: float,
+    waiting: Waiting[T],
     poll_interval: float,
+    first: tuple[T, TransportResponse] | None = None,
 ) -> Plan[T]:
-    """Poll ``GET path`` until ``is_done(parse(answer))``, within ``timeout`` seconds.
+    """Poll ``GET path`` until ``is_done(parse(answer))``, by ``waiting.deadline``.
 
-    Waits ``poll_interval`` seconds between polls, or what the server asks for in
+    ``first`` is the object as its creation answered it (a create-and-poll helper): done
+    already, it is returned without a poll; else the first poll waits as the creation's answer
+    asks. Waits ``poll_interval`` seconds between polls, or what the server asks for in
     ``openai-poll-after-ms``. A poll is retried like any call, except near the deadline (see
     ``RetryPolicy.poll_retries``), and never outlasts it. When time runs out first,
-    APITimeoutError says ``"{what} is still {status} after {timeout}s"``. A plan (see
-    ``_plan``): the sync client blocks between polls, the async one awaits ``asyncio.sleep``.
+    :class:`PollTimeoutError` (an APITimeoutError) says ``"{what} is still {status} after
+    {timeout}s"`` and carries the object as last seen (``last``). A plan (see ``_plan``):
+    the sync client blocks between polls, the async one awaits ``asyncio.sleep``.
     """
-    deadline = check_wait(transport, timeout, poll_interval)
     policy = transport.policy
-    status = "unknown"
+    last: T | None = None
+    response: TransportResponse | None = None
+    if first is not None:
+        last, response = first
+        if is_done(last):
+            return last
     while True:
-        remaining = deadline - policy.clock()
-        per_call = Timeout(connect=min(5.0, max(remaining, 0.001)), read=max(remaining, 0.001))
-        options = CallOptions(timeout=per_call, max_retries=policy.poll_retries(remaining))
-        try:
-            response = yield from transport.request_plan("GET", path, options=options)
-        except APITimeoutError as exc:
-            if policy.clock() < deadline:
-                raise
-            # The poll itself ran into the overall deadline.
-            raise APITimeoutError(
-                f"{what} is still {status} after {timeout:g}s",
-                method="GET",
-                url=exc.url,
-                request_id=exc.request_id,
-            ) from exc
-        found = parse(response)
-        status = status_of(found)
-        if is_done(found):
-            return found
-        wait = policy.poll_wait(response.headers.get("openai-poll-after-ms"), poll_interval)
-        remaining = deadline - policy.clock()
-        if remaining <= 0 or wait >= remaining:
-            raise APITimeoutError(
-                f"{what} is still {status} after {timeout:g}s",
-                method="GET",
-                url=response.url,
-                status_code=response.status_code,
-                request_id=response.request_id,
-            )
-        yield Sleep(wait)
+        if response is not None:
+            wait = policy.poll_wait(response.headers.get("openai-poll-after-ms"), poll_interval)
+            remaining = waiting.deadline - policy.clock()
+            if remaining <= 0 or wait >= remaining:
+                raise waiting.expired(
+                    last,
+                    url=response.url,
+                    status_code=response.status_code,
+                    request_id=response.request_id,
+                )
+            yield Sleep(wait)
+        options = within(transport, waiting)
+        response = yield from until_deadline(
+            transport, waiting, transport.request_plan("GET", path, options=options), last
+        )
+        last = parse(response)
+        if is_done(last):
+            return last
 
 
 def wait_for_run_plan(
     transport: Transport, path: str, run_id: str, *, timeout: float, poll_interval: float
 ) -> Plan[RunResponse]:
     """Poll ``GET path`` until the run is terminal or ``requires_action``, within ``timeout``."""
+    waiting = Waiting(
+        f"run {run_id}", _status_of, timeout, check_wait(transport, timeout, poll_interval)
+    )
     return poll_plan(
         transport,
         path,
         parse=model_parser(transport, RunResponse),
         is_done=_is_done,
-        status_of=_status_of,
-        what=f"run {run_id}",
-        timeout=timeout,
+        waiting=waiting,
         poll_interval=poll_interval,
     )
 

@@ -233,6 +233,16 @@ def _complete_call(call: dict[str, Any]) -> None:
             body[name] = value.copy() if isinstance(value, list) else value
 
 
+def _drop_empty_quote(annotation: Any) -> None:
+    """api.openai.com streams a citation with ``"quote": ""``, a field its stored messages no
+    longer carry (tests/fixtures/reference/assistants-file-search-run.sse): an empty quote is
+    dropped, so that the message built from the deltas is the one the server stores."""
+    if annotation.__class__ is dict:
+        citation = annotation.get("file_citation")
+        if citation.__class__ is dict and citation.get("quote") == "":
+            del citation["quote"]
+
+
 def _carries_details(details: Any) -> bool:
     """Whether step details say more than their type (``tool_calls: []`` says nothing yet)."""
     return isinstance(details, dict) and any(v for k, v in details.items() if k != "type")
@@ -287,6 +297,10 @@ class StreamSnapshot:
                 text = snapshot["content"][index].setdefault("text", {})
                 text.setdefault("value", "")
                 text.setdefault("annotations", [])
+                streamed = part.get("text")
+                if streamed.__class__ is dict and streamed.get("annotations"):
+                    for annotation in text["annotations"]:
+                        _drop_empty_quote(annotation)
         self._message_objects.pop(message_id, None)
 
     def complete_message(self, message: ThreadMessage, raw: dict[str, Any]) -> None:

@@ -28,6 +28,12 @@ Deadlines and limits
     trickles its headers cannot hold a call. A body is read at most ``max_response_bytes``
     (decoded) before the response is closed and ResponseTooLargeError raised.
 
+Uploads
+    ``Transport.request(..., form=MultipartForm)`` sends a multipart/form-data body read from
+    its files while it is sent (``_uploads``). Each attempt, and each redirect that keeps the
+    body, opens the form afresh; a form that cannot be read twice (a file object that cannot
+    seek) gets one attempt only.
+
 Streaming hook
     ``Transport.request(..., stream=True)`` applies the same retries and error mapping, then
     returns a :class:`TransportResponse` whose ``http_response`` is still open (its body not yet
@@ -89,12 +95,14 @@ from assistants_client._exceptions import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    AssistantsError,
     InvalidArgumentError,
     ResponseTooLargeError,
     status_error_class,
 )
 from assistants_client._plan import Blocking, Plan, Sleep, run_plan
 from assistants_client._retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from assistants_client._uploads import MultipartForm, form_fields
 
 __all__ = [
     "IDEMPOTENCY_KEY_PREFIX",
@@ -128,6 +136,8 @@ ERROR_BODY_BYTES = 1 << 20
 
 QueryValue = str | int | Sequence[str]
 QueryParams = Mapping[str, QueryValue]
+Body = bytes | MultipartForm  # a JSON document, or a form sent streamed
+JSON = "application/json"
 
 
 class _NoCookies(http.cookiejar.CookiePolicy):
@@ -433,12 +443,17 @@ class Transport:
         return value
 
     def _headers(
-        self, *, has_body: bool, idempotency_key: str | None, options: CallOptions
+        self,
+        *,
+        content_type: str | None,
+        idempotency_key: str | None,
+        options: CallOptions,
+        accept: str = JSON,
     ) -> dict[str, str]:
         # OpenAI-Beta, where the server wants it, comes with the config's default headers.
-        headers: dict[str, str] = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        if has_body:
-            headers["Content-Type"] = "application/json"
+        headers: dict[str, str] = {"Accept": accept, "User-Agent": USER_AGENT}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         headers.update(self.config.default_headers)
         headers.update(self.config.auth.headers())
         if idempotency_key is not None:
@@ -466,7 +481,14 @@ class Transport:
                 params.append((key, str(value)))
         return params
 
-    def _encode_body(self, body: Mapping[str, Any] | None, options: CallOptions) -> bytes | None:
+    def _encode_body(
+        self, body: Mapping[str, Any] | None, options: CallOptions, form: MultipartForm | None
+    ) -> Body | None:
+        if form is not None:
+            if not options.extra_body:
+                return form
+            extra = to_jsonable(dict(options.extra_body), "extra_body")
+            return form.with_fields(form_fields(extra))
         if body is None and not options.extra_body:
             return None
         merged: dict[str, Any] = dict(body or {})
@@ -551,11 +573,15 @@ class Transport:
         url: str,
         *,
         params: list[tuple[str, str]],
-        data: bytes | None,
+        data: Body | None,
         headers: dict[str, str],
         timeout: tuple[float, float],
     ) -> tuple[requests.Response, str, str]:
-        """Send once, following redirects by hand; credentials never leave the origin."""
+        """Send once, following redirects by hand; credentials never leave the origin.
+
+        A form is opened for each send (a redirect that keeps the body sends it again) and
+        closed once it is sent.
+        """
         origin = url
         current_method, current_url = method, url
         current_params: list[tuple[str, str]] | None = params
@@ -569,12 +595,13 @@ class Transport:
 
         for _ in range(MAX_REDIRECTS + 1):
             answered.clear()
+            payload = data.open() if isinstance(data, MultipartForm) else data
             try:
                 response = self.session.request(
                     current_method,
                     current_url,
                     params=current_params,
-                    data=data,
+                    data=payload,
                     headers=headers,
                     timeout=timeout,
                     allow_redirects=False,
@@ -583,7 +610,7 @@ class Transport:
                     hooks=hooks,
                 )
             except ValueError as exc:
-                if isinstance(exc, requests.RequestException):
+                if isinstance(exc, (requests.RequestException, AssistantsError)):
                     raise
                 # requests reads the Location of a redirect it does not follow, and raises a
                 # bare ValueError on one it cannot parse (a port out of range, a broken IPv6).
@@ -597,6 +624,9 @@ class Transport:
                     status_code=answered[-1].status_code if answered else None,
                     request_id=answered[-1].headers.get("x-request-id") if answered else None,
                 ) from None
+            finally:
+                if payload is not None and not isinstance(payload, bytes):
+                    payload.close()
             location = response.headers.get("location")
             if response.status_code not in REDIRECT_STATUSES or not location:
                 return response, current_method, response.url or current_url
@@ -640,7 +670,7 @@ class Transport:
         url: str,
         *,
         params: list[tuple[str, str]],
-        data: bytes | None,
+        data: Body | None,
         idempotency_key: str | None,
         options: CallOptions,
         timeout: Timeout,
@@ -649,6 +679,7 @@ class Transport:
         call_deadline: float | None,
         deadline: Deadline,
         attempt: int = 1,
+        accept: str = JSON,
     ) -> tuple[requests.Response, bytes | None]:
         """One attempt (the ``attempt``-th); raises _RetryableFailure or a final APIError.
 
@@ -657,8 +688,16 @@ class Transport:
         passes, or at once when fired from another thread. For a stream, it stays armed and
         bound to the open connection.
         """
+        content_type = None
+        if isinstance(data, MultipartForm):
+            content_type = data.content_type
+        elif data is not None:
+            content_type = JSON
         headers = self._headers(
-            has_body=data is not None, idempotency_key=idempotency_key, options=options
+            content_type=content_type,
+            idempotency_key=idempotency_key,
+            options=options,
+            accept=accept,
         )
         path = urlsplit(url).path
         if logger.isEnabledFor(logging.DEBUG):
@@ -804,15 +843,26 @@ class Transport:
         body: Mapping[str, Any] | None = None,
         options: CallOptions = DEFAULT_OPTIONS,
         stream: bool = False,
+        form: MultipartForm | None = None,
+        accept: str = JSON,
     ) -> TransportResponse:
         """Send ``method path`` with retries; return the final 2xx answer or raise APIError.
 
         ``path`` must already be safe (built from validated ids). With ``stream=True`` the
         returned response is open and unread; the caller must close it and disarm its
-        ``deadline``.
+        ``deadline``. ``form`` is a multipart body, sent instead of a JSON ``body``; one that
+        cannot be read twice is not retried. ``accept`` is what the answer may be (JSON, or
+        anything for a file's content).
         """
         plan = self.request_plan(
-            method, path, query=query, body=body, options=options, stream=stream
+            method,
+            path,
+            query=query,
+            body=body,
+            options=options,
+            stream=stream,
+            form=form,
+            accept=accept,
         )
         return run_plan(plan, self.policy.sleep)
 
@@ -825,16 +875,22 @@ class Transport:
         body: Mapping[str, Any] | None = None,
         options: CallOptions = DEFAULT_OPTIONS,
         stream: bool = False,
+        form: MultipartForm | None = None,
+        accept: str = JSON,
     ) -> Plan[TransportResponse]:
         """The plan of :meth:`request` (see ``_plan``): each attempt is a Blocking step, which
-        firing its Deadline cuts short, and each wait before a retry a Sleep step."""
+        firing its Deadline cuts short, and each wait before a retry a Sleep step. An upload's
+        form is opened and its files read within the attempt's step (on a worker thread in
+        the async client), a piece at a time as it is sent."""
         url = self.config.base_url + path
         params = self._params(query, options)
-        data = self._encode_body(body, options)
+        data = self._encode_body(body, options, form)
         timeout = options.timeout or self.config.timeout
         max_retries = (
             options.max_retries if options.max_retries is not None else self.config.max_retries
         )
+        if isinstance(data, MultipartForm) and not data.replayable:
+            max_retries = 0
         limit = options.max_response_bytes or self.config.max_response_bytes
         idempotency_key = f"{IDEMPOTENCY_KEY_PREFIX}{uuid.uuid4()}" if method == "POST" else None
         started = time.monotonic()
@@ -857,6 +913,7 @@ class Transport:
                 call_deadline=call_deadline,
                 deadline=deadline,
                 attempt=retries_taken + 1,
+                accept=accept,
             )
             try:
                 response, content = yield Blocking(

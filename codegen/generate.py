@@ -27,7 +27,14 @@ import yaml
 
 from codegen import naming, overlay
 from codegen.document import render_document_json
-from codegen.operations import OperationError, build_operations, render_operations
+from codegen.operations import (
+    MULTIPART,
+    OperationError,
+    answer_of,
+    build_operations,
+    render_operations,
+    request_body_of,
+)
 
 SCHEMA_PREFIX = "#/components/schemas/"
 RESPONSE = "response"
@@ -82,6 +89,18 @@ class ListOf:
 @dataclass(frozen=True)
 class MapOf:
     value: Any
+    # Bounds of the map (maxProperties, minProperties, key lengths) and of its values.
+    constraints: tuple[tuple[str, Any], ...] = ()
+    value_constraints: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """A value of one of several JSON kinds (string, number, boolean, an array of those...),
+    told apart by its JSON type: ``str | float | bool``."""
+
+    members: tuple[Any, ...]
+    string_constraints: tuple[tuple[str, Any], ...] = ()  # apply to a string value
 
 
 @dataclass(frozen=True)
@@ -122,8 +141,9 @@ class ClassDef:
     doc: str
     fields: list[Field] = field(default_factory=list)
     bases: list[str] = field(default_factory=list)
-    tag: tuple[str, str] | None = None
+    tag: tuple[str, tuple[str, ...]] | None = None  # the tag field and the values it takes
     exactly_one_of: list[tuple[str, ...]] = field(default_factory=list)
+    at_least_one_of: list[tuple[str, ...]] = field(default_factory=list)
     unknown_of: str | None = None  # base name when this is an Unknown... fallback
     deps: set[str] = field(default_factory=set)
 
@@ -196,6 +216,7 @@ class Builder:
         self.by_key: dict[tuple[str, str], str] = {}  # (canonical schema, side) -> class name
         self.response_keys: dict[str, str] = {}  # structural key -> response class name
         self.stream_events: dict[str, str] = {}
+        self.form_roots: set[str] = set()  # components sent as multipart/form-data bodies
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -207,15 +228,17 @@ class Builder:
                 if not isinstance(op, dict) or method not in ("get", "post", "delete"):
                     continue
                 where = f"paths.{path}.{method}"
-                body = op.get("requestBody", {}).get("content", {}).get("application/json")
-                if body:
-                    request_roots.append(self._component_of(body["schema"], where))
-                for status, response in op.get("responses", {}).items():
-                    content = response.get("content", {}).get("application/json")
-                    if content and str(status).startswith("2"):
-                        response_roots.append(
-                            self._component_of(content["schema"], f"{where}.{status}")
-                        )
+                try:
+                    media_type, request = request_body_of(op, where)
+                    _, response = answer_of(op, where)
+                except OperationError as exc:
+                    raise CodegenError(where, str(exc)) from exc
+                if request is not None:
+                    request_roots.append(request)
+                    if media_type == MULTIPART:
+                        self.form_roots.add(request)
+                if response is not None:
+                    response_roots.append(response)
         # Not referenced by any operation, yet part of the API: the error body and the events of
         # streamed runs.
         response_roots += [
@@ -228,12 +251,7 @@ class Builder:
         for name in _unique(request_roots):
             self.component(name, REQUEST)
         self._check_names()
-
-    def _component_of(self, schema: dict[str, Any], where: str) -> str:
-        ref = schema.get("$ref")
-        if not isinstance(ref, str) or not ref.startswith(SCHEMA_PREFIX):
-            raise CodegenError(where, "operation schemas must be component references")
-        return ref[len(SCHEMA_PREFIX) :]
+        self._check_files()
 
     def class_of_component(self, component: str, side: str) -> str:
         """The generated class of a component schema on one side (request or response)."""
@@ -243,10 +261,15 @@ class Builder:
         return found
 
     def list_item_of(self, class_name: str) -> str | None:
-        """The item class of a list answer (``data: [Item]`` beside ``has_more``), or None."""
+        """The item class of a list answer, or None.
+
+        A list pages by cursor: ``data: [Item]`` beside ``has_more`` and ``last_id`` (the next
+        page is what comes after the last id). A page with a ``next_page`` token instead (a
+        search's results, a file's parsed content) is a plain answer."""
         fields = {f.json_name: f.type for f in self.classes[class_name].fields}
         data = fields.get("data")
-        if "has_more" in fields and isinstance(data, ListOf) and isinstance(data.item, ClassRef):
+        paged = "has_more" in fields and "last_id" in fields
+        if paged and isinstance(data, ListOf) and isinstance(data.item, ClassRef):
             return data.item.name
         return None
 
@@ -261,6 +284,28 @@ class Builder:
             for f in cls.fields:
                 if f.name in RESERVED_FIELDS:
                     raise CodegenError(f"{cls.path}.{f.json_name}", "field name is reserved")
+
+    def _check_files(self) -> None:
+        """A file (a ``format: binary`` string) is a field of a multipart/form-data body, and a
+        form carries only what it can encode: scalars, files, and objects of scalars (each of
+        their fields a ``name[key]`` part)."""
+        forms = {self.class_of_component(c, REQUEST) for c in self.form_roots}
+        for cls in self.classes.values():
+            for f in cls.fields:
+                where = f"{cls.path}.{f.json_name}"
+                if cls.name not in forms:
+                    if _has_binary(f.type):
+                        raise CodegenError(where, "a file (format: binary) is only sent in a form")
+                    continue
+                t = f.type
+                if isinstance(t, ClassRef) and t.name in self.classes:
+                    fields = self.classes[t.name].fields
+                    if all(_is_form_scalar(sub.type) for sub in fields):
+                        continue
+                if t != Prim("binary") and not _is_form_scalar(t):
+                    raise CodegenError(
+                        where, "a form field is a scalar, a file or an object of scalars"
+                    )
 
     # -- resolution -----------------------------------------------------------------------
 
@@ -303,7 +348,7 @@ class Builder:
                 return Nullable(inner)
             return inner
 
-        if "anyOf" in schema:
+        if "anyOf" in schema and "properties" not in schema:
             variants = schema["anyOf"]
             non_null = [v for v in variants if v.get("type") != "null"]
             has_null = len(non_null) != len(variants)
@@ -339,6 +384,8 @@ class Builder:
         self, schema: dict[str, Any], kind: Any, side: str, path: str, component: str | None
     ) -> Any:
         if kind == "string":
+            if schema.get("format") == "binary":
+                return Prim("binary")  # a file: only as a part of a multipart form
             if "enum" in schema:
                 values = tuple(str(v) for v in schema["enum"])
                 if len(values) == 1 and schema.get("x-stainless-const"):
@@ -373,11 +420,69 @@ class Builder:
             if "oneOf" in schema:
                 return self.one_of(schema, side, path, component)
             if isinstance(additional, dict):
-                return MapOf(self.resolve(additional, side, path + "{}"))
+                return self.map_of(schema, additional, side, path)
             return Prim("object")
         if isinstance(additional, dict):
             raise CodegenError(path, "properties together with an additionalProperties schema")
         return ClassRef(self.declare_class(schema, side, path, component))
+
+    def map_of(
+        self, schema: dict[str, Any], additional: dict[str, Any], side: str, path: str
+    ) -> MapOf:
+        """A JSON object used as a map, with its bounds: ``maxProperties``, ``propertyNames``
+        lengths, and the constraints of a string value."""
+        value = self.resolve(additional, side, path + "{}")
+        constraints = {k: schema[k] for k in ("maxProperties", "minProperties") if k in schema}
+        names = schema.get("propertyNames")
+        if names is not None:
+            if not isinstance(names, dict) or set(names) - DOC_KEYS - {
+                "type",
+                "maxLength",
+                "minLength",
+            }:
+                raise CodegenError(path, "propertyNames may only bound the length of the keys")
+            for key in ("maxLength", "minLength"):
+                if key in names:
+                    constraints["key" + key[0].upper() + key[1:]] = names[key]
+        _, target = self.deref(additional, path + "{}")
+        value_constraints = _constraints(target)
+        if value_constraints and not isinstance(value, Prim):
+            raise CodegenError(path + "{}", "constraints on map values must be on a scalar")
+        return MapOf(
+            value,
+            tuple(sorted(constraints.items())),
+            tuple(sorted(value_constraints.items())),
+        )
+
+    def kinds_of(self, variants: list[Any], side: str, path: str) -> Kinds | None:
+        """Variants that are plain JSON kinds (no enum, no object): told apart by JSON type."""
+        members: list[Any] = []
+        strings: dict[str, Any] = {}
+        for variant in variants:
+            _, target = self.deref(variant, path)
+            kind = target.get("type")
+            if target.get("enum") is not None or "oneOf" in target or "anyOf" in target:
+                return None
+            if kind in ("string", "number", "integer", "boolean"):
+                if target.get("format") == "binary":
+                    return None
+                found = _constraints(target)
+                if found and kind != "string":
+                    raise CodegenError(path, f"constraints on a {kind} among JSON kinds")
+                strings.update(found)
+                member: Any = self.typed(target, kind, side, path, None)
+            elif kind == "array" and isinstance(target.get("items"), dict):
+                _, items = self.deref(target["items"], path + "[]")
+                inner = self.kinds_of(items.get("oneOf") or [target["items"]], side, path + "[]")
+                if inner is None or inner.string_constraints or _constraints(target):
+                    return None
+                member = ListOf(inner.members[0] if len(inner.members) == 1 else inner)
+            else:
+                return None
+            if member in members:
+                raise CodegenError(path, f"two variants of the same JSON kind ({kind})")
+            members.append(member)
+        return Kinds(tuple(members), tuple(sorted(strings.items())))
 
     # -- classes --------------------------------------------------------------------------
 
@@ -460,7 +565,15 @@ class Builder:
             if any(len(g) != 1 for g in groups):
                 raise CodegenError(path, "oneOf of required sets must name one field each")
             cls.exactly_one_of.append(tuple(g[0] for g in groups))
-        for keyword_name in ("anyOf", "allOf", "not", "patternProperties"):
+        if "anyOf" in schema:
+            names = []
+            for variant in schema["anyOf"]:
+                needed = variant.get("required", [])
+                if set(variant) - {"required"} - DOC_KEYS or len(needed) != 1:
+                    raise CodegenError(path, "anyOf beside properties must list required fields")
+                names.append(needed[0])
+            cls.at_least_one_of.append(tuple(names))
+        for keyword_name in ("allOf", "not", "patternProperties"):
             if keyword_name in schema:
                 raise CodegenError(path, f"{keyword_name} beside properties is not supported")
         return name
@@ -477,6 +590,9 @@ class Builder:
                 strings.append(target)
             else:
                 others.append(variant)
+        kinds = self.kinds_of(variants, side, path) if len(others) > 1 else None
+        if kinds is not None:
+            return kinds
         if strings:
             values: tuple[str, ...] | None = ()
             for s in strings:
@@ -502,19 +618,26 @@ class Builder:
         if name is not None:
             return name
         tag = self._tag_of(target, path)
-        return "#" + tag[1]
+        return "#" + "|".join(tag[1])
 
-    def _tag_of(self, schema: dict[str, Any], path: str) -> tuple[str, str]:
+    def _tag_of(self, schema: dict[str, Any], path: str) -> tuple[str, tuple[str, ...]]:
+        """The tag field of a union variant and the values it takes (usually one).
+
+        A variant may stand for several tags (a comparison filter is ``eq``, ``ne``... ``nin``):
+        a string enum tag of several values, taken when no field has a one-value tag."""
         props = schema.get("properties", {})
-        for tag_name in TAG_NAMES:
-            enum = props.get(tag_name, {}).get("enum")
-            if (
-                isinstance(enum, list)
-                and len(enum) == 1
-                and props[tag_name].get("type") == "string"
-            ):
-                return tag_name, str(enum[0])
-        raise CodegenError(path, "oneOf variant has no one-value `type` or `event` tag")
+        for one_value in (True, False):
+            for tag_name in TAG_NAMES:
+                enum = props.get(tag_name, {}).get("enum")
+                if (
+                    isinstance(enum, list)
+                    and enum
+                    and (len(enum) == 1) == one_value
+                    and props[tag_name].get("type") == "string"
+                    and (one_value or tag_name in schema.get("required", []))
+                ):
+                    return tag_name, tuple(str(v) for v in enum)
+        raise CodegenError(path, "oneOf variant has no `type` or `event` tag")
 
     def tagged_union(
         self,
@@ -562,15 +685,20 @@ class Builder:
                     self._add_variant(union, tag, cls, path)
                 union.members.append(sub)
                 continue
-            tag_name, tag_value = self._tag_of(target, vpath)
+            tag_name, tag_values = self._tag_of(target, vpath)
             tag_names.add(tag_name)
-            inline_path = vpath if ref_name else f"{path}#{tag_value}"
-            explicit = naming.event_class_name(tag_value) if tag_name == "event" else None
+            inline_path = vpath if ref_name else f"{path}#{'|'.join(tag_values)}"
+            explicit = (
+                naming.event_class_name(tag_values[0])
+                if tag_name == "event" and len(tag_values) == 1
+                else None
+            )
             cls_name = self.declare_class(
                 target, side, inline_path, ref_name, bases=[base], explicit_name=explicit
             )
-            self.classes[cls_name].tag = (tag_name, tag_value)
-            self._add_variant(union, tag_value, cls_name, path)
+            self.classes[cls_name].tag = (tag_name, tag_values)
+            for tag_value in tag_values:
+                self._add_variant(union, tag_value, cls_name, path)
             if cls_name not in union.members:
                 union.members.append(cls_name)
         if len(tag_names) != 1:
@@ -630,19 +758,31 @@ def _derived_name(path: str) -> str:
 
 
 CONSTRAINT_KEYS = ("maxLength", "minLength", "maxItems", "minItems", "minimum", "maximum")
+UNSUPPORTED_CONSTRAINTS = (
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "pattern",
+    "multipleOf",
+    "uniqueItems",
+)
+_NUMBER_KEYS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+# Which constraint keywords apply to a value of each JSON type (JSON Schema: a keyword for
+# another type has no effect, as `minItems` written on the string items of an array).
+APPLIES_TO: dict[str, frozenset[str]] = {
+    "string": frozenset({"maxLength", "minLength", "pattern"}),
+    "array": frozenset({"maxItems", "minItems", "uniqueItems"}),
+    "integer": _NUMBER_KEYS | {"multipleOf"},
+    "number": _NUMBER_KEYS | {"multipleOf"},
+    "boolean": frozenset(),
+}
 
 
 def _constraints(schema: dict[str, Any]) -> dict[str, Any]:
-    found = {k: schema[k] for k in CONSTRAINT_KEYS if k in schema}
-    for unsupported in (
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "pattern",
-        "multipleOf",
-        "uniqueItems",
-    ):
-        if unsupported in schema:
-            found[unsupported] = schema[unsupported]
+    keys = (*CONSTRAINT_KEYS, *UNSUPPORTED_CONSTRAINTS)
+    found = {k: schema[k] for k in keys if k in schema}
+    kind = schema.get("type")
+    if isinstance(kind, str) and kind in APPLIES_TO:
+        found = {k: v for k, v in found.items() if k in APPLIES_TO[kind]}
     return found
 
 
@@ -665,6 +805,26 @@ def _field_constraints(prop: dict[str, Any], builder: Builder) -> dict[str, Any]
     return found
 
 
+def _has_binary(t: Any) -> bool:
+    if t == Prim("binary"):
+        return True
+    if isinstance(t, (ListOf, Nullable)):
+        return _has_binary(t.item if isinstance(t, ListOf) else t.inner)
+    if isinstance(t, MapOf):
+        return _has_binary(t.value)
+    if isinstance(t, Kinds):
+        return any(_has_binary(m) for m in t.members)
+    if isinstance(t, StrOr):
+        return _has_binary(t.other)
+    return False
+
+
+def _is_form_scalar(t: Any) -> bool:
+    return isinstance(t, (Enum, Const)) or (
+        isinstance(t, Prim) and t.kind in ("str", "int", "float", "bool")
+    )
+
+
 def _class_deps(t: Any) -> set[str]:
     if isinstance(t, ClassRef):
         return {t.name}
@@ -676,6 +836,8 @@ def _class_deps(t: Any) -> set[str]:
         return _class_deps(t.inner)
     if isinstance(t, StrOr):
         return _class_deps(t.other)
+    if isinstance(t, Kinds):
+        return set().union(*(_class_deps(m) for m in t.members))
     return set()
 
 
@@ -723,6 +885,39 @@ def _constraint_validators(c: dict[str, Any], where: str) -> list[str]:
     return out
 
 
+def _map_validators(t: MapOf, where: str) -> list[str]:
+    """A map's bounds, and its values' (a string value's length)."""
+    c = dict(t.constraints)
+    out: list[str] = []
+    if "maxProperties" in c:
+        out.append(f"_v.max_keys({int(c['maxProperties'])})")
+    if "minProperties" in c:
+        out.append(f"_v.min_keys({int(c['minProperties'])})")
+    keys = _constraint_validators(
+        {k[3].lower() + k[4:]: v for k, v in c.items() if k.startswith("key")}, where
+    )
+    if keys:
+        out.append("_v.for_keys(" + _validator_list(keys) + ")")
+    values = _constraint_validators(dict(t.value_constraints), where) + _value_validators(
+        t.value, where
+    )
+    if values:
+        out.append("_v.for_values(" + _validator_list(values) + ")")
+    return out
+
+
+def _value_validators(t: Any, where: str) -> list[str]:
+    """What the type of a value checks beyond the field's own constraints."""
+    if isinstance(t, Nullable):
+        return _value_validators(t.inner, where)
+    if isinstance(t, MapOf):
+        return _map_validators(t, where)
+    if isinstance(t, Kinds) and t.string_constraints:
+        strings = _constraint_validators(dict(t.string_constraints), where)
+        return ["_v.for_strings(" + _validator_list(strings) + ")"]
+    return []
+
+
 class Emitter:
     def __init__(self, builder: Builder) -> None:
         self.b = builder
@@ -736,6 +931,7 @@ class Emitter:
                 "bool": "bool",
                 "any": "Any",
                 "object": "dict[str, Any]",
+                "binary": "FileUpload",
             }[t.kind]
         if isinstance(t, Const):
             return f"Literal[{t.value!r}]" if side == REQUEST else "str"
@@ -747,6 +943,8 @@ class Emitter:
             return f"list[{self.annotation(t.item, side)}]"
         if isinstance(t, MapOf):
             return f"dict[str, {self.annotation(t.value, side)}]"
+        if isinstance(t, Kinds):
+            return " | ".join(self.annotation(m, side) for m in t.members)
         if isinstance(t, ClassRef):
             return t.name
         if isinstance(t, Nullable):
@@ -774,14 +972,18 @@ class Emitter:
             branch = _constraint_validators(dict(t.other_constraints), where)
             if branch:
                 out.append("_v.for_lists(" + _validator_list(branch) + ")")
+        out.extend(_value_validators(t, where))
         return out
 
     def field_line(self, f: Field, cls: ClassDef) -> str:
         side = cls.side
-        is_tag = cls.tag is not None and cls.tag[0] == f.json_name
+        tag_values = cls.tag[1] if cls.tag is not None and cls.tag[0] == f.json_name else ()
+        is_tag = len(tag_values) == 1
         ann = self.annotation(f.type, side)
         if is_tag:
             ann = f"Literal[{f.const_default!r}]"
+        elif tag_values:  # a variant for several tags: any of them, as a type checker sees it
+            ann = "Literal[" + ", ".join(repr(v) for v in tag_values) + "]"
         validators = self.validators(f, side, cls.path)
         args: list[str] = []
         if is_tag:
@@ -853,11 +1055,14 @@ class Emitter:
                     "    _json_absent: frozenset[str] = attrs.field("
                     "default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False)"
                 )
-        if cls.exactly_one_of:
+        at_least = cls.at_least_one_of if cls.side == REQUEST else []
+        if cls.exactly_one_of or at_least:
             lines.append("")
             lines.append("    def __attrs_post_init__(self) -> None:")
             for group in cls.exactly_one_of:
                 lines.append(f"        _v.exactly_one_of(self, {group!r})")
+            for group in at_least:
+                lines.append(f"        _v.at_least_one_of(self, {group!r})")
         if len(lines) == 4:
             lines.append("    pass")
         return "\n".join(lines) + "\n"
@@ -959,6 +1164,8 @@ class Emitter:
             "NO_ABSENT_FIELDS, NO_EXTRA_FIELDS, RequestModel, ResponseModel, UnknownTag)"
         )
         parts.append("from assistants_client._omit import OMIT, Omit")
+        if REQUEST in side_filter:
+            parts.append("from assistants_client._uploads import FileUpload")
         parts.extend(imports)
         if RESPONSE in side_filter:
             parts.append("from assistants_client._model_base import json_keys as _keys")

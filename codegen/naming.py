@@ -20,8 +20,10 @@ Rules, applied in this order:
    ``Param`` suffix (``FunctionTool`` and ``FunctionToolParam``).
 6. Classes listed in ``MIXINS`` also derive from a hand-written mixin (``ThreadMessage.parse``).
 7. An operation's client method (and emulator handler) is its operationId in snake case, with
-   the verb ``modify`` read as ``update`` (``modifyThread`` -> ``update_thread``), unless
-   ``OPERATION_NAMES`` names it (the spec misspells ``submitToolOuputsToRun``).
+   the verbs ``modify`` read as ``update`` and ``retrieve`` as ``get`` (``modifyThread`` ->
+   ``update_thread``, ``retrieveFile`` -> ``get_file``), unless ``OPERATION_NAMES`` names it
+   (the spec misspells ``submitToolOuputsToRun``; a few names would break the verbs'
+   pattern).
 
 The generator fails when two schemas would get the same name.
 """
@@ -92,6 +94,31 @@ SCHEMA_NAMES: dict[str, str] = {
     "RunStepStreamEvent": "RunStepStreamEvent",
     "MessageStreamEvent": "MessageStreamEvent",
     "AssistantStreamEvent": "AssistantStreamEvent",
+    # Files and vector stores
+    "OpenAIFile": "FileObject",
+    "ListFilesResponse": "FileList",
+    "DeleteFileResponse": "FileDeleted",
+    "FileExpirationAfter": "FileExpiresAfter",
+    "VectorStoreObject": "VectorStore",
+    "ListVectorStoresResponse": "VectorStoreList",
+    "DeleteVectorStoreResponse": "VectorStoreDeleted",
+    "VectorStoreExpirationAfter": "VectorStoreExpiresAfter",
+    "VectorStoreFileObject": "VectorStoreFile",
+    "ListVectorStoreFilesResponse": "VectorStoreFileList",
+    "DeleteVectorStoreFileResponse": "VectorStoreFileDeleted",
+    "VectorStoreFileContentResponse": "VectorStoreFileContent",
+    "VectorStoreFileBatchObject": "VectorStoreFileBatch",
+    "VectorStoreFileAttributes": "VectorStoreFileAttributes",
+    "VectorStoreSearchRequest": "SearchVectorStoreRequest",
+    "VectorStoreSearchResultsPage": "VectorStoreSearchResults",
+    "VectorStoreSearchResultItem": "VectorStoreSearchResult",
+    "VectorStoreSearchResultContentObject": "VectorStoreSearchResultContent",
+    "StaticChunkingStrategy": "StaticChunkingSettings",
+    "AutoChunkingStrategyRequestParam": "AutoFileChunkingStrategyParam",
+    "StaticChunkingStrategyRequestParam": "StaticFileChunkingStrategyParam",
+    "ChunkingStrategyRequestParam": "FileChunkingStrategyParam",
+    "StaticChunkingStrategyResponseParam": "StaticFileChunkingStrategy",
+    "OtherChunkingStrategyResponseParam": "OtherFileChunkingStrategy",
 }
 
 # Unions keyed by their variants: component names, or "#tag" for inline variants.
@@ -171,6 +198,13 @@ UNION_NAMES: dict[frozenset[str], str] = {
         "ResponseFormat"
     ),
     frozenset({"#auto", "#static"}): "ChunkingStrategy",
+    frozenset({"AutoChunkingStrategyRequestParam", "StaticChunkingStrategyRequestParam"}): (
+        "FileChunkingStrategyParam"
+    ),
+    frozenset({"StaticChunkingStrategyResponseParam", "OtherChunkingStrategyResponseParam"}): (
+        "FileChunkingStrategy"
+    ),
+    frozenset({"ComparisonFilter", "CompoundFilter"}): "SearchFilter",
 }
 
 # Inline object schemas, keyed by the path where they first occur.
@@ -226,6 +260,11 @@ INLINE_NAMES: dict[str, str] = {
     "RunToolCallObject.function": "RequiredToolCallFunction",
     "SubmitToolOutputsRunRequest.tool_outputs[]": "ToolOutput",
     "CreateMessageRequest.attachments[]": "MessageAttachment",
+    "VectorStoreObject.file_counts": "VectorStoreFileCounts",
+    "VectorStoreFileBatchObject.file_counts": "FileBatchFileCounts",
+    "VectorStoreFileObject.last_error": "VectorStoreFileLastError",
+    "VectorStoreFileContentResponse.data[]": "VectorStoreFileContentPart",
+    "VectorStoreSearchRequest.ranking_options": "SearchRankingOptions",
 }
 
 # Hand-written behaviour for some generated classes: class name -> (module, mixin class).
@@ -244,8 +283,12 @@ OPEN_REQUEST_CLASSES: frozenset[str] = frozenset({"ToolResourcesCreate", "ToolRe
 # Client method names that the rule (snake case, modify -> update) would get wrong.
 OPERATION_NAMES: dict[str, str] = {
     "submitToolOuputsToRun": "submit_tool_outputs",
+    "createFile": "upload_file",
+    "downloadFile": "get_file_content",
+    "listFilesInVectorStoreBatch": "list_vector_store_file_batch_files",
+    "updateVectorStoreFileAttributes": "update_vector_store_file",
 }
-VERB_NAMES: dict[str, str] = {"modify": "update"}
+VERB_NAMES: dict[str, str] = {"modify": "update", "retrieve": "get"}
 
 REQUEST_SUFFIX = "Param"
 UNKNOWN_PREFIX = "Unknown"

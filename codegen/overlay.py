@@ -17,6 +17,12 @@ The changes are made to the schemas (``nullable: true``, the property dropped fr
 (``x-overlay-*`` keys), from which the generator tells the strict reading
 (``strict_responses=True``) what the spec itself says, so that a server can still be tested
 against the spec.
+
+A second list, ``answers``, names an operation whose successful answer is not the JSON the spec
+declares: ``media_type: application/octet-stream`` says the server sends the raw bytes (a
+file's content), which the generated operation then returns as ``bytes``. The operation's 2xx
+content becomes that media type with a binary schema, and keeps what the spec said under
+``x-overlay-media-type``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,12 @@ import yaml
 NULLABLE = "x-overlay-nullable"
 OPTIONAL = "x-overlay-optional"
 ADDED = "x-overlay-added"
+MEDIA_TYPE = "x-overlay-media-type"
 ALLOWED_KEYS = frozenset({"schema", "property", "nullable", "optional", "add", "evidence"})
+ANSWER_KEYS = frozenset({"operation", "media_type", "evidence"})
+# The media types an answer may be declared as, and the schema each gets.
+BINARY_MEDIA_TYPES = frozenset({"application/octet-stream"})
+BINARY_SCHEMA: dict[str, Any] = {"type": "string", "format": "binary"}
 
 
 class OverlayError(Exception):
@@ -48,12 +59,63 @@ class Deviation:
     evidence: tuple[str, ...]
 
 
-def load_overlay(path: Path) -> list[Deviation]:
+@dataclass(frozen=True)
+class AnswerDeviation:
+    operation: str
+    media_type: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Overlay:
+    deviations: tuple[Deviation, ...] = ()
+    answers: tuple[AnswerDeviation, ...] = ()
+
+
+def load_overlay(path: Path) -> Overlay:
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    unknown = set(document) - {"deviations", "answers"}
+    if unknown:
+        raise OverlayError(f"{path}: unknown top-level keys {sorted(unknown)}")
     entries = document.get("deviations", [])
     if not isinstance(entries, list):
         raise OverlayError(f"{path}: `deviations` must be a list")
-    return [_deviation(entry, f"{path}: deviations[{i}]") for i, entry in enumerate(entries)]
+    answers = document.get("answers", [])
+    if not isinstance(answers, list):
+        raise OverlayError(f"{path}: `answers` must be a list")
+    return Overlay(
+        deviations=tuple(
+            _deviation(entry, f"{path}: deviations[{i}]") for i, entry in enumerate(entries)
+        ),
+        answers=tuple(_answer(entry, f"{path}: answers[{i}]") for i, entry in enumerate(answers)),
+    )
+
+
+def _evidence(entry: dict[str, Any], where: str) -> tuple[str, ...]:
+    evidence = entry.get("evidence")
+    if (
+        not isinstance(evidence, list)
+        or not evidence
+        or not all(isinstance(e, str) and e.strip() for e in evidence)
+    ):
+        raise OverlayError(f"{where}: every deviation needs `evidence` (a list of sources)")
+    return tuple(evidence)
+
+
+def _answer(entry: Any, where: str) -> AnswerDeviation:
+    if not isinstance(entry, dict):
+        raise OverlayError(f"{where}: an entry must be a mapping")
+    unknown = set(entry) - ANSWER_KEYS
+    if unknown:
+        raise OverlayError(f"{where}: unknown keys {sorted(unknown)}")
+    if not isinstance(entry.get("operation"), str) or not entry["operation"]:
+        raise OverlayError(f"{where}: `operation` must name an operationId")
+    if entry.get("media_type") not in BINARY_MEDIA_TYPES:
+        raise OverlayError(
+            f"{where}: `media_type` must be one of {sorted(BINARY_MEDIA_TYPES)}, "
+            f"got {entry.get('media_type')!r}"
+        )
+    return AnswerDeviation(entry["operation"], entry["media_type"], _evidence(entry, where))
 
 
 def _deviation(entry: Any, where: str) -> Deviation:
@@ -65,13 +127,7 @@ def _deviation(entry: Any, where: str) -> Deviation:
     for key in ("schema", "property"):
         if not isinstance(entry.get(key), str) or not entry[key]:
             raise OverlayError(f"{where}: `{key}` must name a schema and one of its properties")
-    evidence = entry.get("evidence")
-    if (
-        not isinstance(evidence, list)
-        or not evidence
-        or not all(isinstance(e, str) and e.strip() for e in evidence)
-    ):
-        raise OverlayError(f"{where}: every deviation needs `evidence` (a list of sources)")
+    evidence = _evidence(entry, where)
     add = entry.get("add")
     changes = [bool(entry.get("nullable")), bool(entry.get("optional")), add is not None]
     if not any(changes):
@@ -84,15 +140,17 @@ def _deviation(entry: Any, where: str) -> Deviation:
         nullable=bool(entry.get("nullable")),
         optional=bool(entry.get("optional")),
         add=add,
-        evidence=tuple(evidence),
+        evidence=evidence,
     )
 
 
-def apply_overlay(document: dict[str, Any], deviations: list[Deviation]) -> dict[str, Any]:
-    """A copy of ``document`` with the deviations applied (the input is left unchanged)."""
+def apply_overlay(document: dict[str, Any], overlay: Overlay) -> dict[str, Any]:
+    """A copy of ``document`` with the overlay applied (the input is left unchanged)."""
     result = copy.deepcopy(document)
     schemas: dict[str, Any] = result["components"]["schemas"]
-    for deviation in deviations:
+    for answer in overlay.answers:
+        _apply_answer(result, answer)
+    for deviation in overlay.deviations:
         where = f"{deviation.schema}.{deviation.property}"
         schema = schemas.get(deviation.schema)
         if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
@@ -116,6 +174,31 @@ def apply_overlay(document: dict[str, Any], deviations: list[Deviation]) -> dict
             schema["required"] = [name for name in required if name != deviation.property]
             prop[OPTIONAL] = True
     return result
+
+
+def _apply_answer(document: dict[str, Any], answer: AnswerDeviation) -> None:
+    found = [
+        op
+        for item in document.get("paths", {}).values()
+        for op in item.values()
+        if isinstance(op, dict) and op.get("operationId") == answer.operation
+    ]
+    if len(found) != 1:
+        raise OverlayError(f"answers: no single operation {answer.operation!r} in the spec")
+    answered = False
+    for status, response in found[0].get("responses", {}).items():
+        if not str(status).startswith("2") or not isinstance(response.get("content"), dict):
+            continue
+        declared = sorted(response["content"])
+        if declared == [answer.media_type]:
+            raise OverlayError(f"answers: {answer.operation} already answers {answer.media_type}")
+        response["content"] = {
+            answer.media_type: {"schema": dict(BINARY_SCHEMA)},
+        }
+        response[MEDIA_TYPE] = ", ".join(declared)
+        answered = True
+    if not answered:
+        raise OverlayError(f"answers: {answer.operation} has no successful answer with content")
 
 
 def overlay_beside(spec_path: Path) -> Path:

@@ -1,10 +1,16 @@
 """Trim the upstream OpenAI spec down to the Assistants API.
 
-Keeps the operations under ``/assistants`` and ``/threads``, the transitive closure of the
-schemas they reference, ``AssistantStreamEvent`` with its closure (streamed runs are described
-only there), the ``TooManyRequests`` response, and the security scheme. Documentation-only
-``x-oaiMeta`` blocks (long multi-language examples) are dropped. The output is deterministic:
-paths keep the upstream order, schemas are sorted by name.
+Keeps the operations under ``/assistants``, ``/threads``, ``/files`` and ``/vector_stores``, the
+transitive closure of the schemas they reference, ``AssistantStreamEvent`` with its closure
+(streamed runs are described only there), the ``TooManyRequests`` response, and the security
+scheme. Documentation-only ``x-oaiMeta`` blocks (long multi-language examples) are dropped. The
+output is deterministic: paths keep the upstream order, schemas are sorted by name.
+
+One rewrite makes the output plain OpenAPI 3.1 that every validator and the generator read: a
+component that declares ``$recursiveAnchor: true`` and refers to itself with
+``$recursiveRef: '#'`` (``CompoundFilter``, whose filters nest) gets an ordinary ``$ref`` to
+itself instead. With a single anchor in the document that is what the draft 2019-09 keywords
+resolve to; a ``$recursiveRef`` anywhere else is refused.
 
 Usage: python -m codegen.trim UPSTREAM.yaml OUTPUT.yaml
 """
@@ -19,7 +25,7 @@ from typing import Any
 
 import yaml
 
-PATH_PREFIXES = ("/assistants", "/threads")
+PATH_PREFIXES = ("/assistants", "/threads", "/files", "/vector_stores")
 EXTRA_SCHEMAS = ("AssistantStreamEvent",)
 EXTRA_RESPONSES = ("TooManyRequests",)
 DROPPED_KEYS = frozenset({"x-oaiMeta"})
@@ -38,6 +44,36 @@ def _without_dropped(node: Any) -> Any:
     if isinstance(node, list):
         return [_without_dropped(v) for v in node]
     return node
+
+
+def _plain_recursion(node: Any, name: str) -> Any:
+    """``node`` (component ``name``) with ``$recursiveRef: '#'`` made a ``$ref`` to ``name``."""
+    if isinstance(node, dict):
+        if "$recursiveRef" in node:
+            if node["$recursiveRef"] != "#" or len(node) != 1:
+                raise TrimError(f"{name}: only a bare $recursiveRef '#' is supported")
+            return {"$ref": SCHEMA_PREFIX + name}
+        return {k: _plain_recursion(v, name) for k, v in node.items() if k != "$recursiveAnchor"}
+    if isinstance(node, list):
+        return [_plain_recursion(v, name) for v in node]
+    return node
+
+
+def _recursive_refs(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "$recursiveRef" in node or any(_recursive_refs(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_recursive_refs(v) for v in node)
+    return False
+
+
+def _component(name: str, schema: Any) -> Any:
+    """A kept component schema, documentation dropped and self-recursion made a plain $ref."""
+    if _recursive_refs(schema):
+        if not (isinstance(schema, dict) and schema.get("$recursiveAnchor") is True):
+            raise TrimError(f"{name}: $recursiveRef without a $recursiveAnchor on the component")
+        schema = _plain_recursion(schema, name)
+    return _without_dropped(schema)
 
 
 def _refs(node: Any, found: set[str]) -> set[str]:
@@ -81,7 +117,7 @@ def trim(upstream: dict[str, Any]) -> dict[str, Any]:
     }
     operations = [op for item in paths.values() for m, op in item.items() if m in HTTP_METHODS]
     if not operations:
-        raise TrimError("no operation under /assistants or /threads")
+        raise TrimError(f"no operation under {', '.join(PATH_PREFIXES)}")
 
     refs = _refs(paths, set())
     for name in EXTRA_RESPONSES:
@@ -107,8 +143,9 @@ def trim(upstream: dict[str, Any]) -> dict[str, Any]:
         "info": {
             "title": "OpenAI Assistants API (trimmed)",
             "description": (
-                "The Assistants API operations of the OpenAI REST API description, "
-                "trimmed by assistants-client (codegen/trim.py)."
+                "The Assistants API operations of the OpenAI REST API description, with the "
+                "files and vector stores they use, trimmed by assistants-client "
+                "(codegen/trim.py)."
             ),
             "version": upstream["info"]["version"],
             "license": upstream["info"].get("license", {"name": "MIT"}),
@@ -118,7 +155,7 @@ def trim(upstream: dict[str, Any]) -> dict[str, Any]:
         "tags": [t for t in upstream.get("tags", []) if t.get("name") in used_tags],
         "paths": paths,
         "components": {
-            "schemas": {name: _without_dropped(schemas[name]) for name in sorted(kept_schemas)},
+            "schemas": {name: _component(name, schemas[name]) for name in sorted(kept_schemas)},
             "responses": {name: responses[name] for name in kept_responses},
             "securitySchemes": components.get("securitySchemes", {}),
         },

@@ -118,6 +118,104 @@ def listing(items: list[dict[str, Any]], has_more: bool = False) -> dict[str, An
     }
 
 
+# -- files and vector stores (shaped as api.openai.com answered in the openai-dotnet recordings) --
+
+
+def file(id: str = "file-1", **overrides: Any) -> dict[str, Any]:
+    return {
+        "object": "file",
+        "id": id,
+        "purpose": "assistants",
+        "filename": "notes.txt",
+        "bytes": 21,
+        "created_at": 1758064047,
+        "expires_at": None,
+        "status": "processed",
+        "status_details": None,
+        **overrides,
+    }
+
+
+def file_counts(**counts: int) -> dict[str, int]:
+    found = {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0, **counts}
+    return {**found, "total": counts.get("total", sum(found.values()))}
+
+
+def vector_store(id: str = "vs_1", **overrides: Any) -> dict[str, Any]:
+    return {
+        "id": id,
+        "object": "vector_store",
+        "created_at": 1758064051,
+        "name": None,
+        "description": None,
+        "usage_bytes": 0,
+        "file_counts": file_counts(),
+        "status": "completed",
+        "expires_after": None,
+        "expires_at": None,
+        "last_active_at": 1758064051,
+        "metadata": {},
+        **overrides,
+    }
+
+
+def vector_store_file(id: str = "file-1", **overrides: Any) -> dict[str, Any]:
+    return {
+        "id": id,
+        "object": "vector_store.file",
+        "usage_bytes": 0,
+        "created_at": 1758064051,
+        "vector_store_id": "vs_1",
+        "status": "in_progress",
+        "last_error": None,
+        "chunking_strategy": {
+            "type": "static",
+            "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400},
+        },
+        "attributes": {},
+        **overrides,
+    }
+
+
+def file_batch(id: str = "vsfb_1", **overrides: Any) -> dict[str, Any]:
+    return {
+        "id": id,
+        "object": "vector_store.file_batch",
+        "created_at": 1758064116,
+        "status": "in_progress",
+        "vector_store_id": "vs_1",
+        "file_counts": file_counts(in_progress=2),
+        **overrides,
+    }
+
+
+def file_content_page(text: str = "Filip Carola: cake") -> dict[str, Any]:
+    return {
+        "object": "vector_store.file_content.page",
+        "data": [{"type": "text", "text": text}],
+        "has_more": False,
+        "next_page": None,
+    }
+
+
+def search_results(query: str = "cake") -> dict[str, Any]:
+    return {
+        "object": "vector_store.search_results.page",
+        "search_query": [query],
+        "data": [
+            {
+                "file_id": "file-1",
+                "filename": "favorite_foods.txt",
+                "score": 0.75,
+                "attributes": {"team": "ops", "year": 2024, "draft": False},
+                "content": [{"type": "text", "text": "Filip Carola: cake"}],
+            }
+        ],
+        "has_more": False,
+        "next_page": None,
+    }
+
+
 WEATHER_TOOL: dict[str, Any] = {
     "type": "function",
     "function": {

@@ -12,29 +12,50 @@ from . import responses as _rs
 
 __all__ = [
     "CANCEL_RUN",
+    "CANCEL_VECTOR_STORE_FILE_BATCH",
     "CREATE_ASSISTANT",
     "CREATE_MESSAGE",
     "CREATE_RUN",
     "CREATE_THREAD",
     "CREATE_THREAD_AND_RUN",
+    "CREATE_VECTOR_STORE",
+    "CREATE_VECTOR_STORE_FILE",
+    "CREATE_VECTOR_STORE_FILE_BATCH",
     "DELETE_ASSISTANT",
+    "DELETE_FILE",
     "DELETE_MESSAGE",
     "DELETE_THREAD",
+    "DELETE_VECTOR_STORE",
+    "DELETE_VECTOR_STORE_FILE",
     "GET_ASSISTANT",
+    "GET_FILE",
+    "GET_FILE_CONTENT",
     "GET_MESSAGE",
     "GET_RUN",
     "GET_RUN_STEP",
     "GET_THREAD",
+    "GET_VECTOR_STORE",
+    "GET_VECTOR_STORE_FILE",
+    "GET_VECTOR_STORE_FILE_BATCH",
+    "GET_VECTOR_STORE_FILE_CONTENT",
     "LIST_ASSISTANTS",
+    "LIST_FILES",
     "LIST_MESSAGES",
     "LIST_RUNS",
     "LIST_RUN_STEPS",
+    "LIST_VECTOR_STORES",
+    "LIST_VECTOR_STORE_FILES",
+    "LIST_VECTOR_STORE_FILE_BATCH_FILES",
     "OPERATIONS",
+    "SEARCH_VECTOR_STORE",
     "SUBMIT_TOOL_OUTPUTS",
     "UPDATE_ASSISTANT",
     "UPDATE_MESSAGE",
     "UPDATE_RUN",
     "UPDATE_THREAD",
+    "UPDATE_VECTOR_STORE",
+    "UPDATE_VECTOR_STORE_FILE",
+    "UPLOAD_FILE",
 ]
 
 LIST_ASSISTANTS: ListOperation[_rs.AssistantList, _rs.Assistant] = ListOperation(
@@ -48,6 +69,8 @@ LIST_ASSISTANTS: ListOperation[_rs.AssistantList, _rs.Assistant] = ListOperation
     response=_rs.AssistantList,
     item=_rs.Assistant,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 CREATE_ASSISTANT: Operation[_rs.Assistant] = Operation(
@@ -60,6 +83,8 @@ CREATE_ASSISTANT: Operation[_rs.Assistant] = Operation(
     request=_rq.CreateAssistantRequest,
     response=_rs.Assistant,
     streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
 )
 
 GET_ASSISTANT: Operation[_rs.Assistant] = Operation(
@@ -72,6 +97,8 @@ GET_ASSISTANT: Operation[_rs.Assistant] = Operation(
     request=None,
     response=_rs.Assistant,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 UPDATE_ASSISTANT: Operation[_rs.Assistant] = Operation(
@@ -84,6 +111,8 @@ UPDATE_ASSISTANT: Operation[_rs.Assistant] = Operation(
     request=_rq.ModifyAssistantRequest,
     response=_rs.Assistant,
     streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
 )
 
 DELETE_ASSISTANT: Operation[_rs.AssistantDeleted] = Operation(
@@ -96,6 +125,79 @@ DELETE_ASSISTANT: Operation[_rs.AssistantDeleted] = Operation(
     request=None,
     response=_rs.AssistantDeleted,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+LIST_FILES: ListOperation[_rs.FileList, _rs.FileObject] = ListOperation(
+    id="listFiles",
+    name="list_files",
+    method="GET",
+    path="/files",
+    path_params=(),
+    query_params=("purpose", "limit", "order", "after"),
+    request=None,
+    response=_rs.FileList,
+    item=_rs.FileObject,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+UPLOAD_FILE: Operation[_rs.FileObject] = Operation(
+    id="createFile",
+    name="upload_file",
+    method="POST",
+    path="/files",
+    path_params=(),
+    query_params=(),
+    request=_rq.CreateFileRequest,
+    response=_rs.FileObject,
+    streamable=False,
+    request_media_type="multipart/form-data",
+    response_media_type="application/json",
+)
+
+GET_FILE: Operation[_rs.FileObject] = Operation(
+    id="retrieveFile",
+    name="get_file",
+    method="GET",
+    path="/files/{file_id}",
+    path_params=("file_id",),
+    query_params=(),
+    request=None,
+    response=_rs.FileObject,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+DELETE_FILE: Operation[_rs.FileDeleted] = Operation(
+    id="deleteFile",
+    name="delete_file",
+    method="DELETE",
+    path="/files/{file_id}",
+    path_params=("file_id",),
+    query_params=(),
+    request=None,
+    response=_rs.FileDeleted,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+GET_FILE_CONTENT: Operation[bytes] = Operation(
+    id="downloadFile",
+    name="get_file_content",
+    method="GET",
+    path="/files/{file_id}/content",
+    path_params=("file_id",),
+    query_params=(),
+    request=None,
+    response=bytes,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/octet-stream",
 )
 
 CREATE_THREAD: Operation[_rs.Thread] = Operation(
@@ -108,6 +210,8 @@ CREATE_THREAD: Operation[_rs.Thread] = Operation(
     request=_rq.CreateThreadRequest,
     response=_rs.Thread,
     streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
 )
 
 CREATE_THREAD_AND_RUN: Operation[_rs.RunResponse] = Operation(
@@ -120,6 +224,8 @@ CREATE_THREAD_AND_RUN: Operation[_rs.RunResponse] = Operation(
     request=_rq.CreateThreadAndRunRequest,
     response=_rs.RunResponse,
     streamable=True,
+    request_media_type="application/json",
+    response_media_type="application/json",
 )
 
 GET_THREAD: Operation[_rs.Thread] = Operation(
@@ -132,6 +238,8 @@ GET_THREAD: Operation[_rs.Thread] = Operation(
     request=None,
     response=_rs.Thread,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 UPDATE_THREAD: Operation[_rs.Thread] = Operation(
@@ -144,6 +252,8 @@ UPDATE_THREAD: Operation[_rs.Thread] = Operation(
     request=_rq.ModifyThreadRequest,
     response=_rs.Thread,
     streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
 )
 
 DELETE_THREAD: Operation[_rs.ThreadDeleted] = Operation(
@@ -156,6 +266,8 @@ DELETE_THREAD: Operation[_rs.ThreadDeleted] = Operation(
     request=None,
     response=_rs.ThreadDeleted,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 LIST_MESSAGES: ListOperation[_rs.MessageList, _rs.ThreadMessage] = ListOperation(
@@ -169,6 +281,8 @@ LIST_MESSAGES: ListOperation[_rs.MessageList, _rs.ThreadMessage] = ListOperation
     response=_rs.MessageList,
     item=_rs.ThreadMessage,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 CREATE_MESSAGE: Operation[_rs.ThreadMessage] = Operation(
@@ -181,6 +295,8 @@ CREATE_MESSAGE: Operation[_rs.ThreadMessage] = Operation(
     request=_rq.CreateMessageRequest,
     response=_rs.ThreadMessage,
     streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
 )
 
 GET_MESSAGE: Operation[_rs.ThreadMessage] = Operation(
@@ -193,6 +309,8 @@ GET_MESSAGE: Operation[_rs.ThreadMessage] = Operation(
     request=None,
     response=_rs.ThreadMessage,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 UPDATE_MESSAGE: Operation[_rs.ThreadMessage] = Operation(
@@ -205,6 +323,8 @@ UPDATE_MESSAGE: Operation[_rs.ThreadMessage] = Operation(
     request=_rq.ModifyMessageRequest,
     response=_rs.ThreadMessage,
     streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
 )
 
 DELETE_MESSAGE: Operation[_rs.MessageDeleted] = Operation(
@@ -217,6 +337,8 @@ DELETE_MESSAGE: Operation[_rs.MessageDeleted] = Operation(
     request=None,
     response=_rs.MessageDeleted,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 LIST_RUNS: ListOperation[_rs.RunList, _rs.RunResponse] = ListOperation(
@@ -230,6 +352,8 @@ LIST_RUNS: ListOperation[_rs.RunList, _rs.RunResponse] = ListOperation(
     response=_rs.RunList,
     item=_rs.RunResponse,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 CREATE_RUN: Operation[_rs.RunResponse] = Operation(
@@ -242,6 +366,8 @@ CREATE_RUN: Operation[_rs.RunResponse] = Operation(
     request=_rq.CreateRunRequest,
     response=_rs.RunResponse,
     streamable=True,
+    request_media_type="application/json",
+    response_media_type="application/json",
 )
 
 GET_RUN: Operation[_rs.RunResponse] = Operation(
@@ -254,6 +380,8 @@ GET_RUN: Operation[_rs.RunResponse] = Operation(
     request=None,
     response=_rs.RunResponse,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 UPDATE_RUN: Operation[_rs.RunResponse] = Operation(
@@ -266,6 +394,8 @@ UPDATE_RUN: Operation[_rs.RunResponse] = Operation(
     request=_rq.ModifyRunRequest,
     response=_rs.RunResponse,
     streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
 )
 
 CANCEL_RUN: Operation[_rs.RunResponse] = Operation(
@@ -278,6 +408,8 @@ CANCEL_RUN: Operation[_rs.RunResponse] = Operation(
     request=None,
     response=_rs.RunResponse,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 LIST_RUN_STEPS: ListOperation[_rs.RunStepList, _rs.RunStep] = ListOperation(
@@ -291,6 +423,8 @@ LIST_RUN_STEPS: ListOperation[_rs.RunStepList, _rs.RunStep] = ListOperation(
     response=_rs.RunStepList,
     item=_rs.RunStep,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 GET_RUN_STEP: Operation[_rs.RunStep] = Operation(
@@ -303,6 +437,8 @@ GET_RUN_STEP: Operation[_rs.RunStep] = Operation(
     request=None,
     response=_rs.RunStep,
     streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
 )
 
 SUBMIT_TOOL_OUTPUTS: Operation[_rs.RunResponse] = Operation(
@@ -315,6 +451,239 @@ SUBMIT_TOOL_OUTPUTS: Operation[_rs.RunResponse] = Operation(
     request=_rq.SubmitToolOutputsRequest,
     response=_rs.RunResponse,
     streamable=True,
+    request_media_type="application/json",
+    response_media_type="application/json",
+)
+
+LIST_VECTOR_STORES: ListOperation[_rs.VectorStoreList, _rs.VectorStore] = ListOperation(
+    id="listVectorStores",
+    name="list_vector_stores",
+    method="GET",
+    path="/vector_stores",
+    path_params=(),
+    query_params=("limit", "order", "after", "before"),
+    request=None,
+    response=_rs.VectorStoreList,
+    item=_rs.VectorStore,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+CREATE_VECTOR_STORE: Operation[_rs.VectorStore] = Operation(
+    id="createVectorStore",
+    name="create_vector_store",
+    method="POST",
+    path="/vector_stores",
+    path_params=(),
+    query_params=(),
+    request=_rq.CreateVectorStoreRequest,
+    response=_rs.VectorStore,
+    streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
+)
+
+GET_VECTOR_STORE: Operation[_rs.VectorStore] = Operation(
+    id="getVectorStore",
+    name="get_vector_store",
+    method="GET",
+    path="/vector_stores/{vector_store_id}",
+    path_params=("vector_store_id",),
+    query_params=(),
+    request=None,
+    response=_rs.VectorStore,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+UPDATE_VECTOR_STORE: Operation[_rs.VectorStore] = Operation(
+    id="modifyVectorStore",
+    name="update_vector_store",
+    method="POST",
+    path="/vector_stores/{vector_store_id}",
+    path_params=("vector_store_id",),
+    query_params=(),
+    request=_rq.UpdateVectorStoreRequest,
+    response=_rs.VectorStore,
+    streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
+)
+
+DELETE_VECTOR_STORE: Operation[_rs.VectorStoreDeleted] = Operation(
+    id="deleteVectorStore",
+    name="delete_vector_store",
+    method="DELETE",
+    path="/vector_stores/{vector_store_id}",
+    path_params=("vector_store_id",),
+    query_params=(),
+    request=None,
+    response=_rs.VectorStoreDeleted,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+CREATE_VECTOR_STORE_FILE_BATCH: Operation[_rs.VectorStoreFileBatch] = Operation(
+    id="createVectorStoreFileBatch",
+    name="create_vector_store_file_batch",
+    method="POST",
+    path="/vector_stores/{vector_store_id}/file_batches",
+    path_params=("vector_store_id",),
+    query_params=(),
+    request=_rq.CreateVectorStoreFileBatchRequest,
+    response=_rs.VectorStoreFileBatch,
+    streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
+)
+
+GET_VECTOR_STORE_FILE_BATCH: Operation[_rs.VectorStoreFileBatch] = Operation(
+    id="getVectorStoreFileBatch",
+    name="get_vector_store_file_batch",
+    method="GET",
+    path="/vector_stores/{vector_store_id}/file_batches/{batch_id}",
+    path_params=("vector_store_id", "batch_id"),
+    query_params=(),
+    request=None,
+    response=_rs.VectorStoreFileBatch,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+CANCEL_VECTOR_STORE_FILE_BATCH: Operation[_rs.VectorStoreFileBatch] = Operation(
+    id="cancelVectorStoreFileBatch",
+    name="cancel_vector_store_file_batch",
+    method="POST",
+    path="/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
+    path_params=("vector_store_id", "batch_id"),
+    query_params=(),
+    request=None,
+    response=_rs.VectorStoreFileBatch,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+LIST_VECTOR_STORE_FILE_BATCH_FILES: ListOperation[_rs.VectorStoreFileList, _rs.VectorStoreFile] = (
+    ListOperation(
+        id="listFilesInVectorStoreBatch",
+        name="list_vector_store_file_batch_files",
+        method="GET",
+        path="/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
+        path_params=("vector_store_id", "batch_id"),
+        query_params=("limit", "order", "after", "before", "filter"),
+        request=None,
+        response=_rs.VectorStoreFileList,
+        item=_rs.VectorStoreFile,
+        streamable=False,
+        request_media_type=None,
+        response_media_type="application/json",
+    )
+)
+
+LIST_VECTOR_STORE_FILES: ListOperation[_rs.VectorStoreFileList, _rs.VectorStoreFile] = (
+    ListOperation(
+        id="listVectorStoreFiles",
+        name="list_vector_store_files",
+        method="GET",
+        path="/vector_stores/{vector_store_id}/files",
+        path_params=("vector_store_id",),
+        query_params=("limit", "order", "after", "before", "filter"),
+        request=None,
+        response=_rs.VectorStoreFileList,
+        item=_rs.VectorStoreFile,
+        streamable=False,
+        request_media_type=None,
+        response_media_type="application/json",
+    )
+)
+
+CREATE_VECTOR_STORE_FILE: Operation[_rs.VectorStoreFile] = Operation(
+    id="createVectorStoreFile",
+    name="create_vector_store_file",
+    method="POST",
+    path="/vector_stores/{vector_store_id}/files",
+    path_params=("vector_store_id",),
+    query_params=(),
+    request=_rq.CreateVectorStoreFileRequest,
+    response=_rs.VectorStoreFile,
+    streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
+)
+
+GET_VECTOR_STORE_FILE: Operation[_rs.VectorStoreFile] = Operation(
+    id="getVectorStoreFile",
+    name="get_vector_store_file",
+    method="GET",
+    path="/vector_stores/{vector_store_id}/files/{file_id}",
+    path_params=("vector_store_id", "file_id"),
+    query_params=(),
+    request=None,
+    response=_rs.VectorStoreFile,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+UPDATE_VECTOR_STORE_FILE: Operation[_rs.VectorStoreFile] = Operation(
+    id="updateVectorStoreFileAttributes",
+    name="update_vector_store_file",
+    method="POST",
+    path="/vector_stores/{vector_store_id}/files/{file_id}",
+    path_params=("vector_store_id", "file_id"),
+    query_params=(),
+    request=_rq.UpdateVectorStoreFileAttributesRequest,
+    response=_rs.VectorStoreFile,
+    streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
+)
+
+DELETE_VECTOR_STORE_FILE: Operation[_rs.VectorStoreFileDeleted] = Operation(
+    id="deleteVectorStoreFile",
+    name="delete_vector_store_file",
+    method="DELETE",
+    path="/vector_stores/{vector_store_id}/files/{file_id}",
+    path_params=("vector_store_id", "file_id"),
+    query_params=(),
+    request=None,
+    response=_rs.VectorStoreFileDeleted,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+GET_VECTOR_STORE_FILE_CONTENT: Operation[_rs.VectorStoreFileContent] = Operation(
+    id="retrieveVectorStoreFileContent",
+    name="get_vector_store_file_content",
+    method="GET",
+    path="/vector_stores/{vector_store_id}/files/{file_id}/content",
+    path_params=("vector_store_id", "file_id"),
+    query_params=(),
+    request=None,
+    response=_rs.VectorStoreFileContent,
+    streamable=False,
+    request_media_type=None,
+    response_media_type="application/json",
+)
+
+SEARCH_VECTOR_STORE: Operation[_rs.VectorStoreSearchResults] = Operation(
+    id="searchVectorStore",
+    name="search_vector_store",
+    method="POST",
+    path="/vector_stores/{vector_store_id}/search",
+    path_params=("vector_store_id",),
+    query_params=(),
+    request=_rq.SearchVectorStoreRequest,
+    response=_rs.VectorStoreSearchResults,
+    streamable=False,
+    request_media_type="application/json",
+    response_media_type="application/json",
 )
 
 # Every operation, in the order of the spec.
@@ -324,6 +693,11 @@ OPERATIONS: tuple[Operation[Any], ...] = (
     GET_ASSISTANT,
     UPDATE_ASSISTANT,
     DELETE_ASSISTANT,
+    LIST_FILES,
+    UPLOAD_FILE,
+    GET_FILE,
+    DELETE_FILE,
+    GET_FILE_CONTENT,
     CREATE_THREAD,
     CREATE_THREAD_AND_RUN,
     GET_THREAD,
@@ -342,4 +716,20 @@ OPERATIONS: tuple[Operation[Any], ...] = (
     LIST_RUN_STEPS,
     GET_RUN_STEP,
     SUBMIT_TOOL_OUTPUTS,
+    LIST_VECTOR_STORES,
+    CREATE_VECTOR_STORE,
+    GET_VECTOR_STORE,
+    UPDATE_VECTOR_STORE,
+    DELETE_VECTOR_STORE,
+    CREATE_VECTOR_STORE_FILE_BATCH,
+    GET_VECTOR_STORE_FILE_BATCH,
+    CANCEL_VECTOR_STORE_FILE_BATCH,
+    LIST_VECTOR_STORE_FILE_BATCH_FILES,
+    LIST_VECTOR_STORE_FILES,
+    CREATE_VECTOR_STORE_FILE,
+    GET_VECTOR_STORE_FILE,
+    UPDATE_VECTOR_STORE_FILE,
+    DELETE_VECTOR_STORE_FILE,
+    GET_VECTOR_STORE_FILE_CONTENT,
+    SEARCH_VECTOR_STORE,
 )

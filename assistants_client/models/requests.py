@@ -15,19 +15,29 @@ from assistants_client._model_base import (
     RequestModel,
 )
 from assistants_client._omit import OMIT, Omit
+from assistants_client._uploads import FileUpload
 
 __all__ = [
     "AssistantToolParam",
     "AttachmentToolParam",
     "AutoChunkingStrategy",
+    "AutoFileChunkingStrategyParam",
     "ChunkingStrategy",
     "CodeInterpreterResourcesParam",
     "CodeInterpreterToolParam",
+    "ComparisonFilter",
+    "CompoundFilter",
     "CreateAssistantRequest",
+    "CreateFileRequest",
     "CreateMessageRequest",
     "CreateRunRequest",
     "CreateThreadAndRunRequest",
     "CreateThreadRequest",
+    "CreateVectorStoreFileBatchRequest",
+    "CreateVectorStoreFileRequest",
+    "CreateVectorStoreRequest",
+    "FileChunkingStrategyParam",
+    "FileExpiresAfter",
     "FileSearchRankingOptionsParam",
     "FileSearchResourcesCreate",
     "FileSearchResourcesParam",
@@ -54,8 +64,13 @@ __all__ = [
     "ResponseFormatJsonSchemaParam",
     "ResponseFormatParam",
     "ResponseFormatTextParam",
+    "SearchFilter",
+    "SearchRankingOptions",
+    "SearchVectorStoreRequest",
     "StaticChunkingOptions",
+    "StaticChunkingSettingsParam",
     "StaticChunkingStrategy",
+    "StaticFileChunkingStrategyParam",
     "SubmitToolOutputsRequest",
     "ToolOutput",
     "ToolResourcesCreate",
@@ -63,7 +78,10 @@ __all__ = [
     "TruncationStrategyParam",
     "UnknownAssistantToolParam",
     "UnknownAttachmentToolParam",
+    "UpdateVectorStoreFileAttributesRequest",
+    "UpdateVectorStoreRequest",
     "VectorStoreCreate",
+    "VectorStoreExpiresAfterParam",
 ]
 
 
@@ -104,6 +122,23 @@ class AutoChunkingStrategy(ChunkingStrategy):
     type: Literal["auto"] = "auto"
 
 
+class FileChunkingStrategyParam(RequestModel):
+    """The chunking strategy used to chunk the file(s). If not set, will use the `auto` strategy. Only applicable if `file_ids` is non-empty.
+
+    Variants, by `type`: 'auto' -> AutoFileChunkingStrategyParam, 'static' -> StaticFileChunkingStrategyParam."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
+    type: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class AutoFileChunkingStrategyParam(FileChunkingStrategyParam):
+    """The default strategy. This strategy currently uses a `max_chunk_size_tokens` of `800` and `chunk_overlap_tokens` of `400`."""
+
+    type: Literal["auto"] = "auto"
+
+
 @attrs.define(kw_only=True, repr=False)
 class CodeInterpreterResourcesParam(RequestModel):
     """CodeInterpreterResourcesParam"""
@@ -118,6 +153,35 @@ class CodeInterpreterToolParam(AssistantToolParam, AttachmentToolParam):
     """CodeInterpreterToolParam"""
 
     type: Literal["code_interpreter"] = "code_interpreter"
+
+
+class SearchFilter(RequestModel):
+    """A filter to apply based on file attributes.
+
+    Variants, by `type`: 'and' -> CompoundFilter, 'eq' -> ComparisonFilter, 'gt' -> ComparisonFilter, 'gte' -> ComparisonFilter, 'in' -> ComparisonFilter, 'lt' -> ComparisonFilter, 'lte' -> ComparisonFilter, 'ne' -> ComparisonFilter, 'nin' -> ComparisonFilter, 'or' -> CompoundFilter."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
+    type: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class ComparisonFilter(SearchFilter):
+    """A filter used to compare a specified attribute key to a given value using a defined comparison operation."""
+
+    type: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"] = attrs.field(
+        validator=_v.one_of(("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"))
+    )
+    key: str
+    value: str | float | bool | list[str | float]
+
+
+@attrs.define(kw_only=True, repr=False)
+class CompoundFilter(SearchFilter):
+    """Combine multiple filters using `and` or `or`."""
+
+    type: Literal["and", "or"] = attrs.field(validator=_v.one_of(("and", "or")))
+    filters: list[SearchFilter]
 
 
 class ResponseFormatParam(RequestModel):
@@ -205,6 +269,29 @@ class CreateAssistantRequest(RequestModel):
     response_format: Literal["auto"] | ResponseFormatParam | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.one_of_or_object(("auto",)))
     )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FileExpiresAfter(RequestModel):
+    """The expiration policy for a file. By default, files with `purpose=batch` expire after 30 days and all other files are persisted until they are manually deleted."""
+
+    anchor: Literal["created_at"] = "created_at"
+    seconds: int = attrs.field(validator=[_v.minimum(3600), _v.maximum(2592000)])
+
+
+@attrs.define(kw_only=True, repr=False)
+class CreateFileRequest(RequestModel):
+    """CreateFileRequest"""
+
+    file: FileUpload
+    purpose: Literal["assistants", "batch", "fine-tune", "vision", "user_data", "evals"] = (
+        attrs.field(
+            validator=_v.one_of(
+                ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+            )
+        )
+    )
+    expires_after: FileExpiresAfter | Omit = OMIT
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -381,6 +468,72 @@ class CreateThreadAndRunRequest(RequestModel):
     response_format: Literal["auto"] | ResponseFormatParam | Omit | None = attrs.field(
         default=OMIT, validator=_v.when_present(_v.one_of_or_object(("auto",)))
     )
+
+
+@attrs.define(kw_only=True, repr=False)
+class CreateVectorStoreFileRequest(RequestModel):
+    """CreateVectorStoreFileRequest"""
+
+    file_id: str
+    chunking_strategy: FileChunkingStrategyParam | Omit = OMIT
+    attributes: dict[str, str | float | bool] | Omit | None = attrs.field(
+        default=OMIT,
+        validator=_v.when_present(
+            [
+                _v.max_keys(16),
+                _v.for_keys(_v.max_length(64)),
+                _v.for_values(_v.for_strings(_v.max_length(512))),
+            ]
+        ),
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class CreateVectorStoreFileBatchRequest(RequestModel):
+    """CreateVectorStoreFileBatchRequest"""
+
+    file_ids: list[str] | Omit = attrs.field(
+        default=OMIT, validator=_v.when_present([_v.max_items(2000), _v.min_items(1)])
+    )
+    files: list[CreateVectorStoreFileRequest] | Omit = attrs.field(
+        default=OMIT, validator=_v.when_present([_v.max_items(2000), _v.min_items(1)])
+    )
+    chunking_strategy: FileChunkingStrategyParam | Omit = OMIT
+    attributes: dict[str, str | float | bool] | Omit | None = attrs.field(
+        default=OMIT,
+        validator=_v.when_present(
+            [
+                _v.max_keys(16),
+                _v.for_keys(_v.max_length(64)),
+                _v.for_values(_v.for_strings(_v.max_length(512))),
+            ]
+        ),
+    )
+
+    def __attrs_post_init__(self) -> None:
+        _v.at_least_one_of(self, ("file_ids", "files"))
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreExpiresAfterParam(RequestModel):
+    """The expiration policy for a vector store."""
+
+    anchor: Literal["last_active_at"] = "last_active_at"
+    days: int = attrs.field(validator=[_v.minimum(1), _v.maximum(365)])
+
+
+@attrs.define(kw_only=True, repr=False)
+class CreateVectorStoreRequest(RequestModel):
+    """CreateVectorStoreRequest"""
+
+    file_ids: list[str] | Omit = attrs.field(
+        default=OMIT, validator=_v.when_present(_v.max_items(500))
+    )
+    name: str | Omit = OMIT
+    description: str | Omit = OMIT
+    expires_after: VectorStoreExpiresAfterParam | Omit = OMIT
+    chunking_strategy: FileChunkingStrategyParam | Omit = OMIT
+    metadata: dict[str, str] | Omit | None = OMIT
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -573,8 +726,41 @@ class ResponseFormatTextParam(ResponseFormatParam):
 
 
 @attrs.define(kw_only=True, repr=False)
+class SearchRankingOptions(RequestModel):
+    """Ranking options for search."""
+
+    ranker: Literal["none", "auto", "default-2024-11-15"] | Omit = attrs.field(
+        default=OMIT, validator=_v.when_present(_v.one_of(("none", "auto", "default-2024-11-15")))
+    )
+    score_threshold: float | Omit = attrs.field(
+        default=OMIT, validator=_v.when_present([_v.minimum(0), _v.maximum(1)])
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class SearchVectorStoreRequest(RequestModel):
+    """SearchVectorStoreRequest"""
+
+    query: str | list[str]
+    rewrite_query: bool | Omit = OMIT
+    max_num_results: int | Omit = attrs.field(
+        default=OMIT, validator=_v.when_present([_v.minimum(1), _v.maximum(50)])
+    )
+    filters: SearchFilter | Omit = OMIT
+    ranking_options: SearchRankingOptions | Omit = OMIT
+
+
+@attrs.define(kw_only=True, repr=False)
 class StaticChunkingOptions(RequestModel):
     """StaticChunkingOptions"""
+
+    max_chunk_size_tokens: int = attrs.field(validator=[_v.minimum(100), _v.maximum(4096)])
+    chunk_overlap_tokens: int
+
+
+@attrs.define(kw_only=True, repr=False)
+class StaticChunkingSettingsParam(RequestModel):
+    """StaticChunkingSettingsParam"""
 
     max_chunk_size_tokens: int = attrs.field(validator=[_v.minimum(100), _v.maximum(4096)])
     chunk_overlap_tokens: int
@@ -586,6 +772,14 @@ class StaticChunkingStrategy(ChunkingStrategy):
 
     type: Literal["static"] = "static"
     static: StaticChunkingOptions
+
+
+@attrs.define(kw_only=True, repr=False)
+class StaticFileChunkingStrategyParam(FileChunkingStrategyParam):
+    """Customize your own chunking strategy by setting chunk size and chunk overlap."""
+
+    type: Literal["static"] = "static"
+    static: StaticChunkingSettingsParam
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -622,6 +816,30 @@ class UnknownAttachmentToolParam(AttachmentToolParam):
     raw: dict[str, Any] = attrs.field(factory=dict)
 
 
+@attrs.define(kw_only=True, repr=False)
+class UpdateVectorStoreFileAttributesRequest(RequestModel):
+    """UpdateVectorStoreFileAttributesRequest"""
+
+    attributes: dict[str, str | float | bool] | None = attrs.field(
+        validator=_v.when_present(
+            [
+                _v.max_keys(16),
+                _v.for_keys(_v.max_length(64)),
+                _v.for_values(_v.for_strings(_v.max_length(512))),
+            ]
+        )
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class UpdateVectorStoreRequest(RequestModel):
+    """UpdateVectorStoreRequest"""
+
+    name: str | Omit | None = OMIT
+    expires_after: VectorStoreExpiresAfterParam | Omit | None = OMIT
+    metadata: dict[str, str] | Omit | None = OMIT
+
+
 # How each tagged union is structured: tag value -> variant class.
 AssistantToolParam._json_variants = {
     "code_interpreter": CodeInterpreterToolParam,
@@ -636,6 +854,11 @@ AttachmentToolParam._json_variants = {
 AttachmentToolParam._json_unknown = UnknownAttachmentToolParam
 ChunkingStrategy._json_variants = {"auto": AutoChunkingStrategy, "static": StaticChunkingStrategy}
 ChunkingStrategy._json_unknown = None
+FileChunkingStrategyParam._json_variants = {
+    "auto": AutoFileChunkingStrategyParam,
+    "static": StaticFileChunkingStrategyParam,
+}
+FileChunkingStrategyParam._json_unknown = None
 MessageRequestContent._json_variants = {
     "image_file": MessageContentImageFileParam,
     "image_url": MessageContentImageUrlParam,
@@ -648,3 +871,16 @@ ResponseFormatParam._json_variants = {
     "text": ResponseFormatTextParam,
 }
 ResponseFormatParam._json_unknown = None
+SearchFilter._json_variants = {
+    "and": CompoundFilter,
+    "eq": ComparisonFilter,
+    "gt": ComparisonFilter,
+    "gte": ComparisonFilter,
+    "in": ComparisonFilter,
+    "lt": ComparisonFilter,
+    "lte": ComparisonFilter,
+    "ne": ComparisonFilter,
+    "nin": ComparisonFilter,
+    "or": CompoundFilter,
+}
+SearchFilter._json_unknown = None

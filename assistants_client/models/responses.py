@@ -47,10 +47,16 @@ __all__ = [
     "ErrorDetail",
     "ErrorEvent",
     "ErrorResponse",
+    "FileBatchFileCounts",
+    "FileChunkingStrategy",
+    "FileChunkingStrategyBase",
     "FileCitation",
     "FileCitationAnnotation",
     "FileCitationAnnotationDelta",
     "FileCitationDelta",
+    "FileDeleted",
+    "FileList",
+    "FileObject",
     "FilePathAnnotation",
     "FilePathAnnotationDelta",
     "FileSearchCall",
@@ -103,6 +109,7 @@ __all__ = [
     "MessageTextDelta",
     "NamedToolChoice",
     "NamedToolChoiceFunction",
+    "OtherFileChunkingStrategy",
     "RequiredAction",
     "RequiredToolCall",
     "RequiredToolCallFunction",
@@ -130,6 +137,8 @@ __all__ = [
     "RunStreamEvent",
     "RunStreamEventBase",
     "RunUsage",
+    "StaticChunkingSettings",
+    "StaticFileChunkingStrategy",
     "SubmitToolOutputsAction",
     "TextAnnotation",
     "TextAnnotationBase",
@@ -176,6 +185,7 @@ __all__ = [
     "UnknownAttachmentTool",
     "UnknownCodeInterpreterOutput",
     "UnknownCodeInterpreterOutputDelta",
+    "UnknownFileChunkingStrategy",
     "UnknownMessageContent",
     "UnknownMessageContentDelta",
     "UnknownResponseFormat",
@@ -185,6 +195,21 @@ __all__ = [
     "UnknownTextAnnotationDelta",
     "UnknownToolCall",
     "UnknownToolCallDelta",
+    "VectorStore",
+    "VectorStoreDeleted",
+    "VectorStoreExpiresAfter",
+    "VectorStoreFile",
+    "VectorStoreFileBatch",
+    "VectorStoreFileContent",
+    "VectorStoreFileContentPart",
+    "VectorStoreFileCounts",
+    "VectorStoreFileDeleted",
+    "VectorStoreFileLastError",
+    "VectorStoreFileList",
+    "VectorStoreList",
+    "VectorStoreSearchResult",
+    "VectorStoreSearchResultContent",
+    "VectorStoreSearchResults",
 ]
 
 
@@ -1259,6 +1284,7 @@ class FileSearchResult(ResponseModel):
     file_name: str
     score: float
     content: list[FileSearchResultContent] | Omit = OMIT
+    attributes: dict[str, str | float | bool] | Omit | None = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
         default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
@@ -2176,6 +2202,139 @@ class ErrorResponse(ResponseModel):
 
 
 @attrs.define(kw_only=True, repr=False)
+class FileBatchFileCounts(ResponseModel):
+    """FileBatchFileCounts"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("cancelled completed failed in_progress total")
+    in_progress: int
+    completed: int
+    failed: int
+    cancelled: int
+    total: int
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+class FileChunkingStrategyBase(ResponseModel):
+    """The base class of the FileChunkingStrategy variants: `from_dict` reads any of them by `type`.
+
+    Annotate with `FileChunkingStrategy`, the union of the variants, which a type checker narrows when `type` is compared with a literal. Variants, by `type`: 'other' -> OtherFileChunkingStrategy, 'static' -> StaticFileChunkingStrategy; any other -> UnknownFileChunkingStrategy."""
+
+    __slots__ = ()
+    _json_tag: ClassVar[str] = "type"
+    type: str
+
+
+@attrs.define(kw_only=True, repr=False)
+class OtherFileChunkingStrategy(FileChunkingStrategyBase):
+    """This is returned when the chunking strategy is unknown. Typically, this is because the file was indexed before the `chunking_strategy` concept was introduced in the API."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("type")
+    type: Literal["other"] = "other"
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class StaticChunkingSettings(ResponseModel):
+    """StaticChunkingSettings"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("chunk_overlap_tokens max_chunk_size_tokens")
+    max_chunk_size_tokens: int
+    chunk_overlap_tokens: int
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class StaticFileChunkingStrategy(FileChunkingStrategyBase):
+    """StaticFileChunkingStrategy"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("static type")
+    type: Literal["static"] = "static"
+    static: StaticChunkingSettings
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class UnknownFileChunkingStrategy(FileChunkingStrategyBase):
+    """A FileChunkingStrategy with a tag this version does not know; `raw` keeps the whole JSON object. Tell it apart with isinstance: for type checkers its `type` is no known tag (UnknownTag), and the tag as sent is in `raw`."""
+
+    _json_unknown_variant: ClassVar[bool] = True
+    type: UnknownTag
+    raw: dict[str, Any] = attrs.field(factory=dict)
+
+
+FileChunkingStrategy: TypeAlias = (
+    StaticFileChunkingStrategy | OtherFileChunkingStrategy | UnknownFileChunkingStrategy
+)
+"""The strategy used to chunk the file. Comparing `type` with a literal narrows it to that variant; UnknownFileChunkingStrategy (isinstance) holds any other tag."""
+
+
+@attrs.define(kw_only=True, repr=False)
+class FileDeleted(ResponseModel):
+    """FileDeleted"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("deleted id object")
+    id: str
+    object: str
+    deleted: bool
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FileObject(ResponseModel):
+    """The `File` object represents a document that has been uploaded to OpenAI."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys(
+        "bytes created_at filename id object purpose status"
+    )
+    _json_non_null: ClassVar[frozenset[str]] = _keys("expires_at status status_details")
+    id: str
+    bytes: int
+    created_at: int
+    expires_at: int | Omit | None = OMIT
+    filename: str
+    object: str
+    purpose: str
+    status: str | None = None
+    status_details: str | Omit | None = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class FileList(ResponseModel):
+    """FileList"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
+    _json_non_null: ClassVar[frozenset[str]] = _keys("first_id has_more last_id")
+    object: str
+    data: list[FileObject] = attrs.field(factory=list)
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool | None = None
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
 class MessageDeleted(ResponseModel):
     """MessageDeleted"""
 
@@ -2254,6 +2413,248 @@ class ThreadDeleted(ResponseModel):
     )
 
 
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreExpiresAfter(ResponseModel):
+    """The expiration policy for a vector store."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("anchor days")
+    anchor: str
+    days: int
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreFileCounts(ResponseModel):
+    """VectorStoreFileCounts"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("cancelled completed failed in_progress total")
+    in_progress: int
+    completed: int
+    failed: int
+    cancelled: int
+    total: int
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStore(ResponseModel):
+    """A vector store is a collection of processed files can be used by the `file_search` tool."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys(
+        "created_at file_counts id last_active_at metadata name object status usage_bytes"
+    )
+    _json_non_null: ClassVar[frozenset[str]] = _keys("expires_after name")
+    id: str
+    object: str
+    created_at: int
+    name: str | None = None
+    usage_bytes: int
+    file_counts: VectorStoreFileCounts
+    status: str
+    expires_after: VectorStoreExpiresAfter | Omit | None = OMIT
+    expires_at: int | Omit | None = OMIT
+    last_active_at: int | None = None
+    metadata: dict[str, str] | None = None
+    description: str | Omit | None = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreDeleted(ResponseModel):
+    """VectorStoreDeleted"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("deleted id object")
+    id: str
+    deleted: bool
+    object: str
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreFileLastError(ResponseModel):
+    """The last error associated with this vector store file. Will be `null` if there are no errors."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("code message")
+    code: str
+    message: str
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreFile(ResponseModel):
+    """A list of files attached to a vector store."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys(
+        "created_at id last_error object status usage_bytes vector_store_id"
+    )
+    _json_non_null: ClassVar[frozenset[str]] = _keys("usage_bytes")
+    id: str
+    object: str
+    usage_bytes: int | None = None
+    created_at: int
+    vector_store_id: str
+    status: str
+    last_error: VectorStoreFileLastError | None = None
+    chunking_strategy: FileChunkingStrategy | Omit = OMIT
+    attributes: dict[str, str | float | bool] | Omit | None = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreFileBatch(ResponseModel):
+    """A batch of files attached to a vector store."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys(
+        "created_at file_counts id object status vector_store_id"
+    )
+    id: str
+    object: str
+    created_at: int
+    vector_store_id: str
+    status: str
+    file_counts: FileBatchFileCounts
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreFileContentPart(ResponseModel):
+    """VectorStoreFileContentPart"""
+
+    type: str | Omit = OMIT
+    text: str | Omit = OMIT
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreFileContent(ResponseModel):
+    """Represents the parsed content of a vector store file."""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data has_more next_page object")
+    object: str
+    data: list[VectorStoreFileContentPart] = attrs.field(factory=list)
+    has_more: bool
+    next_page: str | None = None
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreFileDeleted(ResponseModel):
+    """VectorStoreFileDeleted"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("deleted id object")
+    id: str
+    deleted: bool
+    object: str
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreFileList(ResponseModel):
+    """VectorStoreFileList"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
+    object: str
+    data: list[VectorStoreFile] = attrs.field(factory=list)
+    first_id: str
+    last_id: str
+    has_more: bool
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreList(ResponseModel):
+    """VectorStoreList"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
+    object: str
+    data: list[VectorStore] = attrs.field(factory=list)
+    first_id: str
+    last_id: str
+    has_more: bool
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreSearchResultContent(ResponseModel):
+    """VectorStoreSearchResultContent"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("text type")
+    type: str
+    text: str
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreSearchResult(ResponseModel):
+    """VectorStoreSearchResult"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("attributes content file_id filename score")
+    file_id: str
+    filename: str
+    score: float
+    attributes: dict[str, str | float | bool] | None = None
+    content: list[VectorStoreSearchResultContent] = attrs.field(factory=list)
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
+class VectorStoreSearchResults(ResponseModel):
+    """VectorStoreSearchResults"""
+
+    _json_required: ClassVar[frozenset[str]] = _keys("data has_more next_page object search_query")
+    object: str
+    search_query: list[str] = attrs.field(factory=list)
+    data: list[VectorStoreSearchResult] = attrs.field(factory=list)
+    has_more: bool
+    next_page: str | None = None
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] = attrs.field(
+        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    )
+
+
 # How each tagged union is structured: tag value -> variant class.
 AssistantStreamEventBase._json_variants = {
     "done": DoneEvent,
@@ -2304,6 +2705,11 @@ CodeInterpreterOutputDeltaBase._json_variants = {
     "logs": CodeInterpreterLogsOutputDelta,
 }
 CodeInterpreterOutputDeltaBase._json_unknown = UnknownCodeInterpreterOutputDelta
+FileChunkingStrategyBase._json_variants = {
+    "other": OtherFileChunkingStrategy,
+    "static": StaticFileChunkingStrategy,
+}
+FileChunkingStrategyBase._json_unknown = UnknownFileChunkingStrategy
 MessageContentBase._json_variants = {
     "image_file": MessageContentImageFile,
     "image_url": MessageContentImageUrl,

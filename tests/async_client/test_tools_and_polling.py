@@ -22,7 +22,7 @@ from assistants_client import (
 )
 from assistants_client._plan import Plan
 from assistants_client._response import decode_json
-from assistants_client._runs import poll_plan
+from assistants_client._runs import Waiting, check_wait, poll_plan
 from assistants_client.emulator import Emulator
 from tests.async_client.support import API_KEY
 from tests.payloads import WEATHER_TOOL
@@ -165,14 +165,18 @@ def test_a_poll_plan_written_once_blocks_in_the_sync_client_and_awaits_in_the_as
 
     def plan_for(client: Any) -> Plan[dict[str, Any]]:
         transport = client._transport
+        waiting: Waiting[dict[str, Any]] = Waiting(
+            "vector store file file_1",
+            lambda found: str(found["status"]),
+            10,
+            check_wait(transport, 10, 0.01),
+        )
         return poll_plan(
             transport,
             "/vector_stores/vs_1/files/file_1",
             parse=decode_json,
             is_done=lambda found: found["status"] != "in_progress",
-            status_of=lambda found: str(found["status"]),
-            what="vector store file file_1",
-            timeout=10,
+            waiting=waiting,
             poll_interval=0.01,
         )
 

@@ -15,20 +15,29 @@ from assistants_client.models import (
     Assistant,
     AssistantDeleted,
     CodeInterpreterToolParam,
+    FileDeleted,
+    FileObject,
     MessageDeleted,
     RunResponse,
     RunStep,
     Thread,
     ThreadDeleted,
     ThreadMessage,
+    VectorStore,
+    VectorStoreDeleted,
+    VectorStoreFile,
+    VectorStoreFileBatch,
+    VectorStoreFileContent,
+    VectorStoreFileDeleted,
+    VectorStoreSearchResults,
 )
 from assistants_client.models.operations import OPERATIONS
 from tests import payloads
 from tests.servers.scripted import RecordedRequest, Reply, ScriptedServer
 
-from .calls import CALLS, ID_PARAMS
+from .calls import CALLS, ID_PARAMS, reply_for
 
-RETURNS: dict[str, type[Model]] = {
+RETURNS: dict[str, type[Any]] = {
     "create_assistant": Assistant,
     "get_assistant": Assistant,
     "update_assistant": Assistant,
@@ -48,6 +57,23 @@ RETURNS: dict[str, type[Model]] = {
     "cancel_run": RunResponse,
     "submit_tool_outputs": RunResponse,
     "get_run_step": RunStep,
+    "upload_file": FileObject,
+    "get_file": FileObject,
+    "delete_file": FileDeleted,
+    "get_file_content": bytes,
+    "create_vector_store": VectorStore,
+    "get_vector_store": VectorStore,
+    "update_vector_store": VectorStore,
+    "delete_vector_store": VectorStoreDeleted,
+    "create_vector_store_file_batch": VectorStoreFileBatch,
+    "get_vector_store_file_batch": VectorStoreFileBatch,
+    "cancel_vector_store_file_batch": VectorStoreFileBatch,
+    "create_vector_store_file": VectorStoreFile,
+    "get_vector_store_file": VectorStoreFile,
+    "update_vector_store_file": VectorStoreFile,
+    "delete_vector_store_file": VectorStoreFileDeleted,
+    "get_vector_store_file_content": VectorStoreFileContent,
+    "search_vector_store": VectorStoreSearchResults,
 }
 
 # Every method that sends a body, with the generated request model of its operation.
@@ -57,11 +83,14 @@ REQUEST_MODELS: dict[str, type[Model]] = {
 
 # Streaming has its own API; these methods always ask for a complete JSON answer.
 STREAMING_FIELDS = {"stream"}
+# What describes the file part of an upload, beside the form's fields.
+FILE_PART = {"filename", "content_type"}
 PER_CALL_OPTIONS = {"timeout", "max_retries", "extra_headers", "extra_query", "extra_body"}
 
 
-def test_the_client_has_the_twenty_three_api_methods() -> None:
-    assert len(CALLS) == 23
+def test_the_client_has_the_forty_four_api_methods() -> None:
+    assert len(CALLS) == 44
+    assert sorted(CALLS) == sorted(operation.name for operation in OPERATIONS)
     for name in CALLS:
         assert callable(getattr(AssistantsClient, name))
         assert callable(
@@ -74,16 +103,18 @@ def test_each_method_calls_its_endpoint_and_returns_its_model(
     client: AssistantsClient, server: ScriptedServer, name: str
 ) -> None:
     kwargs, verb, path, answer = CALLS[name]
-    server.enqueue(Reply.json(answer))
+    server.enqueue(reply_for(answer))
     result = getattr(client, name)(**kwargs)
     request = server.requests[0]
     assert (request.method, request.path) == (verb, "/v1" + path)
     if name.startswith("list_"):
         assert isinstance(result, SyncPage)
         assert [item.id for item in result.data] == [answer["data"][0]["id"]]
+    elif RETURNS[name] is bytes:
+        assert result == answer
     else:
         assert isinstance(result, RETURNS[name])
-        assert result.id == answer["id"]  # type: ignore[attr-defined]
+        assert result.to_dict() == answer
 
 
 @pytest.mark.parametrize("name", list(REQUEST_MODELS))
@@ -99,7 +130,7 @@ def test_every_field_of_the_request_model_is_a_parameter_of_its_method(name: str
     # The per-call options come in `**options: Unpack[RequestOptions]`.
     assert parameters["options"].kind is inspect.Parameter.VAR_KEYWORD
     # `on_event` streams the call (see the streaming tests); it is not a body field.
-    unknown = (keyword_only - {"include", "on_event"} - PER_CALL_OPTIONS - fields) | (
+    unknown = (keyword_only - {"include", "on_event"} - FILE_PART - PER_CALL_OPTIONS - fields) | (
         positional - fields - set(ID_PARAMS)
     )
     assert not unknown, f"{name} has parameters the request model does not know: {sorted(unknown)}"

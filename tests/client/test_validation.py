@@ -32,6 +32,7 @@ BAD_IDS: list[Any] = [
     "a\x00b",
     "a\x7fb",
     "a\u200bb",
+    "a" * 257,
 ]
 
 
@@ -119,15 +120,18 @@ def test_metadata_at_the_limits_is_accepted_by_validation() -> None:
 
 
 LIST_METHODS = [name for name in CALLS if name.startswith("list_")]
+# Files are listed up to 10,000 a page; every other list up to 100.
+LIMITS = {name: 10_000 if name == "list_files" else 100 for name in LIST_METHODS}
 
 
-@pytest.mark.parametrize("limit", [0, 101, -1, True, "10", 1.5])
+@pytest.mark.parametrize("limit", [0, "above", -1, True, "10", 1.5])
 @pytest.mark.parametrize("method", LIST_METHODS)
-def test_a_limit_outside_one_to_a_hundred_is_rejected(
+def test_a_limit_outside_one_to_the_lists_page_size_is_rejected(
     client: AssistantsClient, method: str, limit: Any
 ) -> None:
-    with pytest.raises(InvalidArgumentError, match="1 to 100") as caught:
-        call(client, method, limit=limit)
+    most = LIMITS[method]
+    with pytest.raises(InvalidArgumentError, match=f"1 to {most:,}") as caught:
+        call(client, method, limit=most + 1 if limit == "above" else limit)
     assert caught.value.param == "limit"
 
 

@@ -1,7 +1,7 @@
 """The async client's generator: the committed module is its output, and it follows the sync one.
 
 Golden: generating again gives the committed ``_async_client.py`` byte for byte. Functional: a
-method added to ``AssistantsClient`` (as the files and vector stores will be) appears in the
+method added to ``AssistantsClient`` (as the files and vector stores were) appears in the
 async client with its signature and docstring; a member the generator has no rule for stops it
 with an error naming the member.
 """
@@ -24,7 +24,7 @@ from codegen.async_client import (
 )
 
 ADDED = '''
-    def create_vector_store_file_and_poll(
+    def create_index_entry_and_poll(
         self,
         vector_store_id: str,
         file_id: str,
@@ -36,8 +36,8 @@ ADDED = '''
         """Attach a file and poll until it is processed."""
         return self._run(self._attach_plan(vector_store_id, file_id, poll_interval, options))
 
-    def list_vector_stores(self, *, limit: int | Omit = OMIT) -> SyncPage[Thread]:
-        """List vector stores."""
+    def list_indexes(self, *, limit: int | Omit = OMIT) -> SyncPage[Thread]:
+        """List indexes."""
         return self._list_page(...)
 '''
 
@@ -45,7 +45,7 @@ ADDED = '''
 def with_methods(extra: str) -> str:
     """The sync client's source with ``extra`` added at the end of AssistantsClient."""
     source = SOURCE.read_text(encoding="utf-8")
-    marker = "\n\ndef _check_policy("
+    marker = "\n\ndef _ids("
     assert marker in source
     return source.replace(marker, extra + marker, 1)
 
@@ -80,7 +80,7 @@ def test_the_generated_module_says_how_it_was_generated() -> None:
 def test_a_method_added_to_the_sync_client_appears_in_the_async_client(tmp_path: Path) -> None:
     module = _formatted(render(with_methods(ADDED)), tmp_path)
     compile(module, "generated", "exec")
-    head, is_async, doc = signature_of(module, "create_vector_store_file_and_poll")
+    head, is_async, doc = signature_of(module, "create_index_entry_and_poll")
     assert is_async
     assert head == (
         "(self, vector_store_id: str, file_id: str, *, attributes: Metadata | Omit | None=OMIT, "
@@ -88,31 +88,30 @@ def test_a_method_added_to_the_sync_client_appears_in_the_async_client(tmp_path:
     )
     assert doc == "Attach a file and poll until it is processed."
     assert (
-        "return await self._result(\n            self._core.create_vector_store_file_and_poll("
-        in module
+        "return await self._result(\n            self._core.create_index_entry_and_poll(" in module
     )
-    head, is_async, doc = signature_of(module, "list_vector_stores")
+    head, is_async, doc = signature_of(module, "list_indexes")
     assert is_async and head.endswith("-> AsyncPage[Thread]")
-    assert doc is not None and doc.startswith("List vector stores.\n\nIn the async client")
+    assert doc is not None and doc.startswith("List indexes.\n\nIn the async client")
 
 
 def test_the_generator_refuses_a_method_returning_an_iterator() -> None:
     extra = '''
-    def iter_files(self) -> Iterator[Thread]:
+    def iter_indexes(self) -> Iterator[Thread]:
         """Every file."""
         return iter(())
 '''
-    with pytest.raises(AsyncCodegenError, match="iter_files returns Iterator"):
+    with pytest.raises(AsyncCodegenError, match="iter_indexes returns Iterator"):
         render(with_methods(extra).replace("from typing import", "from typing import Iterator,"))
 
 
 def test_the_generator_refuses_a_name_it_cannot_import() -> None:
     extra = '''
-    def get_file(self, file_id: str) -> FileObject:
-        """A file."""
+    def get_index(self, index_id: str) -> IndexObject:
+        """An index."""
         return self._run(...)
 '''
-    with pytest.raises(AsyncCodegenError, match="'FileObject' is used in a signature"):
+    with pytest.raises(AsyncCodegenError, match="'IndexObject' is used in a signature"):
         render(with_methods(extra))
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from codegen.document import GENERATED_KEY, render_document_json
 from codegen.generate import check, generate_into, load_spec
-from codegen.trim import trim_file
+from codegen.trim import TrimError, trim, trim_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi" / "assistants.yaml"
@@ -77,12 +77,56 @@ def test_the_trimmed_spec_holds_the_assistants_operations_and_their_schemas() ->
 
     document = load_document()
     operations = [
-        op
-        for item in document["paths"].values()
+        (path.split("/")[1], op)
+        for path, item in document["paths"].items()
         for method, op in item.items()
         if method in {"get", "post", "delete"}
     ]
-    assert len(operations) == 23
-    assert len(document["components"]["schemas"]) == 85
+    assert len(operations) == 44
+    counts = {root: sum(1 for r, _ in operations if r == root) for root, _ in operations}
+    assert counts == {"assistants": 5, "threads": 18, "files": 5, "vector_stores": 16}
+    assert len(document["components"]["schemas"]) == 117
     assert "AssistantStreamEvent" in document["components"]["schemas"]
     assert "TooManyRequests" in document["components"]["responses"]
+
+
+def test_the_trim_makes_a_self_recursive_component_a_plain_reference() -> None:
+    upstream = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/vector_stores/{id}/search": {
+                "post": {
+                    "operationId": "search",
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Compound"}
+                            }
+                        }
+                    },
+                }
+            }
+        },
+        "components": {
+            "responses": {"TooManyRequests": {"description": "slow down"}},
+            "schemas": {
+                "AssistantStreamEvent": {"type": "object"},
+                "Compound": {
+                    "$recursiveAnchor": True,
+                    "type": "object",
+                    "properties": {"filters": {"type": "array", "items": {"$recursiveRef": "#"}}},
+                },
+            },
+        },
+    }
+    schema = trim(upstream)["components"]["schemas"]["Compound"]
+    assert schema == {
+        "type": "object",
+        "properties": {
+            "filters": {"type": "array", "items": {"$ref": "#/components/schemas/Compound"}}
+        },
+    }
+    del upstream["components"]["schemas"]["Compound"]["$recursiveAnchor"]
+    with pytest.raises(TrimError, match="without a \\$recursiveAnchor"):
+        trim(upstream)

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from assistants_client import FileUpload
 from assistants_client._operation import ListOperation
 from assistants_client.models.operations import OPERATIONS
 
 INCLUDE_FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 
-# Arguments of every method that are per-call options, not API parameters.
+# Arguments of every method that are per-call options, not API parameters; and those that say
+# how the file part of an upload is named and typed (not fields of the form).
 CALL_OPTIONS = frozenset({"timeout", "max_retries", "extra_headers", "extra_query", "extra_body"})
+FILE_PART = frozenset({"filename", "content_type"})
 # ``on_event`` switches create_run, create_thread_and_run and submit_tool_outputs to streaming
 # (``"stream": true`` in the body); test_prism_contract.py covers that separately.
 STREAM_OPTION = "on_event"
@@ -81,6 +84,13 @@ def _thread_tool_resources(chunking: str) -> dict[str, Any]:
                 }
             ]
         },
+    }
+
+
+def _static_chunking() -> dict[str, Any]:
+    return {
+        "type": "static",
+        "static": {"max_chunk_size_tokens": 1200, "chunk_overlap_tokens": 600},
     }
 
 
@@ -271,6 +281,82 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
         "step_id": "step_1",
         "include": [INCLUDE_FILE_SEARCH_CONTENT],
     },
+    # -- files and vector stores --
+    "upload_file": {
+        "file": FileUpload.of(b"Filip Carola: cake\n", filename="notes.txt"),
+        "purpose": "assistants",
+        "expires_after": {"anchor": "created_at", "seconds": 86400},
+    },
+    "list_files": {"purpose": "assistants", "limit": 100, "order": "desc", "after": "file_0"},
+    "get_file": {"file_id": "file_1"},
+    "delete_file": {"file_id": "file_1"},
+    "get_file_content": {"file_id": "file_1"},
+    "list_vector_stores": _list_query(),
+    "create_vector_store": {
+        "name": "Handbook",
+        "description": "The team handbook.",
+        "file_ids": ["file_doc_1", "file_doc_2"],
+        "expires_after": {"anchor": "last_active_at", "days": 30},
+        "chunking_strategy": _static_chunking(),
+        "metadata": {"team": "contract"},
+    },
+    "get_vector_store": {"vector_store_id": "vs_1"},
+    "update_vector_store": {
+        "vector_store_id": "vs_1",
+        "name": "Renamed handbook",
+        "expires_after": {"anchor": "last_active_at", "days": 1},
+        "metadata": {"team": "contract"},
+    },
+    "delete_vector_store": {"vector_store_id": "vs_1"},
+    "create_vector_store_file_batch": {
+        "vector_store_id": "vs_1",
+        "file_ids": ["file_doc_1", "file_doc_2"],
+        "attributes": {"team": "ops", "year": 2024, "draft": False},
+        "chunking_strategy": {"type": "auto"},
+    },
+    "get_vector_store_file_batch": {"vector_store_id": "vs_1", "batch_id": "vsfb_1"},
+    "cancel_vector_store_file_batch": {"vector_store_id": "vs_1", "batch_id": "vsfb_1"},
+    "list_vector_store_file_batch_files": {
+        "vector_store_id": "vs_1",
+        "batch_id": "vsfb_1",
+        **_list_query(),
+        "filter": "failed",
+    },
+    "list_vector_store_files": {"vector_store_id": "vs_1", **_list_query(), "filter": "completed"},
+    "create_vector_store_file": {
+        "vector_store_id": "vs_1",
+        "file_id": "file_doc_3",
+        "attributes": {"lang": "fr", "pages": 12.5},
+        "chunking_strategy": _static_chunking(),
+    },
+    "get_vector_store_file": {"vector_store_id": "vs_1", "file_id": "file_doc_1"},
+    "update_vector_store_file": {
+        "vector_store_id": "vs_1",
+        "file_id": "file_doc_1",
+        "attributes": {"reviewed": True},
+    },
+    "delete_vector_store_file": {"vector_store_id": "vs_1", "file_id": "file_doc_1"},
+    "get_vector_store_file_content": {"vector_store_id": "vs_1", "file_id": "file_doc_1"},
+    "search_vector_store": {
+        "vector_store_id": "vs_1",
+        "query": ["favorite food", "Filip"],
+        "rewrite_query": True,
+        "max_num_results": 5,
+        "filters": {
+            "type": "or",
+            "filters": [
+                {"type": "in", "key": "team", "value": ["ops", "sre"]},
+                {
+                    "type": "and",
+                    "filters": [
+                        {"type": "gte", "key": "year", "value": 2024},
+                        {"type": "eq", "key": "draft", "value": False},
+                    ],
+                },
+            ],
+        },
+        "ranking_options": {"ranker": "default-2024-11-15", "score_threshold": 0.2},
+    },
 }
 
 
@@ -282,6 +368,20 @@ def _call(name: str, arguments: dict[str, Any]) -> Call:
 
 
 FULL_CALLS: dict[str, Call] = {name: _call(name, args) for name, args in ARGUMENTS.items()}
+
+# Parameters the API makes mutually exclusive: the other form of the call, sent separately.
+EXCLUSIVE_CALLS: dict[str, Call] = {
+    "create_vector_store_file_batch": _call(
+        "create_vector_store_file_batch",
+        {
+            "vector_store_id": "vs_1",
+            "files": [
+                {"file_id": "file_doc_1", "attributes": {"lang": "en"}},
+                {"file_id": "file_doc_2", "chunking_strategy": _static_chunking()},
+            ],
+        },
+    )
+}
 
 # The methods that can stream (``on_event``), with the arguments they are streamed with.
 STREAMING_CALLS = ("create_run", "create_thread_and_run", "submit_tool_outputs")

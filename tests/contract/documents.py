@@ -71,8 +71,10 @@ def _schemas_reached(document: dict[str, Any], root: Any) -> list[Any]:
 
 
 def _ajv_rejects(schema_root: Any, document: dict[str, Any]) -> bool:
+    # A bare ``{nullable: true}`` member of an ``allOf`` passes: Prism still validates the
+    # modifyVectorStore body, whose only flag is one (``expires_after``).
     return any(
-        node.get("nullable") is True and "type" not in node
+        node.get("nullable") is True and "type" not in node and not _is_null_flag(node)
         for node in _schemas_reached(document, schema_root)
     )
 

@@ -2,7 +2,7 @@
 
 Prism validates every request against the spec: an invalid one is answered 422 with the
 problems listed in the body, and lesser problems (and any problem with the response Prism
-generated itself) come back in the ``sl-violations`` header. So for each of the 23 operations:
+generated itself) come back in the ``sl-violations`` header. So for each operation:
 
 * the client's request with every parameter filled must draw no violation at all;
 * Prism's dynamic answers (``Prefer: dynamic=true``: random data from the schemas, with random
@@ -30,6 +30,8 @@ from assistants_client.models.operations import OPERATIONS
 from tests.client.calls import CALLS as CLIENT_CALLS
 from tests.contract.calls import (
     CALL_OPTIONS,
+    EXCLUSIVE_CALLS,
+    FILE_PART,
     FULL_CALLS,
     STREAM_OPTION,
     STREAMING_CALLS,
@@ -81,12 +83,12 @@ def query_parameters(operation_id: str) -> set[str]:
 
 
 def body_properties(operation_id: str) -> set[str]:
-    """The top-level properties of an operation's JSON request body schema."""
+    """The top-level properties of an operation's request body schema (JSON or a form)."""
     _, _, operation = operations()[operation_id]
     content = operation.get("requestBody", {}).get("content", {})
-    if "application/json" not in content:
+    if not content:
         return set()
-    ref = content["application/json"]["schema"]["$ref"]
+    ref = next(iter(content.values()))["schema"]["$ref"]
     schema = spec()["components"]["schemas"][ref.rsplit("/", 1)[1]]
     return set(schema.get("properties", {}))
 
@@ -95,7 +97,7 @@ def api_parameters(method: str) -> set[str]:
     """The arguments of a client method that are API parameters (not per-call options)."""
     parameters = inspect.signature(getattr(AssistantsClient, method)).parameters.values()
     named = {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD}
-    return named - {"self", STREAM_OPTION} - CALL_OPTIONS
+    return named - {"self", STREAM_OPTION} - CALL_OPTIONS - FILE_PART
 
 
 def violations(response: requests.Response, body: bytes | str | None = None) -> list[Any]:
@@ -118,6 +120,20 @@ def violations(response: requests.Response, body: bytes | str | None = None) -> 
         else:
             found.append(problem or f"status {response.status_code}")
     return found
+
+
+def without_prisms_own_maps(found: list[Any]) -> list[Any]:
+    """What Prism found wrong with its own answer, less what its generator gets wrong: a map
+    whose values have a schema (a file's ``attributes``) gets more keys than
+    ``maxProperties`` allows, and then matches neither branch of its ``anyOf`` with null."""
+    crowded = {
+        tuple(v["location"])
+        for v in found
+        if isinstance(v, dict) and v.get("code") == "maxProperties"
+    }
+    return [
+        v for v in found if not (isinstance(v, dict) and tuple(v.get("location", ())) in crowded)
+    ]
 
 
 def describe(response: requests.Response, body: bytes | str | None = None) -> str:
@@ -152,7 +168,7 @@ def assert_parsed(call: Call, parsed: Any, response: requests.Response) -> None:
 
 
 def test_every_operation_and_method_is_covered() -> None:
-    assert len(FULL_CALLS) == 23
+    assert len(FULL_CALLS) == 44
     assert set(FULL_CALLS) == set(CLIENT_CALLS)
     assert set(FULL_CALLS) == {operation.name for operation in OPERATIONS}
     assert {call.operation_id for call in FULL_CALLS.values()} == set(operations())
@@ -161,7 +177,9 @@ def test_every_operation_and_method_is_covered() -> None:
 @pytest.mark.parametrize("method", METHODS)
 def test_every_parameter_is_filled(method: str) -> None:
     call = FULL_CALLS[method]
-    assert set(call.kwargs) == api_parameters(method)
+    exclusive = EXCLUSIVE_CALLS.get(method)
+    other = set(exclusive.kwargs) - set(call.kwargs) if exclusive else set()
+    assert set(call.kwargs) | other == api_parameters(method)
     # ... and the client's parameters are the spec's: path ids, query (``include`` is sent as
     # ``include[]``), and body fields except ``stream``.
     _, template, _ = operations()[call.operation_id]
@@ -233,6 +251,10 @@ def test_prism_rejects_an_unknown_body_field(
                 reason="Prism skips this body schema: nullable without type (documents.py)",
             )
         )
+    if FULL_CALLS[method].kwargs.get("file") is not None:
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="Prism lets unknown fields of a form through")
+        )
     with pytest.raises(AssistantsError) as raised:
         getattr(prism_client, method)(**call.kwargs, extra_body={"contract_canary": True})
     response = only_exchange(exchanges)
@@ -244,11 +266,14 @@ def test_prism_rejects_an_unknown_body_field(
 # -- requests -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    ("method", "call"),
+    [*((m, FULL_CALLS[m]) for m in METHODS), *EXCLUSIVE_CALLS.items()],
+    ids=[*METHODS, *(f"{m}-other-form" for m in EXCLUSIVE_CALLS)],
+)
 def test_request_with_every_parameter_draws_no_violation(
-    method: str, prism_client: AssistantsClient, exchanges: Exchanges
+    method: str, call: Call, prism_client: AssistantsClient, exchanges: Exchanges
 ) -> None:
-    call = FULL_CALLS[method]
     try:
         raw = getattr(prism_client.with_raw_response, method)(**call.kwargs)
     except AssistantsError as exc:
@@ -262,8 +287,12 @@ def test_request_with_every_parameter_draws_no_violation(
     url = urlsplit(response.request.url or "")
     assert operation_of(response.request.method or "", url.path) == call.operation_id
     assert set(parse_qs(url.query)) == query_parameters(call.operation_id)
-    body = json.loads(response.request.body) if response.request.body else {}
-    assert set(body) == body_properties(call.operation_id) - {STREAM_FIELD}
+    if response.request.headers.get("Content-Type", "").startswith("multipart/form-data"):
+        # A form was streamed (its body is no longer at hand): Prism checked its fields.
+        assert method == "upload_file"
+    else:
+        body = json.loads(response.request.body) if response.request.body else {}
+        assert set(body) == set(call.kwargs) & body_properties(call.operation_id) - {STREAM_FIELD}
 
     # Prism's static answer (the spec's examples) parses too.
     assert_parsed(call, raw.parse(), response)
@@ -343,7 +372,7 @@ def test_dynamic_responses_parse(
         answer = f"{describe(response)}\nresponse body: {raw.content.decode()}"
         assert raw.status_code == 200, answer
         # Prism checks its own generated answer against the spec too ("response" violations).
-        assert not violations(response), answer
+        assert not without_prisms_own_maps(violations(response)), answer
         try:
             parsed = raw.parse()
         except AssistantsError as exc:

@@ -22,7 +22,14 @@ from tests.docs.test_readme import Block, python_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDES = [
-    ROOT / "docs" / name for name in ("emulator.md", "migrating.md", "foundry.md", "async.md")
+    ROOT / "docs" / name
+    for name in (
+        "emulator.md",
+        "migrating.md",
+        "foundry.md",
+        "async.md",
+        "files-and-vector-stores.md",
+    )
 ]
 TIMEOUT = 120
 

@@ -61,7 +61,7 @@ def test_the_body_limit_is_configurable() -> None:
 
 
 def test_unknown_paths_are_404_and_wrong_methods_are_405(api: Api) -> None:
-    assert _error(api.session.get(api.base + "/files"), 404)["code"] == "unknown_url"
+    assert _error(api.session.get(api.base + "/fine_tuning/jobs"), 404)["code"] == "unknown_url"
     assert _error(api.session.get(api.emulator.url + "/"), 404)["code"] == "unknown_url"
     wrong = api.session.put(api.base + "/assistants", json={})
     assert _error(wrong, 405)["code"] == "method_not_allowed"

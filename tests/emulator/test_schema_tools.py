@@ -69,7 +69,27 @@ def test_every_operation_with_a_body_has_a_compiled_check() -> None:
         "createRun",
         "modifyRun",
         "submitToolOuputsToRun",
+        "createVectorStore",
+        "modifyVectorStore",
+        "createVectorStoreFile",
+        "updateVectorStoreFileAttributes",
+        "createVectorStoreFileBatch",
+        "searchVectorStore",
     }
+    # An upload's body is a multipart form, not JSON: it has no JSON check.
+    assert "createFile" not in compiled.body_checks
+
+
+def test_a_search_body_with_nested_filters_is_checked_through_the_recursive_schema() -> None:
+    compiled = request_schemas()
+    nested = {
+        "type": "and",
+        "filters": [{"type": "or", "filters": [{"type": "eq", "key": "k", "value": 1}]}],
+    }
+    compiled.validate_body("searchVectorStore", {"query": "q", "filters": nested})
+    bad = {"type": "and", "filters": [{"type": "or", "filters": [{"type": "xor"}]}]}
+    with pytest.raises(ValidationFailure, match="filters"):
+        compiled.validate_body("searchVectorStore", {"query": "q", "filters": bad})
 
 
 @pytest.mark.parametrize(

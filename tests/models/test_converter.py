@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import cattrs
 import pytest
 
 from assistants_client import OMIT, ModelValidationError
@@ -135,4 +136,18 @@ def test_a_union_outside_the_generators_rules_is_refused_not_guessed() -> None:
     from assistants_client._converter import converter
 
     with pytest.raises(TypeError, match="no structuring rule"):
-        converter.get_structure_hook(int | list[int])
+        converter.get_structure_hook(int | dict[str, int])
+
+
+def test_a_union_of_plain_json_kinds_is_read_by_the_kind_of_the_value() -> None:
+    from assistants_client._converter import converter
+
+    hook = converter.get_structure_hook(str | float | bool | list[str | float])
+    kind = str | float | bool | list[str | float]
+    assert [hook(v, kind) for v in ("a", 2, 2.5, True, ["x", 1])] == ["a", 2, 2.5, True, ["x", 1]]
+    assert type(hook(True, kind)) is bool
+    with pytest.raises(TypeError, match="expected a string or a number or a boolean or an array"):
+        hook({"a": 1}, kind)
+    with pytest.raises(cattrs.BaseValidationError) as caught:
+        hook([None], kind)
+    assert "expected a number" in str(caught.value.exceptions[0])

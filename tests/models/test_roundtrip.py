@@ -42,6 +42,18 @@ RESPONSE_ROOTS = [
     "AssistantStreamEvent",
     "MessageDeltaObject",
     "RunStepDeltaObject",
+    "OpenAIFile",
+    "ListFilesResponse",
+    "DeleteFileResponse",
+    "VectorStoreObject",
+    "ListVectorStoresResponse",
+    "DeleteVectorStoreResponse",
+    "VectorStoreFileObject",
+    "ListVectorStoreFilesResponse",
+    "DeleteVectorStoreFileResponse",
+    "VectorStoreFileContentResponse",
+    "VectorStoreFileBatchObject",
+    "VectorStoreSearchResultsPage",
 ]
 
 

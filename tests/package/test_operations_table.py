@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+import attrs
 import pytest
 
 from assistants_client import AssistantsClient
@@ -56,14 +57,31 @@ def test_each_entry_says_how_the_spec_calls_the_operation(operation_id: str) -> 
     assert operation.path_params == tuple(re.findall(r"{(\w+)}", path))
     query = [p["name"] for p in spec.get("parameters", []) if p["in"] == "query"]  # type: ignore[attr-defined, index]
     assert list(operation.query_params) == query
-    body = spec.get("requestBody", {}).get("content", {}).get("application/json")  # type: ignore[attr-defined]
-    request = _component(body)
+    bodies: dict[str, object] = spec.get("requestBody", {}).get("content", {})  # type: ignore[attr-defined]
+    assert [operation.request_media_type] == (list(bodies) or [None])
+    request = _component(next(iter(bodies.values()), None))  # type: ignore[arg-type]
     assert (operation.request is None) == (request is None)
     schemas = load_document()["components"]["schemas"]
-    assert operation.streamable == bool(request and "stream" in schemas[request]["properties"])
-    answer = _component(spec["responses"]["200"]["content"]["application/json"])  # type: ignore[index]
+    assert operation.streamable == bool(
+        request and "stream" in schemas[request]["properties"] and bodies.get("application/json")
+    )
+    answers = spec["responses"]["200"]["content"]  # type: ignore[index]
+    assert [operation.response_media_type] == list(answers)
+    if operation.response_media_type != "application/json":
+        # Only a file's raw content is read as bytes (openapi/overlay.yaml says why).
+        assert (operation.name, operation.response) == ("get_file_content", bytes)
+        return
+    answer = _component(answers["application/json"])
     assert answer is not None
+    # A list pages by cursor (its schema is named List...); a search's page does not.
     assert isinstance(operation, ListOperation) == answer.startswith("List")
+
+
+def test_uploads_are_multipart_and_only_uploads() -> None:
+    multipart = {op.name for op in ops.OPERATIONS if op.request_media_type == "multipart/form-data"}
+    assert multipart == {"upload_file"}
+    assert ops.UPLOAD_FILE.request is not None
+    assert "file" in {f.name for f in attrs.fields(ops.UPLOAD_FILE.request)}
 
 
 def test_the_three_streamable_operations_are_the_run_starters() -> None:

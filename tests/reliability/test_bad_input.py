@@ -24,10 +24,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistants_client import InvalidArgumentError
+from assistants_client import FileUpload, InvalidArgumentError
 from assistants_client._client import AssistantsClient
 from tests import payloads
-from tests.client.calls import CALLS
+from tests.client.calls import CALLS, reply_for
 from tests.servers.misbehaving import MisbehavingServer, event_stream, sse_bytes
 from tests.servers.scripted import Reply
 from tests.streaming import recorded
@@ -59,8 +59,24 @@ METHODS.update(
             "assistant_id": "asst_1",
             "functions": {"noop": lambda: "ok"},
         },
+        "create_vector_store_file_and_poll": {"vector_store_id": "vs_1", "file_id": "file_1"},
+        "wait_for_vector_store_file": {"vector_store_id": "vs_1", "file_id": "file_1"},
+        "create_file_batch_and_poll": {"vector_store_id": "vs_1", "file_ids": ["file_1"]},
+        "wait_for_file_batch": {"vector_store_id": "vs_1", "batch_id": "vsfb_1"},
+        "upload_files_and_poll": {
+            "vector_store_id": "vs_1",
+            "files": [FileUpload.of(b"x", filename="x.txt")],
+        },
     }
 )
+# Polling helpers for files: a deadline of their own, no per-call options.
+INGEST_HELPERS = {
+    "create_vector_store_file_and_poll",
+    "wait_for_vector_store_file",
+    "create_file_batch_and_poll",
+    "wait_for_file_batch",
+    "upload_files_and_poll",
+}
 
 # method -> (HTTP method, path under /v1) of the first request it sends.
 ENDPOINTS: dict[str, tuple[str, str]] = {name: (m, p) for name, (_, m, p, _) in CALLS.items()}
@@ -71,16 +87,33 @@ ENDPOINTS.update(
         "stream_tool_outputs": ("POST", "/threads/thread_1/runs/run_1/submit_tool_outputs"),
         "wait_for_run": ("GET", "/threads/thread_1/runs/run_1"),
         "create_run_and_wait": ("POST", "/threads/thread_1/runs"),
+        "create_vector_store_file_and_poll": ("POST", "/vector_stores/vs_1/files"),
+        "wait_for_vector_store_file": ("GET", "/vector_stores/vs_1/files/file_1"),
+        "create_file_batch_and_poll": ("POST", "/vector_stores/vs_1/file_batches"),
+        "wait_for_file_batch": ("GET", "/vector_stores/vs_1/file_batches/vsfb_1"),
     }
 )
 STREAMING = {"stream_run", "stream_thread_and_run", "stream_tool_outputs"}
 
-ID_PARAMS = ("thread_id", "message_id", "run_id", "step_id", "assistant_id")
+ID_PARAMS = (
+    "thread_id",
+    "message_id",
+    "run_id",
+    "step_id",
+    "assistant_id",
+    "file_id",
+    "vector_store_id",
+    "batch_id",
+)
 CURSORS = {
     "list_assistants": ("after", "before"),
     "list_messages": ("after", "before", "run_id"),
     "list_runs": ("after", "before"),
     "list_run_steps": ("after", "before"),
+    "list_files": ("after",),
+    "list_vector_stores": ("after", "before"),
+    "list_vector_store_files": ("after", "before"),
+    "list_vector_store_file_batch_files": ("after", "before"),
 }
 ID_CASES = sorted(
     {(name, p) for name, kwargs in METHODS.items() for p in kwargs if p in ID_PARAMS}
@@ -88,7 +121,7 @@ ID_CASES = sorted(
 )
 
 # Methods that take the per-call options (directly or through **params).
-WITH_OPTIONS = sorted(set(METHODS) - {"wait_for_run"})
+WITH_OPTIONS = sorted(set(METHODS) - {"wait_for_run"} - INGEST_HELPERS)
 WITH_METADATA = sorted(
     {
         "create_assistant",
@@ -120,7 +153,7 @@ WITH_SAMPLING = sorted(
         "run_and_get_reply",
     }
 )
-LISTS = sorted(CURSORS)
+LISTS = sorted(set(CURSORS) - {"list_files"})  # files are listed up to 10,000 a page
 WITH_INCLUDE = ["create_run", "get_run_step", "list_run_steps", "stream_run"]
 
 # -- strategies -------------------------------------------------------------------------------
@@ -241,7 +274,9 @@ ARGUMENT_CASES: list[tuple[list[str], str, st.SearchStrategy[Any]]] = [
     (WITH_OPTIONS, "timeout", bad_timeout),
     (WITH_OPTIONS, "max_retries", bad_max_retries),
     (WITH_OPTIONS, "extra_headers", bad_extra_headers),
-    (["wait_for_run"], "timeout", bad_wait),
+    (["wait_for_run", *sorted(INGEST_HELPERS)], "timeout", bad_wait),
+    (sorted(INGEST_HELPERS), "poll_interval", bad_wait),
+    (["list_files"], "limit", st.one_of(st.integers(max_value=0), st.integers(min_value=10_001))),
     (["wait_for_run", "create_run_and_wait"], "poll_interval", bad_wait),
     (["create_run_and_wait"], "wait_timeout", bad_wait),
     (["run_with_tools:polling"], "poll_interval", bad_wait),
@@ -349,7 +384,11 @@ def answer_for(method: str) -> Reply:
         return event_stream(sse_bytes(events))
     if method == "wait_for_run" or method == "create_run_and_wait":
         return Reply.json(payloads.run(status="completed"))
-    return Reply.json(CALLS[method][3])
+    if method in ("create_vector_store_file_and_poll", "wait_for_vector_store_file"):
+        return Reply.json(payloads.vector_store_file(status="completed"))
+    if method in ("create_file_batch_and_poll", "wait_for_file_batch"):
+        return Reply.json(payloads.file_batch(status="completed"))
+    return reply_for(CALLS[method][3])
 
 
 @settings(max_examples=400, deadline=None, database=None)

@@ -8,7 +8,14 @@ from typing import Any
 
 from typing_extensions import assert_type  # typing.assert_type from Python 3.11
 
-from assistants_client import AssistantEventHandler, AssistantsClient, AssistantStream
+from assistants_client import (
+    AssistantEventHandler,
+    AssistantsClient,
+    AssistantStream,
+    Citation,
+    Omit,
+    PollTimeoutError,
+)
 from assistants_client.models import (
     AssistantStreamEvent,
     AssistantTool,
@@ -25,8 +32,10 @@ from assistants_client.models import (
     DoneEvent,
     ErrorDetail,
     ErrorEvent,
+    FileChunkingStrategy,
     FileCitationAnnotation,
     FileCitationAnnotationDelta,
+    FileObject,
     FilePathAnnotation,
     FilePathAnnotationDelta,
     FileSearchTool,
@@ -50,6 +59,7 @@ from assistants_client.models import (
     MessageCreationStepDetailsDelta,
     MessageDelta,
     MessageStreamEvent,
+    OtherFileChunkingStrategy,
     ResponseFormat,
     ResponseFormatJsonObject,
     ResponseFormatJsonSchema,
@@ -61,6 +71,7 @@ from assistants_client.models import (
     RunStepDetailsDelta,
     RunStepStreamEvent,
     RunStreamEvent,
+    StaticFileChunkingStrategy,
     TextAnnotation,
     TextAnnotationDelta,
     Thread,
@@ -81,6 +92,7 @@ from assistants_client.models import (
     UnknownAttachmentTool,
     UnknownCodeInterpreterOutput,
     UnknownCodeInterpreterOutputDelta,
+    UnknownFileChunkingStrategy,
     UnknownMessageContent,
     UnknownMessageContentDelta,
     UnknownResponseFormat,
@@ -90,6 +102,9 @@ from assistants_client.models import (
     UnknownTextAnnotationDelta,
     UnknownToolCall,
     UnknownToolCallDelta,
+    VectorStoreFile,
+    VectorStoreFileBatch,
+    VectorStoreSearchResults,
 )
 
 
@@ -445,3 +460,50 @@ def narrows_stream_events(
         assert_type(run_event.data, RunResponse)
     assert_type(thread_event, ThreadCreatedEvent)
     assert_type(thread_event.data, Thread)
+
+
+def narrows_file_chunking_strategy(item: VectorStoreFile) -> int | None:
+    strategy = item.chunking_strategy
+    if isinstance(strategy, Omit):  # a file listed in a batch may come without it
+        return None
+    return narrows_chunking(strategy)
+
+
+def narrows_chunking(strategy: FileChunkingStrategy) -> int | None:
+    if strategy.type == "static":
+        assert_type(strategy, StaticFileChunkingStrategy)
+        return strategy.static.max_chunk_size_tokens
+    if strategy.type == "other":
+        assert_type(strategy, OtherFileChunkingStrategy)
+        return None
+    assert_type(strategy, UnknownFileChunkingStrategy)
+    return None
+
+
+def build_and_search(client: AssistantsClient, paths: list[str]) -> list[str]:
+    uploaded = client.upload_file(paths[0], "assistants")
+    assert_type(uploaded, FileObject)
+    store = client.create_vector_store(name="Handbook", file_ids=[uploaded.id])
+    try:
+        batch = client.upload_files_and_poll(store.id, paths[1:], max_concurrency=4, timeout=120)
+        assert_type(batch, VectorStoreFileBatch)
+    except PollTimeoutError as stuck:
+        print_status(stuck.last)
+    results = client.search_vector_store(
+        store.id, "holiday policy", filters={"type": "eq", "key": "team", "value": "ops"}
+    )
+    assert_type(results, VectorStoreSearchResults)
+    content = client.get_file_content(uploaded.id)
+    assert_type(content, bytes)
+    return [f"{hit.filename} {hit.score:.2f}" for hit in results.data]
+
+
+def print_status(last: object) -> str:
+    return repr(last)
+
+
+def cite(message: ThreadMessage) -> tuple[str, list[str], str]:
+    text, citations = message.text_with_citations(lambda n, annotation: f"[^{n}]")
+    assert_type(citations, list[Citation])
+    files = [f"[^{c.number}]: {c.file_id}" for c in citations]
+    return text, files, message.plain_text()
