@@ -74,7 +74,7 @@ DRIVEN_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
 ACTIVE_STATUSES = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 # The layout of the database this code reads and writes. Each adapter upgrades older layouts
 # step by step (a migration per version) and refuses newer ones.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StoreError(Exception):
