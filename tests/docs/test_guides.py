@@ -21,7 +21,9 @@ import pytest
 from tests.docs.test_readme import Block, python_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
-GUIDES = [ROOT / "docs" / name for name in ("emulator.md", "migrating.md", "foundry.md")]
+GUIDES = [
+    ROOT / "docs" / name for name in ("emulator.md", "migrating.md", "foundry.md", "retrieval.md")
+]
 TIMEOUT = 120
 
 
