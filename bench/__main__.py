@@ -5,7 +5,7 @@ cannot warm caches, grow the heap or trace memory for another; a benchmark that 
 reported as failed and the others still run. ``--only NAME`` runs a subset
 (``parse stream import roundtrip paginate throughput server-stream server-concurrency
 server-roundtrip django pool server-postgres-throughput server-postgres-paginate
-server-postgres-cancel server-idle``).
+server-postgres-cancel server-idle retrieval retrieval-postgres``).
 
 The table also goes into the Performance section of ``README.md``, between its markers.
 """
@@ -40,6 +40,8 @@ BENCHMARKS = {
     "server-postgres-paginate": "bench.bench_server_postgres_paginate",
     "server-postgres-cancel": "bench.bench_server_postgres_cancel",
     "server-idle": "bench.bench_server_idle",
+    "retrieval": "bench.bench_retrieval",
+    "retrieval-postgres": "bench.bench_retrieval_postgres",
 }
 CHILD_TIMEOUT = 240
 MARKER = "BENCH-ROWS:"
