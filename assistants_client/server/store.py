@@ -35,6 +35,13 @@ the run leaves the statuses a process drives (``queued``, ``in_progress``, ``can
 Lease times are the store's clock (the database's, for PostgreSQL), so the processes' clocks
 need not agree.
 
+**Extensions.** Code that keeps tables of its own in the store's database (files and vector
+stores: ``server/retrieval/``) takes part in the store's transactions through a few documented
+hooks, never its private state: :meth:`Store.joined` and :meth:`Store.in_transaction`; on the
+SQL stores, ``dialect`` (table names, the clock, row locks) and ``query``/``execute`` (a
+statement in the current transaction); on the memory store, ``on_rollback`` (how to undo a
+change, should the transaction roll back).
+
 **Idempotency keys.** One row per key, unique in the store: the first request with a key
 inserts it (:meth:`Store.claim_key`) in the transaction of its operation, so a duplicate waits
 for that transaction and then finds the answer (:meth:`Store.keep_key`). A streamed answer is
@@ -74,7 +81,7 @@ DRIVEN_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
 ACTIVE_STATUSES = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 # The layout of the database this code reads and writes. Each adapter upgrades older layouts
 # step by step (a migration per version) and refuses newer ones.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StoreError(Exception):
@@ -215,6 +222,16 @@ class Store(abc.ABC):
             self._local.after.append(callback)
         else:
             callback()
+
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside one of the store's transactions."""
+        return self._local.depth > 0
+
+    def joined(self) -> contextlib.AbstractContextManager[Any]:
+        """The current transaction, joined as it is (no savepoint), or one of its own outside
+        of one; its handle. For code that keeps tables of its own beside the store's and
+        takes part in its transactions (see "Extensions" in the module docstring)."""
+        return self._using()
 
     @contextlib.contextmanager
     def _using(self) -> Iterator[Any]:

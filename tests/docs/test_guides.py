@@ -29,6 +29,7 @@ GUIDES = [
         "foundry.md",
         "async.md",
         "files-and-vector-stores.md",
+        "retrieval.md",
     )
 ]
 TIMEOUT = 120

@@ -150,6 +150,14 @@ class MemoryStore(Store):
     def _record(self, undo: Undo) -> None:
         self._undo.append(undo)
 
+    def on_rollback(self, undo: Undo) -> None:
+        """Call ``undo()`` should the current transaction (or savepoint) roll back: how an
+        extension's tables in memory take part in the store's transactions (see ``store.py``).
+        To be called inside a transaction (``with store.joined():``)."""
+        if not self._local.depth:
+            raise RuntimeError("on_rollback outside of a transaction")
+        self._record(undo)
+
     # -- rows -----------------------------------------------------------------------------
 
     def _attach(self, row: _Row) -> None:

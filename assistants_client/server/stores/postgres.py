@@ -36,6 +36,7 @@ from typing import Any
 
 from assistants_client._deadline import Deadline
 from assistants_client.server.store import StoreError, StoreUnavailable, redact
+from assistants_client.server.stores.retrieval_schema import POSTGRES_V3
 from assistants_client.server.stores.sql import Dialect, SqlStore
 
 try:  # an optional extra: the other stores work without it
@@ -98,7 +99,7 @@ DIALECT = Dialect(
     run_id="data->>'run_id'",
     id_list="SELECT json_array_elements_text(%s::json)",
     # Version 1 was the layout of the SQLite store before versions were kept.
-    migrations={2: _V2},
+    migrations={2: _V2, 3: POSTGRES_V3},
 )
 
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError) if psycopg is not None else ()

@@ -85,6 +85,16 @@ class SqlStore(Store):
     def _load(self, value: Any) -> Any:
         """A JSON column's value as Python data."""
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one statement (``%s`` parameters), in the current transaction (one of
+        its own outside of one): for the store's extensions (see ``store.py``)."""
+        return self._rows(sql, params)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement (``%s`` parameters) in the current transaction (one of its own
+        outside of one); the number of rows it changed. For the store's extensions."""
+        return self._count(sql, params)
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._using() as handle:
             return list(self._execute(handle, sql, params).fetchall())

@@ -8,7 +8,8 @@ transaction at a time anyway, and its busy handler would make waiting threads sl
 
 Layouts: version 1 is the file of servers before versions were kept (no version table):
 ``objects`` and a ``sequence`` of numbers; version 2 adds the run columns and the keys table,
-and moves the keys kept as objects there.
+and moves the keys kept as objects there; version 3 adds the tables of files and vector
+stores (``stores/retrieval_schema.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from assistants_client.server.store import JSONDict, StoreUnavailable
+from assistants_client.server.stores.retrieval_schema import SQLITE_V3
 from assistants_client.server.stores.sql import Dialect, SqlStore
 
 __all__ = ["SqliteStore"]
@@ -76,7 +78,7 @@ DIALECT = Dialect(
     skip_locked="",
     run_id="json_extract(data, '$.run_id')",
     id_list="SELECT value FROM json_each(%s)",
-    migrations={1: _V1, 2: _V2},
+    migrations={1: _V1, 2: _V2, 3: SQLITE_V3},
 )
 
 _PARAMETER = re.compile(r"%s")
