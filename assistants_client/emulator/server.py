@@ -28,6 +28,7 @@ from assistants_client.server.httpd import DEFAULT_MAX_CONNECTIONS, WSGIServer
 from assistants_client.server.objects import FOUNDRY_TOOL_TYPES
 from assistants_client.server.responders.script import Script
 from assistants_client.server.responders.scripted import ScriptedResponder
+from assistants_client.server.retrieval import DEFAULT_MAX_FILE_BYTES, LocalEmbedder
 from assistants_client.server.stores import open_store
 
 __all__ = [
@@ -47,6 +48,8 @@ DEFAULT_REQUEST_LOG = 10_000
 # What the log keeps of one raw body: enough to inspect any test request, not a memory sink.
 RECORDED_BODY_BYTES = 64 * 1024
 POLL_AFTER_MS = "20"
+# The dimension of the emulator's local embeddings (the API's file_search uses 256 as well).
+EMBEDDING_DIMENSIONS = 256
 # The api-version values Azure AI Foundry's Agent Service (classic agents) answers to.
 FOUNDRY_API_VERSIONS = ("v1", "2025-05-01", "2025-05-15-preview")
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -176,7 +179,10 @@ class Emulator:
       (``azure_ai_search``, ``bing_grounding``, ``mcp``...) accepted and kept as given.
     * ``db_path``: persist the state to this SQLite file (it survives a restart; a run that was
       under way resumes).
-    * ``max_body_bytes``: larger request bodies are answered with 413.
+    * ``max_body_bytes``: larger request bodies are answered with 413 (uploads excepted).
+    * ``max_file_bytes``: larger uploads are answered with 413 (512 MiB by default). Files
+      are embedded by a deterministic local embedder (``LocalEmbedder``): searches run the
+      semantic path offline, the same every time.
     * ``timing``: the pace of runs (see :class:`Timing`).
     * ``max_connections``: connections open at once, idle ones included; past them a new
       connection is answered ``503`` with ``Retry-After`` (which clients retry).
@@ -198,6 +204,7 @@ class Emulator:
         timing: Timing | None = None,
         request_log: int = DEFAULT_REQUEST_LOG,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
         if foundry is not None:
             if azure:
@@ -234,6 +241,8 @@ class Emulator:
             self.responder,
             timing=self.timing,
             foundry=foundry is not None,
+            embedder=LocalEmbedder(EMBEDDING_DIMENSIONS),
+            max_file_bytes=max_file_bytes,
         )
         self._log: deque[RecordedRequest] = deque(maxlen=request_log or None)
         self._logging = request_log > 0
@@ -348,10 +357,12 @@ class Emulator:
             self._count = 0
 
     def reset(self) -> None:
-        """Forget every object, idempotency key, recorded request, scripted reply and fault."""
+        """Forget every object, file, vector store, idempotency key, recorded request,
+        scripted reply and fault."""
         with self.store.transaction():
             self.api.forget_runs()
             self.store.clear()
+            self.api.clear_files()
         self.script.clear()
         self.faults.clear()
         self.reset_requests()

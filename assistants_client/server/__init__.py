@@ -20,7 +20,10 @@ Inside, from HTTP down:
   ``chat_request.py`` and ``chat_chunks.py``), or the emulator's script (``scripted.py``,
   ``script.py``);
 * its store (``store.py``, ``stores/``): memory; a SQLite file, or a PostgreSQL database shared
-  by several server processes, with ``--db``.
+  by several server processes, with ``--db``;
+* files and vector stores (``files.py``, over ``retrieval/``: uploads, parsing, chunking,
+  embeddings through the backend's ``/embeddings`` by default, hybrid search), kept in the
+  same store.
 
 Calls to the backend use the client's own HTTP machinery (``_transport.py``, ``_retry.py``,
 ``_deadline.py``, ``_sse.py``).
@@ -30,10 +33,16 @@ from __future__ import annotations
 
 import logging
 
-from assistants_client.server.config import ConfigError, ServerConfig, parse_config
+from assistants_client.server.config import (
+    EMBEDDINGS_KEY_ENV,
+    ConfigError,
+    ServerConfig,
+    parse_config,
+)
 from assistants_client.server.engine import Engine, Timing
 from assistants_client.server.http import ApiApp, Credentials
 from assistants_client.server.responders.chat import ChatCompletionsResponder
+from assistants_client.server.retrieval import Embedder, embedder_from_settings
 from assistants_client.server.store import SchemaError, Store, StoreError, StoreUnavailable
 from assistants_client.server.stores import open_store
 
@@ -44,6 +53,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "build_app",
+    "embedder_for",
     "parse_config",
     "store_for",
     "wsgi_app",
@@ -61,6 +71,17 @@ def store_for(config: ServerConfig) -> Store:
     if config.db is None:
         logger.warning("no --db: the state is kept in memory and lost when the server stops")
     return open_store(config.db, pool_size=config.db_pool, timeout=config.db_timeout)
+
+
+def embedder_for(config: ServerConfig) -> Embedder | None:
+    """How ``config`` embeds files and searches (None: keyword search only)."""
+    return embedder_from_settings(
+        config.embeddings_base_url,
+        config.embeddings_model,
+        backend_url=config.backend_url,
+        backend_api_key=config.backend_api_key,
+        environ={EMBEDDINGS_KEY_ENV: config.embeddings_api_key or ""},
+    )
 
 
 def build_app(config: ServerConfig, store: Store | None = None) -> ApiApp:
@@ -83,6 +104,8 @@ def build_app(config: ServerConfig, store: Store | None = None) -> ApiApp:
         timing=Timing(run_expires_after=config.run_expiry),
         workers=config.workers,
         lease=config.run_lease,
+        embedder=embedder_for(config),
+        max_file_bytes=config.max_file_bytes,
     )
     credentials = Credentials(keys=config.api_keys, loopback_only=not config.api_keys)
     return ApiApp(

@@ -6,7 +6,15 @@ command. A flag wins over its environment variable.
 
 Secrets come only from the environment, never from flags (a command line is visible to every
 user of the machine): ``ASSISTANTS_BACKEND_API_KEY`` (the backend's key, sent as a bearer
-token) and ``ASSISTANTS_SERVER_API_KEYS`` (the keys clients must present, comma-separated).
+token), ``ASSISTANTS_EMBEDDINGS_API_KEY`` (the embeddings endpoint's, when it is not the
+backend's) and ``ASSISTANTS_SERVER_API_KEYS`` (the keys clients must present,
+comma-separated).
+
+Files are embedded, by default, through the chat backend's own ``POST /embeddings`` (OpenAI,
+Ollama and LiteLLM serve it beside ``/chat/completions``); a backend without it (404, 405,
+501) leaves search to keywords. ``--embeddings-url`` names another server (vLLM and llama.cpp
+serve embeddings from a process of their own), ``--embeddings none`` turns vectors off,
+``--embeddings local`` embeds offline (a deterministic hashing embedder, for tests).
 Without client keys, the server serves only loopback clients. A PostgreSQL URL with a password
 is accepted in ``--db``, with a warning: it is better kept in ``ASSISTANTS_DB`` (or left to
 libpq: ``PGPASSWORD``, ``~/.pgpass``). The password is never logged nor shown (``redact``).
@@ -17,20 +25,23 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from assistants_client._config import is_loopback
+from assistants_client.server.retrieval.embeddings import EMBEDDINGS_KEY_ENV
+from assistants_client.server.retrieval.service import DEFAULT_MAX_FILE_BYTES
 from assistants_client.server.store import redact
 
 logger = logging.getLogger("assistants_client.server")
 
-__all__ = ["ConfigError", "ServerConfig", "parse_config"]
+__all__ = ["EMBEDDINGS_KEY_ENV", "ConfigError", "ServerConfig", "parse_config"]
 
 BACKEND_KEY_ENV = "ASSISTANTS_BACKEND_API_KEY"
 CLIENT_KEYS_ENV = "ASSISTANTS_SERVER_API_KEYS"
+EMBEDDINGS_CHOICES = ("backend", "none", "local")
 
 
 class ConfigError(ValueError):
@@ -60,7 +71,19 @@ class ServerConfig:
     backend_max_retries: int = 3
     completion_tokens_field: str = "max_completion_tokens"
     max_body_bytes: int = 4 * 1024 * 1024
+    embeddings: str = "backend"
+    embeddings_url: str | None = None
+    embeddings_model: str | None = None
+    embeddings_api_key: str | None = attrs.field(default=None, repr=False)
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     log_level: str = "WARNING"
+
+    @property
+    def embeddings_base_url(self) -> str | None:
+        """Where vectors come from: an ``/embeddings`` base URL, ``none`` or ``local``."""
+        if self.embeddings != "backend":
+            return self.embeddings
+        return self.embeddings_url or self.backend_url
 
     @property
     def base_url(self) -> str:
@@ -138,6 +161,26 @@ _SETTINGS: dict[str, tuple[str, str]] = {
         "the backend's completion-token limit field: max_completion_tokens (default) or "
         "max_tokens (Ollama, older llama.cpp)",
     ),
+    "embeddings": (
+        "ASSISTANTS_EMBEDDINGS",
+        "how files and searches are embedded: backend (default: the backend's own "
+        "/embeddings, or --embeddings-url; keyword search only where it serves none), none "
+        "(keyword search only) or local (an offline deterministic embedder, for tests)",
+    ),
+    "embeddings-url": (
+        "ASSISTANTS_EMBEDDINGS_URL",
+        "an OpenAI-compatible base URL serving /embeddings apart from the backend (vLLM, "
+        f"llama.cpp); its key comes from {EMBEDDINGS_KEY_ENV}, else the backend's",
+    ),
+    "embeddings-model": (
+        "ASSISTANTS_EMBEDDINGS_MODEL",
+        "the embeddings model (default text-embedding-3-small)",
+    ),
+    "max-file-bytes": (
+        "ASSISTANTS_MAX_FILE_BYTES",
+        "the largest file an upload may carry, in bytes; past it the upload gets 413 "
+        "(default 536870912, 512 MiB)",
+    ),
     "log-level": ("ASSISTANTS_LOG_LEVEL", "logging level (default WARNING)"),
 }
 
@@ -148,7 +191,8 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Serve the Assistants API, with runs answered by an OpenAI-compatible Chat "
             "Completions backend. Secrets come from the environment: "
-            f"{BACKEND_KEY_ENV} (the backend's key) and {CLIENT_KEYS_ENV} (client keys)."
+            f"{BACKEND_KEY_ENV} (the backend's key), {EMBEDDINGS_KEY_ENV} (the embeddings "
+            f"endpoint's, when not the backend's) and {CLIENT_KEYS_ENV} (client keys)."
         ),
     )
     for flag, (env, help_text) in _SETTINGS.items():
@@ -244,6 +288,40 @@ def parse_config(
                 f"--completion-tokens-field is max_completion_tokens or max_tokens, got {field!r}"
             )
         fields["completion_tokens_field"] = field
+    fields.update(_embeddings(setting, env))
+    if (raw := setting("max-file-bytes")) is not None:
+        fields["max_file_bytes"] = _number("max-file-bytes", raw, int, 1)
     if (level := setting("log-level")) is not None:
         fields["log_level"] = str(level).upper()
     return ServerConfig(**fields)
+
+
+def _embeddings(setting: Callable[[str], Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """The embeddings settings: where vectors come from, the model, the key."""
+    fields: dict[str, Any] = {}
+    choice = setting("embeddings")
+    if choice is not None:
+        choice = str(choice).strip().lower()
+        if choice not in EMBEDDINGS_CHOICES:
+            raise ConfigError(
+                f"--embeddings is one of {', '.join(EMBEDDINGS_CHOICES)}, got {choice!r}"
+            )
+        fields["embeddings"] = choice
+    url = setting("embeddings-url")
+    if url is not None:
+        if not str(url).startswith(("http://", "https://")):
+            raise ConfigError(f"--embeddings-url must be an http(s) URL, got {url!r}")
+        if fields.get("embeddings", "backend") != "backend":
+            raise ConfigError(
+                f"--embeddings-url names where to embed, --embeddings {fields['embeddings']} "
+                "that nothing is: give one of them"
+            )
+        fields["embeddings_url"] = str(url).rstrip("/")
+    if (model := setting("embeddings-model")) is not None:
+        if not str(model).strip():
+            raise ConfigError("--embeddings-model must not be empty")
+        fields["embeddings_model"] = str(model).strip()
+    key = env.get(EMBEDDINGS_KEY_ENV, "").strip()
+    if key:
+        fields["embeddings_api_key"] = key
+    return fields

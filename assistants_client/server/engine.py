@@ -14,7 +14,14 @@ Its parts:
   engines (server processes) on one shared store serve one API;
 * ``resources.py``: the objects in the store;
 * ``scheduling.py``: the execution of runs (claims, workers, cancels, expiry, recovery), and
-  ``runs.py``: one turn of a run.
+  ``runs.py``: one turn of a run;
+* ``files.py``: files, vector stores, file batches and search, over the retrieval port
+  (``retrieval/``: the files' bytes and the index in the same store, ingested in the
+  background on this engine's workers, under leases like runs).
+
+Files and vector stores belong to a *project* (``""``: the shared one); their operations take
+it as ``project``. An upload runs outside any transaction (its bytes are written a piece at a
+time); the other operations of files and vector stores run in the port's transactions.
 
 A run's turn is built once per call of the responder: when the run is created (and then checked,
 prepared, and, for a streamed run, answered), when tool outputs are submitted, and when a
@@ -30,9 +37,11 @@ import socket
 from collections.abc import Callable
 
 from assistants_client.server import objects
+from assistants_client.server.files import FileContent, FileResources, Upload
 from assistants_client.server.objects import ASSISTANT_KEYS, JSONDict
 from assistants_client.server.resources import ListQuery, Resources, check_metadata
 from assistants_client.server.responders import Responder
+from assistants_client.server.retrieval import DEFAULT_MAX_FILE_BYTES, Embedder, Retrieval
 from assistants_client.server.runs import event
 from assistants_client.server.scheduling import (
     DEFAULT_LEASE,
@@ -43,7 +52,20 @@ from assistants_client.server.scheduling import (
 )
 from assistants_client.server.store import Store
 
-__all__ = ["Engine", "ListQuery", "StreamResult", "Timing"]
+__all__ = [
+    "SHARED_PROJECT",
+    "Engine",
+    "FileContent",
+    "ListQuery",
+    "StreamResult",
+    "Timing",
+    "Upload",
+]
+
+SHARED_PROJECT = ""
+"""The project of requests that name none."""
+# Files ingested at once by one engine (parsing, chunking and embedding, on its workers).
+INGESTION_WORKERS = 2
 
 
 class Engine:
@@ -54,7 +76,10 @@ class Engine:
     * ``foundry``: answer lists in Azure AI Foundry's shape (no ``object`` nor ``first_id``).
     * ``workers``: how many runs this engine executes in the background at once; more wait
       ``queued`` (for this engine's next free worker, or another's).
-    * ``lease``: seconds a claim on a run lasts unless renewed (see ``scheduling.py``).
+    * ``lease``: seconds a claim on a run (or on a file's ingestion) lasts unless renewed
+      (see ``scheduling.py``).
+    * ``embedder``: how files and queries are embedded (None: search by keywords only);
+      ``max_file_bytes``: the largest upload taken (413 past it).
     """
 
     def __init__(
@@ -66,6 +91,8 @@ class Engine:
         workers: int = DEFAULT_WORKERS,
         foundry: bool = False,
         lease: float = DEFAULT_LEASE,
+        embedder: Embedder | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
         self.store = store
         self.responder = responder
@@ -79,18 +106,29 @@ class Engine:
         self.runs = RunScheduler(
             store, responder, owner=self.owner, timing=self.timing, workers=workers, lease=lease
         )
+        self.retrieval = Retrieval.over(
+            store, embedder=embedder, max_file_bytes=max_file_bytes, owner=self.owner, lease=lease
+        )
+        self.files = FileResources(self.retrieval, foundry=foundry)
+        self.retrieval.start(self.runs.submit, workers=min(INGESTION_WORKERS, workers))
 
     @property
     def closing(self) -> bool:
         return self.runs.closing
 
     def close(self) -> None:
-        """Stop: turns under way stop where they are (see ``RunScheduler.close``)."""
+        """Stop: turns and ingestions under way stop where they are (see
+        ``RunScheduler.close``); their claims lapse, for another process to take."""
+        self.retrieval.close()
         self.runs.close()
 
     def forget_runs(self) -> None:
         """Stop every turn under way and forget them (before the store is cleared)."""
         self.runs.forget()
+
+    def clear_files(self) -> None:
+        """Forget every file and vector store (with the store's ``clear``, a reset)."""
+        self.retrieval.clear()
 
     def every_sweep(self, sweeper: Callable[[], None]) -> None:
         """Call ``sweeper`` once a second while the engine runs (to renew what this process
@@ -272,3 +310,117 @@ class Engine:
     def get_run_step(self, thread_id: str, run_id: str, step_id: str) -> JSONDict:
         with self.store.transaction():
             return self.resources.step(thread_id, run_id, step_id)
+
+    # -- files ----------------------------------------------------------------------------
+
+    def list_files(
+        self, page: ListQuery, purpose: str | None = None, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.list_files(project, page, purpose)
+
+    def upload_file(self, body: Upload, *, project: str = SHARED_PROJECT) -> JSONDict:
+        """``POST /files``: called outside any transaction (its bytes go in a piece at a
+        time)."""
+        return self.files.upload_file(project, body)
+
+    def get_file(self, file_id: str, *, project: str = SHARED_PROJECT) -> JSONDict:
+        return self.files.get_file(project, file_id)
+
+    def delete_file(self, file_id: str, *, project: str = SHARED_PROJECT) -> JSONDict:
+        return self.files.delete_file(project, file_id)
+
+    def get_file_content(self, file_id: str, *, project: str = SHARED_PROJECT) -> FileContent:
+        return self.files.file_content(project, file_id)
+
+    # -- vector stores --------------------------------------------------------------------
+
+    def list_vector_stores(self, page: ListQuery, *, project: str = SHARED_PROJECT) -> JSONDict:
+        return self.files.list_vector_stores(project, page)
+
+    def create_vector_store(self, body: JSONDict, *, project: str = SHARED_PROJECT) -> JSONDict:
+        return self.files.create_vector_store(project, body)
+
+    def get_vector_store(self, vector_store_id: str, *, project: str = SHARED_PROJECT) -> JSONDict:
+        return self.files.get_vector_store(project, vector_store_id)
+
+    def update_vector_store(
+        self, vector_store_id: str, body: JSONDict, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.update_vector_store(project, vector_store_id, body)
+
+    def delete_vector_store(
+        self, vector_store_id: str, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.delete_vector_store(project, vector_store_id)
+
+    def search_vector_store(
+        self, vector_store_id: str, body: JSONDict, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.search(project, vector_store_id, body)
+
+    # -- vector store files ---------------------------------------------------------------
+
+    def list_vector_store_files(
+        self,
+        vector_store_id: str,
+        page: ListQuery,
+        filter: str | None = None,
+        *,
+        project: str = SHARED_PROJECT,
+    ) -> JSONDict:
+        return self.files.list_vector_store_files(project, vector_store_id, page, filter)
+
+    def create_vector_store_file(
+        self, vector_store_id: str, body: JSONDict, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.create_vector_store_file(project, vector_store_id, body)
+
+    def get_vector_store_file(
+        self, vector_store_id: str, file_id: str, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.get_vector_store_file(project, vector_store_id, file_id)
+
+    def update_vector_store_file(
+        self, vector_store_id: str, file_id: str, body: JSONDict, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.update_vector_store_file(project, vector_store_id, file_id, body)
+
+    def delete_vector_store_file(
+        self, vector_store_id: str, file_id: str, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.delete_vector_store_file(project, vector_store_id, file_id)
+
+    def get_vector_store_file_content(
+        self, vector_store_id: str, file_id: str, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.vector_store_file_content(project, vector_store_id, file_id)
+
+    # -- file batches ---------------------------------------------------------------------
+
+    def create_vector_store_file_batch(
+        self, vector_store_id: str, body: JSONDict, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.create_file_batch(project, vector_store_id, body)
+
+    def get_vector_store_file_batch(
+        self, vector_store_id: str, batch_id: str, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.get_file_batch(project, vector_store_id, batch_id)
+
+    def cancel_vector_store_file_batch(
+        self, vector_store_id: str, batch_id: str, *, project: str = SHARED_PROJECT
+    ) -> JSONDict:
+        return self.files.cancel_file_batch(project, vector_store_id, batch_id)
+
+    def list_vector_store_file_batch_files(
+        self,
+        vector_store_id: str,
+        batch_id: str,
+        page: ListQuery,
+        filter: str | None = None,
+        *,
+        project: str = SHARED_PROJECT,
+    ) -> JSONDict:
+        return self.files.list_vector_store_files(
+            project, vector_store_id, page, filter, batch_id=batch_id
+        )

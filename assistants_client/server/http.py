@@ -9,13 +9,18 @@ built-in server of ``httpd.py``). Per request, in this order:
    unauthenticated client cannot make the server read (or keep) anything;
 3. the ``api-version`` query parameter, where the mode requires one;
 4. the route, from the generated operations table (404, or 405 with ``Allow``);
-5. the body: at most ``max_body_bytes`` (413 otherwise), JSON nested at most 64 deep;
+5. the body: at most ``max_body_bytes`` (413 otherwise), JSON nested at most 64 deep. An
+   upload (``POST /files``, ``multipart/form-data``) is not read here: the operation reads it
+   from ``wsgi.input`` as it arrives, a piece at a time, outside any transaction, up to the
+   engine's file cap (a ``Content-Length`` that announces more is answered 413 at once);
 6. the operation, called with typed arguments (``routes.py``: the body checked against the
    spec, the query string parsed), at most once per ``Idempotency-Key``
-   (``idempotency.py``: a retry gets the first answer, a streamed one replayed);
-7. the answer: JSON, or server-sent events streamed as the engine produces them, the events
-   that are ready together in one write. A client that goes away is noticed on the next
-   write; the run goes on in the engine.
+   (``idempotency.py``: a retry gets the first answer, a streamed one replayed; an upload
+   holds its key while its bytes arrive, and lets it go if they stop coming);
+7. the answer: JSON, server-sent events streamed as the engine produces them (the events
+   that are ready together in one write), or a file's bytes, streamed as the store gives
+   them. A client that goes away is noticed on the next write; the run goes on in the
+   engine.
 
 Errors have the API's shape, ``{"error": {"message", "type", "param", "code"}}``, and every
 answer carries an ``x-request-id``. No credential is ever echoed or logged. A store that cannot
@@ -39,6 +44,7 @@ from requests.structures import CaseInsensitiveDict
 
 from assistants_client._config import is_loopback
 from assistants_client.server.errors import ApiError, error_body
+from assistants_client.server.files import FileContent, Upload
 from assistants_client.server.idempotency import Answer, Idempotency, Stream
 from assistants_client.server.routes import BodyCheck, Route, Router, path_segments
 from assistants_client.server.scheduling import StreamResult
@@ -56,7 +62,26 @@ logger = logging.getLogger("assistants_client.server")
 
 MAX_JSON_DEPTH = 64
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
-RUN_READS = frozenset({"getRun", "listRuns", "createRun", "createThreadAndRun", "cancelRun"})
+# Answers whose readers poll them: each says how soon to ask again (openai-poll-after-ms).
+POLLED = frozenset(
+    {
+        "getRun",
+        "listRuns",
+        "createRun",
+        "createThreadAndRun",
+        "cancelRun",
+        "getVectorStoreFile",
+        "createVectorStoreFile",
+        "getVectorStoreFileBatch",
+        "createVectorStoreFileBatch",
+        "cancelVectorStoreFileBatch",
+    }
+)
+FORM = "multipart/form-data"
+# What an upload's form may hold beside its file (the fields, their heads, the boundaries).
+FORM_OVERHEAD = 3 * 1024 * 1024
+# How much of an upload is read from the connection at a time.
+UPLOAD_PIECE = 64 * 1024
 UNAVAILABLE_RETRY_AFTER = "1"
 
 StartResponse = Callable[..., Any]
@@ -91,6 +116,7 @@ class Engine(Protocol):
     store: Store
     owner: str
     lease: float
+    retrieval: Any  # its ``max_file_bytes`` caps an upload
 
     def close(self) -> None: ...
 
@@ -155,6 +181,28 @@ def _read(stream: Any, size: int) -> bytes:
         raise ApiError(
             400, f"The request body could not be read: {problem}", code="incomplete_body"
         ) from None
+
+
+def _pieces(stream: Any, length: int | None) -> Iterator[bytes]:
+    """The body of an upload as it arrives: ``length`` bytes, or (chunked) up to its end. A
+    body cut short is the client's error (400), raised where the upload is read, so that
+    nothing of it is kept."""
+    remaining = length
+    while remaining is None or remaining > 0:
+        size = UPLOAD_PIECE if remaining is None else min(UPLOAD_PIECE, remaining)
+        data = _read(stream, size)
+        if not data:
+            if remaining:
+                raise ApiError(
+                    400,
+                    f"Incomplete request body: it ended {remaining} bytes before its "
+                    "Content-Length.",
+                    code="incomplete_body",
+                )
+            return
+        if remaining is not None:
+            remaining -= len(data)
+        yield data
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
@@ -281,27 +329,48 @@ class ApiApp:
         self.credentials.check(headers, environ.get("REMOTE_ADDR", ""))
         self._check_api_version(query)
         route, params = self.router.match(method, segments[len(prefix) :] or [""])
-        raw = self._read_body(environ, headers)
+        uploading = route.operation.request_media_type == FORM
         body: Any = None
+        if uploading:
+            raw = b""  # read by the operation, as it arrives
+            body = self._upload(environ, headers)
+        else:
+            raw = self._read_body(environ, headers)
         try:
-            body = self._parse(headers, raw)
+            if not uploading:
+                body = self._parse(headers, raw)
         finally:
             if self.recorder is not None:
                 recorded = CaseInsensitiveDict(headers)
                 self.recorder(
                     RecordedRequest(
-                        method, path, query, recorded, copy.deepcopy(body), raw, request_id
+                        method,
+                        path,
+                        query,
+                        recorded,
+                        None if uploading else copy.deepcopy(body),
+                        raw,
+                        request_id,
                     )
                 )
         fault = self.faults.draw() if self.faults is not None and method == "POST" else None
         if fault == "before":
             return self._fault(start_response, request_id)
 
-        def operation() -> Answer | Stream:
+        def operation() -> Answer | Stream | Download:
             return self._run(route, params, query, body)
 
+        def posted() -> Answer | Stream:
+            outcome = operation()
+            assert not isinstance(outcome, Download)  # a file's bytes answer a GET only
+            return outcome
+
         key = headers.get("idempotency-key") if method == "POST" else None
-        outcome = self.keys.once(f"{method} {path} {key}", operation) if key else operation()
+        outcome: Answer | Stream | Download
+        if key:
+            outcome = self.keys.once(f"{method} {path} {key}", posted, apart=uploading)
+        else:
+            outcome = operation()
         if fault == "after":
             if isinstance(outcome, Stream):
                 for _ in outcome:
@@ -309,9 +378,9 @@ class ApiApp:
             return self._fault(start_response, request_id)
         if isinstance(outcome, Stream):
             return self._stream(start_response, request_id, outcome)
-        extra = (
-            {"openai-poll-after-ms": self.poll_after_ms} if route.operation_id in RUN_READS else {}
-        )
+        if isinstance(outcome, Download):
+            return self._download(start_response, request_id, outcome.content)
+        extra = {"openai-poll-after-ms": self.poll_after_ms} if route.operation_id in POLLED else {}
         return self._send(
             start_response,
             request_id,
@@ -375,6 +444,36 @@ class ApiApp:
             raise self._too_large(None)
         return bytes(data)
 
+    def _upload(self, environ: Mapping[str, Any], headers: Mapping[str, str]) -> Upload:
+        """An upload's body, to be read by the operation (see the module docstring)."""
+        stream = environ.get("wsgi.input")
+        length: int | None = None
+        raw_length = headers.get("content-length")
+        if raw_length is not None:
+            try:
+                length = int(raw_length)
+            except ValueError:
+                raise ApiError(
+                    400, "Invalid Content-Length header.", param="Content-Length"
+                ) from None
+            if length < 0:
+                raise ApiError(400, "Invalid Content-Length header.", param="Content-Length")
+            limit = int(self.engine.retrieval.max_file_bytes)
+            if length > limit + FORM_OVERHEAD:
+                raise ApiError(
+                    413,
+                    f"The upload of {length} bytes is larger than this server accepts (files "
+                    f"of at most {limit:,} bytes); nothing was stored.",
+                    param="file",
+                    code="file_too_large",
+                )
+        elif not environ.get("wsgi.input_terminated") and "chunked" not in headers.get(
+            "transfer-encoding", ""
+        ):
+            length = 0
+        chunks = _pieces(stream, length) if stream is not None else iter(())
+        return Upload(headers.get("content-type"), chunks)
+
     def _too_large(self, length: int | None) -> ApiError:
         size = f"of {length} bytes " if length is not None else ""
         return ApiError(
@@ -428,15 +527,19 @@ class ApiApp:
         params: dict[str, str],
         query: Mapping[str, list[str]],
         body: Any,
-    ) -> Answer | Stream:
-        """The operation's answer: JSON (an error too), or a stream."""
+    ) -> Answer | Stream | Download:
+        """The operation's answer: JSON (an error too), a stream, or a file's bytes."""
         try:
             result = route.call(params, query, body, self.check_body)
         except ApiError as error:
             headers = {"Content-Type": "application/json", **error.headers}
-            return Answer(error.status, headers, json.dumps(error.body()).encode())
+            # A body cut short: the client's retry, with the same key, is to be served.
+            keep = error.code != "incomplete_body"
+            return Answer(error.status, headers, json.dumps(error.body()).encode(), keep)
         if isinstance(result, StreamResult):
             return Stream(result.events)
+        if isinstance(result, FileContent):
+            return Download(result)
         return Answer(200, {"Content-Type": "application/json"}, json.dumps(result).encode())
 
     # -- answers ------------------------------------------------------------------------------
@@ -471,6 +574,23 @@ class ApiApp:
         return [body]
 
     @staticmethod
+    def _download(
+        start_response: StartResponse, request_id: str, content: FileContent
+    ) -> Iterator[bytes]:
+        """A file's exact bytes, with its length and name, as the live API answers them."""
+        name = content.filename.replace("\\", "_").replace('"', "_")
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/octet-stream"),
+                ("Content-Length", str(content.size)),
+                ("Content-Disposition", f'attachment; filename="{_latin1(name)}"'),
+                ("x-request-id", request_id),
+            ],
+        )
+        return content.chunks
+
+    @staticmethod
     def _stream(start_response: StartResponse, request_id: str, stream: Stream) -> Stream:
         """The answer's body is ``stream``, an iterable the WSGI server closes when it is done
         (the client went away, or the answer ended): closing it lets the run go on without a
@@ -485,6 +605,18 @@ class ApiApp:
             ],
         )
         return stream
+
+
+@dataclass(frozen=True)
+class Download:
+    """An answer of a file's bytes (never kept with an idempotency key: it answers a GET)."""
+
+    content: FileContent
+
+
+def _latin1(text: str) -> str:
+    """``text`` as a header value may carry it (other characters become ``_``)."""
+    return "".join(ch if " " <= ch <= "~" or "\xa0" <= ch <= "\xff" else "_" for ch in text)
 
 
 _REASONS = {

@@ -11,7 +11,12 @@ that transaction, then finds the answer:
   then the key is *pending*, held by its process (renewed once a second, with the process's
   claims on runs) and a duplicate waits for it. Should the first request's process stop
   before that, the hold lapses and a duplicate runs the operation itself. Should the stream
-  fail, the key is let go.
+  fail, the key is let go;
+* an operation that must run outside a transaction (an upload, whose bytes are written a
+  piece at a time: ``apart=True``) takes its key in a transaction of its own, holds it pending
+  as a stream does while it runs, then keeps its answer. An answer that says the request
+  itself could not be read to its end (``Answer.keep`` False) is not kept: the client's retry,
+  with the same key, sends the whole body again and is served.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class Answer:
     status: int
     headers: dict[str, str]
     body: bytes
+    keep: bool = True
+    """False for an answer a retry must not get (the request's body was cut short)."""
 
 
 def encode(batch: Batch) -> bytes:
@@ -86,21 +93,29 @@ class Idempotency:
         self._held: set[str] = set()
         self._lock = threading.Lock()
 
-    def once(self, key: str, operation: Callable[[], Answer | Stream]) -> Answer | Stream:
-        """``operation()``'s answer, or that of its first run with ``key`` (see the module
-        docstring)."""
+    def once(
+        self, key: str, operation: Callable[[], Answer | Stream], *, apart: bool = False
+    ) -> Answer | Stream:
+        """``operation()``'s answer, or that of its first run with ``key``; ``apart``: the
+        operation runs outside the key's transaction (see the module docstring)."""
         store = self.store
         while True:
-            with store.transaction():
-                kept = store.claim_key(key, self.owner, self.lease)
+            if apart:
+                with store.transaction():
+                    kept = store.claim_key(key, self.owner, self.lease)
                 if kept is None:
-                    outcome = operation()
-                    if isinstance(outcome, Answer):
-                        if outcome.status < 500:
-                            body = outcome.body.decode()
-                            store.keep_key(key, outcome.status, outcome.headers, body)
-                        else:
-                            store.drop_key(key, self.owner)
+                    return self._apart(key, operation)
+            else:
+                with store.transaction():
+                    kept = store.claim_key(key, self.owner, self.lease)
+                    if kept is None:
+                        outcome = operation()
+                        if isinstance(outcome, Answer):
+                            if outcome.status < 500 and outcome.keep:
+                                body = outcome.body.decode()
+                                store.keep_key(key, outcome.status, outcome.headers, body)
+                            else:
+                                store.drop_key(key, self.owner)
             if kept is None:
                 if isinstance(outcome, Stream):
                     with self._lock:
@@ -114,6 +129,27 @@ class Idempotency:
                 store.drop_key(key, kept.owner)  # its process stopped before the answer
                 continue
             time.sleep(KEY_POLL)
+
+    def _apart(self, key: str, operation: Callable[[], Answer | Stream]) -> Answer | Stream:
+        """Run ``operation`` with ``key`` held pending, outside any transaction; keep its
+        answer, or let the key go (a 5xx, an answer not to keep, an exception)."""
+        with self._lock:
+            self._held.add(key)
+        kept = False
+        try:
+            outcome = operation()
+            if isinstance(outcome, Answer) and outcome.status < 500 and outcome.keep:
+                self.store.keep_key(key, outcome.status, outcome.headers, outcome.body.decode())
+                kept = True
+            return outcome
+        finally:
+            with self._lock:
+                self._held.discard(key)
+            if not kept:
+                try:
+                    self.store.drop_key(key, self.owner)
+                except StoreError as problem:
+                    logger.warning("an idempotency key stays pending until it lapses: %s", problem)
 
     def renew(self) -> None:
         """Keep holding the pending keys whose answer this process is streaming."""

@@ -36,6 +36,8 @@ from assistants_client.server.validation import RequestSchemas, ValidationFailur
 __all__ = ["BodyCheck", "Route", "Router", "path_segments"]
 
 PAGE_PARAMS = frozenset({"limit", "order", "after", "before"})
+# Lists whose pages are larger than the usual 1..100 (operationId -> most, default).
+_PAGE_LIMITS: dict[str, tuple[int, int]] = {"listFiles": (10_000, 10_000)}
 # What a path segment keeps unescaped when PATH_INFO is quoted again (RFC 3986's pchar).
 _PCHAR = "!$&'()*+,;=:@-._~"
 
@@ -82,10 +84,11 @@ def _one(query: Mapping[str, list[str]], name: str) -> str | None:
     return values[-1] if values and values[-1] != "" else None
 
 
-def list_query(query: Mapping[str, list[str]]) -> ListQuery:
-    """A list's page from its query parameters (400 naming the one that is wrong)."""
+def list_query(query: Mapping[str, list[str]], most: int = 100, default: int = 20) -> ListQuery:
+    """A list's page from its query parameters (400 naming the one that is wrong): ``limit``
+    from 1 to ``most`` (``default`` when not given)."""
     raw_limit = _one(query, "limit")
-    limit = 20
+    limit = default
     if raw_limit is not None:
         try:
             limit = int(raw_limit)
@@ -93,8 +96,8 @@ def list_query(query: Mapping[str, list[str]]) -> ListQuery:
             raise ApiError(
                 400, f"limit: expected an integer, got {raw_limit!r}", param="limit"
             ) from None
-        if not 1 <= limit <= 100:
-            raise ApiError(400, "limit: must be between 1 and 100", param="limit")
+        if not 1 <= limit <= most:
+            raise ApiError(400, f"limit: must be between 1 and {most}", param="limit")
     order = _one(query, "order") or "desc"
     if order not in ("asc", "desc"):
         raise ApiError(400, f"order: {order!r} is not one of ['asc', 'desc']", param="order")
@@ -225,7 +228,7 @@ class Route:
         arguments: dict[str, Any] = dict(params)
         takes = self.takes
         if "page" in takes and PAGE_PARAMS & set(self.operation.query_params):
-            arguments["page"] = list_query(query)
+            arguments["page"] = list_query(query, *_PAGE_LIMITS.get(self.operation.id, (100, 20)))
         for name in self.operation.query_params:
             if name in PAGE_PARAMS:
                 continue

@@ -262,6 +262,11 @@ class RunScheduler:
         if active is not None:
             active.cancelled.set()
 
+    def submit(self, work: Callable[[], None]) -> None:
+        """``work()`` on one of this process's workers (a file's ingestion), unless the
+        scheduler closes."""
+        self._submit(work)
+
     def carry_on(self, turn: Iterator[Batch]) -> None:
         """The rest of a streamed turn whose client went away, on a worker."""
         self._submit(self._drive_quietly, turn)

@@ -41,16 +41,39 @@ _LIST_SCHEMAS = (
     "ListMessagesResponse",
     "ListRunsResponse",
     "ListRunStepsResponse",
+    "ListFilesResponse",
+    "ListVectorStoresResponse",
+    "ListVectorStoreFilesResponse",
 )
+
+
+def _without_misplaced_keywords(node: Any) -> None:
+    """Drop ``minItems`` where the spec puts it on a string (``VectorStoreSearchRequest``'s
+    query items): it constrains nothing there, and schema-driven generators choke on it."""
+    if isinstance(node, list):
+        for item in node:
+            _without_misplaced_keywords(item)
+    elif isinstance(node, dict):
+        if node.get("type") == "string":
+            node.pop("minItems", None)
+        for value in node.values():
+            _without_misplaced_keywords(value)
 
 
 @functools.lru_cache(maxsize=1)
 def converted_document() -> dict[str, Any]:
     document = copy.deepcopy(load_document())
+    schemas = document["components"]["schemas"]
     for name in _LIST_SCHEMAS:
-        properties = document["components"]["schemas"][name]["properties"]
+        properties = schemas[name]["properties"]
         for cursor in ("first_id", "last_id"):
             properties[cursor]["nullable"] = True
+    # The spec lets a file be uploaded for `evals`, a purpose its file object does not list:
+    # a file is answered with the purpose it was uploaded with.
+    purposes = schemas["OpenAIFile"]["properties"]["purpose"]["enum"]
+    uploads = schemas["CreateFileRequest"]["properties"]["purpose"]["enum"]
+    purposes.extend(purpose for purpose in uploads if purpose not in purposes)
+    _without_misplaced_keywords(document)
     return to_json_schema(document)  # type: ignore[no-any-return]
 
 

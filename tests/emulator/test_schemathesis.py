@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -20,14 +22,26 @@ from .spec_tools import converted_document
 # The spec's nullable fields use the OpenAPI 3.0 keyword; schemathesis reads the converted,
 # plain JSON Schema form. The spec documents only 200 (and 429) responses, so the status code
 # check does not apply: 400/404 answers to generated ids and bodies are the API's semantics.
-SCHEMA = schemathesis.openapi.from_dict(converted_document())
+
+
+def _generatable(document: dict[str, Any]) -> dict[str, Any]:
+    """The spec with its one recursive schema cut to one level (a compound filter of
+    comparisons): schemathesis cannot generate from a schema that refers to itself."""
+    document = copy.deepcopy(document)
+    compound = document["components"]["schemas"]["CompoundFilter"]["properties"]["filters"]
+    compound["items"] = {"$ref": "#/components/schemas/ComparisonFilter"}
+    return document
+
+
+SCHEMA = schemathesis.openapi.from_dict(_generatable(converted_document()))
 OPERATIONS = {result.ok().label: result.ok() for result in SCHEMA.get_all_operations()}
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
 def seeded() -> Iterator[tuple[Emulator, dict[str, str]]]:
-    """One emulator shared by the module, holding an assistant, a thread, a run and its step."""
+    """One emulator shared by the module, holding an assistant, a thread, a run and its step,
+    a file, a vector store holding it and a file batch."""
     with Emulator() as emu, requests.Session() as session:
         base = emu.base_url
         assistant = session.post(base + "/assistants", json={"model": "gpt-4o"}).json()
@@ -42,12 +56,27 @@ def seeded() -> Iterator[tuple[Emulator, dict[str, str]]]:
         time.sleep(0.05)
         steps = session.get(f"{base}/threads/{thread['id']}/runs/{run['id']}/steps").json()
         message = session.get(f"{base}/threads/{thread['id']}/messages").json()["data"][0]
+        uploaded = session.post(
+            base + "/files",
+            files={"file": ("notes.md", b"# Notes\n\nERR-4411 means a full disk.")},
+            data={"purpose": "assistants"},
+        ).json()
+        store = session.post(
+            base + "/vector_stores", json={"name": "notes", "file_ids": [uploaded["id"]]}
+        ).json()
+        batch = session.post(
+            f"{base}/vector_stores/{store['id']}/file_batches",
+            json={"file_ids": [uploaded["id"]]},
+        ).json()
         ids = {
             "assistant_id": assistant["id"],
             "thread_id": thread["id"],
             "run_id": run["id"],
             "message_id": message["id"],
             "step_id": steps["data"][0]["id"],
+            "file_id": uploaded["id"],
+            "vector_store_id": store["id"],
+            "batch_id": batch["id"],
         }
         yield emu, ids
 

@@ -60,20 +60,19 @@ class FileRecord:
     expires_at: int | None = None
 
     def as_api(self) -> JSONDict:
-        """The ``OpenAIFile`` object (``expires_at`` only when the file expires: the spec has
-        no null for it)."""
-        shown: JSONDict = {
+        """The ``OpenAIFile`` object, with every field the live API sends (``expires_at`` and
+        ``status_details`` null when unset, as it sends them)."""
+        return {
             "object": "file",
             "id": self.id,
             "purpose": self.purpose,
             "filename": self.filename,
             "bytes": self.bytes,
             "created_at": self.created_at,
+            "expires_at": self.expires_at,
             "status": "processed",
+            "status_details": None,
         }
-        if self.expires_at is not None:
-            shown["expires_at"] = self.expires_at
-        return shown
 
     def expired(self, at: int | None = None) -> bool:
         return self.expires_at is not None and (at if at is not None else now()) >= self.expires_at
@@ -121,6 +120,7 @@ class VectorStoreRecord:
     project: str
     created_at: int
     name: str | None = None
+    description: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict)
     expires_after: Mapping[str, Any] | None = None
     last_active_at: int | None = None
@@ -145,23 +145,22 @@ class VectorStoreRecord:
         return "in_progress" if counts.in_progress else "completed"
 
     def as_api(self, counts: FileCounts, usage_bytes: int, at: int | None = None) -> JSONDict:
-        """The ``VectorStoreObject`` (``name`` is a string in the spec: "" for a store given
-        none; ``expires_after`` only when it expires)."""
-        found: JSONDict = {
+        """The ``VectorStoreObject``, with every field the live API sends (``name``,
+        ``description`` and ``expires_after`` null when unset, as it sends them)."""
+        return {
             "id": self.id,
             "object": "vector_store",
-            "name": self.name or "",
-            "status": self.status(counts, at),
-            "usage_bytes": usage_bytes,
             "created_at": self.created_at,
+            "name": self.name,
+            "description": self.description,
+            "usage_bytes": usage_bytes,
             "file_counts": counts.as_api(),
+            "status": self.status(counts, at),
+            "expires_after": dict(self.expires_after) if self.expires_after else None,
+            "expires_at": self.expires_at,
+            "last_active_at": self.last_active_at,
             "metadata": dict(self.metadata),
         }
-        if self.expires_after:
-            found["expires_after"] = dict(self.expires_after)
-        found["expires_at"] = self.expires_at
-        found["last_active_at"] = self.last_active_at
-        return found
 
 
 @attrs.frozen(kw_only=True)

@@ -484,6 +484,7 @@ class Retrieval:
         project: str,
         *,
         name: str | None = None,
+        description: str | None = None,
         metadata: Mapping[str, str] | None = None,
         expires_after: Mapping[str, Any] | None = None,
         chunking_strategy: Mapping[str, Any] | None = None,
@@ -492,6 +493,8 @@ class Retrieval:
         """A vector store, with ``file_ids`` added to it (ingested in the background)."""
         if name is not None and not isinstance(name, str):
             raise InvalidRequest("name must be a string", "name")
+        if description is not None and not isinstance(description, str):
+            raise InvalidRequest("description must be a string", "description")
         if len(file_ids) > MAX_STORE_FILE_IDS:
             raise InvalidRequest(
                 f"file_ids may name at most {MAX_STORE_FILE_IDS} files", "file_ids"
@@ -503,6 +506,7 @@ class Retrieval:
             project=project,
             created_at=created,
             name=name,
+            description=description,
             metadata=_check_metadata(metadata),
             expires_after=_check_store_expiry(expires_after),
             last_active_at=created,

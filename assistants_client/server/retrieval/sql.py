@@ -83,6 +83,7 @@ def _store_data(record: VectorStoreRecord) -> str:
             "project": record.project,
             "created_at": record.created_at,
             "name": record.name,
+            "description": record.description,
             "metadata": dict(record.metadata),
             "expires_after": dict(record.expires_after) if record.expires_after else None,
             "last_active_at": record.last_active_at,
