@@ -2583,10 +2583,11 @@ class VectorStoreFileList(ResponseModel):
     """VectorStoreFileList"""
 
     _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
+    _json_non_null: ClassVar[frozenset[str]] = _keys("first_id last_id")
     object: str
     data: list[VectorStoreFile] = attrs.field(factory=list)
-    first_id: str
-    last_id: str
+    first_id: str | None = None
+    last_id: str | None = None
     has_more: bool
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(
@@ -2599,10 +2600,11 @@ class VectorStoreList(ResponseModel):
     """VectorStoreList"""
 
     _json_required: ClassVar[frozenset[str]] = _keys("data first_id has_more last_id object")
+    _json_non_null: ClassVar[frozenset[str]] = _keys("first_id last_id")
     object: str
     data: list[VectorStore] = attrs.field(factory=list)
-    first_id: str
-    last_id: str
+    first_id: str | None = None
+    last_id: str | None = None
     has_more: bool
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] = attrs.field(

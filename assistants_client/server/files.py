@@ -38,10 +38,10 @@ from assistants_client.server.retrieval import (
     search_page,
 )
 from assistants_client.server.retrieval.records import StoreFileRecord
+from assistants_client.server.retrieval.service import UNSET
 
 __all__ = ["FileContent", "FileResources", "Upload"]
 
-UNSET: Any = object()
 # Parameters that are not fields of a JSON body: the query string's, the path's, and a form's.
 _NOT_IN_BODY = frozenset(
     {"limit", "order", "after", "before", "filter", "purpose", "vector_store_id", "batch_id"}
@@ -81,8 +81,12 @@ def _answering(body: bool = False) -> Iterator[None]:
     except InvalidRequest as problem:
         param = _where(problem.param, body)
         message = problem.message
-        if param is not None and problem.param and message.startswith(problem.param):
-            message = param + message[len(problem.param) :]
+        if param is not None and problem.param:
+            # The message starts with the parameter's path, as the request checks' do.
+            if message.startswith(problem.param):
+                message = param + message[len(problem.param) :]
+            else:
+                message = f"{param}: {message}"
         raise ApiError(400, message, param=param) from None
 
 

@@ -7,6 +7,7 @@ the spec; the first test ends by checking that it called every public method of 
 from __future__ import annotations
 
 import inspect
+import io
 import json
 from typing import Any
 
@@ -18,6 +19,7 @@ from assistants_client import (
     AsyncAssistantStream,
     AsyncPage,
     BadRequestError,
+    FileUpload,
     NotFoundError,
 )
 from assistants_client.emulator import Emulator
@@ -65,7 +67,7 @@ class Calls:
         return opened
 
 
-def test_the_twenty_three_operations_round_trip_through_the_async_client(base_url: str) -> None:
+def test_the_forty_four_operations_round_trip_through_the_async_client(base_url: str) -> None:
     async def scenario() -> None:
         async with AsyncAssistantsClient(API_KEY, base_url=base_url) as client:
             call = Calls(client)
@@ -159,6 +161,7 @@ def test_the_twenty_three_operations_round_trip_through_the_async_client(base_ur
             assert isinstance(gone, ThreadDeleted) and gone.deleted
 
             await helpers(call, assistant.id, thread.id)
+            await files_and_stores(call)
 
             cancelled_thread = await call("create_thread")
             await call("create_message", cancelled_thread.id, "user", "slow")
@@ -178,6 +181,90 @@ def test_the_twenty_three_operations_round_trip_through_the_async_client(base_ur
         if not name.startswith("_") and callable(member) and not isinstance(member, type)
     }
     assert public - {"close", "for_azure", "for_foundry"} <= CALLED, sorted(public - CALLED)
+
+
+async def files_and_stores(call: Calls) -> None:
+    """Files, vector stores, vector store files, file batches and search, with their waits."""
+    text = b"ERR-4411 means the data volume is full.\n"
+    made = await call.raw("createFile", "upload_file", text, "assistants", filename="a.md")
+    other = await call("upload_file", io.BytesIO(b"second file"), "assistants", filename="b.txt")
+    assert await call("get_file_content", made.id) == text
+    assert (await call.raw("retrieveFile", "get_file", made.id)).filename == "a.md"
+    files = await call.raw("listFiles", "list_files", purpose="assistants", order="asc")
+    assert [f.id async for f in files] == [made.id, other.id]
+
+    store = await call.raw("createVectorStore", "create_vector_store", name="docs")
+    assert (await call.raw("getVectorStore", "get_vector_store", store.id)).name == "docs"
+    renamed = await call.raw(
+        "modifyVectorStore", "update_vector_store", store.id, metadata={"k": "v"}
+    )
+    assert renamed.metadata == {"k": "v"}
+    stores = await call.raw("listVectorStores", "list_vector_stores")
+    assert [s.id async for s in stores] == [store.id]
+
+    added = await call.raw("createVectorStoreFile", "create_vector_store_file", store.id, made.id)
+    assert added.status == "in_progress"
+    done = await call("wait_for_vector_store_file", store.id, made.id, poll_interval=0.01)
+    assert done.status == "completed"
+    again = await call("create_vector_store_file_and_poll", store.id, other.id, attributes={"n": 1})
+    assert again.status == "completed"
+    got = await call.raw("getVectorStoreFile", "get_vector_store_file", store.id, made.id)
+    assert got.status == "completed"
+    changed = await call.raw(
+        "updateVectorStoreFileAttributes",
+        "update_vector_store_file",
+        store.id,
+        made.id,
+        attributes={"team": "ops"},
+    )
+    assert changed.attributes == {"team": "ops"}
+    listed = await call.raw(
+        "listVectorStoreFiles", "list_vector_store_files", store.id, filter="completed"
+    )
+    assert len([f async for f in listed]) == 2
+    content = await call.raw(
+        "retrieveVectorStoreFileContent", "get_vector_store_file_content", store.id, made.id
+    )
+    assert "ERR-4411" in content.data[0].text
+    found = await call.raw("searchVectorStore", "search_vector_store", store.id, "ERR-4411")
+    assert found.data[0].file_id == made.id
+
+    batch = await call.raw(
+        "createVectorStoreFileBatch",
+        "create_vector_store_file_batch",
+        store.id,
+        file_ids=[made.id, other.id],
+    )
+    waited = await call("wait_for_file_batch", store.id, batch.id, poll_interval=0.01)
+    assert waited.file_counts.completed == 2
+    seen = await call.raw(
+        "getVectorStoreFileBatch", "get_vector_store_file_batch", store.id, batch.id
+    )
+    assert seen.id == batch.id
+    batch_files = await call.raw(
+        "listFilesInVectorStoreBatch", "list_vector_store_file_batch_files", store.id, batch.id
+    )
+    assert len(batch_files.data) == 2
+    cancelled = await call.raw(
+        "cancelVectorStoreFileBatch", "cancel_vector_store_file_batch", store.id, batch.id
+    )
+    assert cancelled.id == batch.id
+    polled = await call("create_file_batch_and_poll", store.id, file_ids=[made.id])
+    assert polled.status == "completed"
+    uploaded = await call(
+        "upload_files_and_poll",
+        store.id,
+        [FileUpload.of(b"third", filename="c.txt"), FileUpload.of(b"fourth", filename="d.txt")],
+        max_concurrency=2,
+    )
+    assert uploaded.file_counts.completed == 2
+
+    removed = await call.raw(
+        "deleteVectorStoreFile", "delete_vector_store_file", store.id, other.id
+    )
+    assert removed.deleted
+    assert (await call.raw("deleteVectorStore", "delete_vector_store", store.id)).deleted
+    assert (await call.raw("deleteFile", "delete_file", made.id)).deleted
 
 
 async def helpers(call: Calls, assistant_id: str, thread_id: str) -> None:

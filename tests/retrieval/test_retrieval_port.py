@@ -83,7 +83,9 @@ def test_an_uploaded_file_streams_back_byte_for_byte_in_pieces(retrieval: Retrie
         "filename": "data.bin",
         "bytes": len(content),
         "created_at": record.created_at,
+        "expires_at": None,
         "status": "processed",
+        "status_details": None,
     }
 
 

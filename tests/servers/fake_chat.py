@@ -12,6 +12,12 @@ chunk, optionally paced, then ended cleanly, cut (the connection closes without 
 chunk), or stalled (the headers and some events are sent, then nothing until the client hangs
 up). A plain :class:`~tests.servers.scripted.Reply` (e.g. a JSON error) is answered as is.
 
+It also serves ``POST <base_path>/embeddings``, as OpenAI, Ollama and LiteLLM do beside their
+chat completions: the vectors of the server's deterministic local embedder (so a test knows
+what ranks first), after answering ``embeddings_rate_limited`` requests with ``429`` and
+``Retry-After`` (a rate limit storm); with ``embeddings_served = False`` it answers 404, as a
+backend without embeddings does. ``embedding_requests`` counts the requests answered.
+
 Two more things for tests of a server in front of it: an answer can be held before any of its
 frames until the test releases it (``ChatAnswer.hold_before``), so a test can check what a client
 saw while the backend was still answering, without timing; and the server counts the answers it
@@ -47,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
+from assistants_client.server.retrieval import LocalEmbedder
 from tests.servers.scripted import RecordedRequest, Reply, ScriptedServer, _RequestHandler
 
 __all__ = [
@@ -81,6 +88,7 @@ REFERENCE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "reference
 DONE_FRAME = b"data: [DONE]\n\n"
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 FAKE_MODEL = "gpt-4o-fake"
+EMBEDDING_DIMENSIONS = 64
 _POLL = 0.01  # how often a waiting handler looks for a hang-up or a server stop
 
 
@@ -270,6 +278,16 @@ class FakeChatServer(ScriptedServer):
         self._answers: deque[Answer] = deque()
         self._answers_lock = threading.Lock()
         self.route("POST", re.escape(self.base_path) + "/chat/completions", self._next_answer)
+        self.embeddings_served = True
+        self.embeddings_rate_limited = 0
+        """Answer this many more embeddings requests 429 (with ``Retry-After: 0``) first."""
+        self.embedding_requests = 0
+        self.embeddings_gate: threading.Event | None = None
+        """When set to an Event, embeddings requests wait for it (at most 30 s) before their
+        answer; ``embedding_arrived`` is set as one arrives."""
+        self.embedding_arrived = threading.Event()
+        self.embedder = LocalEmbedder(EMBEDDING_DIMENSIONS)
+        self.route("POST", re.escape(self.base_path) + "/embeddings", self._embeddings)
 
     @property
     def base_url(self) -> str:
@@ -324,6 +342,38 @@ class FakeChatServer(ScriptedServer):
         bodies = self.chat_bodies()
         assert bodies, "the backend received no chat request"
         return bodies[-1]
+
+    def _embeddings(self, request: RecordedRequest) -> Reply:
+        with self._answers_lock:
+            self.embedding_requests += 1
+            if not self.embeddings_served:
+                return Reply.error(404, "Not Found", code="not_found")
+            if self.embeddings_rate_limited > 0:
+                self.embeddings_rate_limited -= 1
+                return Reply.error(
+                    429,
+                    "Rate limit reached for embeddings",
+                    type="rate_limit_exceeded",
+                    headers={"Retry-After": "0"},
+                )
+        self.embedding_arrived.set()
+        gate = self.embeddings_gate
+        if gate is not None:
+            gate.wait(30.0)
+        body = request.json()
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        vectors = self.embedder.embed(inputs)
+        return Reply.json(
+            {
+                "object": "list",
+                "data": [
+                    {"object": "embedding", "index": n, "embedding": vector}
+                    for n, vector in enumerate(vectors)
+                ],
+                "model": body.get("model", "text-embedding-3-small"),
+                "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)},
+            }
+        )
 
     def _next_answer(self, request: RecordedRequest) -> Reply:
         with self._answers_lock:

@@ -81,6 +81,7 @@ __all__ = [
     "FILE_PURPOSES",
     "Ingestor",
     "Retrieval",
+    "UNSET",
     "SearchResult",
     "open_index",
 ]
