@@ -280,9 +280,46 @@ def test_a_server_killed_mid_ingestion_on_postgresql_has_its_file_taken_when_its
         assert time.monotonic() - started < BOUND
         listed = requests.get(f"{other.base_url}/vector_stores/{store.id}/files", timeout=BOUND)
         assert [f["status"] for f in json.loads(listed.text)["data"]] == ["completed"]
+        found = requests.post(
+            f"{other.base_url}/vector_stores/{store.id}/search",
+            json={"query": "ERR-4411"},
+            timeout=BOUND,
+        ).json()
+        assert [hit["file_id"] for hit in found["data"]][:1] == [uploaded.id]
     finally:
         gate.set()
         if first.process.poll() is None:
             first.stop()
         if other is not None:
             other.stop()
+
+
+def test_a_cancelled_batch_stops_its_files_and_stays_cancelled(
+    tmp_path: Path, backend: FakeChatServer, docs: Documents
+) -> None:
+    gate = threading.Event()
+    backend.embeddings_gate = gate  # ingestion holds at its first embeddings call
+    made = server_target(tmp_path, backend=backend)
+    try:
+        client = AssistantsClient("sk", base_url=made.base_url, max_retries=0)
+        store = client.create_vector_store(name="cancelled")
+        ids = [client.upload_file(path, "assistants").id for path in docs.texts]
+        batch = client.create_vector_store_file_batch(store.id, file_ids=ids)
+        assert backend.embedding_arrived.wait(BOUND)
+        cancelled = client.cancel_vector_store_file_batch(store.id, batch.id)
+        assert cancelled.status == "cancelled"
+        assert cancelled.file_counts.in_progress == 0
+        assert cancelled.file_counts.cancelled == 3
+        gate.set()  # the ingestion under way finds its file cancelled and keeps nothing
+        done = client.wait_for_file_batch(store.id, batch.id, poll_interval=0.05)
+        assert done.status == "cancelled"
+        time.sleep(0.3)
+        files = list(client.list_vector_store_file_batch_files(store.id, batch.id))
+        assert {f.status for f in files} == {"cancelled"}
+        assert client.search_vector_store(store.id, "ERR-4411").data == []
+        shown = client.get_vector_store(store.id)
+        assert (shown.file_counts.cancelled, shown.usage_bytes, shown.status) == (3, 0, "completed")
+        made.assert_all_answers_fit_the_spec()
+    finally:
+        gate.set()
+        made.stop()

@@ -312,6 +312,8 @@ def test_a_batch_counts_its_own_files_and_cancel_ends_the_rest(retrieval: Retrie
     assert retrieval.ingest(PROJECT, store.id, later.id) == "cancelled"
     shown = retrieval.batch_object(PROJECT, store.id, second.id)
     assert shown["status"] == "cancelled" and shown["file_counts"]["cancelled"] == 1
+    retrieval.cancel_batch(PROJECT, store.id, batch.id)  # done already: it stays as it ended
+    assert retrieval.batch_object(PROJECT, store.id, batch.id)["status"] == "completed"
     with pytest.raises(InvalidRequest):
         retrieval.create_batch(PROJECT, store.id, file_ids=[later.id], files=[])
 

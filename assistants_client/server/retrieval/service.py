@@ -795,7 +795,9 @@ class Retrieval:
             return record.as_api(self.index.batch_counts(batch_id))
 
     def cancel_batch(self, project: str, store_id: str, batch_id: str) -> BatchRecord:
-        """Cancel the batch's files still in progress (an ingestion under way is abandoned)."""
+        """Cancel the batch's files still in progress (an ingestion under way is abandoned);
+        the batch is then ``cancelled``, for good. A batch with nothing in progress stays as
+        it ended."""
         with self.index.transaction():
             record = self._batch(project, store_id, batch_id)
             files, _ = self.index.list_store_files(
@@ -810,8 +812,9 @@ class Retrieval:
             )
             for found in files:
                 self.index.update_store_file(attrs.evolve(found, status="cancelled"))
-            record = attrs.evolve(record, cancelled=True)
-            self.index.update_batch(record)
+            if files:  # a batch already done stays as it ended
+                record = attrs.evolve(record, cancelled=True)
+                self.index.update_batch(record)
         return record
 
     # -- ingestion ------------------------------------------------------------------------
