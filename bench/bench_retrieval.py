@@ -1,23 +1,29 @@
-"""17-20. Retrieval: ingestion throughput, search latency over 20,000 chunks, token counting.
+"""19-22. Retrieval: ingestion throughput, through HTTP too, token counting, search latency.
 
-(19, on PostgreSQL, runs as a benchmark of its own: ``bench/bench_retrieval_postgres.py``.)
+(23, search on PostgreSQL, runs as a benchmark of its own: ``bench/bench_retrieval_postgres.py``.)
 
-17. Ingestion, SQLite: chunks per second through ``Retrieval.ingest`` (read the file's pieces,
+19. Ingestion, SQLite: chunks per second through ``Retrieval.ingest`` (read the file's pieces,
     parse, chunk, embed, index, commit), the embedder faked at zero cost (a fixed vector).
     Floor: parsing and chunking alone, in memory (what is left is the store's share).
-18. Search over 20,000 chunks of 256 dimensions on SQLite, p50 (p95 in the note): a hybrid
+20. Upload and ingest through HTTP: ``upload_files_and_poll`` against ``assistants-server``
+    (SQLite, ``--embeddings none``), files sent 4 at a time, the batch polled as the server
+    asks. Floor: the same files through the port, in this process (create, ingest).
+21. Token counting: the offline counter's error against the real ``cl100k_base`` over the
+    corpus of ``tests/retrieval/token_corpus.py`` (all kinds together; the note has each kind),
+    and its speed against tiktoken's (Rust) in the note.
+22. Search over 20,000 chunks of 256 dimensions on SQLite, p50 (p95 in the note): a hybrid
     search (FTS5 BM25 + sign-bit pre-selection and exact re-scoring in pure Python, no numpy).
     Floor: an exact scan of all 20,000 vectors in pure Python (what the quantization saves).
     Target: p50 under 20 ms.
-19. The same on PostgreSQL with pgvector (HNSW, the ``pgserver`` wheel's PostgreSQL 16);
+23. The same on PostgreSQL with pgvector (HNSW, the ``pgserver`` wheel's PostgreSQL 16);
     the note has the fallback (the same database, vectors searched in Python) and keyword-only.
-20. Token counting: the offline counter's error against the real ``cl100k_base`` over the
-    corpus of ``tests/retrieval/token_corpus.py`` (all kinds together; the note has each kind),
-    and its speed against tiktoken's (Rust) in the note.
 
 The chunks are synthetic: sentences of words drawn from a Zipf distribution over 5,000 made-up
-words, vectors random directions; the queries are 2-5 such words (not among the 50 most frequent, which play the part of stop
-words) and a random vector.
+words, vectors random directions; the queries are 2-5 such words drawn the same way (so many
+are made of the commonest words, as real queries are of stop words) and a random vector.
+Each search's first use of a word counts it in the store (cached per store generation): the
+note gives p50 and p95 over the 200 queries again, with every count cached, as a server
+settles into.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ from contextlib import ExitStack
 
 import attrs
 
+from assistants_client import AssistantsClient, FileUpload
+from assistants_client.server import build_app, parse_config
+from assistants_client.server.httpd import WSGIServer
 from assistants_client.server.retrieval import Chunk, Retrieval
 from assistants_client.server.retrieval.chunking import chunk_text
 from assistants_client.server.retrieval.documents import parse_bytes
@@ -97,7 +106,7 @@ def sentence_text(rng: random.Random, words: list[str], weights: list[float], co
     return " ".join(picked).capitalize() + "."
 
 
-# -- 17. ingestion ----------------------------------------------------------------------------
+# -- 19-20. ingestion ----------------------------------------------------------------------------
 
 
 def ingestion() -> Row:
@@ -127,7 +136,7 @@ def ingestion() -> Row:
         main.close()
     ours = chunks / elapsed
     return {
-        "benchmark": "17. retrieval ingestion on SQLite, chunks/s (embeddings at zero cost)",
+        "benchmark": "19. retrieval ingestion on SQLite, chunks/s (embeddings at zero cost)",
         "unit": "items/s",
         "ours": ours,
         "peers": {},
@@ -141,7 +150,82 @@ def ingestion() -> Row:
     }
 
 
-# -- 18-19. search ----------------------------------------------------------------------------
+HTTP_FILES = 40
+HTTP_SENTENCES = 160
+
+
+def http_ingestion() -> Row:
+    """20: upload and ingest through HTTP, against the same files through the port."""
+    rng = random.Random(19)
+    words, weights = vocabulary(rng)
+    documents = [
+        "\n\n".join(sentence_text(rng, words, weights, 40) for _ in range(HTTP_SENTENCES)).encode()
+        for _ in range(HTTP_FILES)
+    ]
+    size = sum(len(d) for d in documents)
+    with tempfile.TemporaryDirectory() as folder:
+        main = SqliteStore(os.path.join(folder, "floor.db"))
+        retrieval = Retrieval.over(main)
+        started = time.perf_counter()
+        ids = [
+            retrieval.create_file("", f"d{n}.txt", "assistants", d).id
+            for n, d in enumerate(documents)
+        ]
+        store = retrieval.create_vector_store("")
+        retrieval.create_batch("", store.id, file_ids=ids)
+        for file_id in ids:
+            assert retrieval.ingest("", store.id, file_id) == "completed"
+        floor = time.perf_counter() - started
+        main.close()
+
+        config = parse_config(
+            [
+                "--backend-url",
+                "http://127.0.0.1:9/v1",
+                "--port",
+                "0",
+                "--db",
+                os.path.join(folder, "server.db"),
+                "--embeddings",
+                "none",
+            ],
+            {},
+        )
+        app = build_app(config)
+        http = WSGIServer(app, config.host, 0, threads=config.threads).start()
+        try:
+            client = AssistantsClient(base_url=f"{http.url}/v1", timeout=60.0)
+            target = client.create_vector_store()
+            uploads = [FileUpload.of(d, filename=f"d{n}.txt") for n, d in enumerate(documents)]
+            started = time.perf_counter()
+            batch = client.upload_files_and_poll(
+                target.id, uploads, max_concurrency=4, timeout=120.0
+            )
+            ours = time.perf_counter() - started
+            assert batch.file_counts.completed == HTTP_FILES, batch
+            client.close()
+        finally:
+            http.stop()
+            app.engine.close()
+            app.engine.store.close()
+    return {
+        "benchmark": f"20. upload + ingest {HTTP_FILES} files ({size // 1024:,} KiB) through HTTP, s",
+        "unit": "s",
+        "ours": ours,
+        "peers": {},
+        "floor": floor,
+        "ratio": f"ours/floor {ours / floor:.2f}x",
+        "ratio_value": ours / floor,
+        "target": "-",
+        "met": None,
+        "note": f"upload_files_and_poll against assistants-server (SQLite, --embeddings none, "
+        f"2 ingestion workers), 4 uploads at once, the batch polled as the server asks "
+        f"(openai-poll-after-ms 500); floor: the same files through the port in one thread "
+        f"({size / floor / 1e6:.1f} MB/s)",
+    }
+
+
+# -- 22-23. search ----------------------------------------------------------------------------
 
 
 def seed(retrieval: Retrieval) -> tuple[str, list[str], list[float]]:
@@ -224,12 +308,13 @@ def search_sqlite() -> Row:
         retrieval.search("", [store_id], words[0])
         cold = time.perf_counter() - started
         hybrid = latencies(retrieval, store_id, words, weights)
+        warm = latencies(retrieval, store_id, words, weights)
         keyword = latencies(Retrieval(retrieval.index, embedder=None), store_id, words, weights)
         floor = exact_scan_floor(retrieval, store_id)
         main.close()
     p50, p95 = percentile(hybrid, 0.5), percentile(hybrid, 0.95)
     return {
-        "benchmark": f"18. retrieval search, {CHUNKS:,} chunks x {DIMENSIONS} dims, SQLite, p50 ms",
+        "benchmark": f"22. retrieval search, {CHUNKS:,} chunks x {DIMENSIONS} dims, SQLite, p50 ms",
         "unit": "ms",
         "ours": p50 * 1000,
         "peers": {},
@@ -238,9 +323,10 @@ def search_sqlite() -> Row:
         "ratio_value": p50 / floor,
         "target": "p50 < 20 ms",
         "met": p50 < 0.020,
-        "note": f"hybrid p95 {p95 * 1000:.1f} ms; keyword only p50 "
-        f"{percentile(keyword, 0.5) * 1000:.1f} ms; first search (loads the sign bits) "
-        f"{cold * 1000:.0f} ms; floor: exact pure-Python scan of all vectors",
+        "note": f"hybrid p95 {p95 * 1000:.1f} ms; counts cached: p50 "
+        f"{percentile(warm, 0.5) * 1000:.1f} ms, p95 {percentile(warm, 0.95) * 1000:.1f} ms; "
+        f"keyword only p50 {percentile(keyword, 0.5) * 1000:.1f} ms; first search (loads the "
+        f"sign bits) {cold * 1000:.0f} ms; floor: exact pure-Python scan of all vectors",
     }
 
 
@@ -255,13 +341,14 @@ def search_postgres() -> Row:
         store_id, words, weights = seed(with_pgvector)
         seeding = time.perf_counter() - started
         hnsw = latencies(with_pgvector, store_id, words, weights)
+        warm = latencies(with_pgvector, store_id, words, weights)
         fallback_retrieval = Retrieval.over(main, embedder=Random(3), pgvector=False)
         fallback = latencies(fallback_retrieval, store_id, words, weights)
         keyword = latencies(Retrieval(with_pgvector.index, embedder=None), store_id, words, weights)
     p50, p95 = percentile(hnsw, 0.5), percentile(hnsw, 0.95)
     fallback_p50 = percentile(fallback, 0.5)
     return {
-        "benchmark": f"19. retrieval search, {CHUNKS:,} chunks x {DIMENSIONS} dims, PostgreSQL + "
+        "benchmark": f"23. retrieval search, {CHUNKS:,} chunks x {DIMENSIONS} dims, PostgreSQL + "
         "pgvector, p50 ms",
         "unit": "ms",
         "ours": p50 * 1000,
@@ -271,14 +358,16 @@ def search_postgres() -> Row:
         "ratio_value": fallback_p50 / p50,
         "target": "p50 < 20 ms",
         "met": p50 < 0.020 and fallback_p50 < 0.020,
-        "note": f"HNSW p95 {p95 * 1000:.1f} ms; without pgvector (vectors searched in Python) "
+        "note": f"HNSW p95 {p95 * 1000:.1f} ms; counts cached: p50 "
+        f"{percentile(warm, 0.5) * 1000:.1f} ms, p95 {percentile(warm, 0.95) * 1000:.1f} ms; "
+        f"without pgvector (vectors searched in Python) "
         f"p50 {fallback_p50 * 1000:.1f} ms, p95 {percentile(fallback, 0.95) * 1000:.1f} ms; "
         f"keyword only p50 {percentile(keyword, 0.5) * 1000:.1f} ms; seeding 20,000 chunks "
         f"(tsvector + HNSW) {seeding:.0f} s; PostgreSQL 16.2 and pgvector 0.6.2 of pgserver",
     }
 
 
-# -- 20. tokens -------------------------------------------------------------------------------
+# -- 21. tokens -------------------------------------------------------------------------------
 
 
 def tokens() -> Row:
@@ -298,7 +387,7 @@ def tokens() -> Row:
     count(text)
     theirs = time.perf_counter() - started
     return {
-        "benchmark": "20. token counter vs cl100k_base, error over the corpus, %",
+        "benchmark": "21. token counter vs cl100k_base, error over the corpus, %",
         "unit": "%",
         "ours": abs(total) * 100,
         "peers": {},
@@ -313,7 +402,7 @@ def tokens() -> Row:
 
 
 def run() -> list[Row]:
-    return [ingestion(), search_sqlite(), tokens()]
+    return [ingestion(), http_ingestion(), tokens(), search_sqlite()]
 
 
 if __name__ == "__main__":

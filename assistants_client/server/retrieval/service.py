@@ -102,6 +102,7 @@ RRF_K = 60
 # A word in more than this share of a store's chunks is not matched by keyword search (it
 # still weighs in the score).
 COMMON_SHARE = 0.1
+COMMON_FLOOR = 200
 RANKERS = frozenset({"none", "auto", "default-2024-11-15", "default_2024_08_21"})
 # How long ingestion keeps retrying an embeddings endpoint that fails, before the file fails.
 DEFAULT_EMBEDDING_PATIENCE = 3600.0
@@ -1094,7 +1095,7 @@ class Retrieval:
         allowed: set[str] | None,
         candidates: int,
     ) -> dict[int, float]:
-        rarity, matched = self._rarity(store, query)
+        rarity, matched = self._rarity(store, query, vectors=vector is not None)
         keyword: list[tuple[int, float]] = []
         if matched:
             keyword = self.index.keyword_search(store.id, matched, candidates, allowed)
@@ -1137,12 +1138,17 @@ class Retrieval:
                 self._chunk_terms[hit.key] = found
         return found
 
-    def _rarity(self, store: VectorStoreRecord, query: str) -> tuple[dict[str, float], str]:
+    def _rarity(
+        self, store: VectorStoreRecord, query: str, *, vectors: bool = False
+    ) -> tuple[dict[str, float], str]:
         """The weight of each of the query's terms, its inverse document frequency in the
         store (BM25's), so that a passage holding the query's rare words scores high and one
         holding only words found everywhere scores low; and the words to match: the rarer
-        ones (a word in more than a tenth of the chunks ranks nothing, yet makes the full-text
-        search rank most of the store), at least the two rarest."""
+        ones. A word in more than a tenth of a large store's chunks (``COMMON_SHARE``, past
+        ``COMMON_FLOOR`` chunks) ranks nothing, yet would make the full-text search rank much
+        of the store (on PostgreSQL, ``ts_rank`` of every row it is in: the bulk of a search's
+        time); it is matched only when nothing else is, and no vector search (``vectors``)
+        ranks the store instead: then the two rarest words are."""
         wanted: dict[str, str] = {}
         for word in words(query):
             if word not in STOPWORDS:
@@ -1172,12 +1178,11 @@ class Retrieval:
             )
             for term, word in wanted.items()
         }
+        common = max(COMMON_SHARE * count, COMMON_FLOOR)
         by_frequency = sorted(wanted.values(), key=lambda word: frequencies.get(word, 0))
-        matched = [
-            word
-            for n, word in enumerate(by_frequency)
-            if n < 2 or frequencies.get(word, 0) <= COMMON_SHARE * count
-        ]
+        matched = [word for word in by_frequency if frequencies.get(word, 0) <= common]
+        if not matched and not vectors:
+            matched = by_frequency[:2]
         return rarity, " ".join(matched)
 
     def _hits(self, project: str, ranked: list[tuple[int, float]]) -> list[SearchHit]:
