@@ -300,12 +300,16 @@ class SqlStore(Store):
 
     def claim_queued(self, owner: str, limit: int, lease: float) -> list[RunRow]:
         d = self.dialect
+        # The runs are picked once, in a WITH query (which PostgreSQL computes once when it
+        # locks rows): as a subquery of the UPDATE, a plan may scan it again for each row,
+        # and each scan, skipping the rows this statement just locked, picks more runs.
         rows = self._rows(
-            f"UPDATE {d.objects} SET claimed_by = %s, lease_until = {d.now} + %s "
-            f"WHERE kind = 'run' AND id IN (SELECT id FROM {d.objects} WHERE kind = 'run' "
+            f"WITH picked AS (SELECT id FROM {d.objects} WHERE kind = 'run' "
             f"AND status = 'queued' AND claimed_by IS NULL ORDER BY seq LIMIT %s"
-            f"{d.skip_locked}) RETURNING parent, data, claimed_by, seq",
-            (owner, lease, limit),
+            f"{d.skip_locked}) UPDATE {d.objects} SET claimed_by = %s, lease_until = "
+            f"{d.now} + %s WHERE kind = 'run' AND id IN (SELECT id FROM picked) "
+            "RETURNING parent, data, claimed_by, seq",
+            (limit, owner, lease),
         )
         rows.sort(key=lambda row: row[3])
         return [RunRow(row[0], self._load(row[1]), row[2]) for row in rows]
