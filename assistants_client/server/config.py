@@ -6,10 +6,12 @@ command. A flag wins over its environment variable.
 
 Secrets come only from the environment, never from flags (a command line is visible to every
 user of the machine): ``ASSISTANTS_BACKEND_API_KEY`` (the backend's key, sent as a bearer
-token) and ``ASSISTANTS_SERVER_API_KEYS`` (the keys clients must present, comma-separated).
-Without client keys, the server serves only loopback clients. A PostgreSQL URL with a password
-is accepted in ``--db``, with a warning: it is better kept in ``ASSISTANTS_DB`` (or left to
-libpq: ``PGPASSWORD``, ``~/.pgpass``). The password is never logged nor shown (``redact``).
+token) and ``ASSISTANTS_SERVER_API_KEYS`` (the keys clients must present, comma-separated, each
+``PROJECT:KEY`` or ``KEY``: see ``projects.py``), or a file of them (``--api-keys-file``, one
+a line, readable by its owner only). Without client keys, the server serves only loopback
+clients. A PostgreSQL URL with a password is accepted in ``--db``, with a warning: it is
+better kept in ``ASSISTANTS_DB`` (or left to libpq: ``PGPASSWORD``, ``~/.pgpass``). The
+password is never logged nor shown (``redact``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ from typing import Any
 import attrs
 
 from assistants_client._config import is_loopback
+from assistants_client.server.projects import (
+    KeysError,
+    keys_by_project,
+    keys_from_file,
+    keys_from_list,
+)
 from assistants_client.server.store import redact
 
 logger = logging.getLogger("assistants_client.server")
@@ -44,7 +52,8 @@ class ServerConfig:
     backend_url: str
     backend_api_key: str | None = attrs.field(default=None, repr=False)
     model_map: Mapping[str, str] = attrs.field(factory=dict)
-    api_keys: tuple[str, ...] = attrs.field(default=(), repr=False)
+    # Each client key with its project ("": the shared namespace).
+    api_keys: Mapping[str, str] = attrs.field(factory=dict, repr=False)
     host: str = "127.0.0.1"
     port: int = 8000
     db: str | None = attrs.field(default=None, repr=lambda db: repr(redact(db)))
@@ -86,6 +95,11 @@ _SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "host": ("ASSISTANTS_HOST", "address to bind (default 127.0.0.1)"),
     "port": ("ASSISTANTS_PORT", "port to bind (default 8000; 0 picks a free one)"),
+    "api-keys-file": (
+        "ASSISTANTS_SERVER_API_KEYS_FILE",
+        "a file of client keys, one PROJECT:KEY (or KEY) a line, readable by its owner only; "
+        f"taken with those of {CLIENT_KEYS_ENV}",
+    ),
     "db": (
         "ASSISTANTS_DB",
         "where the state is kept: a SQLite file, or a postgresql:// URL for several server "
@@ -208,8 +222,13 @@ def parse_config(
     backend_key = env.get(BACKEND_KEY_ENV, "").strip()
     if backend_key:
         fields["backend_api_key"] = backend_key
-    keys = tuple(k.strip() for k in env.get(CLIENT_KEYS_ENV, "").split(",") if k.strip())
-    fields["api_keys"] = keys
+    try:
+        entries = keys_from_list(env.get(CLIENT_KEYS_ENV, ""), CLIENT_KEYS_ENV)
+        if (keys_file := setting("api-keys-file")) is not None:
+            entries += keys_from_file(str(keys_file))
+        fields["api_keys"] = keys_by_project(entries)
+    except KeysError as problem:
+        raise ConfigError(str(problem)) from None
     if (host := setting("host")) is not None:
         fields["host"] = host
     if (port := setting("port")) is not None:

@@ -6,12 +6,14 @@ built-in server of ``httpd.py``). Per request, in this order:
 1. the path must be under the API's prefix (``/v1``, ``/openai`` or ``/api/projects/<p>``),
    matched on the path as it was sent, each segment decoded once (``routes.py``);
 2. the credentials are checked (:class:`Credentials`), before a byte of the body is read, so an
-   unauthenticated client cannot make the server read (or keep) anything;
+   unauthenticated client cannot make the server read (or keep) anything; the key says the
+   request's *project* (``projects.py``), which every operation and idempotency key is
+   scoped to;
 3. the ``api-version`` query parameter, where the mode requires one;
 4. the route, from the generated operations table (404, or 405 with ``Allow``);
 5. the body: at most ``max_body_bytes`` (413 otherwise), JSON nested at most 64 deep;
 6. the operation, called with typed arguments (``routes.py``: the body checked against the
-   spec, the query string parsed), at most once per ``Idempotency-Key``
+   spec, the query string parsed, the project), at most once per project and ``Idempotency-Key``
    (``idempotency.py``: a retry gets the first answer, a streamed one replayed);
 7. the answer: JSON, or server-sent events streamed as the engine produces them, the events
    that are ready together in one write. A client that goes away is noticed on the next
@@ -40,6 +42,7 @@ from requests.structures import CaseInsensitiveDict
 from assistants_client._config import is_loopback
 from assistants_client.server.errors import ApiError, error_body
 from assistants_client.server.idempotency import Answer, Idempotency, Stream
+from assistants_client.server.projects import SHARED
 from assistants_client.server.routes import BodyCheck, Route, Router, path_segments
 from assistants_client.server.scheduling import StreamResult
 from assistants_client.server.store import Store, StoreUnavailable
@@ -99,16 +102,17 @@ class Engine(Protocol):
 
 @dataclass(frozen=True)
 class Credentials:
-    """Which credentials a request must carry.
+    """Which credentials a request must carry, and the project each one stands for.
 
-    ``keys`` empty: anything goes (a local server), from loopback clients only with
+    ``keys`` maps each key to its project (``""``: the shared namespace). Empty: anything goes
+    (a local server, in the shared namespace), from loopback clients only with
     ``loopback_only`` (a server without keys must not serve the network). Otherwise the request's
     ``Authorization: Bearer <key>`` (or, with ``api_key_header``, an ``api-key: <key>`` header,
     as Azure sends) must equal one of them. Every key is compared in constant time, and all of
     them each time, so the answer's timing says nothing about which key came closest.
     """
 
-    keys: tuple[str, ...] = ()
+    keys: Mapping[str, str] = field(default_factory=dict)
     api_key_header: bool = False
     loopback_only: bool = False
     missing_message: str = (
@@ -119,7 +123,8 @@ class Credentials:
     invalid_message: str = "Incorrect API key provided."
     invalid_code: str = "invalid_api_key"
 
-    def check(self, headers: Mapping[str, str], remote_addr: str = "") -> None:
+    def check(self, headers: Mapping[str, str], remote_addr: str = "") -> str:
+        """The project of the request's key (ApiError 401 if it has none that fits)."""
         if not self.keys:
             if self.loopback_only and not is_loopback(remote_addr):
                 raise ApiError(
@@ -128,7 +133,7 @@ class Credentials:
                     "only. Set ASSISTANTS_SERVER_API_KEYS to serve others.",
                     code="missing_api_key",
                 )
-            return
+            return SHARED
         supplied = None
         authorization = headers.get("authorization", "")
         if authorization[:7].lower() == "bearer ":
@@ -138,11 +143,13 @@ class Credentials:
         if not supplied:
             raise ApiError(401, self.missing_message, code=self.missing_code)
         given = supplied.encode("utf-8", "surrogateescape")
-        matched = False
-        for key in self.keys:
-            matched |= hmac.compare_digest(given, key.encode("utf-8"))
-        if not matched:
+        found: str | None = None
+        for key, project in self.keys.items():
+            if hmac.compare_digest(given, key.encode("utf-8")):
+                found = project
+        if found is None:
             raise ApiError(401, self.invalid_message, code=self.invalid_code)
+        return found
 
 
 def _read(stream: Any, size: int) -> bytes:
@@ -278,7 +285,7 @@ class ApiApp:
         prefix = self._prefix_segments
         if segments[: len(prefix)] != prefix:
             raise ApiError(404, f"Unknown request URL: {method} {path}.", code="unknown_url")
-        self.credentials.check(headers, environ.get("REMOTE_ADDR", ""))
+        project = self.credentials.check(headers, environ.get("REMOTE_ADDR", ""))
         self._check_api_version(query)
         route, params = self.router.match(method, segments[len(prefix) :] or [""])
         raw = self._read_body(environ, headers)
@@ -298,10 +305,13 @@ class ApiApp:
             return self._fault(start_response, request_id)
 
         def operation() -> Answer | Stream:
-            return self._run(route, params, query, body)
+            return self._run(route, params, query, body, project)
 
         key = headers.get("idempotency-key") if method == "POST" else None
-        outcome = self.keys.once(f"{method} {path} {key}", operation) if key else operation()
+        if key:
+            outcome = self.keys.once(f"{method} {path} {key}", operation, project=project)
+        else:
+            outcome = operation()
         if fault == "after":
             if isinstance(outcome, Stream):
                 for _ in outcome:
@@ -428,10 +438,11 @@ class ApiApp:
         params: dict[str, str],
         query: Mapping[str, list[str]],
         body: Any,
+        project: str,
     ) -> Answer | Stream:
-        """The operation's answer: JSON (an error too), or a stream."""
+        """The operation's answer, in ``project``: JSON (an error too), or a stream."""
         try:
-            result = route.call(params, query, body, self.check_body)
+            result = route.call(params, query, body, self.check_body, project=project)
         except ApiError as error:
             headers = {"Content-Type": "application/json", **error.headers}
             return Answer(error.status, headers, json.dumps(error.body()).encode())

@@ -50,6 +50,12 @@ def wait_until(condition: Callable[[], object], bound: float = BOUND, what: str 
         time.sleep(0.005)
 
 
+def missing_id(real_id: str) -> str:
+    """An id shaped like ``real_id`` (same prefix and length) that names nothing."""
+    prefix, _, rest = real_id.partition("_")
+    return f"{prefix}_{'0' * len(rest)}"
+
+
 # -- the server in this process ------------------------------------------------------------------
 
 
@@ -117,12 +123,12 @@ class RunningServer:
 
     def stored(self, kind: str, obj_id: str) -> dict[str, Any]:
         """An object as the engine keeps it (messages with their status, runs with state)."""
-        found = self.engine.store.get(kind, obj_id)
+        found = self.engine.store.get(kind, obj_id, project="")
         assert found is not None, f"no {kind} {obj_id}"
         return found  # type: ignore[no-any-return]
 
     def count(self, kind: str) -> int:
-        return len(self.engine.store.iter_kind(kind))
+        return len(self.engine.store.iter_kind(kind, project=""))
 
     def stop(self) -> None:
         for made in self.clients:

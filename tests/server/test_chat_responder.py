@@ -90,6 +90,7 @@ def image_url(url: str, detail: str | None = None) -> dict[str, Any]:
 
 def make_turn(**overrides: Any) -> Turn:
     values: dict[str, Any] = {
+        "project": "",
         "run_id": "run_1",
         "thread_id": "thread_1",
         "assistant_id": "asst_1",

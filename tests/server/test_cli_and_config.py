@@ -378,7 +378,7 @@ def test_every_setting_can_come_from_the_environment():
         0,
     )
     assert (config.completion_tokens_field, config.log_level) == ("max_tokens", "DEBUG")
-    assert (config.backend_api_key, config.api_keys) == (BACKEND_KEY, ("k1", "k2"))
+    assert (config.backend_api_key, config.api_keys) == (BACKEND_KEY, {"k1": "", "k2": ""})
     assert BACKEND_KEY not in repr(config)
     assert "k1" not in repr(config)
 

@@ -87,6 +87,15 @@ _V2 = (
         body text
     )""",
 )
+# Projects: objects and keys get a project, "" (the shared namespace) for those stored before.
+_V3 = (
+    "ALTER TABLE assistants_objects ADD COLUMN project text NOT NULL DEFAULT ''",
+    "DROP INDEX assistants_objects_children",
+    "CREATE INDEX assistants_objects_children ON assistants_objects (kind, project, parent, seq)",
+    "ALTER TABLE assistants_idempotency_keys ADD COLUMN project text NOT NULL DEFAULT ''",
+    "ALTER TABLE assistants_idempotency_keys DROP CONSTRAINT assistants_idempotency_keys_pkey",
+    "ALTER TABLE assistants_idempotency_keys ADD PRIMARY KEY (project, key)",
+)
 
 DIALECT = Dialect(
     objects="assistants_objects",
@@ -98,7 +107,7 @@ DIALECT = Dialect(
     run_id="data->>'run_id'",
     id_list="SELECT json_array_elements_text(%s::json)",
     # Version 1 was the layout of the SQLite store before versions were kept.
-    migrations={2: _V2},
+    migrations={2: _V2, 3: _V3},
 )
 
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError) if psycopg is not None else ()

@@ -8,7 +8,9 @@ transaction at a time anyway, and its busy handler would make waiting threads sl
 
 Layouts: version 1 is the file of servers before versions were kept (no version table):
 ``objects`` and a ``sequence`` of numbers; version 2 adds the run columns and the keys table,
-and moves the keys kept as objects there.
+and moves the keys kept as objects there; version 3 adds projects: a ``project`` column to
+objects (in the index of lists) and to keys (in their primary key), ``""`` (the shared
+namespace) for everything stored before.
 """
 
 from __future__ import annotations
@@ -66,6 +68,26 @@ _V2 = (
         FROM objects WHERE kind = 'idempotency'""",
     "DELETE FROM objects WHERE kind = 'idempotency'",
 )
+_V3 = (
+    "ALTER TABLE objects ADD COLUMN project TEXT NOT NULL DEFAULT ''",
+    "DROP INDEX objects_children",
+    "CREATE INDEX objects_children ON objects (kind, project, parent, seq)",
+    # A table's primary key cannot change in SQLite: the keys move to a new table.
+    """CREATE TABLE idempotency_keys_v3 (
+        project TEXT NOT NULL,
+        key TEXT NOT NULL,
+        owner TEXT,
+        lease_until REAL,
+        status INTEGER,
+        headers TEXT,
+        body TEXT,
+        PRIMARY KEY (project, key)
+    )""",
+    """INSERT INTO idempotency_keys_v3 (project, key, owner, lease_until, status, headers, body)
+        SELECT '', key, owner, lease_until, status, headers, body FROM idempotency_keys""",
+    "DROP TABLE idempotency_keys",
+    "ALTER TABLE idempotency_keys_v3 RENAME TO idempotency_keys",
+)
 
 DIALECT = Dialect(
     objects="objects",
@@ -76,7 +98,7 @@ DIALECT = Dialect(
     skip_locked="",
     run_id="json_extract(data, '$.run_id')",
     id_list="SELECT value FROM json_each(%s)",
-    migrations={1: _V1, 2: _V2},
+    migrations={1: _V1, 2: _V2, 3: _V3},
 )
 
 _PARAMETER = re.compile(r"%s")
