@@ -8,10 +8,11 @@ and environment variables (``config.py`` lists them)::
 
 Inside, from HTTP down:
 
-* the HTTP layer: ``http.py`` (the WSGI application), ``routes.py`` (a request into a call of
-  the engine: the raw path's ids, the query string, the body checked by ``validation.py``),
-  ``idempotency.py`` (an operation once per ``Idempotency-Key``), and ``httpd.py`` (the
-  built-in HTTP/1.1 server, with ``framing.py``: requests read as RFC 9112 frames them);
+* the HTTP layer: ``http.py`` (the WSGI application), ``projects.py`` (which project a client
+  key belongs to), ``routes.py`` (a request into a call of the engine: the raw path's ids, the
+  query string, the body checked by ``validation.py``, the caller's project),
+  ``idempotency.py`` (an operation once per project and ``Idempotency-Key``), and ``httpd.py``
+  (the built-in HTTP/1.1 server, with ``framing.py``: requests read as RFC 9112 frames them);
 * the engine, which knows no HTTP: ``engine.py`` (the façade: one typed method per operation),
   ``resources.py`` (the objects in the store), ``scheduling.py`` (which process executes a run,
   when; cancels, expiry, recovery), ``runs.py`` (one turn of a run, as events) and

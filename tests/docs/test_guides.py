@@ -22,7 +22,8 @@ from tests.docs.test_readme import Block, python_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDES = [
-    ROOT / "docs" / name for name in ("emulator.md", "migrating.md", "foundry.md", "async.md")
+    ROOT / "docs" / name
+    for name in ("emulator.md", "migrating.md", "foundry.md", "async.md", "server-projects.md")
 ]
 TIMEOUT = 120
 
