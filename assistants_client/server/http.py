@@ -31,6 +31,8 @@ import copy
 import hmac
 import json
 import logging
+import math
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -164,21 +166,97 @@ def _read(stream: Any, size: int) -> bytes:
         ) from None
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    """True when containers nest deeper than ``limit`` (checked without recursion)."""
-    stack = [(value, 1)]
+class _NotJson:
+    """What a request's JSON held that JSON cannot carry: ``NaN``, ``Infinity``,
+    ``-Infinity``, or a number too large for a double (``1e999``), as it was written."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _number(text: str) -> float | _NotJson:
+    value = float(text)
+    return value if math.isfinite(value) else _NotJson(text)
+
+
+# Python's json reads NaN and Infinity, and 1e999 as infinity: here they are kept aside (and
+# answered 400), so that nothing the server stores or sends can hold them (RFC 8259 section 6).
+_DECODER = json.JSONDecoder(parse_constant=_NotJson, parse_float=_number)
+# An escaped UTF-16 surrogate: the one way a JSON text can spell a string that is no Unicode.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _check_values(body: Any, *, lone_surrogates: bool) -> None:
+    """400 for a body nested deeper than ``MAX_JSON_DEPTH`` levels, for a value JSON cannot
+    carry (``NaN``, ``Infinity``, ``1e999``), and, when ``lone_surrogates`` may be there, for a
+    string holding half of a UTF-16 surrogate pair (no character: I-JSON, RFC 7493 section
+    2.1). Checked without recursion; the offending value is named by its path."""
+    stack = [(body, 1)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, dict):
             children: Any = node.values()
+            if lone_surrogates:
+                children = [*children, *node]  # keys are strings too
         elif isinstance(node, list):
             children = node
+        elif type(node) is _NotJson:
+            where = _path_to(body, node)
+            raise ApiError(
+                400,
+                f"{where}: {node.text} is not a JSON number; send a finite number.",
+                param=where,
+                code="invalid_json",
+            )
+        elif lone_surrogates and isinstance(node, str) and not _whole_unicode(node):
+            where = _path_to(body, node)
+            raise ApiError(
+                400,
+                f"{where}: the string holds an unpaired UTF-16 surrogate, which is no "
+                "character; send valid Unicode.",
+                param=where,
+                code="invalid_json",
+            )
         else:
             continue
-        if depth > limit:
-            return True
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(
+                400,
+                f"The JSON body of your request is nested deeper than {MAX_JSON_DEPTH} levels.",
+                param="body",
+                code="invalid_json",
+            )
         stack.extend((child, depth + 1) for child in children)
-    return False
+
+
+def _whole_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _path_to(body: Any, target: object) -> str:
+    """The path (``body.tools[0].type``) of ``target`` in ``body``, a value or a key."""
+    stack: list[tuple[Any, str]] = [(body, "body")]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        if isinstance(node, dict):
+            for key, value in reversed(list(node.items())):
+                where = f"{path}.{key}" if isinstance(key, str) and _whole_unicode(key) else path
+                if key is target:
+                    return where
+                stack.append((value, where))
+        elif isinstance(node, list):
+            stack.extend(
+                (item, f"{path}[{index}]") for index, item in reversed(list(enumerate(node)))
+            )
+    return "body"
 
 
 class _Headers(Mapping[str, str]):
@@ -406,7 +484,7 @@ class ApiApp:
                 code="unsupported_media_type",
             )
         try:
-            body = json.loads(raw)
+            body = _DECODER.decode(raw.decode(json.detect_encoding(raw)))
         except RecursionError:
             raise ApiError(
                 400,
@@ -421,13 +499,7 @@ class ApiApp:
                 param="body",
                 code="invalid_json",
             ) from None
-        if _depth_exceeds(body, MAX_JSON_DEPTH):
-            raise ApiError(
-                400,
-                f"The JSON body of your request is nested deeper than {MAX_JSON_DEPTH} levels.",
-                param="body",
-                code="invalid_json",
-            )
+        _check_values(body, lone_surrogates=_SURROGATE_ESCAPE.search(raw) is not None)
         return body
 
     # -- operations ---------------------------------------------------------------------------
@@ -445,10 +517,10 @@ class ApiApp:
             result = route.call(params, query, body, self.check_body, project=project)
         except ApiError as error:
             headers = {"Content-Type": "application/json", **error.headers}
-            return Answer(error.status, headers, json.dumps(error.body()).encode())
+            return Answer(error.status, headers, _dumps(error.body()))
         if isinstance(result, StreamResult):
             return Stream(result.events)
-        return Answer(200, {"Content-Type": "application/json"}, json.dumps(result).encode())
+        return Answer(200, {"Content-Type": "application/json"}, _dumps(result))
 
     # -- answers ------------------------------------------------------------------------------
 
@@ -466,7 +538,7 @@ class ApiApp:
         headers: Mapping[str, str] | None = None,
     ) -> Iterable[bytes]:
         merged = {"Content-Type": "application/json", **(headers or {})}
-        return self._send(start_response, request_id, status, merged, json.dumps(payload).encode())
+        return self._send(start_response, request_id, status, merged, _dumps(payload))
 
     @staticmethod
     def _send(
@@ -517,6 +589,12 @@ _REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+def _dumps(value: Any) -> bytes:
+    """An answer's JSON: standard JSON only (a value JSON cannot carry raises, and the request
+    is answered 500, rather than sending what a strict parser refuses)."""
+    return json.dumps(value, allow_nan=False).encode()
 
 
 def _status_line(status: int) -> str:

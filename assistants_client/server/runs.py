@@ -100,7 +100,7 @@ _DELTA_SUFFIX = "}}]}}"
 
 
 def event(name: str, data: Any) -> Event:
-    return name, json.dumps(data, separators=(",", ":"))
+    return name, json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
 def turn_of(record: JSONDict, messages: Sequence[JSONDict], *, project: str) -> Turn:

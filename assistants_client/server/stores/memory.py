@@ -39,7 +39,7 @@ Undo = Callable[[], None]
 
 
 def _dump(data: JSONDict) -> str:
-    return json.dumps(data, separators=(",", ":"))
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
 @dataclass

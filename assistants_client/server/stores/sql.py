@@ -58,7 +58,7 @@ class Dialect:
 
 
 def _dump(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"))
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
 class SqlStore(Store):

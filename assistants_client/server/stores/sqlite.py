@@ -212,5 +212,11 @@ class SqliteStore(SqlStore):
         return "%s", (int(value),)
 
     def _load(self, value: Any) -> Any:
-        loaded: JSONDict = json.loads(value)
+        # Earlier servers stored a request's NaN or Infinity as it came: read as null, which
+        # JSON can carry, so that such a file still answers standard JSON.
+        loaded: JSONDict = json.loads(value, parse_constant=_null)
         return loaded
+
+
+def _null(constant: str) -> None:
+    return None
