@@ -285,8 +285,10 @@ class Engine:
     ) -> JSONDict:
         with self.store.transaction():
             self.resources.record(thread_id, run_id, project=project)
-            return self.resources.page("step", run_id, page, project=project)
+            return self.resources.page("step", run_id, page, objects.step_view, project=project)
 
     def get_run_step(self, thread_id: str, run_id: str, step_id: str, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return self.resources.step(thread_id, run_id, step_id, project=project)
+            return objects.step_view(
+                self.resources.step(thread_id, run_id, step_id, project=project)
+            )

@@ -647,9 +647,7 @@ def close_run(
     for step in store.children("step", run["id"], project=project):
         if step["status"] == "in_progress":
             step["status"] = status
-            # Steps have no expired_at (the live API's carry expires_at instead).
-            if f"{status}_at" in step:
-                step[f"{status}_at"] = now
+            step[f"{status}_at"] = now  # cancelled_at, expired_at
             store.update("step", step["id"], step, project=project)
             events.append(event(f"thread.run.step.{status}", step))
     run["status"] = status
