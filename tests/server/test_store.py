@@ -808,3 +808,17 @@ def test_a_file_of_the_servers_before_projects_is_upgraded_into_the_shared_names
         store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+
+
+def test_sqlite_syncs_every_commit_under_wal(tmp_path: Path) -> None:
+    """``synchronous=FULL``: what the server answered for survives a power loss (``NORMAL``
+    may roll the last transactions back; ``make bench`` row 19 measures the cost)."""
+    made = SqliteStore(str(tmp_path / "state.db"))
+    try:
+        with made.transaction():
+            made.insert("thread", "thread_1", {"id": "thread_1"})
+        connection = made._connection()
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        made.close()
