@@ -16,7 +16,7 @@ Inside, from HTTP down:
 * the engine, which knows no HTTP: ``engine.py`` (the façade: one typed method per operation),
   ``resources.py`` (the objects in the store), ``scheduling.py`` (which process executes a run,
   when; cancels, expiry, recovery), ``runs.py`` (one turn of a run, as events) and
-  ``objects.py`` (objects as the live API shapes them);
+  ``objects.py`` (objects with the fields the spec requires and those the live API sends);
 * its responders (``responders/``): the Chat Completions backend (``chat.py``, with
   ``chat_request.py`` and ``chat_chunks.py``), or the emulator's script (``scripted.py``,
   ``script.py``);
@@ -73,7 +73,9 @@ def build_app(config: ServerConfig, store: Store | None = None) -> ApiApp:
         model_map=config.model_map,
         connect_timeout=config.backend_connect_timeout,
         read_timeout=config.backend_read_timeout,
+        total_timeout=config.backend_max_duration,
         max_retries=config.backend_max_retries,
+        max_answer_text=config.backend_max_text,
         completion_tokens_field=config.completion_tokens_field,  # type: ignore[arg-type]
         # Backend calls at once: the background runs, plus a streamed run per request served.
         max_connections=config.workers + config.threads,

@@ -67,6 +67,8 @@ class ServerConfig:
     backend_connect_timeout: float = 10.0
     backend_read_timeout: float = 300.0
     backend_max_retries: int = 3
+    backend_max_text: int = 8 * 1024 * 1024
+    backend_max_duration: float = 900.0
     completion_tokens_field: str = "max_completion_tokens"
     max_body_bytes: int = 4 * 1024 * 1024
     log_level: str = "WARNING"
@@ -146,6 +148,17 @@ _SETTINGS: dict[str, tuple[str, str]] = {
     "backend-retries": (
         "ASSISTANTS_BACKEND_RETRIES",
         "retries of a backend 429/5xx before a run fails (default 3)",
+    ),
+    "backend-max-text": (
+        "ASSISTANTS_BACKEND_MAX_TEXT",
+        "characters of text and tool calls one backend answer may hold, and 64 bytes of "
+        "answer per character; past either the run fails, keeping the text so far "
+        "(default 8388608: 8 Mi)",
+    ),
+    "backend-max-duration": (
+        "ASSISTANTS_BACKEND_MAX_DURATION",
+        "seconds one backend answer may take, retries included; past it the run fails, "
+        "keeping the text so far (default 900)",
     ),
     "completion-tokens-field": (
         "ASSISTANTS_COMPLETION_TOKENS_FIELD",
@@ -254,6 +267,8 @@ def parse_config(
         ("run-expiry", "run_expiry", float, 1),
         ("backend-timeout", "backend_read_timeout", float, 0.1),
         ("backend-retries", "backend_max_retries", int, 0),
+        ("backend-max-text", "backend_max_text", int, 1),
+        ("backend-max-duration", "backend_max_duration", float, 0.1),
     ):
         if (raw := setting(flag)) is not None:
             fields[name] = _number(flag, raw, kind, minimum)

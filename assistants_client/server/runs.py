@@ -468,8 +468,9 @@ class TurnDriver:
             call = self.calls[piece.index] = _Call(stored)
             events.append(self._step_delta({"index": piece.index, **stored}))
         if piece.arguments:
+            # Joined when the step is stored (``_flush_calls``): joining here, at every piece,
+            # would cost the square of the arguments' length.
             call.arguments.append(piece.arguments)
-            call.stored["function"]["arguments"] = "".join(call.arguments)
             events.append(
                 self._step_delta(
                     {
@@ -480,6 +481,12 @@ class TurnDriver:
                 )
             )
         return events
+
+    def _flush_calls(self) -> None:
+        """The tool calls' arguments so far, into the step that is stored."""
+        for call in self.calls.values():
+            if call.arguments:
+                call.stored["function"]["arguments"] = "".join(call.arguments)
 
     def _step_delta(self, call: JSONDict) -> Event:
         assert self.tool_step is not None
@@ -550,6 +557,7 @@ class TurnDriver:
         step = self.tool_step
         if step is None or step["status"] != "in_progress":
             return []
+        self._flush_calls()
         now = objects.now()
         step["status"] = status
         step[f"{status}_at"] = now
@@ -563,6 +571,7 @@ class TurnDriver:
         self._add_usage()
         assert self.tool_step is not None
         self.state["step_usage"] = list(self.usage)
+        self._flush_calls()
         self.store.update("step", self.tool_step["id"], self.tool_step, project=self.project)
         calls = [self.calls[index] for index in sorted(self.calls)]
         self.state["calls"] = [
@@ -623,6 +632,9 @@ class TurnDriver:
         if self.message is not None and self.text:
             self._flush_text()
             self.store.update("message", self.message["id"], self.message, project=self.project)
+        if self.tool_step is not None and self.calls:
+            self._flush_calls()
+            self.store.update("step", self.tool_step["id"], self.tool_step, project=self.project)
         self._add_usage()
         return []
 
