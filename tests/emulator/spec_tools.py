@@ -125,13 +125,16 @@ def _why(error: jsonschema.ValidationError) -> str:
 
 @functools.lru_cache(maxsize=1)
 def response_schemas() -> dict[str, str]:
-    """operationId -> the name of its 200 response schema."""
+    """operationId -> the name of its 200 JSON response schema (an operation that answers
+    something else, a file's bytes, has none)."""
     names: dict[str, str] = {}
     for methods in load_document()["paths"].values():
         for operation in methods.values():
             if isinstance(operation, dict) and "operationId" in operation:
-                ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-                names[operation["operationId"]] = ref.rsplit("/", 1)[-1]
+                content = operation["responses"].get("200", {}).get("content", {})
+                ref = content.get("application/json", {}).get("schema", {}).get("$ref")
+                if isinstance(ref, str):
+                    names[operation["operationId"]] = ref.rsplit("/", 1)[-1]
     return names
 
 

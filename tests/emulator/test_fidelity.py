@@ -536,6 +536,8 @@ def test_every_answer_has_every_field_the_spec_requires_at_every_depth(
     answers: dict[str, list[Any]], operation: str
 ) -> None:
     assert answers[operation]
+    if OPERATION_IDS[operation] not in response_schemas():
+        return  # it answers bytes, not a JSON object
     for answer in answers[operation]:
         assert_response_valid(OPERATION_IDS[operation], answer)
 

@@ -40,6 +40,7 @@ from assistants_client.server.routes import path_segments
 from tests.emulator.spec_tools import (
     assert_event_valid,
     assert_response_valid,
+    response_schemas,
     spec_paths_of_object,
 )
 from tests.realservers.recordings import REFERENCE, events, sse_body
@@ -103,6 +104,8 @@ class _Tap:
         segments = path_segments(environ)[len(self.app._prefix_segments) :]
         try:
             route, _ = self.app.router.match(environ["REQUEST_METHOD"], segments or [""])
+            if route.operation_id not in response_schemas():
+                return  # not a JSON answer in the spec
             assert_response_valid(route.operation_id, json.loads(answer))
         except (AssertionError, ApiError) as problem:
             with self._lock:

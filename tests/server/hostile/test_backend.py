@@ -198,6 +198,7 @@ class Backend:
 
     def _handle(self, conn: Any, request: bytes) -> None:
         model = json.loads(request.partition(b"\r\n\r\n")[2])["model"]
+        self.let_go[model].clear()  # an earlier request of the same model let go already
 
         def send(data: bytes) -> None:
             conn.sendall(data)
