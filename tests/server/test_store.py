@@ -816,7 +816,7 @@ def test_sqlite_syncs_every_commit_under_wal(tmp_path: Path) -> None:
     made = SqliteStore(str(tmp_path / "state.db"))
     try:
         with made.transaction():
-            made.insert("thread", "thread_1", {"id": "thread_1"})
+            made.insert("thread", "thread_1", {"id": "thread_1"}, project="")
         connection = made._connection()
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
