@@ -5,8 +5,8 @@ cannot warm caches, grow the heap or trace memory for another; a benchmark that 
 reported as failed and the others still run. ``--only NAME`` runs a subset
 (``parse stream import roundtrip paginate throughput server-stream server-concurrency
 server-roundtrip django pool server-postgres-throughput server-postgres-paginate
-server-postgres-cancel server-idle server-relay server-postgres-runs async retrieval
-retrieval-postgres``).
+server-postgres-cancel server-idle server-relay server-postgres-runs async
+server-sqlite-sync retrieval retrieval-postgres``).
 
 The table also goes into the Performance section of ``README.md``, between its markers.
 """
@@ -44,6 +44,7 @@ BENCHMARKS = {
     "server-relay": "bench.bench_server_relay",
     "server-postgres-runs": "bench.bench_server_postgres_runs",
     "async": "bench.bench_async",
+    "server-sqlite-sync": "bench.bench_server_sqlite_sync",
     "retrieval": "bench.bench_retrieval",
     "retrieval-postgres": "bench.bench_retrieval_postgres",
 }

@@ -1,21 +1,21 @@
-"""19-22. Retrieval: ingestion throughput, through HTTP too, token counting, search latency.
+"""20-23. Retrieval: ingestion throughput, through HTTP too, token counting, search latency.
 
-(23, search on PostgreSQL, runs as a benchmark of its own: ``bench/bench_retrieval_postgres.py``.)
+(24, search on PostgreSQL, runs as a benchmark of its own: ``bench/bench_retrieval_postgres.py``.)
 
-19. Ingestion, SQLite: chunks per second through ``Retrieval.ingest`` (read the file's pieces,
+20. Ingestion, SQLite: chunks per second through ``Retrieval.ingest`` (read the file's pieces,
     parse, chunk, embed, index, commit), the embedder faked at zero cost (a fixed vector).
     Floor: parsing and chunking alone, in memory (what is left is the store's share).
-20. Upload and ingest through HTTP: ``upload_files_and_poll`` against ``assistants-server``
+21. Upload and ingest through HTTP: ``upload_files_and_poll`` against ``assistants-server``
     (SQLite, ``--embeddings none``), files sent 4 at a time, the batch polled as the server
     asks. Floor: the same files through the port, in this process (create, ingest).
-21. Token counting: the offline counter's error against the real ``cl100k_base`` over the
+22. Token counting: the offline counter's error against the real ``cl100k_base`` over the
     corpus of ``tests/retrieval/token_corpus.py`` (all kinds together; the note has each kind),
     and its speed against tiktoken's (Rust) in the note.
-22. Search over 20,000 chunks of 256 dimensions on SQLite, p50 (p95 in the note): a hybrid
+23. Search over 20,000 chunks of 256 dimensions on SQLite, p50 (p95 in the note): a hybrid
     search (FTS5 BM25 + sign-bit pre-selection and exact re-scoring in pure Python, no numpy).
     Floor: an exact scan of all 20,000 vectors in pure Python (what the quantization saves).
     Target: p50 under 20 ms.
-23. The same on PostgreSQL with pgvector (HNSW, the ``pgserver`` wheel's PostgreSQL 16);
+24. The same on PostgreSQL with pgvector (HNSW, the ``pgserver`` wheel's PostgreSQL 16);
     the note has the fallback (the same database, vectors searched in Python) and keyword-only.
 
 The chunks are synthetic: sentences of words drawn from a Zipf distribution over 5,000 made-up
@@ -106,7 +106,7 @@ def sentence_text(rng: random.Random, words: list[str], weights: list[float], co
     return " ".join(picked).capitalize() + "."
 
 
-# -- 19-20. ingestion ----------------------------------------------------------------------------
+# -- 20-21. ingestion ----------------------------------------------------------------------------
 
 
 def ingestion() -> Row:
@@ -136,7 +136,7 @@ def ingestion() -> Row:
         main.close()
     ours = chunks / elapsed
     return {
-        "benchmark": "19. retrieval ingestion on SQLite, chunks/s (embeddings at zero cost)",
+        "benchmark": "20. retrieval ingestion on SQLite, chunks/s (embeddings at zero cost)",
         "unit": "items/s",
         "ours": ours,
         "peers": {},
@@ -155,7 +155,7 @@ HTTP_SENTENCES = 160
 
 
 def http_ingestion() -> Row:
-    """20: upload and ingest through HTTP, against the same files through the port."""
+    """21: upload and ingest through HTTP, against the same files through the port."""
     rng = random.Random(19)
     words, weights = vocabulary(rng)
     documents = [
@@ -209,7 +209,7 @@ def http_ingestion() -> Row:
             app.engine.close()
             app.engine.store.close()
     return {
-        "benchmark": f"20. upload + ingest {HTTP_FILES} files ({size // 1024:,} KiB) through HTTP, s",
+        "benchmark": f"21. upload + ingest {HTTP_FILES} files ({size // 1024:,} KiB) through HTTP, s",
         "unit": "s",
         "ours": ours,
         "peers": {},
@@ -225,7 +225,7 @@ def http_ingestion() -> Row:
     }
 
 
-# -- 22-23. search ----------------------------------------------------------------------------
+# -- 23-24. search ----------------------------------------------------------------------------
 
 
 def seed(retrieval: Retrieval) -> tuple[str, list[str], list[float]]:
@@ -314,7 +314,7 @@ def search_sqlite() -> Row:
         main.close()
     p50, p95 = percentile(hybrid, 0.5), percentile(hybrid, 0.95)
     return {
-        "benchmark": f"22. retrieval search, {CHUNKS:,} chunks x {DIMENSIONS} dims, SQLite, p50 ms",
+        "benchmark": f"23. retrieval search, {CHUNKS:,} chunks x {DIMENSIONS} dims, SQLite, p50 ms",
         "unit": "ms",
         "ours": p50 * 1000,
         "peers": {},
@@ -348,7 +348,7 @@ def search_postgres() -> Row:
     p50, p95 = percentile(hnsw, 0.5), percentile(hnsw, 0.95)
     fallback_p50 = percentile(fallback, 0.5)
     return {
-        "benchmark": f"23. retrieval search, {CHUNKS:,} chunks x {DIMENSIONS} dims, PostgreSQL + "
+        "benchmark": f"24. retrieval search, {CHUNKS:,} chunks x {DIMENSIONS} dims, PostgreSQL + "
         "pgvector, p50 ms",
         "unit": "ms",
         "ours": p50 * 1000,
@@ -367,7 +367,7 @@ def search_postgres() -> Row:
     }
 
 
-# -- 21. tokens -------------------------------------------------------------------------------
+# -- 22. tokens -------------------------------------------------------------------------------
 
 
 def tokens() -> Row:
@@ -387,7 +387,7 @@ def tokens() -> Row:
     count(text)
     theirs = time.perf_counter() - started
     return {
-        "benchmark": "21. token counter vs cl100k_base, error over the corpus, %",
+        "benchmark": "22. token counter vs cl100k_base, error over the corpus, %",
         "unit": "%",
         "ours": abs(total) * 100,
         "peers": {},

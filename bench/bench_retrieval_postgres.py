@@ -1,4 +1,4 @@
-"""23. Retrieval search over 20,000 chunks on PostgreSQL, with pgvector and without (see
+"""24. Retrieval search over 20,000 chunks on PostgreSQL, with pgvector and without (see
 ``bench/bench_retrieval.py``, which it shares its corpus and measures with)."""
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def seed_sqlite(path: str) -> None:
     try:
         with store.transaction():
             thread = {"id": THREAD_ID, "object": "thread", "created_at": 0, "metadata": {}}
-            store.insert("thread", THREAD_ID, {**thread, "tool_resources": {}})
+            store.insert("thread", THREAD_ID, {**thread, "tool_resources": {}}, project="")
             for number in range(MESSAGES):
                 message_id = _message_id(number)
                 store.insert(
@@ -79,6 +79,7 @@ def seed_sqlite(path: str) -> None:
                     message_id,
                     json.loads(template.replace("__ID__", message_id)),
                     THREAD_ID,
+                    project="",
                 )
     finally:
         store.close()

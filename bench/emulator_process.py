@@ -32,10 +32,10 @@ def seed_thread(emu: Emulator, count: int, seed: int) -> str:
         "metadata": {},
     }
     with emu.store.lock:
-        emu.store.put("thread", thread_id, thread)
+        emu.store.put("thread", thread_id, thread, project="")
         for index in range(count):
             item = message(rng, index, thread_id)
-            emu.store.put("message", item["id"], item, thread_id)
+            emu.store.put("message", item["id"], item, thread_id, project="")
     return thread_id
 
 

@@ -15,11 +15,11 @@ responder in place of a Chat Completions backend. State is kept in memory, or in
 unless replies are scripted through ``emu.script``; ``emu.faults`` injects errors and
 ``emu.requests`` records the latest requests received.
 
-Objects, events and lists have the shapes api.openai.com really sends (recorded in
-``tests/fixtures/reference``), where they depart from its spec: messages read outside a stream
-have no ``status``, run steps carry ``expires_at`` and no ``metadata``, a run's
-``instructions`` may be ``null``, and an empty list page has ``first_id`` and ``last_id``
-``null`` (see ``assistants_client.server.objects``).
+Objects, events and lists carry every field the spec requires and every field api.openai.com
+really sends beyond it (recorded in ``tests/fixtures/reference``), with its nulls: run steps
+carry the recorded ``expires_at`` beside the spec's ``expired_at``, a run's ``instructions``
+may be ``null``, and an empty list page has ``first_id`` and ``last_id`` ``null`` (see
+``assistants_client.server.objects``).
 
 ``Emulator(foundry="PROJECT", api_key="TOKEN")`` serves as Azure AI Foundry's Agent Service
 (classic agents) does: under ``/api/projects/PROJECT``, with a required ``api-version``, a

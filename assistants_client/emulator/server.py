@@ -15,6 +15,7 @@ import random
 import re
 import threading
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
@@ -26,6 +27,7 @@ from assistants_client.server.errors import error_body
 from assistants_client.server.http import ApiApp, Credentials, RecordedRequest
 from assistants_client.server.httpd import DEFAULT_MAX_CONNECTIONS, WSGIServer
 from assistants_client.server.objects import FOUNDRY_TOOL_TYPES
+from assistants_client.server.projects import SHARED, check_project, keys_by_project
 from assistants_client.server.responders.script import Script
 from assistants_client.server.responders.scripted import ScriptedResponder
 from assistants_client.server.retrieval import DEFAULT_MAX_FILE_BYTES, LocalEmbedder
@@ -145,12 +147,32 @@ class Faults:
         return self.status, headers, json.dumps(body).encode()
 
 
-def _credentials(api_key: str | None, azure: bool, foundry: str | None) -> Credentials:
-    if api_key is None:
+def _keys(api_key: str | None, projects: Mapping[str, Sequence[str]] | None) -> dict[str, str]:
+    """Each key with its project: ``api_key`` (taken as it is, colons included) in the shared
+    namespace, and the keys of ``projects`` (ValueError for a name or a key the server would
+    refuse)."""
+    entries = [("api_key", f"{SHARED}:{api_key}")] if api_key is not None else []
+    for project, keys in (projects or {}).items():
+        if isinstance(keys, str):
+            raise ValueError(f"projects[{project!r}] must be a list of keys, not a string")
+        if project != SHARED:
+            try:
+                check_project(project)
+            except ValueError as problem:
+                raise ValueError(f"projects: {project!r} is not allowed: {problem}") from None
+        entries += [
+            (f"projects[{project!r}][{number}]", f"{project}:{key}")
+            for number, key in enumerate(keys)
+        ]
+    return keys_by_project(entries)
+
+
+def _credentials(keys: Mapping[str, str], azure: bool, foundry: str | None) -> Credentials:
+    if not keys:
         return Credentials()
     if foundry is not None:
         return Credentials(
-            keys=(api_key,),
+            keys=keys,
             missing_message=(
                 "Access token is missing: send Authorization: Bearer <token> with a Microsoft "
                 "Entra ID token for https://ai.azure.com (an api-key header is not accepted)."
@@ -159,7 +181,7 @@ def _credentials(api_key: str | None, azure: bool, foundry: str | None) -> Crede
             invalid_message="The access token is invalid, expired or for another audience.",
             invalid_code="invalid_token",
         )
-    return Credentials(keys=(api_key,), api_key_header=azure)
+    return Credentials(keys=keys, api_key_header=azure)
 
 
 class Emulator:
@@ -171,7 +193,12 @@ class Emulator:
 
     * ``api_key``: when set, requests must carry it (``Authorization: Bearer`` or, in Azure
       mode, ``api-key``); otherwise any key, or none, is accepted. In Foundry mode it is the
-      bearer token to require, and only ``Authorization: Bearer`` carries it.
+      bearer token to require, and only ``Authorization: Bearer`` carries it. Either way, every
+      caller shares one namespace of objects.
+    * ``projects``: keys by project, e.g. ``{"team-a": ["sk-a1", "sk-a2"], "team-b":
+      ["sk-b1"]}``, as the server's ``ASSISTANTS_SERVER_API_KEYS="team-a:sk-a1,..."``: requests
+      must carry one of them (or ``api_key``), and a project's keys see only that project's
+      objects (another's are 404s, as if they did not exist).
     * ``azure``: serve under ``/openai`` and require the ``api-version`` query parameter.
     * ``foundry``: a project name; serve as Azure AI Foundry's Agent Service (classic agents)
       does, under ``/api/projects/<project>``, with an ``api-version`` of
@@ -197,6 +224,7 @@ class Emulator:
         port: int = 0,
         *,
         api_key: str | None = None,
+        projects: Mapping[str, Sequence[str]] | None = None,
         azure: bool = False,
         foundry: str | None = None,
         db_path: str | None = None,
@@ -215,6 +243,7 @@ class Emulator:
                 )
         if request_log < 0:
             raise ValueError("request_log must not be negative")
+        keys = _keys(api_key, projects)
         self.host = host
         self.port = port
         self.api_key = api_key
@@ -251,7 +280,7 @@ class Emulator:
         self.app = ApiApp(
             self.api,
             prefix=self.prefix,
-            credentials=_credentials(api_key, azure, foundry),
+            credentials=_credentials(keys, azure, foundry),
             require_api_version=azure or foundry is not None,
             api_versions=FOUNDRY_API_VERSIONS if foundry is not None else None,
             max_body_bytes=max_body_bytes,

@@ -8,14 +8,15 @@ and environment variables (``config.py`` lists them)::
 
 Inside, from HTTP down:
 
-* the HTTP layer: ``http.py`` (the WSGI application), ``routes.py`` (a request into a call of
-  the engine: the raw path's ids, the query string, the body checked by ``validation.py``),
-  ``idempotency.py`` (an operation once per ``Idempotency-Key``), and ``httpd.py`` (the
-  built-in HTTP/1.1 server, with ``framing.py``: requests read as RFC 9112 frames them);
+* the HTTP layer: ``http.py`` (the WSGI application), ``projects.py`` (which project a client
+  key belongs to), ``routes.py`` (a request into a call of the engine: the raw path's ids, the
+  query string, the body checked by ``validation.py``, the caller's project),
+  ``idempotency.py`` (an operation once per project and ``Idempotency-Key``), and ``httpd.py``
+  (the built-in HTTP/1.1 server, with ``framing.py``: requests read as RFC 9112 frames them);
 * the engine, which knows no HTTP: ``engine.py`` (the façade: one typed method per operation),
   ``resources.py`` (the objects in the store), ``scheduling.py`` (which process executes a run,
   when; cancels, expiry, recovery), ``runs.py`` (one turn of a run, as events) and
-  ``objects.py`` (objects as the live API shapes them);
+  ``objects.py`` (objects with the fields the spec requires and those the live API sends);
 * its responders (``responders/``): the Chat Completions backend (``chat.py``, with
   ``chat_request.py`` and ``chat_chunks.py``), or the emulator's script (``scripted.py``,
   ``script.py``);
@@ -93,7 +94,9 @@ def build_app(config: ServerConfig, store: Store | None = None) -> ApiApp:
         model_map=config.model_map,
         connect_timeout=config.backend_connect_timeout,
         read_timeout=config.backend_read_timeout,
+        total_timeout=config.backend_max_duration,
         max_retries=config.backend_max_retries,
+        max_answer_text=config.backend_max_text,
         completion_tokens_field=config.completion_tokens_field,  # type: ignore[arg-type]
         # Backend calls at once: the background runs, plus a streamed run per request served.
         max_connections=config.workers + config.threads,

@@ -7,17 +7,18 @@ command. A flag wins over its environment variable.
 Secrets come only from the environment, never from flags (a command line is visible to every
 user of the machine): ``ASSISTANTS_BACKEND_API_KEY`` (the backend's key, sent as a bearer
 token), ``ASSISTANTS_EMBEDDINGS_API_KEY`` (the embeddings endpoint's, when it is not the
-backend's) and ``ASSISTANTS_SERVER_API_KEYS`` (the keys clients must present,
-comma-separated).
+backend's) and ``ASSISTANTS_SERVER_API_KEYS`` (the keys clients must present, comma-separated,
+each ``PROJECT:KEY`` or ``KEY``: see ``projects.py``), or a file of them (``--api-keys-file``,
+one a line, readable by its owner only). Without client keys, the server serves only loopback
+clients. A PostgreSQL URL with a password is accepted in ``--db``, with a warning: it is
+better kept in ``ASSISTANTS_DB`` (or left to libpq: ``PGPASSWORD``, ``~/.pgpass``). The
+password is never logged nor shown (``redact``).
 
 Files are embedded, by default, through the chat backend's own ``POST /embeddings`` (OpenAI,
 Ollama and LiteLLM serve it beside ``/chat/completions``); a backend without it (404, 405,
 501) leaves search to keywords. ``--embeddings-url`` names another server (vLLM and llama.cpp
 serve embeddings from a process of their own), ``--embeddings none`` turns vectors off,
 ``--embeddings local`` embeds offline (a deterministic hashing embedder, for tests).
-Without client keys, the server serves only loopback clients. A PostgreSQL URL with a password
-is accepted in ``--db``, with a warning: it is better kept in ``ASSISTANTS_DB`` (or left to
-libpq: ``PGPASSWORD``, ``~/.pgpass``). The password is never logged nor shown (``redact``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ from typing import Any
 import attrs
 
 from assistants_client._config import is_loopback
+from assistants_client.server.projects import (
+    KeysError,
+    keys_by_project,
+    keys_from_file,
+    keys_from_list,
+)
 from assistants_client.server.retrieval.embeddings import EMBEDDINGS_KEY_ENV
 from assistants_client.server.retrieval.service import DEFAULT_MAX_FILE_BYTES
 from assistants_client.server.store import redact
@@ -55,7 +62,8 @@ class ServerConfig:
     backend_url: str
     backend_api_key: str | None = attrs.field(default=None, repr=False)
     model_map: Mapping[str, str] = attrs.field(factory=dict)
-    api_keys: tuple[str, ...] = attrs.field(default=(), repr=False)
+    # Each client key with its project ("": the shared namespace).
+    api_keys: Mapping[str, str] = attrs.field(factory=dict, repr=False)
     host: str = "127.0.0.1"
     port: int = 8000
     db: str | None = attrs.field(default=None, repr=lambda db: repr(redact(db)))
@@ -69,6 +77,8 @@ class ServerConfig:
     backend_connect_timeout: float = 10.0
     backend_read_timeout: float = 300.0
     backend_max_retries: int = 3
+    backend_max_text: int = 8 * 1024 * 1024
+    backend_max_duration: float = 900.0
     completion_tokens_field: str = "max_completion_tokens"
     max_body_bytes: int = 4 * 1024 * 1024
     embeddings: str = "backend"
@@ -109,6 +119,11 @@ _SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "host": ("ASSISTANTS_HOST", "address to bind (default 127.0.0.1)"),
     "port": ("ASSISTANTS_PORT", "port to bind (default 8000; 0 picks a free one)"),
+    "api-keys-file": (
+        "ASSISTANTS_SERVER_API_KEYS_FILE",
+        "a file of client keys, one PROJECT:KEY (or KEY) a line, readable by its owner only; "
+        f"taken with those of {CLIENT_KEYS_ENV}",
+    ),
     "db": (
         "ASSISTANTS_DB",
         "where the state is kept: a SQLite file, or a postgresql:// URL for several server "
@@ -155,6 +170,17 @@ _SETTINGS: dict[str, tuple[str, str]] = {
     "backend-retries": (
         "ASSISTANTS_BACKEND_RETRIES",
         "retries of a backend 429/5xx before a run fails (default 3)",
+    ),
+    "backend-max-text": (
+        "ASSISTANTS_BACKEND_MAX_TEXT",
+        "characters of text and tool calls one backend answer may hold, and 64 bytes of "
+        "answer per character; past either the run fails, keeping the text so far "
+        "(default 8388608: 8 Mi)",
+    ),
+    "backend-max-duration": (
+        "ASSISTANTS_BACKEND_MAX_DURATION",
+        "seconds one backend answer may take, retries included; past it the run fails, "
+        "keeping the text so far (default 900)",
     ),
     "completion-tokens-field": (
         "ASSISTANTS_COMPLETION_TOKENS_FIELD",
@@ -252,8 +278,13 @@ def parse_config(
     backend_key = env.get(BACKEND_KEY_ENV, "").strip()
     if backend_key:
         fields["backend_api_key"] = backend_key
-    keys = tuple(k.strip() for k in env.get(CLIENT_KEYS_ENV, "").split(",") if k.strip())
-    fields["api_keys"] = keys
+    try:
+        entries = keys_from_list(env.get(CLIENT_KEYS_ENV, ""), CLIENT_KEYS_ENV)
+        if (keys_file := setting("api-keys-file")) is not None:
+            entries += keys_from_file(str(keys_file))
+        fields["api_keys"] = keys_by_project(entries)
+    except KeysError as problem:
+        raise ConfigError(str(problem)) from None
     if (host := setting("host")) is not None:
         fields["host"] = host
     if (port := setting("port")) is not None:
@@ -279,6 +310,8 @@ def parse_config(
         ("run-expiry", "run_expiry", float, 1),
         ("backend-timeout", "backend_read_timeout", float, 0.1),
         ("backend-retries", "backend_max_retries", int, 0),
+        ("backend-max-text", "backend_max_text", int, 1),
+        ("backend-max-duration", "backend_max_duration", float, 0.1),
     ):
         if (raw := setting(flag)) is not None:
             fields[name] = _number(flag, raw, kind, minimum)

@@ -12,6 +12,9 @@ Its parts:
   strings, a :class:`~assistants_client.server.resources.ListQuery` for a page, a request body
   already checked against the spec) and runs in one store transaction of its own, so several
   engines (server processes) on one shared store serve one API;
+* every operation takes the ``project`` of the caller (keyword-only, no default: the HTTP layer
+  turns the caller's key into it, ``""`` being the shared namespace) and works in that project
+  only: an object of another project is not found, exactly as an id that names nothing;
 * ``resources.py``: the objects in the store;
 * ``scheduling.py``: the execution of runs (claims, workers, cancels, expiry, recovery), and
   ``runs.py``: one turn of a run;
@@ -19,9 +22,8 @@ Its parts:
   (``retrieval/``: the files' bytes and the index in the same store, ingested in the
   background on this engine's workers, under leases like runs).
 
-Files and vector stores belong to a *project* (``""``: the shared one); their operations take
-it as ``project``. An upload runs outside any transaction (its bytes are written a piece at a
-time); the other operations of files and vector stores run in the port's transactions.
+An upload runs outside any transaction (its bytes are written a piece at a time); the other
+operations of files and vector stores run in the port's transactions.
 
 A run's turn is built once per call of the responder: when the run is created (and then checked,
 prepared, and, for a streamed run, answered), when tool outputs are submitted, and when a
@@ -53,7 +55,6 @@ from assistants_client.server.scheduling import (
 from assistants_client.server.store import Store
 
 __all__ = [
-    "SHARED_PROJECT",
     "Engine",
     "FileContent",
     "ListQuery",
@@ -62,8 +63,6 @@ __all__ = [
     "Upload",
 ]
 
-SHARED_PROJECT = ""
-"""The project of requests that name none."""
 # Files ingested at once by one engine (parsing, chunking and embedding, on its workers).
 INGESTION_WORKERS = 2
 
@@ -137,86 +136,97 @@ class Engine:
 
     # -- assistants -----------------------------------------------------------------------
 
-    def list_assistants(self, page: ListQuery) -> JSONDict:
+    def list_assistants(self, page: ListQuery, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return self.resources.list_assistants(page)
+            return self.resources.list_assistants(page, project=project)
 
-    def create_assistant(self, body: JSONDict) -> JSONDict:
+    def create_assistant(self, body: JSONDict, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return self.resources.create_assistant(body)
+            return self.resources.create_assistant(body, project=project)
 
-    def get_assistant(self, assistant_id: str) -> JSONDict:
+    def get_assistant(self, assistant_id: str, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return objects.ordered(self.resources.assistant(assistant_id), ASSISTANT_KEYS)
+            assistant = self.resources.assistant(assistant_id, project=project)
+            return objects.ordered(assistant, ASSISTANT_KEYS)
 
-    def update_assistant(self, assistant_id: str, body: JSONDict) -> JSONDict:
+    def update_assistant(self, assistant_id: str, body: JSONDict, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return self.resources.update_assistant(assistant_id, body)
+            return self.resources.update_assistant(assistant_id, body, project=project)
 
-    def delete_assistant(self, assistant_id: str) -> JSONDict:
+    def delete_assistant(self, assistant_id: str, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return self.resources.delete_assistant(assistant_id)
+            return self.resources.delete_assistant(assistant_id, project=project)
 
     # -- threads --------------------------------------------------------------------------
 
-    def create_thread(self, body: JSONDict) -> JSONDict:
+    def create_thread(self, body: JSONDict, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return self.resources.create_thread(body)
+            return self.resources.create_thread(body, project=project)
 
-    def get_thread(self, thread_id: str) -> JSONDict:
+    def get_thread(self, thread_id: str, *, project: str) -> JSONDict:
         with self.store.transaction():
-            thread = self.resources.thread(thread_id)
+            thread = self.resources.thread(thread_id, project=project)
         # Recorded: a thread whose create and modify answers show no resources is read back
         # with an empty code interpreter entry.
         thread["tool_resources"] = objects.code_interpreter_default(thread["tool_resources"])
         return thread
 
-    def update_thread(self, thread_id: str, body: JSONDict) -> JSONDict:
+    def update_thread(self, thread_id: str, body: JSONDict, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return self.resources.update_thread(thread_id, body)
+            return self.resources.update_thread(thread_id, body, project=project)
 
-    def delete_thread(self, thread_id: str) -> JSONDict:
+    def delete_thread(self, thread_id: str, *, project: str) -> JSONDict:
         with self.store.transaction():
             # The turn under way of a run of the thread finds its run gone, and stops.
-            return self.resources.delete_thread(thread_id, self.runs.signal)
+            return self.resources.delete_thread(thread_id, self.runs.signal, project=project)
 
     # -- messages -------------------------------------------------------------------------
 
-    def list_messages(self, thread_id: str, page: ListQuery, run_id: str | None = None) -> JSONDict:
+    def list_messages(
+        self, thread_id: str, page: ListQuery, run_id: str | None = None, *, project: str
+    ) -> JSONDict:
         with self.store.transaction():
-            self.resources.thread(thread_id)
+            self.resources.thread(thread_id, project=project)
             return self.resources.page(
-                "message", thread_id, page, objects.message_view, run_id=run_id
+                "message", thread_id, page, objects.message_view, run_id=run_id, project=project
             )
 
-    def create_message(self, thread_id: str, body: JSONDict) -> JSONDict:
+    def create_message(self, thread_id: str, body: JSONDict, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return objects.message_view(self.resources.create_message(thread_id, body))
+            message = self.resources.create_message(thread_id, body, project=project)
+            return objects.message_view(message)
 
-    def get_message(self, thread_id: str, message_id: str) -> JSONDict:
+    def get_message(self, thread_id: str, message_id: str, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return objects.message_view(self.resources.message(thread_id, message_id))
+            message = self.resources.message(thread_id, message_id, project=project)
+            return objects.message_view(message)
 
-    def update_message(self, thread_id: str, message_id: str, body: JSONDict) -> JSONDict:
+    def update_message(
+        self, thread_id: str, message_id: str, body: JSONDict, *, project: str
+    ) -> JSONDict:
         with self.store.transaction():
-            message = self.resources.update_message(thread_id, message_id, body)
+            message = self.resources.update_message(thread_id, message_id, body, project=project)
         return objects.modified_message_view(message)
 
-    def delete_message(self, thread_id: str, message_id: str) -> JSONDict:
+    def delete_message(self, thread_id: str, message_id: str, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return self.resources.delete_message(thread_id, message_id)
+            return self.resources.delete_message(thread_id, message_id, project=project)
 
     # -- runs -----------------------------------------------------------------------------
 
-    def list_runs(self, thread_id: str, page: ListQuery) -> JSONDict:
+    def list_runs(self, thread_id: str, page: ListQuery, *, project: str) -> JSONDict:
         with self.store.transaction():
-            self.resources.thread(thread_id)
-            return self.resources.page("run", thread_id, page, lambda record: record["run"])
+            self.resources.thread(thread_id, project=project)
+            return self.resources.page(
+                "run", thread_id, page, lambda record: record["run"], project=project
+            )
 
-    def create_run(self, thread_id: str, body: JSONDict) -> JSONDict | StreamResult:
+    def create_run(
+        self, thread_id: str, body: JSONDict, *, project: str
+    ) -> JSONDict | StreamResult:
         with self.store.transaction():
-            self.resources.thread(thread_id, lock=True)
-            record, turn = self.resources.new_run(thread_id, body, self.runs.admit)
+            self.resources.thread(thread_id, project=project, lock=True)
+            record, turn = self.resources.new_run(thread_id, body, self.runs.admit, project=project)
             run = record["run"]
             streaming = bool(body.get("stream"))
             opening = (
@@ -226,11 +236,11 @@ class Engine:
             )
             return self.runs.start(record, turn, opening, streaming=streaming)
 
-    def create_thread_and_run(self, body: JSONDict) -> JSONDict | StreamResult:
+    def create_thread_and_run(self, body: JSONDict, *, project: str) -> JSONDict | StreamResult:
         with self.store.transaction():
             # A refused request leaves nothing behind, not even its new thread: its
             # transaction rolls back.
-            self.resources.assistant(body["assistant_id"], "body.assistant_id")
+            self.resources.assistant(body["assistant_id"], "body.assistant_id", project=project)
             check_metadata(body.get("metadata"))
             thread_body = dict(body.get("thread") or {})
             resources = (
@@ -248,10 +258,12 @@ class Engine:
                 # Recorded: the thread of a streamed createThreadAndRun reports an (empty) code
                 # interpreter resource, like its run.
                 thread_resources = objects.code_interpreter_default(thread_resources)
-            thread = self.resources.create_thread(thread_body, "body.thread", thread_resources)
+            thread = self.resources.create_thread(
+                thread_body, "body.thread", thread_resources, project=project
+            )
             run_body = {k: v for k, v in body.items() if k not in ("thread", "tool_resources")}
             record, turn = self.resources.new_run(
-                thread["id"], run_body, self.runs.admit, resources
+                thread["id"], run_body, self.runs.admit, resources, project=project
             )
             run = record["run"]
             opening = (
@@ -265,34 +277,34 @@ class Engine:
             )
             return self.runs.start(record, turn, opening, streaming=streaming)
 
-    def get_run(self, thread_id: str, run_id: str) -> JSONDict:
+    def get_run(self, thread_id: str, run_id: str, *, project: str) -> JSONDict:
         with self.store.transaction():
-            run: JSONDict = self.resources.record(thread_id, run_id)["run"]
+            run: JSONDict = self.resources.record(thread_id, run_id, project=project)["run"]
             return run
 
-    def update_run(self, thread_id: str, run_id: str, body: JSONDict) -> JSONDict:
+    def update_run(self, thread_id: str, run_id: str, body: JSONDict, *, project: str) -> JSONDict:
         with self.store.transaction():
-            record = self.resources.record(thread_id, run_id, lock=True)
+            record = self.resources.record(thread_id, run_id, project=project, lock=True)
             if "metadata" in body:
                 record["run"]["metadata"] = check_metadata(body["metadata"])
-            self.store.update("run", run_id, record)
+            self.store.update("run", run_id, record, project=project)
             run: JSONDict = record["run"]
             return run
 
-    def cancel_run(self, thread_id: str, run_id: str) -> JSONDict:
+    def cancel_run(self, thread_id: str, run_id: str, *, project: str) -> JSONDict:
         with self.store.transaction():
-            row, marked = self.resources.mark_cancelling(thread_id, run_id)
+            row, marked = self.resources.mark_cancelling(thread_id, run_id, project=project)
             if marked:
                 self.runs.cancel(row)
             run: JSONDict = row.record["run"]
             return run
 
     def submit_tool_outputs(
-        self, thread_id: str, run_id: str, body: JSONDict
+        self, thread_id: str, run_id: str, body: JSONDict, *, project: str
     ) -> JSONDict | StreamResult:
         with self.store.transaction():
             record, step, turn = self.resources.take_tool_outputs(
-                thread_id, run_id, body, self.responder.prepare
+                thread_id, run_id, body, self.responder.prepare, project=project
             )
             streaming = bool(body.get("stream"))
             opening = [event("thread.run.step.completed", step)] if step is not None else []
@@ -302,59 +314,59 @@ class Engine:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def list_run_steps(self, thread_id: str, run_id: str, page: ListQuery) -> JSONDict:
+    def list_run_steps(
+        self, thread_id: str, run_id: str, page: ListQuery, *, project: str
+    ) -> JSONDict:
         with self.store.transaction():
-            self.resources.record(thread_id, run_id)
-            return self.resources.page("step", run_id, page)
+            self.resources.record(thread_id, run_id, project=project)
+            return self.resources.page("step", run_id, page, objects.step_view, project=project)
 
-    def get_run_step(self, thread_id: str, run_id: str, step_id: str) -> JSONDict:
+    def get_run_step(self, thread_id: str, run_id: str, step_id: str, *, project: str) -> JSONDict:
         with self.store.transaction():
-            return self.resources.step(thread_id, run_id, step_id)
+            return objects.step_view(
+                self.resources.step(thread_id, run_id, step_id, project=project)
+            )
 
     # -- files ----------------------------------------------------------------------------
 
-    def list_files(
-        self, page: ListQuery, purpose: str | None = None, *, project: str = SHARED_PROJECT
-    ) -> JSONDict:
+    def list_files(self, page: ListQuery, purpose: str | None = None, *, project: str) -> JSONDict:
         return self.files.list_files(project, page, purpose)
 
-    def upload_file(self, body: Upload, *, project: str = SHARED_PROJECT) -> JSONDict:
+    def upload_file(self, body: Upload, *, project: str) -> JSONDict:
         """``POST /files``: called outside any transaction (its bytes go in a piece at a
         time)."""
         return self.files.upload_file(project, body)
 
-    def get_file(self, file_id: str, *, project: str = SHARED_PROJECT) -> JSONDict:
+    def get_file(self, file_id: str, *, project: str) -> JSONDict:
         return self.files.get_file(project, file_id)
 
-    def delete_file(self, file_id: str, *, project: str = SHARED_PROJECT) -> JSONDict:
+    def delete_file(self, file_id: str, *, project: str) -> JSONDict:
         return self.files.delete_file(project, file_id)
 
-    def get_file_content(self, file_id: str, *, project: str = SHARED_PROJECT) -> FileContent:
+    def get_file_content(self, file_id: str, *, project: str) -> FileContent:
         return self.files.file_content(project, file_id)
 
     # -- vector stores --------------------------------------------------------------------
 
-    def list_vector_stores(self, page: ListQuery, *, project: str = SHARED_PROJECT) -> JSONDict:
+    def list_vector_stores(self, page: ListQuery, *, project: str) -> JSONDict:
         return self.files.list_vector_stores(project, page)
 
-    def create_vector_store(self, body: JSONDict, *, project: str = SHARED_PROJECT) -> JSONDict:
+    def create_vector_store(self, body: JSONDict, *, project: str) -> JSONDict:
         return self.files.create_vector_store(project, body)
 
-    def get_vector_store(self, vector_store_id: str, *, project: str = SHARED_PROJECT) -> JSONDict:
+    def get_vector_store(self, vector_store_id: str, *, project: str) -> JSONDict:
         return self.files.get_vector_store(project, vector_store_id)
 
     def update_vector_store(
-        self, vector_store_id: str, body: JSONDict, *, project: str = SHARED_PROJECT
+        self, vector_store_id: str, body: JSONDict, *, project: str
     ) -> JSONDict:
         return self.files.update_vector_store(project, vector_store_id, body)
 
-    def delete_vector_store(
-        self, vector_store_id: str, *, project: str = SHARED_PROJECT
-    ) -> JSONDict:
+    def delete_vector_store(self, vector_store_id: str, *, project: str) -> JSONDict:
         return self.files.delete_vector_store(project, vector_store_id)
 
     def search_vector_store(
-        self, vector_store_id: str, body: JSONDict, *, project: str = SHARED_PROJECT
+        self, vector_store_id: str, body: JSONDict, *, project: str
     ) -> JSONDict:
         return self.files.search(project, vector_store_id, body)
 
@@ -366,49 +378,49 @@ class Engine:
         page: ListQuery,
         filter: str | None = None,
         *,
-        project: str = SHARED_PROJECT,
+        project: str,
     ) -> JSONDict:
         return self.files.list_vector_store_files(project, vector_store_id, page, filter)
 
     def create_vector_store_file(
-        self, vector_store_id: str, body: JSONDict, *, project: str = SHARED_PROJECT
+        self, vector_store_id: str, body: JSONDict, *, project: str
     ) -> JSONDict:
         return self.files.create_vector_store_file(project, vector_store_id, body)
 
     def get_vector_store_file(
-        self, vector_store_id: str, file_id: str, *, project: str = SHARED_PROJECT
+        self, vector_store_id: str, file_id: str, *, project: str
     ) -> JSONDict:
         return self.files.get_vector_store_file(project, vector_store_id, file_id)
 
     def update_vector_store_file(
-        self, vector_store_id: str, file_id: str, body: JSONDict, *, project: str = SHARED_PROJECT
+        self, vector_store_id: str, file_id: str, body: JSONDict, *, project: str
     ) -> JSONDict:
         return self.files.update_vector_store_file(project, vector_store_id, file_id, body)
 
     def delete_vector_store_file(
-        self, vector_store_id: str, file_id: str, *, project: str = SHARED_PROJECT
+        self, vector_store_id: str, file_id: str, *, project: str
     ) -> JSONDict:
         return self.files.delete_vector_store_file(project, vector_store_id, file_id)
 
     def get_vector_store_file_content(
-        self, vector_store_id: str, file_id: str, *, project: str = SHARED_PROJECT
+        self, vector_store_id: str, file_id: str, *, project: str
     ) -> JSONDict:
         return self.files.vector_store_file_content(project, vector_store_id, file_id)
 
     # -- file batches ---------------------------------------------------------------------
 
     def create_vector_store_file_batch(
-        self, vector_store_id: str, body: JSONDict, *, project: str = SHARED_PROJECT
+        self, vector_store_id: str, body: JSONDict, *, project: str
     ) -> JSONDict:
         return self.files.create_file_batch(project, vector_store_id, body)
 
     def get_vector_store_file_batch(
-        self, vector_store_id: str, batch_id: str, *, project: str = SHARED_PROJECT
+        self, vector_store_id: str, batch_id: str, *, project: str
     ) -> JSONDict:
         return self.files.get_file_batch(project, vector_store_id, batch_id)
 
     def cancel_vector_store_file_batch(
-        self, vector_store_id: str, batch_id: str, *, project: str = SHARED_PROJECT
+        self, vector_store_id: str, batch_id: str, *, project: str
     ) -> JSONDict:
         return self.files.cancel_file_batch(project, vector_store_id, batch_id)
 
@@ -419,7 +431,7 @@ class Engine:
         page: ListQuery,
         filter: str | None = None,
         *,
-        project: str = SHARED_PROJECT,
+        project: str,
     ) -> JSONDict:
         return self.files.list_vector_store_files(
             project, vector_store_id, page, filter, batch_id=batch_id

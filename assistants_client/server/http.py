@@ -6,7 +6,9 @@ built-in server of ``httpd.py``). Per request, in this order:
 1. the path must be under the API's prefix (``/v1``, ``/openai`` or ``/api/projects/<p>``),
    matched on the path as it was sent, each segment decoded once (``routes.py``);
 2. the credentials are checked (:class:`Credentials`), before a byte of the body is read, so an
-   unauthenticated client cannot make the server read (or keep) anything;
+   unauthenticated client cannot make the server read (or keep) anything; the key says the
+   request's *project* (``projects.py``), which every operation and idempotency key is
+   scoped to;
 3. the ``api-version`` query parameter, where the mode requires one;
 4. the route, from the generated operations table (404, or 405 with ``Allow``);
 5. the body: at most ``max_body_bytes`` (413 otherwise), JSON nested at most 64 deep. An
@@ -14,7 +16,7 @@ built-in server of ``httpd.py``). Per request, in this order:
    from ``wsgi.input`` as it arrives, a piece at a time, outside any transaction, up to the
    engine's file cap (a ``Content-Length`` that announces more is answered 413 at once);
 6. the operation, called with typed arguments (``routes.py``: the body checked against the
-   spec, the query string parsed), at most once per ``Idempotency-Key``
+   spec, the query string parsed, the project), at most once per project and ``Idempotency-Key``
    (``idempotency.py``: a retry gets the first answer, a streamed one replayed; an upload
    holds its key while its bytes arrive, and lets it go if they stop coming);
 7. the answer: JSON, server-sent events streamed as the engine produces them (the events
@@ -34,6 +36,8 @@ import copy
 import hmac
 import json
 import logging
+import math
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +50,7 @@ from assistants_client._config import is_loopback
 from assistants_client.server.errors import ApiError, error_body
 from assistants_client.server.files import FileContent, Upload
 from assistants_client.server.idempotency import Answer, Idempotency, Stream
+from assistants_client.server.projects import SHARED
 from assistants_client.server.routes import BodyCheck, Route, Router, path_segments
 from assistants_client.server.scheduling import StreamResult
 from assistants_client.server.store import Store, StoreUnavailable
@@ -125,16 +130,17 @@ class Engine(Protocol):
 
 @dataclass(frozen=True)
 class Credentials:
-    """Which credentials a request must carry.
+    """Which credentials a request must carry, and the project each one stands for.
 
-    ``keys`` empty: anything goes (a local server), from loopback clients only with
+    ``keys`` maps each key to its project (``""``: the shared namespace). Empty: anything goes
+    (a local server, in the shared namespace), from loopback clients only with
     ``loopback_only`` (a server without keys must not serve the network). Otherwise the request's
     ``Authorization: Bearer <key>`` (or, with ``api_key_header``, an ``api-key: <key>`` header,
     as Azure sends) must equal one of them. Every key is compared in constant time, and all of
     them each time, so the answer's timing says nothing about which key came closest.
     """
 
-    keys: tuple[str, ...] = ()
+    keys: Mapping[str, str] = field(default_factory=dict)
     api_key_header: bool = False
     loopback_only: bool = False
     missing_message: str = (
@@ -145,7 +151,8 @@ class Credentials:
     invalid_message: str = "Incorrect API key provided."
     invalid_code: str = "invalid_api_key"
 
-    def check(self, headers: Mapping[str, str], remote_addr: str = "") -> None:
+    def check(self, headers: Mapping[str, str], remote_addr: str = "") -> str:
+        """The project of the request's key (ApiError 401 if it has none that fits)."""
         if not self.keys:
             if self.loopback_only and not is_loopback(remote_addr):
                 raise ApiError(
@@ -154,7 +161,7 @@ class Credentials:
                     "only. Set ASSISTANTS_SERVER_API_KEYS to serve others.",
                     code="missing_api_key",
                 )
-            return
+            return SHARED
         supplied = None
         authorization = headers.get("authorization", "")
         if authorization[:7].lower() == "bearer ":
@@ -164,11 +171,13 @@ class Credentials:
         if not supplied:
             raise ApiError(401, self.missing_message, code=self.missing_code)
         given = supplied.encode("utf-8", "surrogateescape")
-        matched = False
-        for key in self.keys:
-            matched |= hmac.compare_digest(given, key.encode("utf-8"))
-        if not matched:
+        found: str | None = None
+        for key, project in self.keys.items():
+            if hmac.compare_digest(given, key.encode("utf-8")):
+                found = project
+        if found is None:
             raise ApiError(401, self.invalid_message, code=self.invalid_code)
+        return found
 
 
 def _read(stream: Any, size: int) -> bytes:
@@ -205,21 +214,97 @@ def _pieces(stream: Any, length: int | None) -> Iterator[bytes]:
         yield data
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    """True when containers nest deeper than ``limit`` (checked without recursion)."""
-    stack = [(value, 1)]
+class _NotJson:
+    """What a request's JSON held that JSON cannot carry: ``NaN``, ``Infinity``,
+    ``-Infinity``, or a number too large for a double (``1e999``), as it was written."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _number(text: str) -> float | _NotJson:
+    value = float(text)
+    return value if math.isfinite(value) else _NotJson(text)
+
+
+# Python's json reads NaN and Infinity, and 1e999 as infinity: here they are kept aside (and
+# answered 400), so that nothing the server stores or sends can hold them (RFC 8259 section 6).
+_DECODER = json.JSONDecoder(parse_constant=_NotJson, parse_float=_number)
+# An escaped UTF-16 surrogate: the one way a JSON text can spell a string that is no Unicode.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _check_values(body: Any, *, lone_surrogates: bool) -> None:
+    """400 for a body nested deeper than ``MAX_JSON_DEPTH`` levels, for a value JSON cannot
+    carry (``NaN``, ``Infinity``, ``1e999``), and, when ``lone_surrogates`` may be there, for a
+    string holding half of a UTF-16 surrogate pair (no character: I-JSON, RFC 7493 section
+    2.1). Checked without recursion; the offending value is named by its path."""
+    stack = [(body, 1)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, dict):
             children: Any = node.values()
+            if lone_surrogates:
+                children = [*children, *node]  # keys are strings too
         elif isinstance(node, list):
             children = node
+        elif type(node) is _NotJson:
+            where = _path_to(body, node)
+            raise ApiError(
+                400,
+                f"{where}: {node.text} is not a JSON number; send a finite number.",
+                param=where,
+                code="invalid_json",
+            )
+        elif lone_surrogates and isinstance(node, str) and not _whole_unicode(node):
+            where = _path_to(body, node)
+            raise ApiError(
+                400,
+                f"{where}: the string holds an unpaired UTF-16 surrogate, which is no "
+                "character; send valid Unicode.",
+                param=where,
+                code="invalid_json",
+            )
         else:
             continue
-        if depth > limit:
-            return True
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(
+                400,
+                f"The JSON body of your request is nested deeper than {MAX_JSON_DEPTH} levels.",
+                param="body",
+                code="invalid_json",
+            )
         stack.extend((child, depth + 1) for child in children)
-    return False
+
+
+def _whole_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _path_to(body: Any, target: object) -> str:
+    """The path (``body.tools[0].type``) of ``target`` in ``body``, a value or a key."""
+    stack: list[tuple[Any, str]] = [(body, "body")]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        if isinstance(node, dict):
+            for key, value in reversed(list(node.items())):
+                where = f"{path}.{key}" if isinstance(key, str) and _whole_unicode(key) else path
+                if key is target:
+                    return where
+                stack.append((value, where))
+        elif isinstance(node, list):
+            stack.extend(
+                (item, f"{path}[{index}]") for index, item in reversed(list(enumerate(node)))
+            )
+    return "body"
 
 
 class _Headers(Mapping[str, str]):
@@ -326,7 +411,7 @@ class ApiApp:
         prefix = self._prefix_segments
         if segments[: len(prefix)] != prefix:
             raise ApiError(404, f"Unknown request URL: {method} {path}.", code="unknown_url")
-        self.credentials.check(headers, environ.get("REMOTE_ADDR", ""))
+        project = self.credentials.check(headers, environ.get("REMOTE_ADDR", ""))
         self._check_api_version(query)
         route, params = self.router.match(method, segments[len(prefix) :] or [""])
         uploading = route.operation.request_media_type == FORM
@@ -358,7 +443,7 @@ class ApiApp:
             return self._fault(start_response, request_id)
 
         def operation() -> Answer | Stream | Download:
-            return self._run(route, params, query, body)
+            return self._run(route, params, query, body, project)
 
         def posted() -> Answer | Stream:
             outcome = operation()
@@ -368,7 +453,9 @@ class ApiApp:
         key = headers.get("idempotency-key") if method == "POST" else None
         outcome: Answer | Stream | Download
         if key:
-            outcome = self.keys.once(f"{method} {path} {key}", posted, apart=uploading)
+            outcome = self.keys.once(
+                f"{method} {path} {key}", posted, project=project, apart=uploading
+            )
         else:
             outcome = operation()
         if fault == "after":
@@ -495,7 +582,7 @@ class ApiApp:
                 code="unsupported_media_type",
             )
         try:
-            body = json.loads(raw)
+            body = _DECODER.decode(raw.decode(json.detect_encoding(raw)))
         except RecursionError:
             raise ApiError(
                 400,
@@ -510,13 +597,7 @@ class ApiApp:
                 param="body",
                 code="invalid_json",
             ) from None
-        if _depth_exceeds(body, MAX_JSON_DEPTH):
-            raise ApiError(
-                400,
-                f"The JSON body of your request is nested deeper than {MAX_JSON_DEPTH} levels.",
-                param="body",
-                code="invalid_json",
-            )
+        _check_values(body, lone_surrogates=_SURROGATE_ESCAPE.search(raw) is not None)
         return body
 
     # -- operations ---------------------------------------------------------------------------
@@ -527,20 +608,22 @@ class ApiApp:
         params: dict[str, str],
         query: Mapping[str, list[str]],
         body: Any,
+        project: str,
     ) -> Answer | Stream | Download:
-        """The operation's answer: JSON (an error too), a stream, or a file's bytes."""
+        """The operation's answer, in ``project``: JSON (an error too), a stream, or a file's
+        bytes."""
         try:
-            result = route.call(params, query, body, self.check_body)
+            result = route.call(params, query, body, self.check_body, project=project)
         except ApiError as error:
             headers = {"Content-Type": "application/json", **error.headers}
             # A body cut short: the client's retry, with the same key, is to be served.
             keep = error.code != "incomplete_body"
-            return Answer(error.status, headers, json.dumps(error.body()).encode(), keep)
+            return Answer(error.status, headers, _dumps(error.body()), keep)
         if isinstance(result, StreamResult):
             return Stream(result.events)
         if isinstance(result, FileContent):
             return Download(result)
-        return Answer(200, {"Content-Type": "application/json"}, json.dumps(result).encode())
+        return Answer(200, {"Content-Type": "application/json"}, _dumps(result))
 
     # -- answers ------------------------------------------------------------------------------
 
@@ -558,7 +641,7 @@ class ApiApp:
         headers: Mapping[str, str] | None = None,
     ) -> Iterable[bytes]:
         merged = {"Content-Type": "application/json", **(headers or {})}
-        return self._send(start_response, request_id, status, merged, json.dumps(payload).encode())
+        return self._send(start_response, request_id, status, merged, _dumps(payload))
 
     @staticmethod
     def _send(
@@ -638,6 +721,12 @@ _REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+def _dumps(value: Any) -> bytes:
+    """An answer's JSON: standard JSON only (a value JSON cannot carry raises, and the request
+    is answered 500, rather than sending what a strict parser refuses)."""
+    return json.dumps(value, allow_nan=False).encode()
 
 
 def _status_line(status: int) -> str:

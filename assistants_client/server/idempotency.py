@@ -2,7 +2,8 @@
 
 Part of the HTTP layer (``http.py``), and the one place idempotency lives: every process on the
 same store honours a key, because the key is taken in the store, in the transaction of the
-operation itself, and the store keeps a key unique. A duplicate, at once or later, waits for
+operation itself, and the store keeps a key unique. Keys are per project: the same key sent
+with another project's credentials is another key, and never gets this project's answer. A duplicate, at once or later, waits for
 that transaction, then finds the answer:
 
 * a JSON answer is kept with the key when its transaction commits (an answer of 5xx is not:
@@ -90,87 +91,103 @@ class Idempotency:
         self.store = store
         self.owner = owner
         self.lease = lease
-        self._held: set[str] = set()
+        self._held: set[tuple[str, str]] = set()  # (project, key)
         self._lock = threading.Lock()
 
     def once(
-        self, key: str, operation: Callable[[], Answer | Stream], *, apart: bool = False
+        self,
+        key: str,
+        operation: Callable[[], Answer | Stream],
+        *,
+        project: str,
+        apart: bool = False,
     ) -> Answer | Stream:
-        """``operation()``'s answer, or that of its first run with ``key``; ``apart``: the
-        operation runs outside the key's transaction (see the module docstring)."""
+        """``operation()``'s answer, or that of its first run with ``project``'s ``key``;
+        ``apart``: the operation runs outside the key's transaction (see the module
+        docstring)."""
         store = self.store
         while True:
             if apart:
                 with store.transaction():
-                    kept = store.claim_key(key, self.owner, self.lease)
+                    kept = store.claim_key(key, self.owner, self.lease, project=project)
                 if kept is None:
-                    return self._apart(key, operation)
+                    return self._apart(project, key, operation)
             else:
                 with store.transaction():
-                    kept = store.claim_key(key, self.owner, self.lease)
+                    kept = store.claim_key(key, self.owner, self.lease, project=project)
                     if kept is None:
                         outcome = operation()
                         if isinstance(outcome, Answer):
                             if outcome.status < 500 and outcome.keep:
                                 body = outcome.body.decode()
-                                store.keep_key(key, outcome.status, outcome.headers, body)
+                                store.keep_key(
+                                    key, outcome.status, outcome.headers, body, project=project
+                                )
                             else:
-                                store.drop_key(key, self.owner)
+                                store.drop_key(key, self.owner, project=project)
             if kept is None:
                 if isinstance(outcome, Stream):
                     with self._lock:
-                        self._held.add(key)
-                    return _Recording(self, key, outcome)
+                        self._held.add((project, key))
+                    return _Recording(self, project, key, outcome)
                 return outcome
             if not kept.pending:
                 assert kept.status is not None
                 return Answer(kept.status, dict(kept.headers), kept.body.encode())
             if kept.lapsed and kept.owner is not None:
-                store.drop_key(key, kept.owner)  # its process stopped before the answer
+                # Its process stopped before the answer.
+                store.drop_key(key, kept.owner, project=project)
                 continue
             time.sleep(KEY_POLL)
 
-    def _apart(self, key: str, operation: Callable[[], Answer | Stream]) -> Answer | Stream:
+    def _apart(
+        self, project: str, key: str, operation: Callable[[], Answer | Stream]
+    ) -> Answer | Stream:
         """Run ``operation`` with ``key`` held pending, outside any transaction; keep its
         answer, or let the key go (a 5xx, an answer not to keep, an exception)."""
         with self._lock:
-            self._held.add(key)
+            self._held.add((project, key))
         kept = False
         try:
             outcome = operation()
             if isinstance(outcome, Answer) and outcome.status < 500 and outcome.keep:
-                self.store.keep_key(key, outcome.status, outcome.headers, outcome.body.decode())
+                body = outcome.body.decode()
+                self.store.keep_key(key, outcome.status, outcome.headers, body, project=project)
                 kept = True
             return outcome
         finally:
             with self._lock:
-                self._held.discard(key)
+                self._held.discard((project, key))
             if not kept:
                 try:
-                    self.store.drop_key(key, self.owner)
+                    self.store.drop_key(key, self.owner, project=project)
                 except StoreError as problem:
                     logger.warning("an idempotency key stays pending until it lapses: %s", problem)
 
     def renew(self) -> None:
         """Keep holding the pending keys whose answer this process is streaming."""
         with self._lock:
-            keys = list(self._held)
-        if keys:
-            self.store.renew_keys(self.owner, keys, self.lease)
+            held = list(self._held)
+        by_project: dict[str, list[str]] = {}
+        for project, key in held:
+            by_project.setdefault(project, []).append(key)
+        for project, keys in by_project.items():
+            self.store.renew_keys(self.owner, keys, self.lease, project=project)
 
-    def _finished(self, key: str, parts: list[bytes] | None) -> None:
+    def _finished(self, project: str, key: str, parts: list[bytes] | None) -> None:
         """The stream for ``key`` ended: its whole answer is ``parts``, or it failed (None)."""
         try:
             if parts is not None:
-                self.store.keep_key(key, 200, dict(STREAM_HEADERS), b"".join(parts).decode())
+                body = b"".join(parts).decode()
+                self.store.keep_key(key, 200, dict(STREAM_HEADERS), body, project=project)
                 return
         except Exception:
             logger.exception("the streamed answer for an idempotency key was not kept")
         finally:
             with self._lock:
-                self._held.discard(key)
+                self._held.discard((project, key))
         try:
-            self.store.drop_key(key, self.owner)
+            self.store.drop_key(key, self.owner, project=project)
         except StoreError as problem:
             logger.warning("an idempotency key stays pending until it lapses: %s", problem)
 
@@ -182,8 +199,9 @@ class _Recording(Stream):
     itself: the run carries on, and the key's answer is the whole stream.
     """
 
-    def __init__(self, keys: Idempotency, key: str, stream: Stream) -> None:
+    def __init__(self, keys: Idempotency, project: str, key: str, stream: Stream) -> None:
         self._keys = keys
+        self._project = project
         self._key = key
         self._stream = stream
         self._parts: list[bytes] = []
@@ -209,12 +227,12 @@ class _Recording(Stream):
             return
         self._finished = True
         if failed:
-            self._keys._finished(self._key, None)
+            self._keys._finished(self._project, self._key, None)
             return
         try:
             self._parts.extend(self._stream)
         except Exception:
             logger.exception("the streamed answer for an idempotency key was not kept")
-            self._keys._finished(self._key, None)
+            self._keys._finished(self._project, self._key, None)
             return
-        self._keys._finished(self._key, self._parts)
+        self._keys._finished(self._project, self._key, self._parts)

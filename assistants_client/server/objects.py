@@ -1,27 +1,30 @@
-"""The API's objects, built and shaped as the live API sends them, not as its spec says.
+"""The API's objects, built and shaped as the live API sends them and as its spec requires.
 
 api.openai.com departs from its own spec (``openapi/overlay.yaml`` lists where; the answers
-recorded in ``tests/fixtures/reference`` show it). Everything here follows the recordings: the
-same fields, the same nulls and the same key order.
+recorded in ``tests/fixtures/reference`` show it). A client written to the spec breaks on a
+field that is missing, and no client breaks on a field that is there, so every object carries
+both: every field the spec requires, and every field the recordings show beyond it, with the
+recordings' nulls and key order (a field only the spec has goes where the spec puts it).
 
-* A message read outside a stream has no ``status``, ``incomplete_details``,
-  ``completed_at`` nor ``incomplete_at``; the streamed ``thread.message.*`` events have them.
-  The answer to a modify-message call has the first version's ``file_ids`` in place of
-  ``attachments``.
+* A message has ``status``, ``incomplete_details``, ``completed_at`` and ``incomplete_at``
+  everywhere (the recordings show them in streamed events only), with the values of what the
+  run did. The answer to a modify-message call also carries ``file_ids``, as recorded, beside
+  the spec's ``attachments``.
 * A run's ``instructions`` are ``null`` when neither the run nor its assistant gives any; runs
   carry ``tool_resources`` and ``reasoning_effort``; assistants carry ``reasoning_effort``.
-* A run step has ``expires_at`` (its run's, ``null`` once the run has ended) in place of the
-  spec's ``expired_at``, and no ``metadata``.
+* A run step has the spec's ``expired_at`` (set when its run expires) and ``metadata``, and the
+  recordings' ``expires_at`` (its run's, ``null`` once the run has ended).
 * Usage objects carry ``prompt_token_details`` and ``completion_tokens_details``.
-* An empty list page has ``first_id`` and ``last_id`` ``null``. Azure AI Foundry's lists have
-  neither ``object`` nor ``first_id``, and ``last_id`` only when the page is not empty.
+* An empty list page has ``first_id`` and ``last_id`` ``null``. Azure AI Foundry's lists (its
+  own spec's) have neither ``object`` nor ``first_id``, and ``last_id`` only when the page is
+  not empty.
 * A function tool comes back with ``parameters`` (an empty object schema when none was given)
   and ``strict`` (``false`` unless given).
 * ``tool_resources`` gain an empty ``code_interpreter`` entry where the recordings show one
   that was never given (:func:`code_interpreter_default`).
 
-The engine keeps every object in its full, streamed form; the views here shape what answers
-outside a stream show.
+The engine keeps every object in the form it answers; the views here shape what an answer
+shows of a stored object.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ __all__ = [
     "page",
     "run",
     "step",
+    "step_view",
     "thread",
     "tool_resources",
     "usage",
@@ -74,9 +78,6 @@ ASSISTANT_KEYS = (
     "tool_resources",
     "metadata",
     "response_format",
-)
-_STREAM_ONLY_MESSAGE_KEYS = frozenset(
-    {"status", "incomplete_details", "incomplete_at", "completed_at"}
 )
 OPENAI_TOOL_RESOURCES = frozenset({"code_interpreter", "file_search"})
 # Tools only Azure AI Foundry's Agent Service knows; a Foundry-mode engine (and the tool_resources
@@ -273,7 +274,7 @@ def message(
     assistant_id: str | None = None,
     status: str = "completed",
 ) -> JSONDict:
-    """A message in its streamed form (answers outside a stream show :func:`message_view`)."""
+    """A new message (answers show it through :func:`message_view`)."""
     created = now()
     return {
         "id": new_id("msg"),
@@ -294,26 +295,22 @@ def message(
 
 
 def message_view(stored: Mapping[str, Any]) -> JSONDict:
-    """A message as an answer outside a stream shows it (no status nor completion times)."""
-    return {
-        key: copy.deepcopy(value)
-        for key, value in stored.items()
-        if key not in _STREAM_ONLY_MESSAGE_KEYS
-    }
+    """A message as an answer shows it: as stored (the store hands out copies)."""
+    return dict(stored)
 
 
 def modified_message_view(stored: Mapping[str, Any]) -> JSONDict:
-    """The answer to a modify-message call: ``file_ids`` where ``attachments`` would be."""
+    """The answer to a modify-message call: the message, with ``file_ids`` (recorded) after
+    ``attachments`` (the spec's)."""
     view: JSONDict = {}
     for key, value in message_view(stored).items():
+        view[key] = value
         if key == "attachments":
             view["file_ids"] = [
                 item["file_id"]
                 for item in value or []
                 if isinstance(item, Mapping) and isinstance(item.get("file_id"), str)
             ]
-        else:
-            view[key] = value
     return view
 
 
@@ -370,6 +367,28 @@ def run(
     }
 
 
+_STEP_KEYS = (
+    "id",
+    "object",
+    "created_at",
+    "run_id",
+    "assistant_id",
+    "thread_id",
+    "type",
+    "status",
+    "cancelled_at",
+    "completed_at",
+    "expired_at",
+    "expires_at",
+    "failed_at",
+    "last_error",
+    "metadata",
+    "step_details",
+    "usage",
+)
+_STEP_DEFAULTS: JSONDict = {"expired_at": None, "metadata": {}}
+
+
 def step(of_run: Mapping[str, Any], kind: str, details: JSONDict) -> JSONDict:
     """A new step of a run; it reports its run's ``expires_at`` (null once the run ended)."""
     return {
@@ -383,12 +402,22 @@ def step(of_run: Mapping[str, Any], kind: str, details: JSONDict) -> JSONDict:
         "status": "in_progress",
         "cancelled_at": None,
         "completed_at": None,
+        "expired_at": None,
         "expires_at": of_run["expires_at"],
         "failed_at": None,
         "last_error": None,
+        "metadata": {},
         "step_details": details,
         "usage": None,
     }
+
+
+def step_view(stored: JSONDict) -> JSONDict:
+    """A step as an answer shows it; one stored by an earlier release gains the spec's fields
+    it lacked (``expired_at``, ``metadata``)."""
+    if all(key in stored for key in _STEP_DEFAULTS):
+        return stored
+    return ordered({**copy.deepcopy(_STEP_DEFAULTS), **stored}, _STEP_KEYS)
 
 
 def deleted(object_id: str, kind: str) -> JSONDict:

@@ -8,6 +8,10 @@ turn it starts with. What executes a run is the scheduler's (``scheduling.py``).
 A thread's row is locked (``lock=True``) before anything changes what it holds (a new message,
 a new run, its deletion): that serializes those changes on one thread across processes, and a
 thread has one active run at a time.
+
+Every method takes the caller's ``project`` and hands it to each call of the store: an object
+of another project is not found (the same 404 as an id that names nothing), and what is
+created belongs to the caller's project.
 """
 
 from __future__ import annotations
@@ -91,11 +95,14 @@ class Resources:
         query: ListQuery,
         view: Callable[[JSONDict], JSONDict] = lambda found: found,
         run_id: str | None = None,
+        *,
+        project: str,
     ) -> JSONDict:
         try:
             chosen, more = self.store.page(
                 kind,
                 parent,
+                project=project,
                 limit=query.limit,
                 ascending=query.order == "asc",
                 after=query.after,
@@ -108,53 +115,55 @@ class Resources:
 
     # -- lookups --------------------------------------------------------------------------
 
-    def assistant(self, assistant_id: str, param: str = "assistant_id") -> JSONDict:
-        found = self.store.get("assistant", assistant_id)
+    def assistant(
+        self, assistant_id: str, param: str = "assistant_id", *, project: str
+    ) -> JSONDict:
+        found = self.store.get("assistant", assistant_id, project=project)
         if found is None:
             raise _not_found("assistant", assistant_id, param)
         return found
 
-    def thread(self, thread_id: str, *, lock: bool = False) -> JSONDict:
+    def thread(self, thread_id: str, *, project: str, lock: bool = False) -> JSONDict:
         """A thread; ``lock``: for a change of what it holds (see the module docstring)."""
-        found = self.store.get("thread", thread_id, lock=lock)
+        found = self.store.get("thread", thread_id, project=project, lock=lock)
         if found is None:
             raise _not_found("thread", thread_id, "thread_id")
         return found
 
-    def message(self, thread_id: str, message_id: str) -> JSONDict:
-        self.thread(thread_id)
-        found = self.store.get("message", message_id, thread_id)
+    def message(self, thread_id: str, message_id: str, *, project: str) -> JSONDict:
+        self.thread(thread_id, project=project)
+        found = self.store.get("message", message_id, thread_id, project=project)
         if found is None:
             raise _not_found("message", message_id, "message_id")
         return found
 
-    def run_row(self, thread_id: str, run_id: str, *, lock: bool = False) -> RunRow:
+    def run_row(self, thread_id: str, run_id: str, *, project: str, lock: bool = False) -> RunRow:
         """A run of a thread, with its claim; one past its expiry is expired first, as the
         sweep would within a second."""
-        self.thread(thread_id)
-        found = self.store.get_run(run_id, lock=lock)
+        self.thread(thread_id, project=project)
+        found = self.store.get_run(run_id, project=project, lock=lock)
         if found is None or found.thread_id != thread_id:
             raise _not_found("run", run_id, "run_id")
         run = found.record["run"]
         due = run["expires_at"] is not None and objects.now() >= run["expires_at"]
         if run["status"] == "requires_action" and due:
             if not lock:
-                return self.run_row(thread_id, run_id, lock=True)
-            close_run(self.store, found.record, "expired", [])
+                return self.run_row(thread_id, run_id, project=project, lock=True)
+            close_run(self.store, found.record, "expired", [], project=project)
         return found
 
-    def record(self, thread_id: str, run_id: str, *, lock: bool = False) -> JSONDict:
-        return self.run_row(thread_id, run_id, lock=lock).record
+    def record(self, thread_id: str, run_id: str, *, project: str, lock: bool = False) -> JSONDict:
+        return self.run_row(thread_id, run_id, project=project, lock=lock).record
 
-    def step(self, thread_id: str, run_id: str, step_id: str) -> JSONDict:
-        self.record(thread_id, run_id)
-        found = self.store.get("step", step_id, run_id)
+    def step(self, thread_id: str, run_id: str, step_id: str, *, project: str) -> JSONDict:
+        self.record(thread_id, run_id, project=project)
+        found = self.store.get("step", step_id, run_id, project=project)
         if found is None:
             raise _not_found("run step", step_id, "step_id")
         return found
 
-    def ensure_idle(self, thread_id: str) -> None:
-        record = self.store.active_run(thread_id)
+    def ensure_idle(self, thread_id: str, *, project: str) -> None:
+        record = self.store.active_run(thread_id, project=project)
         if record is not None:
             run = record["run"]
             raise ApiError(
@@ -166,32 +175,41 @@ class Resources:
 
     # -- assistants -----------------------------------------------------------------------
 
-    def list_assistants(self, query: ListQuery) -> JSONDict:
+    def list_assistants(self, query: ListQuery, *, project: str) -> JSONDict:
         return self.page(
-            "assistant", "", query, lambda assistant: objects.ordered(assistant, ASSISTANT_KEYS)
+            "assistant",
+            "",
+            query,
+            lambda assistant: objects.ordered(assistant, ASSISTANT_KEYS),
+            project=project,
         )
 
-    def create_assistant(self, body: JSONDict) -> JSONDict:
+    def create_assistant(self, body: JSONDict, *, project: str) -> JSONDict:
         assistant = objects.assistant(body, metadata=check_metadata(body.get("metadata")))
-        self.store.insert("assistant", assistant["id"], assistant)
+        self.store.insert("assistant", assistant["id"], assistant, project=project)
         return assistant
 
-    def update_assistant(self, assistant_id: str, body: JSONDict) -> JSONDict:
-        assistant = self.assistant(assistant_id)
+    def update_assistant(self, assistant_id: str, body: JSONDict, *, project: str) -> JSONDict:
+        assistant = self.assistant(assistant_id, project=project)
         metadata = check_metadata(body["metadata"]) if "metadata" in body else None
         objects.update_assistant(assistant, body, metadata)
-        self.store.update("assistant", assistant_id, assistant)
+        self.store.update("assistant", assistant_id, assistant, project=project)
         return objects.ordered(assistant, ASSISTANT_KEYS)
 
-    def delete_assistant(self, assistant_id: str) -> JSONDict:
-        self.assistant(assistant_id)
-        self.store.delete("assistant", assistant_id)
+    def delete_assistant(self, assistant_id: str, *, project: str) -> JSONDict:
+        self.assistant(assistant_id, project=project)
+        self.store.delete("assistant", assistant_id, project=project)
         return objects.deleted(assistant_id, "assistant")
 
     # -- threads --------------------------------------------------------------------------
 
     def create_thread(
-        self, body: JSONDict, path: str = "body", resources: JSONDict | None = None
+        self,
+        body: JSONDict,
+        path: str = "body",
+        resources: JSONDict | None = None,
+        *,
+        project: str,
     ) -> JSONDict:
         messages = body.get("messages") or []
         metadata = check_metadata(body.get("metadata"), f"{path}.metadata")
@@ -200,62 +218,66 @@ class Resources:
         if resources is None:
             resources = objects.tool_resources(body.get("tool_resources"))
         thread = objects.thread(resources, metadata=metadata)
-        self.store.insert("thread", thread["id"], thread)
+        self.store.insert("thread", thread["id"], thread, project=project)
         for message in messages:
-            self.add_message(thread["id"], message)
+            self.add_message(thread["id"], message, project=project)
         return thread
 
-    def update_thread(self, thread_id: str, body: JSONDict) -> JSONDict:
-        thread = self.thread(thread_id)
+    def update_thread(self, thread_id: str, body: JSONDict, *, project: str) -> JSONDict:
+        thread = self.thread(thread_id, project=project)
         metadata = check_metadata(body["metadata"]) if "metadata" in body else None
         if "tool_resources" in body:
             thread["tool_resources"] = objects.tool_resources(body["tool_resources"])
         if metadata is not None:
             thread["metadata"] = metadata
-        self.store.update("thread", thread_id, thread)
+        self.store.update("thread", thread_id, thread, project=project)
         return thread
 
-    def delete_thread(self, thread_id: str, signal: Callable[[str, str], None]) -> JSONDict:
+    def delete_thread(
+        self, thread_id: str, signal: Callable[[str, str], None], *, project: str
+    ) -> JSONDict:
         """Delete a thread and all it holds; ``signal(run_id, owner)`` tells the turn under way
         of each of its runs that its run is gone."""
-        self.thread(thread_id, lock=True)
+        self.thread(thread_id, project=project, lock=True)
         # Runs before steps and messages: the order in which a turn locks them.
-        for record in self.store.children("run", thread_id):
+        for record in self.store.children("run", thread_id, project=project):
             run_id = record["run"]["id"]
-            row = self.store.get_run(run_id, lock=True)
+            row = self.store.get_run(run_id, project=project, lock=True)
             if row is None:
                 continue
             if row.claimed_by is not None:
                 signal(run_id, row.claimed_by)
-            self.store.delete_children("step", run_id)
-        self.store.delete_children("run", thread_id)
-        self.store.delete_children("message", thread_id)
-        self.store.delete("thread", thread_id)
+            self.store.delete_children("step", run_id, project=project)
+        self.store.delete_children("run", thread_id, project=project)
+        self.store.delete_children("message", thread_id, project=project)
+        self.store.delete("thread", thread_id, project=project)
         return objects.deleted(thread_id, "thread")
 
     # -- messages -------------------------------------------------------------------------
 
-    def add_message(self, thread_id: str, body: Mapping[str, Any]) -> JSONDict:
+    def add_message(self, thread_id: str, body: Mapping[str, Any], *, project: str) -> JSONDict:
         message = objects.message(thread_id, body)
-        self.store.insert("message", message["id"], message, thread_id)
+        self.store.insert("message", message["id"], message, thread_id, project=project)
         return message
 
-    def create_message(self, thread_id: str, body: JSONDict) -> JSONDict:
-        self.thread(thread_id, lock=True)
-        self.ensure_idle(thread_id)
+    def create_message(self, thread_id: str, body: JSONDict, *, project: str) -> JSONDict:
+        self.thread(thread_id, project=project, lock=True)
+        self.ensure_idle(thread_id, project=project)
         check_metadata(body.get("metadata"))
-        return self.add_message(thread_id, body)
+        return self.add_message(thread_id, body, project=project)
 
-    def update_message(self, thread_id: str, message_id: str, body: JSONDict) -> JSONDict:
-        message = self.message(thread_id, message_id)
+    def update_message(
+        self, thread_id: str, message_id: str, body: JSONDict, *, project: str
+    ) -> JSONDict:
+        message = self.message(thread_id, message_id, project=project)
         if "metadata" in body:
             message["metadata"] = check_metadata(body["metadata"])
-        self.store.update("message", message_id, message)
+        self.store.update("message", message_id, message, project=project)
         return message
 
-    def delete_message(self, thread_id: str, message_id: str) -> JSONDict:
-        self.message(thread_id, message_id)
-        self.store.delete("message", message_id)
+    def delete_message(self, thread_id: str, message_id: str, *, project: str) -> JSONDict:
+        self.message(thread_id, message_id, project=project)
+        self.store.delete("message", message_id, project=project)
         return objects.deleted(message_id, "thread.message")
 
     # -- runs -----------------------------------------------------------------------------
@@ -266,6 +288,8 @@ class Resources:
         body: JSONDict,
         admit: Admit,
         resources: JSONDict | None = None,
+        *,
+        project: str,
     ) -> tuple[JSONDict, Turn]:
         """A queued run, stored, and the turn it starts with; ``resources`` are its tool
         resources (those of createThreadAndRun). ``admit`` checks the turn before anything
@@ -273,8 +297,8 @@ class Resources:
 
         The caller holds the thread's lock (or made the thread in this transaction).
         """
-        assistant = self.assistant(body["assistant_id"], "body.assistant_id")
-        self.ensure_idle(thread_id)
+        assistant = self.assistant(body["assistant_id"], "body.assistant_id", project=project)
+        self.ensure_idle(thread_id, project=project)
         metadata = check_metadata(body.get("metadata"))
         additional = body.get("additional_messages") or []
         for index, message in enumerate(additional):
@@ -315,19 +339,19 @@ class Resources:
                 "rounds": [],
             },
         }
-        existing = self.store.children("message", thread_id)
+        existing = self.store.children("message", thread_id, project=project)
         added = [objects.message(thread_id, message) for message in additional]
-        turn = turn_of(record, existing + added)
+        turn = turn_of(record, existing + added, project=project)
         prepared = admit(turn, len(existing))
         for message in added:
-            self.store.insert("message", message["id"], message, thread_id)
+            self.store.insert("message", message["id"], message, thread_id, project=project)
         record["state"]["prepared"] = prepared
-        self.store.insert("run", run["id"], record, thread_id)
+        self.store.insert("run", run["id"], record, thread_id, project=project)
         return record, attrs.evolve(turn, prepared=prepared)
 
-    def mark_cancelling(self, thread_id: str, run_id: str) -> tuple[RunRow, bool]:
+    def mark_cancelling(self, thread_id: str, run_id: str, *, project: str) -> tuple[RunRow, bool]:
         """Lock the run and mark it ``cancelling``; whether it was not already."""
-        row = self.run_row(thread_id, run_id, lock=True)
+        row = self.run_row(thread_id, run_id, project=project, lock=True)
         record = row.record
         run = record["run"]
         if run["status"] == "cancelling":
@@ -339,16 +363,16 @@ class Resources:
                 param="run_id",
             )
         run["status"] = "cancelling"
-        self.store.update("run", run_id, record)
+        self.store.update("run", run_id, record, project=project)
         return row, True
 
     def take_tool_outputs(
-        self, thread_id: str, run_id: str, body: JSONDict, prepare: Prepare
+        self, thread_id: str, run_id: str, body: JSONDict, prepare: Prepare, *, project: str
     ) -> tuple[JSONDict, JSONDict | None, Turn]:
         """The outputs of the pending tool calls of a run in ``requires_action``, stored: its
         tool calls' step completed (and returned), the run queued for its next turn (returned
         with its record, prepared by ``prepare``)."""
-        record = self.record(thread_id, run_id, lock=True)
+        record = self.record(thread_id, run_id, project=project, lock=True)
         run = record["run"]
         if run["status"] != "requires_action" or run["required_action"] is None:
             raise ApiError(
@@ -389,7 +413,7 @@ class Resources:
                 param="body.tool_outputs",
             )
         state = record["state"]
-        step = self.store.get("step", state.get("tool_step", ""), run_id)
+        step = self.store.get("step", state.get("tool_step", ""), run_id, project=project)
         now = objects.now()
         if step is not None:
             for call in step["step_details"]["tool_calls"]:
@@ -398,14 +422,15 @@ class Resources:
             step["status"] = "completed"
             step["completed_at"] = now
             step["usage"] = objects.usage(*state.get("step_usage", [0, 0]))
-            self.store.update("step", step["id"], step)
+            self.store.update("step", step["id"], step, project=project)
         state.setdefault("rounds", []).append(
             {"calls": state.pop("calls", []), "outputs": dict(outputs)}
         )
         state.pop("tool_step", None)
         run["status"] = "queued"
         run["required_action"] = None
-        turn = turn_of(record, self.store.children("message", thread_id))
+        messages = self.store.children("message", thread_id, project=project)
+        turn = turn_of(record, messages, project=project)
         state["prepared"] = prepare(turn)
-        self.store.update("run", run_id, record)
+        self.store.update("run", run_id, record, project=project)
         return record, step, attrs.evolve(turn, prepared=state["prepared"])

@@ -13,8 +13,9 @@ segment, and ``%25`` is a ``%`` in the id, never the start of another escape.
 What the engine gets is typed: the path's ids as strings, a
 :class:`~assistants_client.server.resources.ListQuery` (``limit`` an integer from 1 to 100,
 ``order`` ``asc`` or ``desc``, the cursors) for a list, other query parameters as strings (or,
-for an array such as ``include[]``, lists) where its method takes them, and the body checked
-against the spec's schema of the operation (:class:`BodyCheck`).
+for an array such as ``include[]``, lists) where its method takes them, the body checked
+against the spec's schema of the operation (:class:`BodyCheck`), and the caller's ``project``
+(the one its key stands for). A method gets only the arguments it takes.
 """
 
 from __future__ import annotations
@@ -218,8 +219,11 @@ class Route:
         query: Mapping[str, list[str]],
         body: Any,
         check: BodyCheck,
+        *,
+        project: str,
     ) -> Any:
-        """The operation's answer (raises ApiError: 501 when it is not served)."""
+        """The operation's answer for a caller of ``project`` (raises ApiError: 501 when it is
+        not served)."""
         if self.handler is None:
             raise ApiError(
                 501, f"The server does not implement {self.operation.id}.", code="not_implemented"
@@ -239,6 +243,8 @@ class Route:
                 arguments[name] = _one(query, name)
         if "body" in takes:
             arguments["body"] = body
+        if "project" in takes:
+            arguments["project"] = project
         return self.handler(**arguments)
 
 

@@ -100,12 +100,12 @@ _DELTA_SUFFIX = "}}]}}"
 
 
 def event(name: str, data: Any) -> Event:
-    return name, json.dumps(data, separators=(",", ":"))
+    return name, json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
-def turn_of(record: JSONDict, messages: Sequence[JSONDict]) -> Turn:
-    """What the responder gets for the next turn of a run: its record and its thread's
-    ``messages``. The values are shared, not copied: nobody changes a turn's values."""
+def turn_of(record: JSONDict, messages: Sequence[JSONDict], *, project: str) -> Turn:
+    """What the responder gets for the next turn of a run of ``project``: its record and its
+    thread's ``messages``. The values are shared, not copied: nobody changes a turn's values."""
     run = record["run"]
     state = record["state"]
     rounds = [
@@ -113,6 +113,7 @@ def turn_of(record: JSONDict, messages: Sequence[JSONDict]) -> Turn:
         for r in state.get("rounds", [])
     ]
     return Turn(
+        project=project,
         run_id=run["id"],
         thread_id=run["thread_id"],
         assistant_id=run["assistant_id"],
@@ -136,23 +137,23 @@ def turn_of(record: JSONDict, messages: Sequence[JSONDict]) -> Turn:
     )
 
 
-def save_run(store: Store, record: JSONDict) -> None:
+def save_run(store: Store, record: JSONDict, *, project: str) -> None:
     """Write a run's record; an ended run's steps lose the run's expiry they reported."""
     run = record["run"]
-    store.update("run", run["id"], record)
+    store.update("run", run["id"], record, project=project)
     if run["status"] not in ACTIVE:
-        for step in store.children("step", run["id"]):
+        for step in store.children("step", run["id"], project=project):
             if step["expires_at"] is not None:
                 step["expires_at"] = None
-                store.update("step", step["id"], step)
+                store.update("step", step["id"], step, project=project)
 
 
-def reload_run(store: Store, owner: str, record: JSONDict) -> str | None:
+def reload_run(store: Store, owner: str, record: JSONDict, *, project: str) -> str | None:
     """In a transaction: lock the run's row and return its stored status, if ``owner`` still
     drives the run (None: it was deleted, or its claim lapsed and someone else ended it). What
     others may change of a driven run (its metadata) is taken over into ``record``."""
     run = record["run"]
-    row = store.get_run(run["id"], lock=True)
+    row = store.get_run(run["id"], project=project, lock=True)
     if row is None or row.claimed_by != owner:
         return None
     stored = row.record["run"]
@@ -172,7 +173,8 @@ class _Call:
 
 
 class TurnDriver:
-    """Runs one turn of one run; ``drive()`` yields its events as they happen."""
+    """Runs one turn of one run of ``project``; ``drive()`` yields its events as they
+    happen."""
 
     def __init__(
         self,
@@ -183,6 +185,7 @@ class TurnDriver:
         turn: Turn,
         cancelled: threading.Event,
         *,
+        project: str,
         closing: Callable[[], bool] = lambda: False,
         queued_delay: float = 0.0,
         answer_delay: float = 0.0,
@@ -191,6 +194,7 @@ class TurnDriver:
     ) -> None:
         self.store = store
         self.owner = owner
+        self.project = project
         self.closing = closing
         self.responder = responder
         self.record = record
@@ -290,7 +294,7 @@ class TurnDriver:
         A run cancelled meanwhile (through any process) becomes ``cancelling`` here too, and
         the turn stops answering; a run gone stops the turn.
         """
-        status = reload_run(self.store, self.owner, self.record)
+        status = reload_run(self.store, self.owner, self.record, project=self.project)
         if status == expected:
             return True
         if status == "cancelling":
@@ -313,7 +317,7 @@ class TurnDriver:
         self.run["status"] = "in_progress"
         if self.run["started_at"] is None:
             self.run["started_at"] = objects.now()
-        save_run(self.store, self.record)
+        save_run(self.store, self.record, project=self.project)
         return [event("thread.run.in_progress", self.run)]
 
     # -- increments ---------------------------------------------------------------------------
@@ -343,13 +347,13 @@ class TurnDriver:
             "message_creation",
             {"type": "message_creation", "message_creation": {"message_id": message["id"]}},
         )
-        self.store.insert("step", step["id"], step, run["id"])
-        self.store.insert("message", message["id"], message, run["thread_id"])
+        self.store.insert("step", step["id"], step, run["id"], project=self.project)
+        self.store.insert("message", message["id"], message, run["thread_id"], project=self.project)
         self.message, self.message_step, self.text = message, step, []
         self.answered = True
         self.state["message"] = message["id"]
         # Stored with the run, so that a restart finds the message to leave incomplete.
-        save_run(self.store, self.record)
+        save_run(self.store, self.record, project=self.project)
         return [
             event("thread.run.step.created", step),
             event("thread.run.step.in_progress", step),
@@ -374,7 +378,7 @@ class TurnDriver:
         now = self.clock()
         if now - self.saved_at >= SAVE_EVERY:
             message["content"][0]["text"]["value"] = "".join(text)
-            self.store.update("message", message["id"], message)
+            self.store.update("message", message["id"], message, project=self.project)
             self.saved_at = now
         if len(text) > 1:
             # The JSON of every delta but the first, written as json.dumps would write it.
@@ -418,7 +422,7 @@ class TurnDriver:
         else:
             message["incomplete_at"] = now
             message["incomplete_details"] = {"reason": reason}
-        self.store.update("message", message["id"], message)
+        self.store.update("message", message["id"], message, project=self.project)
         events = [event(f"thread.message.{status}", message)]
         self.message = self.message_step = None
         self.state.pop("message", None)
@@ -427,7 +431,7 @@ class TurnDriver:
         step["last_error"] = error
         if self.tool_step is None:
             step["usage"] = objects.usage(*self.usage)
-        self.store.update("step", step["id"], step)
+        self.store.update("step", step["id"], step, project=self.project)
         events.append(event(f"thread.run.step.{step_status}", step))
         return events
 
@@ -438,9 +442,11 @@ class TurnDriver:
             self.tool_step = objects.step(
                 self.run, "tool_calls", {"type": "tool_calls", "tool_calls": []}
             )
-            self.store.insert("step", self.tool_step["id"], self.tool_step, self.run["id"])
+            self.store.insert(
+                "step", self.tool_step["id"], self.tool_step, self.run["id"], project=self.project
+            )
             self.state["tool_step"] = self.tool_step["id"]
-            save_run(self.store, self.record)
+            save_run(self.store, self.record, project=self.project)
             events.append(event("thread.run.step.created", self.tool_step))
             events.append(event("thread.run.step.in_progress", self.tool_step))
         return events
@@ -462,8 +468,9 @@ class TurnDriver:
             call = self.calls[piece.index] = _Call(stored)
             events.append(self._step_delta({"index": piece.index, **stored}))
         if piece.arguments:
+            # Joined when the step is stored (``_flush_calls``): joining here, at every piece,
+            # would cost the square of the arguments' length.
             call.arguments.append(piece.arguments)
-            call.stored["function"]["arguments"] = "".join(call.arguments)
             events.append(
                 self._step_delta(
                     {
@@ -474,6 +481,12 @@ class TurnDriver:
                 )
             )
         return events
+
+    def _flush_calls(self) -> None:
+        """The tool calls' arguments so far, into the step that is stored."""
+        for call in self.calls.values():
+            if call.arguments:
+                call.stored["function"]["arguments"] = "".join(call.arguments)
 
     def _step_delta(self, call: JSONDict) -> Event:
         assert self.tool_step is not None
@@ -537,19 +550,20 @@ class TurnDriver:
             run["completed_at"] = objects.now()
         run["expires_at"] = None
         self._run_usage()
-        save_run(self.store, self.record)
+        save_run(self.store, self.record, project=self.project)
         return [event(f"thread.run.{status}", run)]
 
     def _close_tool_step(self, status: str, error: JSONDict | None = None) -> list[Event]:
         step = self.tool_step
         if step is None or step["status"] != "in_progress":
             return []
+        self._flush_calls()
         now = objects.now()
         step["status"] = status
         step[f"{status}_at"] = now
         step["last_error"] = error
         step["usage"] = objects.usage(*self.usage)
-        self.store.update("step", step["id"], step)
+        self.store.update("step", step["id"], step, project=self.project)
         return [event(f"thread.run.step.{status}", step)]
 
     def _requires_action(self) -> list[Event]:
@@ -557,7 +571,8 @@ class TurnDriver:
         self._add_usage()
         assert self.tool_step is not None
         self.state["step_usage"] = list(self.usage)
-        self.store.update("step", self.tool_step["id"], self.tool_step)
+        self._flush_calls()
+        self.store.update("step", self.tool_step["id"], self.tool_step, project=self.project)
         calls = [self.calls[index] for index in sorted(self.calls)]
         self.state["calls"] = [
             {"id": c.id, "name": c.name, "arguments": "".join(c.arguments)} for c in calls
@@ -577,7 +592,7 @@ class TurnDriver:
                 ]
             },
         }
-        save_run(self.store, self.record)
+        save_run(self.store, self.record, project=self.project)
         return [*events, event("thread.run.requires_action", run)]
 
     def _fail(self, failure: Failure, message_reason: str = "run_failed") -> list[Event]:
@@ -594,46 +609,58 @@ class TurnDriver:
         run["last_error"] = error
         run["expires_at"] = None
         self._run_usage()
-        save_run(self.store, self.record)
+        save_run(self.store, self.record, project=self.project)
         return [*events, event("thread.run.failed", run)]
 
     def _cancel(self) -> list[Event]:
         opening = [event("thread.run.cancelling", self.run)]
-        return close_run(self.store, self.record, "cancelled", opening + self._open_parts())
+        return close_run(
+            self.store,
+            self.record,
+            "cancelled",
+            opening + self._open_parts(),
+            project=self.project,
+        )
 
     def expire(self) -> list[Event]:
-        return close_run(self.store, self.record, "expired", self._open_parts())
+        return close_run(
+            self.store, self.record, "expired", self._open_parts(), project=self.project
+        )
 
     def _open_parts(self) -> list[Event]:
         """Store the text received so far (``close_run`` ends the message as stored)."""
         if self.message is not None and self.text:
             self._flush_text()
-            self.store.update("message", self.message["id"], self.message)
+            self.store.update("message", self.message["id"], self.message, project=self.project)
+        if self.tool_step is not None and self.calls:
+            self._flush_calls()
+            self.store.update("step", self.tool_step["id"], self.tool_step, project=self.project)
         self._add_usage()
         return []
 
 
-def close_run(store: Store, record: JSONDict, status: str, events: list[Event]) -> list[Event]:
-    """End a run ``cancelled`` or ``expired``: its open message and steps end with it."""
+def close_run(
+    store: Store, record: JSONDict, status: str, events: list[Event], *, project: str
+) -> list[Event]:
+    """End a run of ``project`` ``cancelled`` or ``expired``: its open message and steps end
+    with it."""
     run = record["run"]
     state = record["state"]
     now = objects.now()
     message_id = state.pop("message", None)
     if message_id is not None:
-        message = store.get("message", message_id, run["thread_id"])
+        message = store.get("message", message_id, run["thread_id"], project=project)
         if message is not None and message["status"] == "in_progress":
             message["status"] = "incomplete"
             message["incomplete_at"] = now
             message["incomplete_details"] = {"reason": f"run_{status}"}
-            store.update("message", message_id, message)
+            store.update("message", message_id, message, project=project)
             events.append(event("thread.message.incomplete", message))
-    for step in store.children("step", run["id"]):
+    for step in store.children("step", run["id"], project=project):
         if step["status"] == "in_progress":
             step["status"] = status
-            # Steps have no expired_at (the live API's carry expires_at instead).
-            if f"{status}_at" in step:
-                step[f"{status}_at"] = now
-            store.update("step", step["id"], step)
+            step[f"{status}_at"] = now  # cancelled_at, expired_at
+            store.update("step", step["id"], step, project=project)
             events.append(event(f"thread.run.step.{status}", step))
     run["status"] = status
     if status == "cancelled":
@@ -642,6 +669,6 @@ def close_run(store: Store, record: JSONDict, status: str, events: list[Event]) 
     run["expires_at"] = None
     prompt, completion = state.get("usage", [0, 0])
     run["usage"] = objects.usage(prompt, completion)
-    save_run(store, record)
+    save_run(store, record, project=project)
     events.append(event(f"thread.run.{status}", run))
     return events

@@ -1,7 +1,9 @@
 """Run scheduling: which process executes a run, when, and what happens when it cannot.
 
 * A run is executed by a :class:`~assistants_client.server.runs.TurnDriver`, turn by turn: the
-  first turn when it is created, the next one each time tool outputs are submitted.
+  first turn when it is created, the next one each time tool outputs are submitted. A turn
+  works in its run's project only (the one the store's claims and sweeps say each run has):
+  whichever process or worker executes it, it reads and writes nothing of another project.
 * A run is driven by the one process that holds its *claim* (see ``store.py``). A streamed run
   is claimed by the process that streams it, driven by the request; if its client goes away,
   the rest of the turn goes on in the background. A run that is not streamed is stored
@@ -226,16 +228,18 @@ class RunScheduler:
         self, record: JSONDict, turn: Turn, opening: Batch, *, streaming: bool
     ) -> JSONDict | StreamResult:
         """In the transaction that queued ``record``'s turn: leave it to a worker (its run is
-        the answer), or stream it in this request, after ``opening``, from ``turn``."""
+        the answer), or stream it in this request, after ``opening``, from ``turn`` (which
+        says the run's project)."""
         run: JSONDict = record["run"]
         if not streaming:
             self.store.on_commit(self._wake.set)
             return run
         run_id = run["id"]
-        self.store.claim(run_id, self.owner, self.lease)
+        self.store.claim(run_id, self.owner, self.lease, project=turn.project)
         active = _Active()
         self.store.on_commit(lambda: self._register(run_id, active))
-        return StreamResult(_Listening(self, self._driven(record, turn, active), opening))
+        driven = self._driven(turn.project, record, turn, active)
+        return StreamResult(_Listening(self, driven, opening))
 
     def cancel(self, row: RunRow) -> None:
         """In the transaction that marked ``row``'s run ``cancelling``: end it, or tell the
@@ -244,8 +248,8 @@ class RunScheduler:
         if row.claimed_by is None:
             # No turn is under way (the run waits for tool outputs, or for a worker): this
             # process ends the run, and claims it meanwhile, in case it stops first.
-            self.store.claim(run_id, self.owner, self.lease)
-            self.store.on_commit(lambda: self._submit(self._finish_cancel, run_id))
+            self.store.claim(run_id, self.owner, self.lease, project=row.project)
+            self.store.on_commit(lambda: self._submit(self._finish_cancel, row.project, run_id))
         else:
             self.signal(run_id, row.claimed_by)
 
@@ -283,16 +287,23 @@ class RunScheduler:
                 del self._active[run_id]
 
     def _driven(
-        self, record: JSONDict, turn: Turn | None, active: _Active, *, background: bool = False
+        self,
+        project: str,
+        record: JSONDict,
+        turn: Turn | None,
+        active: _Active,
+        *,
+        background: bool = False,
     ) -> Iterator[Batch]:
-        """The events of one turn of a run this process claimed; it is this process's run (its
-        claim renewed) until the turn ends, whichever way. A turn claimed in the background is
-        made here, from the store."""
+        """The events of one turn of a run of ``project`` this process claimed; it is this
+        process's run (its claim renewed) until the turn ends, whichever way. A turn claimed in
+        the background is made here, from the store, in the run's project."""
         run = record["run"]
         timing = self.timing
         try:
             if turn is None:
-                turn = turn_of(record, self.store.children("message", run["thread_id"]))
+                messages = self.store.children("message", run["thread_id"], project=project)
+                turn = turn_of(record, messages, project=project)
             driver = TurnDriver(
                 self.store,
                 self.owner,
@@ -300,6 +311,7 @@ class RunScheduler:
                 record,
                 turn,
                 active.cancelled,
+                project=project,
                 closing=self._closed.is_set,
                 queued_delay=timing.queued,
                 answer_delay=timing.in_progress if background else 0.0,
@@ -325,9 +337,11 @@ class RunScheduler:
         except Exception:
             logger.exception("a run failed in the background")
 
-    def _drive_claimed(self, record: JSONDict, active: _Active) -> None:
+    def _drive_claimed(self, row: RunRow, active: _Active) -> None:
         try:
-            self._drive_quietly(self._driven(record, None, active, background=True))
+            self._drive_quietly(
+                self._driven(row.project, row.record, None, active, background=True)
+            )
         finally:
             with self._lock:
                 self._busy -= 1
@@ -347,22 +361,22 @@ class RunScheduler:
             with self._lock:
                 self._busy += 1
             try:
-                self._pool.submit(self._drive_claimed, row.record, active)
+                self._pool.submit(self._drive_claimed, row, active)
             except RuntimeError:  # the pool shut down: the engine closes
                 self._unregister(row.record["run"]["id"], active)
                 with self._lock:
                     self._busy -= 1
 
-    def _finish_cancel(self, run_id: str) -> None:
+    def _finish_cancel(self, project: str, run_id: str) -> None:
         if self.timing.cancelling > 0:
             time.sleep(self.timing.cancelling)
         try:
             with self.store.transaction():
-                row = self.store.get_run(run_id, lock=True)
+                row = self.store.get_run(run_id, project=project, lock=True)
                 if row is None or row.claimed_by != self.owner:
                     return
                 if row.record["run"]["status"] == "cancelling":
-                    close_run(self.store, row.record, "cancelled", [])
+                    close_run(self.store, row.record, "cancelled", [], project=project)
         except StoreError as problem:
             # The claim lapses, and a sweep ends the run.
             logger.warning("could not end the cancelled run %s: %s", run_id, problem)
@@ -411,7 +425,7 @@ class RunScheduler:
         """Expire the runs left in ``requires_action`` past their ``expires_at``."""
         with self.store.transaction():
             for row in self.store.due(objects.now()):
-                close_run(self.store, row.record, "expired", [])
+                close_run(self.store, row.record, "expired", [], project=row.project)
 
     def _sweep_lapsed(self, *, everyone: bool = False) -> None:
         """End the runs whose process stopped (``everyone``: every run under way)."""
@@ -424,43 +438,43 @@ class RunScheduler:
                 return
 
     def _end_lapsed(self, row: RunRow) -> None:
-        record = row.record
+        record, project = row.record, row.project
         run = record["run"]
         logger.info("run %s: its process stopped while it was %s", run["id"], run["status"])
         if run["status"] == "cancelling":
-            close_run(self.store, record, "cancelled", [])
+            close_run(self.store, record, "cancelled", [], project=project)
         elif run["status"] == "queued" or record["state"].get("prepared") is not None:
             # Not started, or prepared in advance: another turn can answer it.
             run["status"] = "queued"
-            self.store.update("run", run["id"], record)
-            self.store.claim(run["id"], None)
+            self.store.update("run", run["id"], record, project=project)
+            self.store.claim(run["id"], None, project=project)
             self.store.on_commit(self._wake.set)
         else:
-            self._fail_interrupted(record)
+            self._fail_interrupted(record, project)
 
-    def _fail_interrupted(self, record: JSONDict) -> None:
+    def _fail_interrupted(self, record: JSONDict, project: str) -> None:
         run = record["run"]
         error = {"code": "server_error", "message": INTERRUPTED}
         now = objects.now()
         message_id = record["state"].pop("message", None)
         if message_id is not None:
-            message = self.store.get("message", message_id, run["thread_id"])
+            message = self.store.get("message", message_id, run["thread_id"], project=project)
             if message is not None and message["status"] == "in_progress":
                 message["status"] = "incomplete"
                 message["incomplete_at"] = now
                 message["incomplete_details"] = {"reason": "run_failed"}
-                self.store.update("message", message_id, message)
-        for step in self.store.children("step", run["id"]):
+                self.store.update("message", message_id, message, project=project)
+        for step in self.store.children("step", run["id"], project=project):
             if step["status"] == "in_progress":
                 step["status"] = "failed"
                 step["failed_at"] = now
                 step["last_error"] = error
                 step["expires_at"] = None
-                self.store.update("step", step["id"], step)
+                self.store.update("step", step["id"], step, project=project)
         run["status"] = "failed"
         run["failed_at"] = now
         run["last_error"] = error
         run["expires_at"] = None
         prompt, completion = record["state"].get("usage", [0, 0])
         run["usage"] = objects.usage(prompt, completion)
-        self.store.update("run", run["id"], record)
+        self.store.update("run", run["id"], record, project=project)

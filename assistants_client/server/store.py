@@ -17,6 +17,18 @@ UPDATE``). A transaction opened inside another is a savepoint: an exception roll
 wrote and nothing else. A store method called outside any transaction runs in one of its own.
 Transactions belong to a thread; a generator must not ``yield`` inside one.
 
+**Projects.** Every object and every idempotency key belongs to a project (``""``: the shared
+namespace of keys configured without one), and every method that reads, writes, lists or
+claims them takes the caller's ``project`` as a keyword argument without a default: a call that
+forgets it is a ``TypeError`` at once. What belongs to another project is not found, exactly
+as if it did not exist: a read finds nothing, a write or a delete changes nothing, a list
+leaves it out, a cursor naming it is unknown, and an idempotency key of one project is another
+key in another. Ids are unique in the whole store (they are made at random), so a project can
+never make an object that takes another project's id. Only the machinery of runs works across
+projects, as it serves every project's runs: :meth:`Store.claim_queued`, :meth:`Store.renew`,
+:meth:`Store.lapse`, :meth:`Store.lapsed` and :meth:`Store.due`; each :class:`RunRow` they
+return says its project, which the process driving the run then keeps.
+
 **Objects.** JSON documents by kind and id, each under a parent: ``""`` for assistants and
 threads, a thread for its messages and runs, a run for its steps. Reads return fresh copies:
 changing one changes nothing stored until it is written back (:meth:`Store.update`). Each
@@ -42,10 +54,11 @@ SQL stores, ``dialect`` (table names, the clock, row locks) and ``query``/``exec
 statement in the current transaction); on the memory store, ``on_rollback`` (how to undo a
 change, should the transaction roll back).
 
-**Idempotency keys.** One row per key, unique in the store: the first request with a key
-inserts it (:meth:`Store.claim_key`) in the transaction of its operation, so a duplicate waits
-for that transaction and then finds the answer (:meth:`Store.keep_key`). A streamed answer is
-kept when its stream ends; until then the key is *pending*, held by its process like a claim.
+**Idempotency keys.** One row per project and key, unique in the store: the first request with
+a key inserts it (:meth:`Store.claim_key`) in the transaction of its operation, so a duplicate
+waits for that transaction and then finds the answer (:meth:`Store.keep_key`). A streamed
+answer is kept when its stream ends; until then the key is *pending*, held by its process like
+a claim.
 """
 
 from __future__ import annotations
@@ -80,8 +93,9 @@ DRIVEN_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
 # Statuses of a thread's one active run.
 ACTIVE_STATUSES = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 # The layout of the database this code reads and writes. Each adapter upgrades older layouts
-# step by step (a migration per version) and refuses newer ones.
-SCHEMA_VERSION = 3
+# step by step (a migration per version) and refuses newer ones. Version 3: projects;
+# version 4: files and vector stores.
+SCHEMA_VERSION = 4
 
 
 class StoreError(Exception):
@@ -108,8 +122,10 @@ class UnknownCursor(StoreError):
 
 @dataclass(frozen=True)
 class RunRow:
-    """A stored run: its thread, its record, and the process that holds its claim (if any)."""
+    """A stored run: its project, its thread, its record, and the process that holds its
+    claim (if any)."""
 
+    project: str
     thread_id: str
     record: JSONDict
     claimed_by: str | None
@@ -270,46 +286,58 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def get(
-        self, kind: str, obj_id: str, parent: str | None = None, *, lock: bool = False
+        self,
+        kind: str,
+        obj_id: str,
+        parent: str | None = None,
+        *,
+        project: str,
+        lock: bool = False,
     ) -> JSONDict | None:
-        """An object (under ``parent``, when given); ``lock``: no other transaction changes
-        or locks it until this one ends."""
+        """An object of ``project`` (under ``parent``, when given); ``lock``: no other
+        transaction changes or locks it until this one ends."""
 
     @abc.abstractmethod
-    def insert(self, kind: str, obj_id: str, data: JSONDict, parent: str = "") -> None:
-        """Store a new object, numbered after every object before it."""
+    def insert(
+        self, kind: str, obj_id: str, data: JSONDict, parent: str = "", *, project: str
+    ) -> None:
+        """Store a new object in ``project``, numbered after every object before it."""
 
     @abc.abstractmethod
-    def update(self, kind: str, obj_id: str, data: JSONDict) -> bool:
-        """Replace an existing object's data; False (and nothing stored) if it is gone."""
+    def update(self, kind: str, obj_id: str, data: JSONDict, *, project: str) -> bool:
+        """Replace an existing object's data; False (and nothing stored) if it is gone, or
+        another project's."""
 
-    def put(self, kind: str, obj_id: str, data: JSONDict, parent: str = "") -> None:
+    def put(
+        self, kind: str, obj_id: str, data: JSONDict, parent: str = "", *, project: str
+    ) -> None:
         """Insert ``obj_id``, or replace it where it is."""
         with self._using():
-            if not self.update(kind, obj_id, data):
-                self.insert(kind, obj_id, data, parent)
+            if not self.update(kind, obj_id, data, project=project):
+                self.insert(kind, obj_id, data, parent, project=project)
 
     @abc.abstractmethod
-    def delete(self, kind: str, obj_id: str) -> bool:
-        """Delete an object, leaving its tombstone; False if there was none."""
+    def delete(self, kind: str, obj_id: str, *, project: str) -> bool:
+        """Delete an object, leaving its tombstone; False if there was none in ``project``."""
 
     @abc.abstractmethod
-    def delete_children(self, kind: str, parent: str) -> int:
+    def delete_children(self, kind: str, parent: str, *, project: str) -> int:
         """Delete every object of ``kind`` under ``parent`` (tombstones kept); how many."""
 
     @abc.abstractmethod
-    def children(self, kind: str, parent: str = "") -> list[JSONDict]:
+    def children(self, kind: str, parent: str = "", *, project: str) -> list[JSONDict]:
         """Every object of ``kind`` under ``parent``, in order."""
 
     @abc.abstractmethod
-    def iter_kind(self, kind: str) -> list[tuple[str, JSONDict]]:
-        """Every object of ``kind`` with its parent, in order."""
+    def iter_kind(self, kind: str, *, project: str) -> list[tuple[str, JSONDict]]:
+        """Every object of ``kind`` in ``project`` with its parent, in order."""
 
     def page(
         self,
         kind: str,
         parent: str,
         *,
+        project: str,
         limit: int,
         ascending: bool,
         after: str | None = None,
@@ -321,12 +349,15 @@ class Store(abc.ABC):
         ``after``/``before`` are ids, positions in the listing order (``ascending`` by
         number, or the reverse): the page starts right after ``after``; with only ``before``,
         it is the ``limit`` objects right before it. ``run_id`` keeps messages of that run.
-        Raises :class:`UnknownCursor` for a cursor that names nothing of ``kind``.
+        Raises :class:`UnknownCursor` for a cursor that names nothing of ``kind`` in
+        ``project``.
         """
         with self._using():
             # The bounds first: an unknown cursor is an error even in an empty list.
-            after_seq = self._cursor(kind, "after", after) if after is not None else None
-            before_seq = self._cursor(kind, "before", before) if before is not None else None
+            after_seq = self._cursor(kind, "after", after, project) if after is not None else None
+            before_seq = (
+                self._cursor(kind, "before", before, project) if before is not None else None
+            )
             # In ascending order "after" is a lower bound; in descending order an upper one.
             lower = after_seq if ascending else before_seq
             upper = before_seq if ascending else after_seq
@@ -334,6 +365,7 @@ class Store(abc.ABC):
             backwards = before is not None and after is None
             found = self._range(
                 kind,
+                project,
                 parent,
                 lower,
                 upper,
@@ -348,14 +380,16 @@ class Store(abc.ABC):
         return found, more
 
     @abc.abstractmethod
-    def _cursor(self, kind: str, name: str, cursor: str) -> int:
+    def _cursor(self, kind: str, name: str, cursor: str, project: str) -> int:
         """The number of the object ``cursor`` names, present or deleted; raises
-        :class:`UnknownCursor` (for the parameter ``name``) if there is none of ``kind``."""
+        :class:`UnknownCursor` (for the parameter ``name``) if there is none of ``kind`` in
+        ``project``."""
 
     @abc.abstractmethod
     def _range(
         self,
         kind: str,
+        project: str,
         parent: str,
         lower: int | None,
         upper: int | None,
@@ -364,32 +398,34 @@ class Store(abc.ABC):
         count: int,
         run_id: str | None,
     ) -> list[JSONDict]:
-        """Up to ``count`` objects of ``kind`` under ``parent`` numbered strictly between
+        """Up to ``count`` objects of ``kind`` in ``project`` under ``parent`` numbered strictly
+        between
         ``lower`` and ``upper`` (None: no bound), in ``ascending`` order of their numbers or
         the reverse; ``run_id`` keeps messages of that run."""
 
     @abc.abstractmethod
     def clear(self) -> None:
-        """Forget every object, tombstone and idempotency key."""
+        """Forget every object, tombstone and idempotency key, of every project."""
 
     # -- runs -----------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def get_run(self, run_id: str, *, lock: bool = False) -> RunRow | None:
-        """A run with its claim (``lock``: as :meth:`get`)."""
+    def get_run(self, run_id: str, *, project: str, lock: bool = False) -> RunRow | None:
+        """A run of ``project`` with its claim (``lock``: as :meth:`get`)."""
 
     @abc.abstractmethod
-    def active_run(self, thread_id: str) -> JSONDict | None:
+    def active_run(self, thread_id: str, *, project: str) -> JSONDict | None:
         """The record of the thread's run in an active status, if there is one."""
 
     @abc.abstractmethod
-    def claim(self, run_id: str, owner: str | None, lease: float = 0.0) -> None:
+    def claim(self, run_id: str, owner: str | None, lease: float = 0.0, *, project: str) -> None:
         """``owner`` drives the run, for ``lease`` seconds unless renewed (None: nobody)."""
 
     @abc.abstractmethod
     def claim_queued(self, owner: str, limit: int, lease: float) -> list[RunRow]:
-        """Claim up to ``limit`` queued runs nobody drives, oldest first; what was claimed
-        is locked until the transaction ends, and skipped by other processes' claims."""
+        """Claim up to ``limit`` queued runs nobody drives, of any project, oldest first; what
+        was claimed is locked until the transaction ends, and skipped by other processes'
+        claims."""
 
     @abc.abstractmethod
     def renew(self, owner: str, run_ids: list[str], lease: float) -> dict[str, str]:
@@ -426,21 +462,25 @@ class Store(abc.ABC):
     # -- idempotency keys -----------------------------------------------------------------
 
     @abc.abstractmethod
-    def claim_key(self, key: str, owner: str, lease: float) -> KeptAnswer | None:
-        """Take ``key`` for this transaction's operation (None), or what the key holds.
+    def claim_key(self, key: str, owner: str, lease: float, *, project: str) -> KeptAnswer | None:
+        """Take ``project``'s ``key`` for this transaction's operation (None), or what the key
+        holds.
 
         A duplicate running at the same time waits here until the first transaction ends.
         """
 
     @abc.abstractmethod
-    def keep_key(self, key: str, status: int, headers: dict[str, str], body: str) -> None:
+    def keep_key(
+        self, key: str, status: int, headers: dict[str, str], body: str, *, project: str
+    ) -> None:
         """The answer of the operation that took ``key``."""
 
     @abc.abstractmethod
-    def drop_key(self, key: str, owner: str) -> bool:
+    def drop_key(self, key: str, owner: str, *, project: str) -> bool:
         """Forget a pending key held by ``owner`` (its answer never came); False if it was
         not."""
 
     @abc.abstractmethod
-    def renew_keys(self, owner: str, keys: list[str], lease: float) -> None:
-        """Extend ``owner``'s hold on its pending ``keys`` by ``lease`` seconds from now."""
+    def renew_keys(self, owner: str, keys: list[str], lease: float, *, project: str) -> None:
+        """Extend ``owner``'s hold on its pending ``keys`` of ``project`` by ``lease`` seconds
+        from now."""

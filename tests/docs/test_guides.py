@@ -30,6 +30,7 @@ GUIDES = [
         "async.md",
         "files-and-vector-stores.md",
         "retrieval.md",
+        "server-projects.md",
     )
 ]
 TIMEOUT = 120

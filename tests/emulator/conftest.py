@@ -35,11 +35,22 @@ class Api:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         expect: int = 200,
+        files: Any = None,
+        data: Any = None,
     ) -> Any:
         response = self.session.request(
-            method, self.base + path, json=json_body, params=params, headers=headers, timeout=10
+            method,
+            self.base + path,
+            json=json_body,
+            params=params,
+            headers=headers,
+            timeout=10,
+            files=files,
+            data=data,
         )
         assert response.status_code == expect, response.text
+        if response.headers.get("Content-Type") == "application/octet-stream":
+            return response.content  # a file's bytes
         body = response.json()
         if expect == 200 and operation is not None:
             assert_response_valid(operation, body)

@@ -1,11 +1,20 @@
-"""The emulator against the live API's recorded answers (tests/fixtures/reference).
+"""The emulator against the live API's recorded answers (tests/fixtures/reference) and the spec.
 
-Each recorded stream is replayed as the same flow on the emulator (the same assistant, thread
-and request, with the reply scripted): the event names must come in the same order (a run of
-deltas counts as one entry) and every event's data must have the same keys, in the same order,
-at every depth. Each recorded non-streamed operation is answered by the emulator in a scenario
-that makes the same kinds of objects, and the keys of the answers are compared with the
-recorded ones (see ``_compare_with_recordings`` for how).
+What the emulator and the server answer is the union of both: every field the spec requires
+(a client written to the spec breaks on an omission) and every field the live API sent beyond
+it (no client breaks on a field that is there). So keys are compared as "spec and recordings":
+
+* each recorded stream is replayed as the same flow on the emulator (the same assistant, thread
+  and request, with the reply scripted): the event names must come in the same order (a run of
+  deltas counts as one entry), and every event's data must have the recorded keys, in the
+  recorded order, at every depth, and no other key than those the spec declares;
+* each recorded non-streamed operation is answered by the emulator in a scenario that makes
+  the same kinds of objects, and the keys of the answers are compared with the recorded ones
+  in the same way (see ``_compare_with_recordings``);
+* every operation the engine serves is in the scenario, and each of its answers has every
+  field the spec requires, at every depth (``tests/emulator/spec_tools.py`` derives what is
+  required from the spec itself): an operation added later fails here until its answers are
+  checked.
 
 Values are never compared: ids, timestamps, texts and token counts differ by nature. The keys
 of ``metadata`` and of a function's ``parameters`` are the caller's own and are not compared
@@ -24,15 +33,21 @@ from typing import Any
 import pytest
 
 from assistants_client.emulator import Emulator
+from assistants_client.models.operations import OPERATIONS
+from assistants_client.server.engine import Engine
 
 from .conftest import Api, parse_events
-from .spec_tools import assert_event_valid
+from .spec_tools import (
+    assert_event_valid,
+    assert_response_valid,
+    key_paths,
+    response_schemas,
+    spec_paths,
+    spec_paths_of_object,
+)
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference"
 RESPONSES = REFERENCE / "responses"
-
-# Maps whose keys are chosen by the caller, not by the API.
-OPEN_MAPS = frozenset({"metadata", "parameters"})
 
 # The assistants of the recorded streams (their headers give the requests).
 WEATHER_TOOL = {
@@ -65,34 +80,7 @@ FILE_SEARCH_TOOL = {
 }
 
 
-# -- key paths --------------------------------------------------------------------------------
-
-
-def key_paths(value: Any) -> list[str]:
-    """Every key of ``value`` as a path, in order of first appearance.
-
-    A list's items share the path ``name[]``. An object with a string ``type`` is a variant of a
-    union and adds ``<type>`` to its path (``step_details<tool_calls>.tool_calls[]<function>``),
-    so that different variants are never mistaken for one another.
-    """
-    found: list[str] = []
-
-    def walk(node: Any, at: str) -> None:
-        if isinstance(node, dict):
-            tag = node.get("type")
-            if isinstance(tag, str):
-                at = f"{at}<{tag}>"
-            for key, item in node.items():
-                path = f"{at}.{key}" if at else key
-                found.append(path)
-                if key not in OPEN_MAPS:
-                    walk(item, path)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item, f"{at}[]")
-
-    walk(value, "")
-    return list(dict.fromkeys(found))
+# -- key paths ---------------------------------------------------------------------------------
 
 
 def variants(path: str) -> set[str]:
@@ -140,15 +128,46 @@ def stream_shape(events: list[tuple[str, Any]]) -> list[tuple[str, list[list[str
     A run of deltas keeps the distinct layouts of its events in order of first appearance
     (a function call's first delta names the call; the ones after carry only arguments).
     """
-    shape: list[tuple[str, list[list[str]]]] = []
+    return [(name, _distinct(layouts)) for name, layouts in _runs(events, key_paths)]
+
+
+def _runs(events: list[tuple[str, Any]], layout_of: Any) -> list[tuple[str, list[list[str]]]]:
+    runs: list[tuple[str, list[list[str]]]] = []
     for name, data in events:
-        layout = [] if data == "[DONE]" else key_paths(data)
-        if name.endswith(".delta") and shape and shape[-1][0] == name:
-            if layout not in shape[-1][1]:
-                shape[-1][1].append(layout)
-            continue
-        shape.append((name, [layout]))
-    return shape
+        layout = [] if data == "[DONE]" else layout_of(data)
+        if name.endswith(".delta") and runs and runs[-1][0] == name:
+            runs[-1][1].append(layout)
+        else:
+            runs.append((name, [layout]))
+    return runs
+
+
+def _distinct(layouts: list[list[str]]) -> list[list[str]]:
+    found: list[list[str]] = []
+    for layout in layouts:
+        if layout not in found:
+            found.append(layout)
+    return found
+
+
+def assert_stream_like_recording(
+    events: list[tuple[str, Any]], recorded: list[tuple[str, Any]], recording: str
+) -> None:
+    """The events have the recorded names in order and, in each event's data, the recorded
+    keys in the recorded order, with no other key than those the spec declares."""
+    expected = stream_shape(recorded)
+    ours = _runs(events, lambda data: data)
+    assert [name for name, _ in ours] == [name for name, _ in expected]
+    for (name, datas), (_, want) in zip(ours, expected, strict=True):
+        recorded_paths = {path for layout in want for path in layout}
+        got = []
+        for data in datas:
+            layout = key_paths(data) if isinstance(data, (dict, list)) else []
+            spec_only = (
+                spec_paths_of_object(data) if isinstance(data, dict) else set()
+            ) - recorded_paths
+            got.append([path for path in layout if path not in spec_only])
+        assert _distinct(got) == want, f"{name}: keys differ from {recording}"
 
 
 @pytest.fixture
@@ -213,11 +232,8 @@ FLOWS = {
 def test_a_streamed_flow_sends_the_recorded_events_with_the_recorded_keys(
     stream_api: Api, recording: str
 ) -> None:
-    expected = stream_shape(recorded_stream(recording))
-    actual = stream_shape(FLOWS[recording](stream_api))
-    assert [name for name, _ in actual] == [name for name, _ in expected]
-    for (name, got), (_, want) in zip(actual, expected, strict=True):
-        assert got == want, f"{name}: keys differ from {recording}"
+    events = FLOWS[recording](stream_api)
+    assert_stream_like_recording(events, recorded_stream(recording), recording)
 
 
 def test_a_streamed_function_call_arrives_in_pieces_that_add_up_once(stream_api: Api) -> None:
@@ -282,8 +298,9 @@ def _wait(api: Api, thread_id: str, run_id: str, status: str) -> dict[str, Any]:
 
 
 def emulator_answers(api: Api) -> dict[str, list[Any]]:
-    """The emulator's answers to every recorded operation, from a scenario that makes the same
-    kinds of objects as the recordings (tools, resources, attachments, tool calls)."""
+    """The emulator's answers to every operation it serves (``"POST /assistants": [...]``),
+    from a scenario that makes the same kinds of objects as the recordings (tools, resources,
+    attachments, tool calls)."""
     answers: dict[str, list[Any]] = defaultdict(list)
 
     def call(operation: str, operation_id: str, path: str, **kwargs: Any) -> Any:
@@ -447,6 +464,24 @@ def emulator_answers(api: Api) -> dict[str, list[Any]]:
         json_body={"assistant_id": coder["id"]},
     )
     _wait(api, thread["id"], third["id"], "completed")
+    call(
+        "POST /threads/{thread_id}/runs/{run_id}",
+        "modifyRun",
+        f"{runs}/{third['id']}",
+        json_body={"metadata": {"reviewed": "yes"}},
+    )
+    # A run cancelled while it waits for tool outputs.
+    api.emulator.script.queue_tool_calls(
+        [{"name": "get_favorite_food_for_day_of_week", "arguments": {"day_of_week": "Monday"}}]
+    )
+    waiting = api.call("POST", runs, "createRun", json_body={"assistant_id": food["id"]})
+    _wait(api, thread["id"], waiting["id"], "requires_action")
+    call(
+        "POST /threads/{thread_id}/runs/{run_id}/cancel",
+        "cancelRun",
+        f"{runs}/{waiting['id']}/cancel",
+    )
+    _wait(api, thread["id"], waiting["id"], "cancelled")
     call("GET /threads/{thread_id}/runs", "listRuns", runs)
     call("GET /threads/{thread_id}/runs", "listRuns", f"/threads/{spare['id']}/runs")
     call("GET /threads/{thread_id}/messages", "listMessages", messages)
@@ -462,7 +497,149 @@ def emulator_answers(api: Api) -> dict[str, list[Any]]:
         },
     )
     call("DELETE /threads/{thread_id}", "deleteThread", f"/threads/{spare['id']}")
+    files_and_stores(api, call)
     return dict(answers)
+
+
+def files_and_stores(api: Api, call: Any) -> None:
+    """Files, vector stores, their files, a file batch and a search, with every field set."""
+    upload = {"file": ("notes.md", b"# Notes\n\nERR-4411 means the disk is full.")}
+
+    def made(name: str, content: bytes) -> Any:
+        return call(
+            "POST /files",
+            "createFile",
+            "/files",
+            files={"file": (name, content)},
+            data={"purpose": "assistants"},
+        )
+
+    notes = call(
+        "POST /files",
+        "createFile",
+        "/files",
+        files=upload,
+        data={
+            "purpose": "assistants",
+            "expires_after[anchor]": "created_at",
+            "expires_after[seconds]": "3600",
+        },
+    )
+    binary = made("blob.bin", bytes(range(256)))
+    spare = made("spare.txt", b"a file deleted at the end")
+    call("GET /files", "listFiles", "/files", params={"purpose": "assistants"})
+    call("GET /files", "listFiles", "/files", params={"purpose": "batch"})  # an empty page
+    call("GET /files/{file_id}", "retrieveFile", f"/files/{notes['id']}")
+    call("GET /files/{file_id}/content", "downloadFile", f"/files/{notes['id']}/content")
+
+    named = call(
+        "POST /vector_stores",
+        "createVectorStore",
+        "/vector_stores",
+        json_body={
+            "name": "Notes",
+            "description": "What we know",
+            "file_ids": [notes["id"]],
+            "chunking_strategy": {
+                "type": "static",
+                "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50},
+            },
+            "expires_after": {"anchor": "last_active_at", "days": 7},
+            "metadata": {"k": "v"},
+        },
+    )
+    bare = call("POST /vector_stores", "createVectorStore", "/vector_stores", json_body={})
+    store = f"/vector_stores/{named['id']}"
+    call("GET /vector_stores", "listVectorStores", "/vector_stores")
+    call("GET /vector_stores/{vector_store_id}", "getVectorStore", store)
+    call(
+        "POST /vector_stores/{vector_store_id}",
+        "modifyVectorStore",
+        f"/vector_stores/{bare['id']}",
+        json_body={"name": "Bare", "expires_after": None, "metadata": {"x": "y"}},
+    )
+    call(
+        "POST /vector_stores/{vector_store_id}/files",
+        "createVectorStoreFile",
+        f"{store}/files",
+        json_body={"file_id": spare["id"], "attributes": {"team": "ops", "year": 2024}},
+    )
+    batch = call(
+        "POST /vector_stores/{vector_store_id}/file_batches",
+        "createVectorStoreFileBatch",
+        f"{store}/file_batches",
+        json_body={"files": [{"file_id": binary["id"], "attributes": {"kind": "blob"}}]},
+    )
+    _wait_for(api, f"{store}/file_batches/{batch['id']}")
+    _wait_for(api, store)
+    call(
+        "GET /vector_stores/{vector_store_id}/file_batches/{batch_id}",
+        "getVectorStoreFileBatch",
+        f"{store}/file_batches/{batch['id']}",
+    )
+    call(
+        "GET /vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
+        "listFilesInVectorStoreBatch",
+        f"{store}/file_batches/{batch['id']}/files",
+    )
+    call(
+        "POST /vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
+        "cancelVectorStoreFileBatch",
+        f"{store}/file_batches/{batch['id']}/cancel",
+    )
+    call("GET /vector_stores/{vector_store_id}/files", "listVectorStoreFiles", f"{store}/files")
+    call(
+        "GET /vector_stores/{vector_store_id}/files",
+        "listVectorStoreFiles",
+        f"{store}/files",
+        params={"filter": "failed"},
+    )
+    call(
+        "GET /vector_stores/{vector_store_id}/files/{file_id}",
+        "getVectorStoreFile",
+        f"{store}/files/{binary['id']}",  # failed: its last_error set
+    )
+    call(
+        "POST /vector_stores/{vector_store_id}/files/{file_id}",
+        "updateVectorStoreFileAttributes",
+        f"{store}/files/{notes['id']}",
+        json_body={"attributes": {"team": "docs"}},
+    )
+    call(
+        "GET /vector_stores/{vector_store_id}/files/{file_id}/content",
+        "retrieveVectorStoreFileContent",
+        f"{store}/files/{notes['id']}/content",
+    )
+    call(
+        "POST /vector_stores/{vector_store_id}/search",
+        "searchVectorStore",
+        f"{store}/search",
+        json_body={
+            "query": ["ERR-4411", "disk"],
+            "max_num_results": 5,
+            "filters": {"type": "eq", "key": "team", "value": "docs"},
+            "ranking_options": {"ranker": "auto", "score_threshold": 0.0},
+        },
+    )
+    call(
+        "DELETE /vector_stores/{vector_store_id}/files/{file_id}",
+        "deleteVectorStoreFile",
+        f"{store}/files/{spare['id']}",
+    )
+    call("DELETE /files/{file_id}", "deleteFile", f"/files/{spare['id']}")
+    call(
+        "DELETE /vector_stores/{vector_store_id}",
+        "deleteVectorStore",
+        f"/vector_stores/{bare['id']}",
+    )
+
+
+def _wait_for(api: Api, path: str) -> None:
+    """Until the object at ``path`` is no longer ``in_progress``."""
+    deadline = time.monotonic() + 10
+    while api.call("GET", path)["status"] == "in_progress":
+        assert time.monotonic() < deadline, f"{path} still in progress"
+        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")
@@ -478,25 +655,67 @@ def answers() -> Iterator[dict[str, list[Any]]]:
 RECORDED = recorded_bodies()
 
 
-def test_the_scenario_answers_every_recorded_operation(answers: dict[str, list[Any]]) -> None:
-    assert sorted(answers) == sorted(RECORDED)
+def _served(operation_id: str) -> bool:
+    """Whether the engine serves the operation (a method of its name), or answers it 501."""
+    (operation,) = (op for op in OPERATIONS if op.id == operation_id)
+    return hasattr(Engine, operation.name)
+
+
+# "POST /threads/{thread_id}/runs" -> the operation's id in the spec ("createRun").
+OPERATION_IDS = {f"{operation.method} {operation.path}": operation.id for operation in OPERATIONS}
+SERVED = sorted(name for name, op_id in OPERATION_IDS.items() if _served(op_id))
+
+
+def test_the_scenario_answers_every_operation_the_engine_serves(
+    answers: dict[str, list[Any]],
+) -> None:
+    assert set(RECORDED) <= set(SERVED)
+    assert sorted(answers) == SERVED
+
+
+@pytest.mark.parametrize("operation", SERVED)
+def test_every_answer_has_every_field_the_spec_requires_at_every_depth(
+    answers: dict[str, list[Any]], operation: str
+) -> None:
+    assert answers[operation]
+    if OPERATION_IDS[operation] not in response_schemas():
+        return  # it answers bytes, not a JSON object
+    for answer in answers[operation]:
+        assert_response_valid(OPERATION_IDS[operation], answer)
 
 
 def _items(body: Any) -> list[Any]:
     return list(body["data"]) if isinstance(body, dict) and "data" in body else []
 
 
+def _top_keys(paths: set[str]) -> set[str]:
+    """The keys of the object itself among key paths (``status``, or ``<tool_calls>.status``
+    for a step, whose ``type`` tags its paths)."""
+    keys = set()
+    for path in paths:
+        if path.startswith("<"):
+            path = path[path.index(">") + 2 :]
+        if not any(char in path for char in ".[<"):
+            keys.add(path)
+    return keys
+
+
 @pytest.mark.parametrize("operation", sorted(RECORDED))
 def test_an_answer_has_the_recorded_keys_in_the_recorded_order(
     answers: dict[str, list[Any]], operation: str
 ) -> None:
+    """The recorded keys, in the recorded order; other keys only where the spec has them."""
     recorded = RECORDED[operation]
     (top,) = {tuple(body) for body in recorded}  # every recording agrees on its own keys
     item_orders = {tuple(item) for body in recorded for item in _items(body)}
+    item_keys = {key for order in item_orders for key in order}
+    schema = response_schemas()[OPERATION_IDS[operation]]
     for answer in answers[operation]:
-        assert tuple(answer) == top
+        assert tuple(key for key in answer if key in top) == top
+        assert set(answer) - set(top) <= _top_keys(spec_paths(answer, schema))
         for item in _items(answer):
-            assert tuple(item) in item_orders
+            assert tuple(key for key in item if key in item_keys) in item_orders
+            assert set(item) - item_keys <= _top_keys(spec_paths_of_object(item))
 
 
 def _objects(body: Any) -> list[dict[str, Any]]:
@@ -535,7 +754,8 @@ def _compare_with_recordings(answers: list[Any], recordings: list[Any]) -> None:
 
     * nothing invented: every key path of each object in the answer (the answer, or each item
       of a list) appears in some recorded object of the same kind (``assistant``,
-      ``thread.run``...), whichever operation recorded it;
+      ``thread.run``...), whichever operation recorded it, or the spec declares it for that
+      kind of object;
     * nothing left out: every key path that all recordings of this operation share appears in
       the answer.
 
@@ -555,9 +775,11 @@ def _compare_with_recordings(answers: list[Any], recordings: list[Any]) -> None:
             assert kind in POOLED, f"no recorded object of kind {kind!r}"
             known = POOLED[kind]
             known_variants = {variant for path in known for variant in variants(path)}
-            paths = set(key_paths(obj))
+            paths = set(key_paths(obj)) - spec_paths_of_object(obj)
             invented = {path for path in paths - known if variants(path) <= known_variants}
-            assert not invented, f"{kind}: keys no recording has: {sorted(invented)}"
+            assert not invented, (
+                f"{kind}: keys neither a recording nor the spec has: {sorted(invented)}"
+            )
         paths = set(key_paths(answer))
         answer_variants = {variant for path in paths for variant in variants(path)}
         missing = {path for path in common - paths if variants(path) <= answer_variants}

@@ -20,7 +20,7 @@ def test_a_repeated_post_with_the_same_key_returns_the_first_response(api: Api) 
     assert first.json() == again.json()
     other = api.session.post(api.base + "/threads", json={}, headers={"Idempotency-Key": "key-2"})
     assert other.json()["id"] != first.json()["id"]
-    assert len(api.emulator.store.children("thread")) == 2
+    assert len(api.emulator.store.children("thread", project="")) == 2
 
 
 def test_the_same_key_on_another_path_is_a_separate_request(api: Api) -> None:
@@ -37,7 +37,7 @@ def test_an_error_response_is_replayed_too(api: Api) -> None:
     first = api.session.post(api.base + "/assistants", json={}, headers=headers)
     again = api.session.post(api.base + "/assistants", json={"model": "gpt-4o"}, headers=headers)
     assert first.status_code == again.status_code == 400
-    assert api.emulator.store.children("assistant") == []
+    assert api.emulator.store.children("assistant", project="") == []
 
 
 def test_concurrent_identical_requests_create_exactly_one_object(api: Api) -> None:
@@ -61,7 +61,7 @@ def test_concurrent_identical_requests_create_exactly_one_object(api: Api) -> No
     for worker in workers:
         worker.join()
     assert len({result["id"] for result in results}) == 1
-    assert len(api.emulator.store.children("assistant")) == 1
+    assert len(api.emulator.store.children("assistant", project="")) == 1
 
 
 def test_a_repeated_streamed_run_replays_its_events_without_a_second_run(api: Api) -> None:
@@ -83,7 +83,7 @@ def test_faults_before_the_side_effect_store_nothing(api: Api) -> None:
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "0"
     assert response.json()["error"]["type"] == "server_error"
-    assert api.emulator.store.children("thread") == []
+    assert api.emulator.store.children("thread", project="") == []
     assert api.session.get(api.base + "/assistants").status_code == 200
 
 
@@ -92,12 +92,12 @@ def test_faults_after_the_side_effect_are_healed_by_retrying_with_the_same_key(a
     headers = {"Idempotency-Key": "after-1"}
     failed = api.session.post(api.base + "/threads", json={}, headers=headers)
     assert failed.status_code == 503
-    assert len(api.emulator.store.children("thread")) == 1
+    assert len(api.emulator.store.children("thread", project="")) == 1
     api.emulator.faults.clear()
     retried = api.session.post(api.base + "/threads", json={}, headers=headers)
     assert retried.status_code == 200
-    assert retried.json()["id"] == api.emulator.store.children("thread")[0]["id"]
-    assert len(api.emulator.store.children("thread")) == 1
+    assert retried.json()["id"] == api.emulator.store.children("thread", project="")[0]["id"]
+    assert len(api.emulator.store.children("thread", project="")) == 1
 
 
 def _outcomes(seed: int) -> list[int]:
@@ -128,7 +128,7 @@ def test_retrying_with_keys_under_random_faults_never_duplicates(api: Api) -> No
                 made.add(response.json()["id"])
                 break
     assert len(made) == 15
-    assert len(api.emulator.store.children("thread")) == 15
+    assert len(api.emulator.store.children("thread", project="")) == 15
 
 
 def test_faults_spare_reads(api: Api) -> None:

@@ -42,7 +42,7 @@ def test_state_survives_a_restart_with_a_database(tmp_path: Path) -> None:
         assert after_deleted.status_code == 200
         replay = session.post(emu.base_url + "/threads", json={}, headers={"Idempotency-Key": "k"})
         assert replay.status_code == 200
-        assert len(emu.store.children("thread")) == 2
+        assert len(emu.store.children("thread", project="")) == 2
         newer = session.post(
             f"{emu.base_url}/threads/{thread['id']}/messages", json={"role": "user", "content": "d"}
         ).json()

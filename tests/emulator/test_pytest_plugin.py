@@ -21,7 +21,7 @@ def test_the_emulator_fixture_is_running_and_scriptable(assistants_emulator: Emu
 
 def test_each_test_gets_a_fresh_emulator_state(assistants_emulator: Emulator) -> None:
     assert assistants_emulator.request_count == 0
-    assert assistants_emulator.store.children("assistant") == []
+    assert assistants_emulator.store.children("assistant", project="") == []
     assert assistants_emulator.script.pending == 0
 
 

@@ -249,8 +249,10 @@ def test_a_scripted_incomplete_ends_the_run_and_its_message_incomplete(api: Api)
     assert run["status"] == "incomplete"
     assert run["incomplete_details"] == {"reason": "max_completion_tokens"}
     message = api.messages(thread["id"])["data"][0]
-    # A message read outside a stream has no status (recorded); its run says it was cut.
-    assert "status" not in message and "incomplete_details" not in message
+    # Read outside a stream too, the message says what the run did (the spec requires it).
+    assert message["status"] == "incomplete"
+    assert message["incomplete_details"] == {"reason": "max_tokens"}
+    assert message["incomplete_at"] is not None and message["completed_at"] is None
     assert message["run_id"] == run["id"]
     assert message["content"][0]["text"]["value"] == "partial"
 

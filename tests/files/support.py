@@ -50,9 +50,12 @@ ERROR_SHAPE = {
 class SpecChecked:
     """A WSGI middleware that checks every answer of the API it wraps (see the module doc)."""
 
-    def __init__(self, app: ApiApp, prefix: str) -> None:
+    def __init__(self, app: ApiApp, prefix: str, *, served: bool = True) -> None:
         self.app = app
         self.prefix = prefix.strip("/").split("/")
+        # Every field the spec requires; else (Azure AI Foundry's mode, whose lists the spec's
+        # overlay records without cursors) the spec as a client reads it.
+        self.served = served
         self.failures: list[str] = []
         self.checked: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -98,7 +101,7 @@ class SpecChecked:
                 jsonschema.validate(document, ERROR_SHAPE)
                 return
             route, _ = self.app.router.match(method, segments[len(self.prefix) :] or [""])
-            assert_response_valid(route.operation_id, document)
+            assert_response_valid(route.operation_id, document, served=self.served)
             with self._lock:
                 self.checked[route.operation_id] += 1
         except Exception as problem:  # the fixture reports them all
@@ -155,7 +158,7 @@ class Target:
 
 def emulator_target(**options: Any) -> Target:
     emulator = Emulator(**options)
-    checker = SpecChecked(emulator.app, emulator.prefix)
+    checker = SpecChecked(emulator.app, emulator.prefix, served="foundry" not in options)
     emulator.app = checker  # type: ignore[assignment] - served as the emulator's application
     emulator.start()
     return Target("emulator", emulator.base_url, checker, emulator.api, stop=emulator.stop)

@@ -72,11 +72,19 @@ def start_server_process(
 
 @contextmanager
 def start_cluster(
-    count: int, database: str, backend_url: str, log_dir: Path, *flags: str
+    count: int,
+    database: str,
+    backend_url: str,
+    log_dir: Path,
+    *flags: str,
+    client_keys: str | None = None,
 ) -> Iterator[list[ServerProcess]]:
-    """``count`` server processes on ``database``, stopped at the end."""
+    """``count`` server processes on ``database``, stopped at the end; ``client_keys`` is their
+    ``ASSISTANTS_SERVER_API_KEYS``."""
     args = ("--backend-url", backend_url, "--port", "0", "--db", database, *flags)
     env = server_environ(ASSISTANTS_BACKEND_API_KEY=BACKEND_KEY)
+    if client_keys is not None:
+        env["ASSISTANTS_SERVER_API_KEYS"] = client_keys
     with ThreadPoolExecutor(count) as pool:
         futures = [
             pool.submit(start_server_process, log_dir / f"server-{n}.log", *args, environ=env)

@@ -168,10 +168,10 @@ def test_a_content_length_far_over_the_limit_is_answered_before_the_body_is_sent
 
 
 def test_a_body_shorter_than_its_content_length_is_not_run(emulator: Emulator) -> None:
-    before = len(list(emulator.store.iter_kind("thread")))
+    before = len(list(emulator.store.iter_kind("thread", project="")))
     request = post_raw("/threads", "Content-Length: 50\r\n", b"{}")
     status, headers, body = raw_exchange(emulator, request)
-    assert len(list(emulator.store.iter_kind("thread"))) == before
+    assert len(list(emulator.store.iter_kind("thread", project=""))) == before
     api_error(status, headers, body, 400)
 
 

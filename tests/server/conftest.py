@@ -3,25 +3,52 @@
 The server is built exactly as ``assistants-server`` builds it (``parse_config`` then
 ``build_app``) and served on a loopback port by the built-in server of ``httpd.py``.
 Tests that need the command itself or gunicorn start those as processes (see
-``test_cli_and_config.py``, ``test_restart.py`` and ``test_gunicorn.py``). The store suite
-(``test_store.py``) also runs on a throwaway PostgreSQL server (``tests/support/postgres.py``).
+``test_cli_and_config.py``, ``test_restart.py`` and ``test_gunicorn.py``). The suites that take
+``store`` (``test_store.py``, ``test_projects.py``) run on each adapter, PostgreSQL on a
+throwaway server (``tests/support/postgres.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pytest
 
 from assistants_client import AssistantsClient
-from tests.server.support import RunningServer, start_server
+from assistants_client.server.store import Store
+from assistants_client.server.stores import MemoryStore, PostgresStore, SqliteStore
+from tests.server.support import BOUND, RunningServer, start_server
 from tests.servers.fake_chat import FakeChatServer
 from tests.support import postgres
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The store suite asks for the server only in its PostgreSQL cases, through `store`.
+    # The store suites ask for the server only in their PostgreSQL cases, through `store`.
     postgres.install_when_requested(items, "store")
+
+
+STORES = ["memory", "sqlite", "postgres"]
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A new, empty store of each adapter (PostgreSQL: a database of its own)."""
+    if request.param == "memory":
+        made: Store = MemoryStore()
+        yield made
+        return
+    if request.param == "sqlite":
+        made = SqliteStore(str(tmp_path / "state.db"))
+        yield made
+        made.close()
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    made = PostgresStore(server.dsn(name), pool_size=4, timeout=BOUND)
+    yield made
+    made.close()
+    server.drop_database(name)
 
 
 @pytest.fixture

@@ -2,12 +2,15 @@
 
 * :func:`start_server` builds the server as ``assistants-server`` does and serves it on a free
   loopback port; every answer it sends is kept (``RunningServer.answers``), so a test can check
-  that a secret appears in none of them.
+  that a secret appears in none of them, and every JSON answer of an operation is checked
+  against the spec: it must carry every field the spec requires, or the server's test fails
+  when the server stops. An operation added later is checked as soon as a test calls it.
 * :func:`stream_events` posts a request with ``stream: true`` and returns the raw
   ``(event, data)`` pairs, as any client would see them on the wire.
 * :func:`assert_valid_events` checks each event's data against the spec (the overlay applied);
   :func:`assert_like_recording` compares a stream with one recorded from api.openai.com: the
-  same events in the same order (runs of deltas counted as one) and, per event, the same keys.
+  same events in the same order (runs of deltas counted as one) and, per event, the recorded
+  keys in the recorded order, and others only where the spec declares them.
 * :func:`run_process` starts ``python -m assistants_client.server`` and reads its base URL.
 """
 
@@ -30,9 +33,16 @@ import sseclient
 
 from assistants_client import AssistantsClient
 from assistants_client.server import ServerConfig, build_app, parse_config
+from assistants_client.server.errors import ApiError
 from assistants_client.server.http import ApiApp
 from assistants_client.server.httpd import WSGIServer
-from tests.emulator.spec_tools import assert_event_valid
+from assistants_client.server.routes import path_segments
+from tests.emulator.spec_tools import (
+    assert_event_valid,
+    assert_response_valid,
+    response_schemas,
+    spec_paths_of_object,
+)
 from tests.realservers.recordings import REFERENCE, events, sse_body
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,34 +60,73 @@ def wait_until(condition: Callable[[], object], bound: float = BOUND, what: str 
         time.sleep(0.005)
 
 
+def missing_id(real_id: str) -> str:
+    """An id shaped like ``real_id`` (same prefix and length) that names nothing (``file-``
+    ids too)."""
+    separator = "_" if "_" in real_id else "-"
+    prefix, _, rest = real_id.partition(separator)
+    return f"{prefix}{separator}{'0' * len(rest)}"
+
+
 # -- the server in this process ------------------------------------------------------------------
 
 
 class _Tap:
-    """A WSGI middleware that keeps a copy of every answer body the application sends."""
+    """A WSGI middleware that keeps a copy of every answer body the application sends, and
+    checks every JSON answer of an operation (200) against the spec's response schema of the
+    operation, with every field the spec requires (``problems``: what did not hold)."""
 
     def __init__(self, app: ApiApp) -> None:
         self.app = app
         self.answers: list[bytes] = []
+        self.problems: list[str] = []
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        return _Tapped(self, self.app(environ, start_response))
+        seen: dict[str, Any] = {}
+
+        def noting(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            seen["status"] = status
+            seen["headers"] = headers
+            return start_response(status, headers, *rest)
+
+        body = self.app(environ, noting)
+        return _Tapped(self, body, lambda answer: self._check(environ, seen, answer))
 
     def keep(self, piece: bytes) -> None:
         with self._lock:
             self.answers.append(piece)
 
+    def _check(self, environ: dict[str, Any], seen: dict[str, Any], answer: bytes) -> None:
+        kind = dict((k.lower(), v) for k, v in seen.get("headers", ()))
+        if not str(seen.get("status", "")).startswith("200") or not kind.get(
+            "content-type", ""
+        ).startswith("application/json"):
+            return
+        segments = path_segments(environ)[len(self.app._prefix_segments) :]
+        try:
+            route, _ = self.app.router.match(environ["REQUEST_METHOD"], segments or [""])
+            if route.operation_id not in response_schemas():
+                return  # not a JSON answer in the spec
+            assert_response_valid(route.operation_id, json.loads(answer))
+        except (AssertionError, ApiError) as problem:
+            with self._lock:
+                self.problems.append(f"{environ['REQUEST_METHOD']} {segments}: {problem}")
+
 
 class _Tapped:
-    def __init__(self, tap: _Tap, body: Iterable[bytes]) -> None:
+    def __init__(self, tap: _Tap, body: Iterable[bytes], check: Callable[[bytes], None]) -> None:
         self._tap = tap
         self._body = body
+        self._check = check
 
     def __iter__(self) -> Iterator[bytes]:
+        pieces = []
         for piece in self._body:
             self._tap.keep(piece)
+            pieces.append(piece)
             yield piece
+        self._check(b"".join(pieces))
 
     def close(self) -> None:
         close = getattr(self._body, "close", None)
@@ -117,12 +166,12 @@ class RunningServer:
 
     def stored(self, kind: str, obj_id: str) -> dict[str, Any]:
         """An object as the engine keeps it (messages with their status, runs with state)."""
-        found = self.engine.store.get(kind, obj_id)
+        found = self.engine.store.get(kind, obj_id, project="")
         assert found is not None, f"no {kind} {obj_id}"
         return found  # type: ignore[no-any-return]
 
     def count(self, kind: str) -> int:
-        return len(self.engine.store.iter_kind(kind))
+        return len(self.engine.store.iter_kind(kind, project=""))
 
     def stop(self) -> None:
         for made in self.clients:
@@ -130,6 +179,10 @@ class RunningServer:
         self.http.stop()
         self.engine.close()
         self.engine.store.close()
+        problems = list(self.tap.problems)
+        assert not problems, "answers without every field the spec requires:\n" + "\n".join(
+            problems[:5]
+        )
 
 
 def start_server(
@@ -217,16 +270,33 @@ def recording(name: str) -> list[Event]:
 _ECHOED = frozenset({"metadata", "tools", "tool_resources", "response_format", "tool_choice"})
 
 
-def same_keys(found: Any, expected: Any, path: str = "") -> None:
-    """Dicts have the same keys in the same order, recursively where both sides hold a dict
-    (or a non-empty list, by its first item); echoed request fields are not compared."""
+def same_keys(
+    found: Any,
+    expected: Any,
+    path: str = "",
+    *,
+    at: str = "",
+    declared: frozenset[str] = frozenset(),
+) -> None:
+    """Dicts have the recorded keys in the recorded order, recursively where both sides hold a
+    dict (or a non-empty list, by its first item), and other keys only where the spec declares
+    them (``declared``: key paths as ``spec_tools.key_paths`` writes them, ``at`` the path
+    here); echoed request fields are not compared."""
     if isinstance(found, dict) and isinstance(expected, dict):
-        assert list(found) == list(expected), f"{path}: {list(found)} != {list(expected)}"
-        for key in found:
+        tag = found.get("type")
+        if isinstance(tag, str):
+            at = f"{at}<{tag}>"
+        shared = [key for key in found if key in expected]
+        assert shared == list(expected), f"{path}: {list(found)} != {list(expected)}"
+        extra = [key for key in found if key not in expected]
+        unknown = [key for key in extra if (f"{at}.{key}" if at else key) not in declared]
+        assert not unknown, f"{path}: {unknown} neither recorded nor in the spec"
+        for key in shared:
             if key not in _ECHOED:
-                same_keys(found[key], expected[key], f"{path}.{key}")
+                where = f"{at}.{key}" if at else key
+                same_keys(found[key], expected[key], f"{path}.{key}", at=where, declared=declared)
     elif isinstance(found, list) and isinstance(expected, list) and found and expected:
-        same_keys(found[0], expected[0], f"{path}[0]")
+        same_keys(found[0], expected[0], f"{path}[0]", at=f"{at}[]", declared=declared)
 
 
 def assert_like_recording(found: Sequence[Event], recorded: Sequence[Event]) -> None:
@@ -243,7 +313,8 @@ def assert_like_recording(found: Sequence[Event], recorded: Sequence[Event]) -> 
         position = seen.get(name, 0)
         seen[name] = position + 1
         candidates = by_name[name]
-        same_keys(data, candidates[min(position, len(candidates) - 1)], name)
+        declared = frozenset(spec_paths_of_object(data)) if isinstance(data, dict) else frozenset()
+        same_keys(data, candidates[min(position, len(candidates) - 1)], name, declared=declared)
 
 
 # -- the server as a process ---------------------------------------------------------------------

@@ -90,6 +90,7 @@ def image_url(url: str, detail: str | None = None) -> dict[str, Any]:
 
 def make_turn(**overrides: Any) -> Turn:
     values: dict[str, Any] = {
+        "project": "",
         "run_id": "run_1",
         "thread_id": "thread_1",
         "assistant_id": "asst_1",
@@ -1164,6 +1165,124 @@ def test_a_total_timeout_bounds_a_slow_stream(make_responder, backend):
 
     assert result.text and result.text != "a b c d e f g h i j"
     assert result.failure == Failure("server_error", "the backend did not finish within 0.4 s")
+    assert backend.exchanges[0].client_closed.wait(BOUND)
+
+
+def test_text_past_the_cap_fails_the_answer_keeping_the_text_before(make_responder, backend):
+    responder = make_responder(max_answer_text=25)
+    backend.script(text_answer("0123456789" * 5, chunks=5))
+
+    result = run(responder)
+
+    assert result.text == "0123456789" * 2
+    assert result.failure == Failure(
+        "server_error",
+        "the backend's answer passed the limit of 25 characters of text and tool calls; the "
+        "text before it is kept",
+    )
+
+
+def test_tool_call_arguments_count_toward_the_cap_even_before_the_call_is_named(
+    make_responder, backend
+):
+    responder = make_responder(max_answer_text=100)
+    nameless = [
+        frame(
+            chunk(
+                {"tool_calls": [{"index": 0, "function": {"arguments": "x" * 30}}]},
+                completion_id="c",
+            )
+        )
+    ] * 5
+    backend.script(ChatAnswer(frames=[*nameless, DONE_FRAME]))
+
+    result = run(responder)
+
+    assert result.calls == []
+    assert result.failure is not None
+    assert "limit of 100 characters" in result.failure.message
+
+
+def test_a_whole_completion_past_the_text_cap_fails(make_responder, backend):
+    responder = make_responder(max_answer_text=10)
+    completion = {
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "x" * 11},
+                "finish_reason": "stop",
+            }
+        ]
+    }
+    backend.script(Reply.json(completion))
+
+    result = run(responder)
+
+    assert result.text == ""
+    assert result.failure is not None
+    assert "limit of 10 characters" in result.failure.message
+
+
+def test_a_body_past_64_bytes_per_character_of_the_cap_fails(make_responder, backend):
+    responder = make_responder(max_answer_text=2048)  # a body of at most 128 KiB
+    empty = frame(chunk(None, completion_id="c"))
+    frames = [frame(chunk({"content": "Hi"}, completion_id="c"))] + [empty * 100] * 100
+    backend.script(ChatAnswer(frames=[*frames, DONE_FRAME]))
+
+    result = run(responder)
+
+    assert result.text == "Hi"
+    assert result.failure == Failure(
+        "server_error",
+        "the backend's answer passed the limit of 131072 bytes; the text before it is kept",
+    )
+
+
+def test_nan_and_infinity_in_chunks_are_null_and_the_answer_goes_on(responder, backend):
+    odd = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"ok"},"logprobs":NaN}],'
+        b'"usage":{"prompt_tokens":Infinity,"completion_tokens":1e999}}\n\n'
+    )
+    backend.script(
+        ChatAnswer(frames=[odd, frame(chunk({}, "stop", completion_id="c")), DONE_FRAME])
+    )
+
+    result = run(responder)
+
+    assert (result.text, result.finish) == ("ok", Finish("stop"))
+    assert result.usage == Usage(0, 0)
+
+
+def test_bytes_that_are_not_utf8_and_lone_surrogates_become_replacement_characters(
+    responder, backend
+):
+    frames = [
+        b'data: {"choices":[{"index":0,"delta":{"content":"a\xffb"}}]}\n\n',
+        b'data: {"choices":[{"index":0,"delta":{"content":"\\udc00c\\ud83d\\ude00"}}]}\n\n',
+        frame(chunk({}, "stop", completion_id="c")),
+        DONE_FRAME,
+    ]
+    backend.script(ChatAnswer(frames=frames))
+
+    result = run(responder)
+
+    assert result.text == "a\ufffdb\ufffdc\U0001f600"
+    assert result.finish == Finish("stop")
+
+
+def test_done_ends_an_answer_whose_connection_would_close_without_reading_on(
+    make_responder, backend
+):
+    responder = make_responder(read_timeout=30.0)
+    answer = text_answer("Hello!").stall_after(5)  # [DONE] sent, then the connection held
+    answer.headers["Connection"] = "close"
+    backend.script(answer)
+    started = time.monotonic()
+
+    result = run(responder)
+
+    assert (result.text, result.finish) == ("Hello!", Finish("stop"))
+    assert time.monotonic() - started < 5.0  # not the read timeout of 30 s
     assert backend.exchanges[0].client_closed.wait(BOUND)
 
 

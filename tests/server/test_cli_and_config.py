@@ -154,6 +154,8 @@ def test_help_names_every_setting_and_its_environment_variable():
         ("--workers", "ASSISTANTS_WORKERS"),
         ("--run-expiry", "ASSISTANTS_RUN_EXPIRY"),
         ("--backend-timeout", "ASSISTANTS_BACKEND_TIMEOUT"),
+        ("--backend-max-text", "ASSISTANTS_BACKEND_MAX_TEXT"),
+        ("--backend-max-duration", "ASSISTANTS_BACKEND_MAX_DURATION"),
         ("--db", "ASSISTANTS_DB"),
     ]:
         assert flag in result.stdout
@@ -378,9 +380,35 @@ def test_every_setting_can_come_from_the_environment():
         0,
     )
     assert (config.completion_tokens_field, config.log_level) == ("max_tokens", "DEBUG")
-    assert (config.backend_api_key, config.api_keys) == (BACKEND_KEY, ("k1", "k2"))
+    assert (config.backend_api_key, config.api_keys) == (BACKEND_KEY, {"k1": "", "k2": ""})
     assert BACKEND_KEY not in repr(config)
     assert "k1" not in repr(config)
+
+
+def test_a_backend_answer_is_capped_at_8_mi_characters_and_15_minutes_unless_set():
+    default = parse_config(["--backend-url", "http://x"], {})
+    flagged = parse_config(
+        ["--backend-url", "http://x", "--backend-max-text", "1000", "--backend-max-duration", "30"],
+        {},
+    )
+    from_environment = parse_config(
+        [],
+        {
+            "ASSISTANTS_BACKEND_URL": "http://x",
+            "ASSISTANTS_BACKEND_MAX_TEXT": "2000",
+            "ASSISTANTS_BACKEND_MAX_DURATION": "60.5",
+        },
+    )
+
+    assert (default.backend_max_text, default.backend_max_duration) == (8 * 1024 * 1024, 900.0)
+    assert (flagged.backend_max_text, flagged.backend_max_duration) == (1000, 30.0)
+    assert (from_environment.backend_max_text, from_environment.backend_max_duration) == (
+        2000,
+        60.5,
+    )
+    for flag, value in (("--backend-max-text", "0"), ("--backend-max-duration", "0")):
+        with pytest.raises(ConfigError, match=f"{flag} must be at least"):
+            parse_config(["--backend-url", "http://x", flag, value], {})
 
 
 def test_a_config_error_is_a_value_error_with_the_fix_in_its_message():

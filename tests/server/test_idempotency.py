@@ -87,13 +87,13 @@ def test_a_key_left_pending_by_a_stopped_process_is_taken_over_once_it_lapses(
     store = app.engine.store
     key = "POST /v1/threads k-2"
     with store.transaction():
-        assert store.claim_key(key, "a-process-that-stopped", 0.0) is None
+        assert store.claim_key(key, "a-process-that-stopped", 0.0, project="") is None
 
     first = json_of(app, "POST", "/threads", {}, key="k-2")
     second = json_of(app, "POST", "/threads", {}, key="k-2")
 
     assert first == second
-    assert [parent for parent, _ in store.iter_kind("thread")] == [""]
+    assert [parent for parent, _ in store.iter_kind("thread", project="")] == [""]
 
 
 def test_a_duplicate_of_a_stream_still_going_waits_for_its_whole_answer(app: ApiApp) -> None:

@@ -163,8 +163,12 @@ class Turn:
 
     A turn is made once per call of the responder, and its values are not copied for it: a
     responder reads them and changes none.
+
+    ``project`` is the project the run belongs to (``""``: the shared namespace): whatever a
+    responder reads beyond the turn, it reads in that project only.
     """
 
+    project: str
     run_id: str
     thread_id: str
     assistant_id: str

@@ -29,6 +29,16 @@ stream, silence longer than the read timeout, an ``error`` object in the stream,
 than ``max_event_bytes`` or one that is not JSON all end the turn with ``server_error`` after
 what was already yielded. The last increment is :class:`Finish` or :class:`Failure`.
 
+Bounds: no backend can make a turn grow or last without end. An answer holds at most
+``max_answer_text`` characters of text and tool calls, its body at most
+``BYTES_PER_CHARACTER`` bytes per such character (keep-alive comments and empty chunks count
+there), and a turn lasts at most ``total_timeout`` seconds; past any of them the turn fails
+with ``server_error``, saying which, after the text already yielded. ``[DONE]`` ends the turn
+at once: what follows it is read only to reuse the connection, briefly, and not at all when
+the connection is not to be reused. As the SSE standard decodes a stream, bytes that are not
+UTF-8 are read as U+FFFD, and so are halves of escaped surrogate pairs; ``NaN`` and
+``Infinity`` are read as null.
+
 Cancellation: once ``cancelled`` is set, :meth:`~ChatCompletionsResponder.respond` stops within
 a second and closes the backend connection, even while it is blocked reading a silent backend:
 the call's deadline watches the event, and fires (shutting the socket down) within
@@ -44,14 +54,13 @@ failure message or a repr, and it is removed from any text a backend sends back.
 
 from __future__ import annotations
 
-import json
 import logging
 import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import requests
 
@@ -71,18 +80,29 @@ from assistants_client.server.responders import (
     Turn,
     UnsupportedInput,
 )
-from assistants_client.server.responders.chat_chunks import BackendText, ChunkReader
+from assistants_client.server.responders.chat_chunks import BackendText, ChunkReader, read_json
 from assistants_client.server.responders.chat_request import (
     ChatRequest,
     CompletionTokensField,
     check_turn,
 )
 
-__all__ = ["DEFAULT_MAX_EVENT_BYTES", "ChatCompletionsResponder", "Sleep"]
+__all__ = [
+    "BYTES_PER_CHARACTER",
+    "DEFAULT_MAX_ANSWER_TEXT",
+    "DEFAULT_MAX_EVENT_BYTES",
+    "ChatCompletionsResponder",
+    "Sleep",
+]
 
 logger = logging.getLogger("assistants_client.server")
 
 DEFAULT_MAX_EVENT_BYTES: Final = 16 * 1024 * 1024
+DEFAULT_MAX_ANSWER_TEXT: Final = 8 * 1024 * 1024
+# An answer's body may be this many bytes per character of text it may hold: a streamed token
+# of a few characters costs a chunk of some 200 bytes, and keep-alive comments and reasoning
+# (which is not part of the answer) cost bytes without text.
+BYTES_PER_CHARACTER: Final = 64
 _READ_SIZE: Final = 64 * 1024
 _ERROR_BODY_LIMIT: Final = 64 * 1024
 _DRAIN_LIMIT: Final = 64 * 1024
@@ -99,16 +119,26 @@ def _wait(seconds: float, cancelled: threading.Event) -> None:
     cancelled.wait(seconds)
 
 
+class AnswerTooLarge(Exception):
+    """A backend's answer passed its size cap (its body: :class:`_Answer`)."""
+
+
 class _Answer:
     """The body of one backend answer, read as it arrives.
 
-    It is the one place the responder reads what a backend sends: a bound on an answer's size
-    or duration belongs here.
+    It is the one place the responder reads what a backend sends, and bounds it: at most
+    ``max_bytes`` bytes of body (decoded), past which reading raises :class:`AnswerTooLarge`.
+    The text an answer may hold is bounded as it is parsed (``ChunkReader``), its duration by
+    the call's deadline.
     """
 
-    def __init__(self, response: requests.Response) -> None:
+    def __init__(self, response: requests.Response, max_bytes: int) -> None:
         self.response = response
+        self.max_bytes = max_bytes
+        self.received = 0
         connection = getattr(response.raw, "connection", None)
+        # None when the HTTP layer already let go of the connection: the answer is the last
+        # on it (``Connection: close``, or a body that ends with the connection).
         self._sock: Any = getattr(connection, "sock", None)
         # TLS: bytes already decrypted and not yet read.
         self._pending: Callable[[], int] | None = getattr(self._sock, "pending", None)
@@ -118,11 +148,20 @@ class _Answer:
     def pieces(self) -> Iterator[bytes]:
         """The rest of the body, decoded, a piece per network read (at most ``_READ_SIZE``
         bytes: a huge HTTP chunk is not read into memory at once); a transport failure raises
-        requests' exceptions. Each call goes on where the last stopped: the HTTP layer throws
-        a connection away when a reading of it is left unfinished."""
+        requests' exceptions, more than ``max_bytes`` in all :class:`AnswerTooLarge`. Each call
+        goes on where the last stopped: the HTTP layer throws a connection away when a reading
+        of it is left unfinished."""
         if self._pieces is None:
-            self._pieces = body_chunks(self.response, _READ_SIZE, stream=True)
+            self._pieces = self._counted(body_chunks(self.response, _READ_SIZE, stream=True))
         return self._pieces
+
+    def _counted(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        limit = self.max_bytes
+        for piece in pieces:
+            self.received += len(piece)
+            if self.received > limit:
+                raise AnswerTooLarge(f"the backend's answer passed {limit} bytes")
+            yield piece
 
     def read(self, limit: int) -> bytes:
         """At most ``limit`` bytes of the body, read as they come."""
@@ -157,12 +196,15 @@ class _Answer:
 
     def drain(self) -> bool:
         """Read what follows ``[DONE]`` (normally only the end of the body) so the connection
-        can be reused; False when that does not finish at once."""
-        if self._sock is not None:
-            try:
-                self._sock.settimeout(_DRAIN_TIMEOUT)
-            except OSError:
-                return False
+        can be reused; False when that does not finish at once, or when the connection is not
+        to be reused anyway (then nothing is read: a backend that keeps such a connection open
+        after ``[DONE]`` must not hold the turn)."""
+        if self._sock is None:
+            return False
+        try:
+            self._sock.settimeout(_DRAIN_TIMEOUT)
+        except OSError:
+            return False
         try:
             left = _DRAIN_LIMIT
             for piece in self.pieces():
@@ -246,6 +288,11 @@ class ChatCompletionsResponder:
         both ignore the newer field silently, which leaves the answer unbounded.
     :param max_event_bytes: the largest server-sent event accepted (default 16 MiB); a larger
         one ends the turn with ``server_error`` instead of exhausting memory.
+    :param max_answer_text: the most characters of text and tool calls (names and arguments)
+        one answer may hold (default 8 Mi); an answer's body may be ``BYTES_PER_CHARACTER``
+        times as many bytes (512 MiB by default). Past either, the turn fails with
+        ``server_error`` and keeps the text received before. ``total_timeout`` bounds an
+        answer's duration.
     :param max_connections: connections kept open to the backend for reuse; size it to the
         number of runs answered at once (more still work, over connections not kept).
     :param extra_headers: headers added to every request (e.g. Azure's ``api-key``); their
@@ -275,6 +322,7 @@ class ChatCompletionsResponder:
         max_retry_wait: float = 60.0,
         completion_tokens_field: CompletionTokensField = "max_completion_tokens",
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        max_answer_text: int = DEFAULT_MAX_ANSWER_TEXT,
         max_connections: int = 64,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -283,6 +331,8 @@ class ChatCompletionsResponder:
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
+        if max_answer_text < 1:
+            raise ValueError("max_answer_text must be 1 or more")
         if completion_tokens_field not in ("max_completion_tokens", "max_tokens"):
             raise ValueError("completion_tokens_field must be max_completion_tokens or max_tokens")
         parts = urlsplit(base_url)
@@ -295,8 +345,11 @@ class ChatCompletionsResponder:
         # What logs may show: no user info, no query (either may hold a credential).
         self._log_url = urlunsplit((parts.scheme, host, path, "", ""))
         self._api_key = api_key
-        secrets = [api_key or "", parts.password or ""]
+        # The key, the URL's password (as written, and decoded), and values that may be
+        # credentials: of extra headers, and of the URL's query (``?api-key=...``).
+        secrets = [api_key or "", parts.password or "", unquote(parts.password or "")]
         secrets += [v for v in (extra_headers or {}).values() if len(v) >= 8]
+        secrets += [v for _, v in parse_qsl(parts.query) if len(v) >= 8]
         self._text = BackendText(secrets)
         self._request = ChatRequest(
             model_map=dict(model_map or {}),
@@ -318,6 +371,8 @@ class ChatCompletionsResponder:
             retry_statuses=frozenset({429}),
         )
         self._max_event_bytes = max_event_bytes
+        self._max_text = max_answer_text
+        self._max_bytes = max(max_answer_text * BYTES_PER_CHARACTER, _READ_SIZE)
         self._sleep: Sleep = sleep or _wait
         self._headers = {
             "Content-Type": "application/json",
@@ -406,7 +461,7 @@ class ChatCompletionsResponder:
                 failure, headers = retry.failure, retry.headers
             else:
                 if isinstance(outcome, requests.Response):
-                    yield from self._answer(turn, _Answer(outcome), call)
+                    yield from self._answer(turn, _Answer(outcome, self._max_bytes), call)
                 elif isinstance(outcome, Failure):
                     logger.warning("run %s: %s", turn.run_id, outcome.message)
                     yield outcome
@@ -489,7 +544,7 @@ class ChatCompletionsResponder:
         )
         if 200 <= status < 300:
             return response
-        message = self._error_message(_Answer(response))
+        message = self._error_message(_Answer(response, self._max_bytes))
         if call.stopped:
             return None
         if status == 429:
@@ -511,13 +566,17 @@ class ChatCompletionsResponder:
         return failure
 
     def _error_message(self, answer: _Answer) -> str:
-        """The message of an error answer (see ``BackendText``); the answer is closed."""
+        """The message of an error answer (see ``BackendText``); the answer is closed. Of a
+        body longer than ``_ERROR_BODY_LIMIT``, the start is read, without its last bytes:
+        they could be the start of a secret cut by the limit."""
         try:
-            raw = answer.read(_ERROR_BODY_LIMIT)
+            raw = answer.read(_ERROR_BODY_LIMIT + 1)
         except Exception:
             raw = b""
         finally:
             answer.close(reusable=False)
+        if len(raw) > _ERROR_BODY_LIMIT:
+            raw = self._text.cut_short(raw[:_ERROR_BODY_LIMIT])
         return self._text.of_error_body(raw)
 
     # -- answers -----------------------------------------------------------------------------
@@ -545,9 +604,10 @@ class ChatCompletionsResponder:
             call.at_hand = 0
 
     def _stream(self, turn: Turn, answer: _Answer, call: _Call) -> Iterator[Increment]:
-        reader = ChunkReader(self._text)
+        reader = ChunkReader(self._text, self._max_text)
         framer = EventFramer(self._max_event_bytes)
         started = time.monotonic()
+        events = 0
         done = False
         broken: Failure | None = None
         closed = False
@@ -567,6 +627,7 @@ class ChatCompletionsResponder:
                     # the rest of it is at hand.
                     held: list[Increment] = []
                     for frame in framer.feed(piece):
+                        events += 1
                         name, data = event_of(frame)
                         if data == _DONE or (len(data) < 16 and data.strip() == _DONE):
                             done = True
@@ -584,6 +645,12 @@ class ChatCompletionsResponder:
                 broken = Failure(
                     "server_error",
                     f"the backend sent an event larger than {self._max_event_bytes} bytes",
+                )
+            except AnswerTooLarge:
+                broken = Failure(
+                    "server_error",
+                    f"the backend's answer passed the limit of {answer.max_bytes} bytes; the "
+                    "text before it is kept",
                 )
             except Exception as exc:  # a transport error, whatever layer raised it
                 logger.debug(
@@ -607,7 +674,11 @@ class ChatCompletionsResponder:
                 return
             if not done and reader.finish_reason is None:
                 broken = broken or Failure(
-                    "server_error", "the backend closed the stream before the answer was complete"
+                    "server_error",
+                    "the backend closed the stream before the answer was complete"
+                    if events
+                    else "the backend's answer held no server-sent event "
+                    f"({answer.response.headers.get('content-type') or 'no content type'})",
                 )
                 logger.warning("run %s: %s", turn.run_id, broken.message)
                 yield broken
@@ -647,14 +718,17 @@ class ChatCompletionsResponder:
         payload: Any = None
         if raw and len(raw) <= self._max_event_bytes:
             try:
-                payload = json.loads(raw)
-            except ValueError:
+                payload = read_json(raw)
+            except (ValueError, RecursionError):
                 payload = None
-        reader = ChunkReader(self._text)
+        reader = ChunkReader(self._text, self._max_text)
         if isinstance(payload, dict) and payload.get("error"):
             failure = self._text.error_failure(payload["error"])
         elif isinstance(payload, dict) and isinstance(payload.get("choices"), list):
             yield from reader.whole(payload)
+            if reader.failure is not None:  # yielded last, by the reader
+                logger.warning("run %s: %s", turn.run_id, reader.failure.message)
+                return
             if reader.tools.unnamed:
                 failure = Failure("server_error", "the backend sent a tool call without a name")
             else:

@@ -14,13 +14,22 @@ sends none) and name. A turn that produced tool calls but whose backend reported
 local servers do) finishes with ``tool_calls``.
 
 :class:`BackendText` is the one place where what a backend wrote (an error message, an error
-object, the text of an exception) becomes words the server shows or logs: shortened, and with
-every secret of the responder replaced by ``[redacted]``.
+object, the text of an exception) becomes words the server shows or logs: every secret of the
+responder replaced by ``[redacted]`` first, then shortened, so that no cut can leave part of a
+secret that redaction would no longer recognise (a body cut by a read limit loses the bytes at
+its end that could start one).
+
+Every event is read as the SSE standard decodes a stream (bytes that are not UTF-8 become
+U+FFFD), and as JSON that the server can store and send again: halves of surrogate pairs become
+U+FFFD, ``NaN``, ``Infinity`` and numbers too large for a double become null (:func:`read_json`).
+The answer's text and tool calls are counted as they come (``ChunkReader.limit``).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -36,12 +45,24 @@ from assistants_client.server.responders import (
     Usage,
 )
 
-__all__ = ["FINISH_REASONS", "MESSAGE_EXCERPT", "BackendText", "ChunkReader"]
+__all__ = ["FINISH_REASONS", "MESSAGE_EXCERPT", "BackendText", "ChunkReader", "read_json"]
 
 MESSAGE_EXCERPT: Final = 1000
 REDACTED: Final = "[redacted]"
-_DECODE: Final = json.JSONDecoder().raw_decode
 _JSON_SPACE: Final = " \t\n\r"
+_SURROGATES: Final = re.compile("[\ud800-\udfff]")
+
+
+def _no_number(text: str) -> float | None:
+    """A float of a backend's JSON; ``1e999`` (read as infinity) is null, as NaN is."""
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+# A backend's NaN, Infinity and 1e999 are read as null: no value that JSON cannot carry gets
+# into an object the server stores or sends.
+_DECODER: Final = json.JSONDecoder(parse_constant=lambda constant: None, parse_float=_no_number)
+_DECODE: Final = _DECODER.raw_decode
 FINISH_REASONS: Final[Mapping[str, FinishReason]] = {
     "stop": "stop",
     "tool_calls": "tool_calls",
@@ -52,28 +73,46 @@ FINISH_REASONS: Final[Mapping[str, FinishReason]] = {
 
 
 class BackendText:
-    """What a backend wrote, made safe to show: shortened, its secrets redacted.
+    """What a backend wrote, made safe to show: its secrets redacted, then shortened.
 
     ``secrets`` are the values that must never appear (the API key, a password in the URL,
     values of extra headers); the longest are replaced first, so one that contains another is
-    replaced whole.
+    replaced whole. A secret is also found as JSON escapes it (a text taken from a JSON
+    document unparsed).
     """
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
+        found = {secret for secret in secrets if secret}
+        found |= {json.dumps(secret)[1:-1] for secret in found}
+        found |= {json.dumps(secret, ensure_ascii=False)[1:-1] for secret in found}
+        self._secrets = sorted(found, key=len, reverse=True)
+        # Past a cut, the end of a text may be the start of a secret; so much is dropped.
+        self.longest = max((len(secret) for secret in self._secrets), default=0)
 
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced (for log lines: an exception's text)."""
         for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
+            if secret in text:
+                text = text.replace(secret, REDACTED)
         return text
 
     def message(self, text: str) -> str:
-        """A backend's message as a failure shows it: ``MESSAGE_EXCERPT`` characters at most,
-        redacted."""
-        if len(text) > MESSAGE_EXCERPT:
-            text = text[:MESSAGE_EXCERPT] + "..."
-        return self.redact(text)
+        """A backend's message as a failure shows it: redacted, then cut to
+        ``MESSAGE_EXCERPT`` characters (cutting first could leave the start of a secret)."""
+        text = self.redact(text)
+        if len(text) <= MESSAGE_EXCERPT:
+            return text
+        end = MESSAGE_EXCERPT
+        # A cut inside a "[redacted]" goes past it: the reader sees what stood there.
+        marker = text.find(REDACTED, end - len(REDACTED) + 1, end + len(REDACTED) - 1)
+        if marker != -1 and marker < end:
+            end = marker + len(REDACTED)
+        return text[:end] + "..."
+
+    def cut_short(self, raw: bytes) -> bytes:
+        """A body read only in part (``raw``, cut by a read limit): without the bytes at its
+        end that could be the start of a secret, which redaction would not recognise."""
+        return raw[: max(0, len(raw) - 4 * self.longest)]
 
     def of_error_body(self, raw: bytes) -> str:
         """The message of an error answer's body: ``error.message`` (OpenAI, LiteLLM), a string
@@ -82,7 +121,7 @@ class BackendText:
         text = raw.decode("utf-8", errors="replace")
         message: str | None = None
         try:
-            data = json.loads(text)
+            data = _DECODER.decode(text)
         except ValueError:
             data = None
         if isinstance(data, dict):
@@ -105,7 +144,7 @@ class BackendText:
         a whole answer: rate limits and refused prompts keep their kind."""
         if isinstance(error, dict):
             message = error.get("message")
-            text = message if isinstance(message, str) else json.dumps(error)
+            text = message if isinstance(message, str) else json.dumps(error, ensure_ascii=False)
             code = str(error.get("code") or "")
             kind = str(error.get("type") or "")
         else:
@@ -147,6 +186,7 @@ class _ToolCalls:
     def __init__(self) -> None:
         self.calls: list[_Call] = []
         self._by_backend_index: dict[int, _Call] = {}
+        self.size = 0  # characters of names and arguments received
 
     def _call_for(self, backend_index: int | None, call_id: str | None) -> _Call:
         if backend_index is not None:
@@ -180,6 +220,7 @@ class _ToolCalls:
         if isinstance(arguments, dict):  # some servers send the arguments as an object
             arguments = json.dumps(arguments)
         fragment = arguments if isinstance(arguments, str) else ""
+        self.size += len(fragment) + len(name or "")
         call = self._call_for(index, call_id)
         if call.opened:
             if fragment:
@@ -210,20 +251,33 @@ class _ToolCalls:
 
 class ChunkReader:
     """Chat completion chunks in, increments out (see the module docstring); remembers the
-    finish reason, and the failure that ended the answer, if one did."""
+    finish reason, and the failure that ended the answer, if one did.
 
-    def __init__(self, text: BackendText) -> None:
+    ``limit``: the most characters of text (content and refusals) and of tool calls (names
+    and arguments) an answer may hold; a chunk that would pass it ends the answer with a
+    failure instead (the text before it is kept), so that no backend can make a run grow
+    without bound.
+    """
+
+    def __init__(self, text: BackendText, limit: int | None = None) -> None:
         self.text = text
         self.tools = _ToolCalls()
         self.finish_reason: str | None = None
         self.failure: Failure | None = None
+        self.limit = limit
+        self._size = 0  # characters of text received
         self._usage: Usage | None = None
+
+    @property
+    def size(self) -> int:
+        """Characters of text and of tool calls received so far."""
+        return self._size + self.tools.size
 
     def feed(self, name: str, data: bytes) -> list[Increment]:
         """The increments of one server-sent event (its name and data)."""
         try:
-            payload = _parse(data)
-        except ValueError:  # UnicodeDecodeError included
+            payload = read_json(data)
+        except (ValueError, RecursionError):  # UnicodeDecodeError included
             self.failure = Failure("server_error", "the backend sent an event that is not JSON")
             return [self.failure]
         if not isinstance(payload, dict):
@@ -244,6 +298,7 @@ class ChunkReader:
             if delta is not None:  # what most chunks are: one piece of text
                 if delta:
                     out.append(TextDelta(delta))
+                    self._size += len(delta)
             else:
                 self._choices(choices, out)
         usage = payload.get("usage")
@@ -252,7 +307,17 @@ class ChunkReader:
             if counted is not None and counted != self._usage:
                 self._usage = counted
                 out.append(counted)
+        if self.limit is not None and self.size > self.limit:
+            return [self._too_long()]
         return out
+
+    def _too_long(self) -> Failure:
+        self.failure = Failure(
+            "server_error",
+            f"the backend's answer passed the limit of {self.limit} characters of text and "
+            "tool calls; the text before it is kept",
+        )
+        return self.failure
 
     def whole(self, payload: Mapping[str, Any]) -> list[Increment]:
         """The increments of a complete (non-streamed) chat completion."""
@@ -269,6 +334,8 @@ class ChunkReader:
         usage = _read_usage(payload.get("usage"))
         if usage is not None:
             out.append(usage)
+        if self.limit is not None and self.size > self.limit:
+            return [self._too_long()]
         return out
 
     def _choices(self, choices: Any, out: list[Increment]) -> None:
@@ -286,9 +353,11 @@ class ChunkReader:
         content = delta.get("content")
         if content and isinstance(content, str):
             out.append(TextDelta(content))
+            self._size += len(content)
         refusal = delta.get("refusal")
         if refusal and isinstance(refusal, str):
             out.append(TextDelta(refusal))
+            self._size += len(refusal)
         tool_calls = delta.get("tool_calls")
         if tool_calls:
             for piece in tool_calls if isinstance(tool_calls, list) else ():
@@ -304,16 +373,32 @@ class ChunkReader:
         return Finish(reason)
 
 
-def _parse(data: bytes) -> Any:
-    """``json.loads`` of an event's data (ValueError when it is no JSON). An object right
-    after ``data:``, what servers send, is scanned without json.loads' two regular
-    expressions around it."""
-    text = data.decode()
+def read_json(data: bytes) -> Any:
+    """The JSON value of an event's data (ValueError when it is no JSON). As the SSE standard
+    decodes a stream, bytes that are not UTF-8 become U+FFFD; so does half of an escaped UTF-16
+    surrogate pair, which is no character either. NaN and Infinity are null. An object right
+    after ``data:``, what servers send, is scanned without json.loads' two regular expressions
+    around it."""
+    text = data.decode("utf-8", "replace")
     if text[:1] != "{":
-        return json.loads(text)
-    value, end = _DECODE(text)
-    if end != len(text) and text[end:].strip(_JSON_SPACE):
-        raise ValueError("not JSON: more follows the value")
+        value = _DECODER.decode(text)
+    else:
+        value, end = _DECODE(text)
+        if end != len(text) and text[end:].strip(_JSON_SPACE):
+            raise ValueError("not JSON: more follows the value")
+    if "\\ud" in text or "\\uD" in text:
+        value = _whole_characters(value)
+    return value
+
+
+def _whole_characters(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_whole_characters(item) for item in value]
+    if isinstance(value, dict):
+        return {_whole_characters(key): _whole_characters(item) for key, item in value.items()}
     return value
 
 

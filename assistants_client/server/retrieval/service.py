@@ -71,7 +71,7 @@ from assistants_client.server.retrieval.records import (
 from assistants_client.server.retrieval.sql import PostgresIndexStore, SqliteIndexStore
 from assistants_client.server.retrieval.storage import IndexStore, IngestionKey, MemoryIndexStore
 from assistants_client.server.retrieval.tokens import APPROXIMATE_CL100K, TokenCounter
-from assistants_client.server.store import Store
+from assistants_client.server.store import Store, StoreError
 from assistants_client.server.stores.memory import MemoryStore
 from assistants_client.server.stores.postgres import PostgresStore
 from assistants_client.server.stores.sqlite import SqliteStore
@@ -864,6 +864,12 @@ class Retrieval:
             return self._fail(project, key, "server_error", str(problem))
         except EmbeddingUnavailable as problem:
             return self._retry_later(project, key, problem)
+        except StoreError as problem:
+            # Nothing of it was kept; the claim lapses and the file is taken again.
+            logger.warning(
+                "ingesting %s: the store failed (%s); tried again later", file_id, problem
+            )
+            return "in_progress"
         except Exception as problem:
             logger.exception("ingesting %s into %s failed", file_id, store_id)
             return self._fail(
@@ -888,11 +894,13 @@ class Retrieval:
         chunks = chunk_text(parsed.text, strategy, self.counter)
         vectors = self._embed_chunks([chunk.text for chunk in chunks], (store_id, file_id))
         with self.index.transaction():
+            # Locks in the order every change takes them: the store, then its file.
+            locked = self.index.get_store(project, store_id, lock=True)
             current = self.index.get_store_file(project, store_id, file_id, lock=True)
             held = self.index.renew(self.owner, [(store_id, file_id)], self.lease)
-            if current is None or current.status != "in_progress" or not held:
+            if locked is None or current is None or current.status != "in_progress" or not held:
                 return current.status if current is not None else "deleted"
-            store = self._store(project, store_id, lock=True)
+            store = locked
             if vectors is not None and self.embedder is not None:
                 model, dims = self.embedder.model, len(vectors[0]) if vectors else None
                 if store.embedding_model is None and dims:
@@ -1252,6 +1260,7 @@ class Ingestor:
         self._capacity = workers
         self._poll = poll
         self._running: dict[tuple[str, str], str] = {}
+        self._again: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -1308,14 +1317,24 @@ class Ingestor:
         project, store_id, file_id = key
         with self._lock:
             if (store_id, file_id) in self._running:
+                # Claimed again while its last ingestion still runs (the file was added to
+                # its store anew, by a batch): that one runs it again when it ends, under the
+                # claim just taken, rather than leave it held until its lease lapses.
+                self._again.add((store_id, file_id))
                 return
             self._running[(store_id, file_id)] = project
 
         def work() -> None:
             try:
-                self.retrieval.ingest(project, store_id, file_id)
-            except Exception:
-                logger.exception("ingesting %s failed", file_id)
+                while True:
+                    try:
+                        self.retrieval.ingest(project, store_id, file_id)
+                    except Exception:
+                        logger.exception("ingesting %s failed", file_id)
+                    with self._lock:
+                        if (store_id, file_id) not in self._again:
+                            break
+                        self._again.discard((store_id, file_id))
             finally:
                 with self._lock:
                     self._running.pop((store_id, file_id), None)

@@ -1,6 +1,6 @@
 """Retrieval's tables in SQLite and PostgreSQL, beside the server store's own.
 
-The tables are schema version 3 (``stores/retrieval_schema.py``). Statements run in the server
+The tables are schema version 4 (``stores/retrieval_schema.py``). Statements run in the server
 store's transactions, through its connection: an index store is made from the server store and
 never opens a connection of its own.
 

@@ -408,13 +408,15 @@ class MemoryIndexStore(IndexStore):
         ascending: bool,
         after: str | None,
         before: str | None = None,
+        cursors: Callable[[str], bool],
     ) -> Page[T]:
         """A page of ``rows`` (id, record) in insertion order; ``name`` + an id is the key of
-        its number, and a cursor may name a row the list leaves out."""
+        its number. A cursor may name a row the list leaves out, if ``cursors(id)`` says it
+        may (one of the project's, as the SQL tables find it): any other is unknown."""
 
         def number(obj_id: str, param: str | None = None) -> int:
             found = self._order.get((*name, obj_id))
-            if found is None:
+            if found is None or (param is not None and not cursors(obj_id)):
                 raise _unknown_cursor(param or "after", obj_id)
             return found
 
@@ -455,7 +457,14 @@ class MemoryIndexStore(IndexStore):
                 for f in self.files.values()
                 if f.project == project and (purpose is None or f.purpose == purpose)
             ]
-            return self._paged(("file",), rows, limit=limit, ascending=ascending, after=after)
+            return self._paged(
+                ("file",),
+                rows,
+                limit=limit,
+                ascending=ascending,
+                after=after,
+                cursors=lambda file_id: self.get_file(project, file_id) is not None,
+            )
 
     def delete_file(self, project: str, file_id: str) -> bool:
         with self._changing():
@@ -530,7 +539,13 @@ class MemoryIndexStore(IndexStore):
         with self._changing():
             rows = [(s.id, s) for s in self.stores.values() if s.project == project]
             return self._paged(
-                ("store",), rows, limit=limit, ascending=ascending, after=after, before=before
+                ("store",),
+                rows,
+                limit=limit,
+                ascending=ascending,
+                after=after,
+                before=before,
+                cursors=lambda store_id: self.get_store(project, store_id) is not None,
             )
 
     def _counts(self, keep: Callable[[StoreFileRecord], bool]) -> tuple[FileCounts, int]:
@@ -612,6 +627,7 @@ class MemoryIndexStore(IndexStore):
                 ascending=ascending,
                 after=after,
                 before=before,
+                cursors=lambda file_id: (store_id, file_id) in self.store_files,
             )
 
     def stores_with_file(self, project: str, file_id: str) -> list[str]:

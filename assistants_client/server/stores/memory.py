@@ -39,13 +39,14 @@ Undo = Callable[[], None]
 
 
 def _dump(data: JSONDict) -> str:
-    return json.dumps(data, separators=(",", ":"))
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
 @dataclass
 class _Row:
     kind: str
     id: str
+    project: str
     parent: str
     seq: int
     text: str
@@ -95,9 +96,10 @@ class MemoryStore(Store):
         self._rows: dict[tuple[str, str], _Row] = {}
         self._run_rows: dict[str, _Row] = {}  # the runs among the rows
         self._live: dict[str, _Row] = {}  # the runs in an active status, for sweeps and claims
-        self._children: dict[tuple[str, str], _Children] = {}
-        self._tombstones: dict[str, int] = {}
-        self._keys: dict[str, _Key] = {}
+        # (kind, project, parent) -> the collection
+        self._children: dict[tuple[str, str, str], _Children] = {}
+        self._tombstones: dict[tuple[str, str], int] = {}  # (project, id) -> number
+        self._keys: dict[tuple[str, str], _Key] = {}  # (project, key)
         self._undo: list[Undo] = []
 
     def close(self) -> None:
@@ -165,18 +167,20 @@ class MemoryStore(Store):
         if row.kind == "run":
             self._run_rows[row.id] = row
             self._index(row)
-        self._children.setdefault((row.kind, row.parent), _Children()).add(row.seq, row.id)
+        self._children.setdefault((row.kind, row.project, row.parent), _Children()).add(
+            row.seq, row.id
+        )
 
     def _detach(self, row: _Row) -> None:
         del self._rows[(row.kind, row.id)]
         if row.kind == "run":
             del self._run_rows[row.id]
             self._live.pop(row.id, None)
-        children = self._children.get((row.kind, row.parent))
+        children = self._children.get((row.kind, row.project, row.parent))
         if children is not None:
             children.remove(row.seq)
             if not children.seqs:
-                del self._children[(row.kind, row.parent)]
+                del self._children[(row.kind, row.project, row.parent)]
 
     def _index(self, row: _Row) -> None:
         """Keep a stored run among the live ones while its status is active."""
@@ -202,33 +206,46 @@ class MemoryStore(Store):
 
     # -- objects --------------------------------------------------------------------------
 
+    def _row(self, kind: str, obj_id: str, project: str) -> _Row | None:
+        """The row of ``project``'s object (None for another project's)."""
+        row = self._rows.get((kind, obj_id))
+        return row if row is not None and row.project == project else None
+
     def get(
-        self, kind: str, obj_id: str, parent: str | None = None, *, lock: bool = False
+        self,
+        kind: str,
+        obj_id: str,
+        parent: str | None = None,
+        *,
+        project: str,
+        lock: bool = False,
     ) -> JSONDict | None:
         with self._using():
-            row = self._rows.get((kind, obj_id))
+            row = self._row(kind, obj_id, project)
             if row is None or (parent is not None and row.parent != parent):
                 return None
             text = row.text
         found: JSONDict = json.loads(text)  # text is never changed in place: parsed unlocked
         return found
 
-    def insert(self, kind: str, obj_id: str, data: JSONDict, parent: str = "") -> None:
+    def insert(
+        self, kind: str, obj_id: str, data: JSONDict, parent: str = "", *, project: str
+    ) -> None:
         text = _dump(data)  # before the lock: it is the caller's data
         status, expires_at = run_columns(kind, data)
         with self._using():
             if (kind, obj_id) in self._rows:
                 raise ValueError(f"{kind} {obj_id} exists")
             self._seq += 1
-            row = _Row(kind, obj_id, parent, self._seq, text, status, expires_at)
+            row = _Row(kind, obj_id, project, parent, self._seq, text, status, expires_at)
             self._attach(row)
             self._record(lambda: self._detach(row))
 
-    def update(self, kind: str, obj_id: str, data: JSONDict) -> bool:
+    def update(self, kind: str, obj_id: str, data: JSONDict, *, project: str) -> bool:
         text = _dump(data)  # before the lock: it is the caller's data
         status, expires_at = run_columns(kind, data)
         with self._using():
-            row = self._rows.get((kind, obj_id))
+            row = self._row(kind, obj_id, project)
             if row is None:
                 return False
             if kind == "run" and status not in DRIVEN_STATUSES:
@@ -244,9 +261,9 @@ class MemoryStore(Store):
                 self._set(row, text=text, status=status, expires_at=expires_at)
             return True
 
-    def delete(self, kind: str, obj_id: str) -> bool:
+    def delete(self, kind: str, obj_id: str, *, project: str) -> bool:
         with self._using():
-            row = self._rows.get((kind, obj_id))
+            row = self._row(kind, obj_id, project)
             if row is None:
                 return False
             self._bury(row)
@@ -254,21 +271,22 @@ class MemoryStore(Store):
 
     def _bury(self, row: _Row) -> None:
         self._detach(row)
-        previous = self._tombstones.get(row.id)
-        self._tombstones[row.id] = row.seq
+        where = (row.project, row.id)
+        previous = self._tombstones.get(where)
+        self._tombstones[where] = row.seq
 
         def undo() -> None:
             if previous is None:
-                self._tombstones.pop(row.id, None)
+                self._tombstones.pop(where, None)
             else:
-                self._tombstones[row.id] = previous
+                self._tombstones[where] = previous
             self._attach(row)
 
         self._record(undo)
 
-    def delete_children(self, kind: str, parent: str) -> int:
+    def delete_children(self, kind: str, parent: str, *, project: str) -> int:
         with self._using():
-            children = self._children.get((kind, parent))
+            children = self._children.get((kind, project, parent))
             if children is None:
                 return 0
             rows = [self._rows[(kind, obj_id)] for obj_id in list(children.ids)]
@@ -276,24 +294,27 @@ class MemoryStore(Store):
                 self._bury(row)
             return len(rows)
 
-    def children(self, kind: str, parent: str = "") -> list[JSONDict]:
+    def children(self, kind: str, parent: str = "", *, project: str) -> list[JSONDict]:
         with self._using():
-            children = self._children.get((kind, parent))
+            children = self._children.get((kind, project, parent))
             if children is None:
                 return []
             texts = [self._rows[(kind, i)].text for i in children.ids]
         return [json.loads(text) for text in texts]
 
-    def iter_kind(self, kind: str) -> list[tuple[str, JSONDict]]:
+    def iter_kind(self, kind: str, *, project: str) -> list[tuple[str, JSONDict]]:
         with self._using():
-            rows = sorted((r for r in self._rows.values() if r.kind == kind), key=_by_seq)
+            rows = sorted(
+                (r for r in self._rows.values() if r.kind == kind and r.project == project),
+                key=_by_seq,
+            )
             return [(row.parent, json.loads(row.text)) for row in rows]
 
-    def _cursor(self, kind: str, name: str, cursor: str) -> int:
-        row = self._rows.get((kind, cursor))
+    def _cursor(self, kind: str, name: str, cursor: str, project: str) -> int:
+        row = self._row(kind, cursor, project)
         if row is not None:
             return row.seq
-        seq = self._tombstones.get(cursor)
+        seq = self._tombstones.get((project, cursor))
         if seq is None:
             raise UnknownCursor(name, cursor)
         return seq
@@ -301,6 +322,7 @@ class MemoryStore(Store):
     def _range(
         self,
         kind: str,
+        project: str,
         parent: str,
         lower: int | None,
         upper: int | None,
@@ -309,7 +331,7 @@ class MemoryStore(Store):
         count: int,
         run_id: str | None,
     ) -> list[JSONDict]:
-        children = self._children.get((kind, parent))
+        children = self._children.get((kind, project, parent))
         if children is None:
             return []
         seqs = children.seqs
@@ -342,17 +364,17 @@ class MemoryStore(Store):
 
     # -- runs -----------------------------------------------------------------------------
 
-    def get_run(self, run_id: str, *, lock: bool = False) -> RunRow | None:
+    def get_run(self, run_id: str, *, project: str, lock: bool = False) -> RunRow | None:
         with self._using():
             row = self._run_rows.get(run_id)
-            if row is None:
+            if row is None or row.project != project:
                 return None
             parent, text, claimed_by = row.parent, row.text, row.claimed_by
-        return RunRow(parent, json.loads(text), claimed_by)
+        return RunRow(project, parent, json.loads(text), claimed_by)
 
-    def active_run(self, thread_id: str) -> JSONDict | None:
+    def active_run(self, thread_id: str, *, project: str) -> JSONDict | None:
         with self._using():
-            children = self._children.get(("run", thread_id))
+            children = self._children.get(("run", project, thread_id))
             for obj_id in children.ids if children is not None else ():
                 row = self._rows[("run", obj_id)]
                 if row.status in ACTIVE_STATUSES:
@@ -360,10 +382,10 @@ class MemoryStore(Store):
                     return found
             return None
 
-    def claim(self, run_id: str, owner: str | None, lease: float = 0.0) -> None:
+    def claim(self, run_id: str, owner: str | None, lease: float = 0.0, *, project: str) -> None:
         with self._using():
             row = self._run_rows.get(run_id)
-            if row is not None:
+            if row is not None and row.project == project:
                 until = None if owner is None else time.time() + lease
                 self._set(row, claimed_by=owner, lease_until=until)
 
@@ -377,7 +399,7 @@ class MemoryStore(Store):
             until = time.time() + lease
             for row in rows:
                 self._set(row, claimed_by=owner, lease_until=until)
-            return [RunRow(r.parent, json.loads(r.text), r.claimed_by) for r in rows]
+            return [_run_row(r) for r in rows]
 
     def renew(self, owner: str, run_ids: list[str], lease: float) -> dict[str, str]:
         with self._using():
@@ -407,7 +429,7 @@ class MemoryStore(Store):
                 return row.claimed_by is not None and (row.lease_until or 0.0) <= now
 
             rows = self._runs(lapsed)[:limit]
-            return [RunRow(r.parent, json.loads(r.text), r.claimed_by) for r in rows]
+            return [_run_row(r) for r in rows]
 
     def due(self, now: int, limit: int = 100) -> list[RunRow]:
         with self._using():
@@ -418,22 +440,23 @@ class MemoryStore(Store):
                     and r.expires_at <= now
                 )
             )[:limit]
-            return [RunRow(r.parent, json.loads(r.text), r.claimed_by) for r in rows]
+            return [_run_row(r) for r in rows]
 
-    def _forget_key(self, key: str) -> None:
-        self._keys.pop(key, None)
+    def _forget_key(self, where: tuple[str, str]) -> None:
+        self._keys.pop(where, None)
 
-    def _restore_key(self, key: str, kept: _Key) -> None:
-        self._keys[key] = kept
+    def _restore_key(self, where: tuple[str, str], kept: _Key) -> None:
+        self._keys[where] = kept
 
     # -- idempotency keys -----------------------------------------------------------------
 
-    def claim_key(self, key: str, owner: str, lease: float) -> KeptAnswer | None:
+    def claim_key(self, key: str, owner: str, lease: float, *, project: str) -> KeptAnswer | None:
+        where = (project, key)
         with self._using():
-            kept = self._keys.get(key)
+            kept = self._keys.get(where)
             if kept is None:
-                self._keys[key] = _Key(owner, time.time() + lease)
-                self._record(lambda: self._forget_key(key))
+                self._keys[where] = _Key(owner, time.time() + lease)
+                self._record(lambda: self._forget_key(where))
                 return None
             return KeptAnswer(
                 kept.status,
@@ -443,37 +466,46 @@ class MemoryStore(Store):
                 kept.status is None and (kept.lease_until or 0.0) <= time.time(),
             )
 
-    def keep_key(self, key: str, status: int, headers: dict[str, str], body: str) -> None:
+    def keep_key(
+        self, key: str, status: int, headers: dict[str, str], body: str, *, project: str
+    ) -> None:
+        where = (project, key)
         with self._using():
-            previous = self._keys.get(key)
-            self._keys[key] = _Key(None, None, status, json.dumps(headers), body)
+            previous = self._keys.get(where)
+            self._keys[where] = _Key(None, None, status, json.dumps(headers), body)
 
             def undo() -> None:
                 if previous is None:
-                    self._keys.pop(key, None)
+                    self._keys.pop(where, None)
                 else:
-                    self._keys[key] = previous
+                    self._keys[where] = previous
 
             self._record(undo)
 
-    def drop_key(self, key: str, owner: str) -> bool:
+    def drop_key(self, key: str, owner: str, *, project: str) -> bool:
+        where = (project, key)
         with self._using():
-            kept = self._keys.get(key)
+            kept = self._keys.get(where)
             if kept is None or kept.status is not None or kept.owner != owner:
                 return False
-            del self._keys[key]
-            self._record(lambda: self._restore_key(key, kept))
+            del self._keys[where]
+            self._record(lambda: self._restore_key(where, kept))
             return True
 
-    def renew_keys(self, owner: str, keys: list[str], lease: float) -> None:
+    def renew_keys(self, owner: str, keys: list[str], lease: float, *, project: str) -> None:
         with self._using():
             until = time.time() + lease
             for key in keys:
-                kept = self._keys.get(key)
+                where = (project, key)
+                kept = self._keys.get(where)
                 if kept is not None and kept.owner == owner and kept.status is None:
-                    self._keys[key] = replace(kept, lease_until=until)
-                    self._record(functools.partial(self._restore_key, key, kept))
+                    self._keys[where] = replace(kept, lease_until=until)
+                    self._record(functools.partial(self._restore_key, where, kept))
 
 
 def _by_seq(row: _Row) -> int:
     return row.seq
+
+
+def _run_row(row: _Row) -> RunRow:
+    return RunRow(row.project, row.parent, json.loads(row.text), row.claimed_by)

@@ -36,7 +36,7 @@ from typing import Any
 
 from assistants_client._deadline import Deadline
 from assistants_client.server.store import StoreError, StoreUnavailable, redact
-from assistants_client.server.stores.retrieval_schema import POSTGRES_V3
+from assistants_client.server.stores.retrieval_schema import POSTGRES_V4
 from assistants_client.server.stores.sql import Dialect, SqlStore
 
 try:  # an optional extra: the other stores work without it
@@ -88,6 +88,15 @@ _V2 = (
         body text
     )""",
 )
+# Projects: objects and keys get a project, "" (the shared namespace) for those stored before.
+_V3 = (
+    "ALTER TABLE assistants_objects ADD COLUMN project text NOT NULL DEFAULT ''",
+    "DROP INDEX assistants_objects_children",
+    "CREATE INDEX assistants_objects_children ON assistants_objects (kind, project, parent, seq)",
+    "ALTER TABLE assistants_idempotency_keys ADD COLUMN project text NOT NULL DEFAULT ''",
+    "ALTER TABLE assistants_idempotency_keys DROP CONSTRAINT assistants_idempotency_keys_pkey",
+    "ALTER TABLE assistants_idempotency_keys ADD PRIMARY KEY (project, key)",
+)
 
 DIALECT = Dialect(
     objects="assistants_objects",
@@ -99,7 +108,7 @@ DIALECT = Dialect(
     run_id="data->>'run_id'",
     id_list="SELECT json_array_elements_text(%s::json)",
     # Version 1 was the layout of the SQLite store before versions were kept.
-    migrations={2: _V2, 3: POSTGRES_V3},
+    migrations={2: _V2, 3: _V3, 4: POSTGRES_V4},
 )
 
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError) if psycopg is not None else ()

@@ -1,7 +1,7 @@
-"""Schema version 3: the tables of files, vector stores and their index (``server/retrieval``).
+"""Schema version 4: the tables of files, vector stores and their index (``server/retrieval``).
 
-Each statement list brings a database from version 2 to 3; the stores apply it as their
-migration to 3 (``stores/sqlite.py``, ``stores/postgres.py``). Every table has a ``project``
+Each statement list brings a database from version 3 to 4; the stores apply it as their
+migration to 4 (``stores/sqlite.py``, ``stores/postgres.py``). Every table has a ``project``
 column (``""``: the shared namespace) where rows are found by id.
 
 * ``retrieval_files``: uploaded files (``data``: the record as JSON); their bytes are in
@@ -23,9 +23,9 @@ the ``vector`` extension does, and is created when the store opens (``retrieval/
 
 from __future__ import annotations
 
-__all__ = ["POSTGRES_V3", "SQLITE_V3"]
+__all__ = ["POSTGRES_V4", "SQLITE_V4"]
 
-SQLITE_V3 = (
+SQLITE_V4 = (
     """CREATE TABLE retrieval_files (
         id TEXT PRIMARY KEY,
         project TEXT NOT NULL,
@@ -95,7 +95,7 @@ SQLITE_V3 = (
     "tokenize='porter unicode61')",
 )
 
-POSTGRES_V3 = (
+POSTGRES_V4 = (
     "CREATE SEQUENCE retrieval_seq",
     """CREATE TABLE retrieval_files (
         id text PRIMARY KEY,

@@ -1,10 +1,12 @@
 """What the SQLite and PostgreSQL stores share: one table of objects, one of idempotency keys,
 and the statements over them, written once with ``%s`` parameters.
 
-The objects table (``kind, id, parent, seq, data`` and, for runs, ``status, expires_at,
-claimed_by, lease_until``) has the index ``(kind, parent, seq)``: a list page is one indexed
-range read of ``limit + 1`` rows, however long the list. A deleted object's row becomes a
-tombstone (kind ``tombstone``, same id and number). Each adapter says how its database spells
+The objects table (``kind, id, project, parent, seq, data`` and, for runs, ``status,
+expires_at, claimed_by, lease_until``) has the index ``(kind, project, parent, seq)``: a list
+page is one indexed range read of ``limit + 1`` rows, however long the list. A deleted object's
+row becomes a tombstone (kind ``tombstone``, same id, project and number). Every statement an
+operation of the API makes names its project; the idempotency keys are unique per project and
+key. Each adapter says how its database spells
 the few things that differ (:class:`Dialect`) and how it connects.
 
 Schema versions: a table holds the layout's version; :meth:`SqlStore._migrate` applies each
@@ -56,7 +58,7 @@ class Dialect:
 
 
 def _dump(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"))
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
 class SqlStore(Store):
@@ -154,31 +156,39 @@ class SqlStore(Store):
     # -- objects --------------------------------------------------------------------------
 
     def get(
-        self, kind: str, obj_id: str, parent: str | None = None, *, lock: bool = False
+        self,
+        kind: str,
+        obj_id: str,
+        parent: str | None = None,
+        *,
+        project: str,
+        lock: bool = False,
     ) -> JSONDict | None:
         d = self.dialect
         rows = self._rows(
-            f"SELECT parent, data FROM {d.objects} WHERE kind = %s AND id = %s"
+            f"SELECT parent, data FROM {d.objects} WHERE kind = %s AND id = %s AND project = %s"
             + (d.lock if lock else ""),
-            (kind, obj_id),
+            (kind, obj_id, project),
         )
         if not rows or (parent is not None and rows[0][0] != parent):
             return None
         found: JSONDict = self._load(rows[0][1])
         return found
 
-    def insert(self, kind: str, obj_id: str, data: JSONDict, parent: str = "") -> None:
+    def insert(
+        self, kind: str, obj_id: str, data: JSONDict, parent: str = "", *, project: str
+    ) -> None:
         status, expires_at = run_columns(kind, data)
         with self._using() as handle:
             seq_sql, seq_params = self._seq_value(handle)
             self._execute(
                 handle,
-                f"INSERT INTO {self.dialect.objects} (kind, id, parent, seq, data, status, "
-                f"expires_at) VALUES (%s, %s, %s, {seq_sql}, %s, %s, %s)",
-                (kind, obj_id, parent, *seq_params, _dump(data), status, expires_at),
+                f"INSERT INTO {self.dialect.objects} (kind, id, project, parent, seq, data, "
+                f"status, expires_at) VALUES (%s, %s, %s, %s, {seq_sql}, %s, %s, %s)",
+                (kind, obj_id, project, parent, *seq_params, _dump(data), status, expires_at),
             )
 
-    def update(self, kind: str, obj_id: str, data: JSONDict) -> bool:
+    def update(self, kind: str, obj_id: str, data: JSONDict, *, project: str) -> bool:
         status, expires_at = run_columns(kind, data)
         release = ""
         if kind == "run" and status not in DRIVEN_STATUSES:
@@ -186,8 +196,8 @@ class SqlStore(Store):
         return (
             self._count(
                 f"UPDATE {self.dialect.objects} SET data = %s, status = %s, expires_at = %s"
-                f"{release} WHERE kind = %s AND id = %s",
-                (_dump(data), status, expires_at, kind, obj_id),
+                f"{release} WHERE kind = %s AND id = %s AND project = %s",
+                (_dump(data), status, expires_at, kind, obj_id, project),
             )
             > 0
         )
@@ -197,8 +207,8 @@ class SqlStore(Store):
         with self._using() as handle:
             self._execute(
                 handle,
-                f"INSERT INTO {objects} (kind, id, parent, seq, data) "
-                f"SELECT 'tombstone', id, '', seq, '{{}}' FROM {objects} WHERE {where} "
+                f"INSERT INTO {objects} (kind, id, project, parent, seq, data) "
+                f"SELECT 'tombstone', id, project, '', seq, '{{}}' FROM {objects} WHERE {where} "
                 "ON CONFLICT (kind, id) DO NOTHING",
                 params,
             )
@@ -206,30 +216,33 @@ class SqlStore(Store):
                 self._execute(handle, f"DELETE FROM {objects} WHERE {where}", params).rowcount
             )
 
-    def delete(self, kind: str, obj_id: str) -> bool:
-        return self._bury("kind = %s AND id = %s", (kind, obj_id)) > 0
+    def delete(self, kind: str, obj_id: str, *, project: str) -> bool:
+        return self._bury("kind = %s AND id = %s AND project = %s", (kind, obj_id, project)) > 0
 
-    def delete_children(self, kind: str, parent: str) -> int:
-        return self._bury("kind = %s AND parent = %s", (kind, parent))
+    def delete_children(self, kind: str, parent: str, *, project: str) -> int:
+        return self._bury("kind = %s AND project = %s AND parent = %s", (kind, project, parent))
 
-    def children(self, kind: str, parent: str = "") -> list[JSONDict]:
+    def children(self, kind: str, parent: str = "", *, project: str) -> list[JSONDict]:
         rows = self._rows(
-            f"SELECT data FROM {self.dialect.objects} WHERE kind = %s AND parent = %s ORDER BY seq",
-            (kind, parent),
+            f"SELECT data FROM {self.dialect.objects} WHERE kind = %s AND project = %s "
+            "AND parent = %s ORDER BY seq",
+            (kind, project, parent),
         )
         return [self._load(row[0]) for row in rows]
 
-    def iter_kind(self, kind: str) -> list[tuple[str, JSONDict]]:
+    def iter_kind(self, kind: str, *, project: str) -> list[tuple[str, JSONDict]]:
         rows = self._rows(
-            f"SELECT parent, data FROM {self.dialect.objects} WHERE kind = %s ORDER BY seq",
-            (kind,),
+            f"SELECT parent, data FROM {self.dialect.objects} WHERE kind = %s AND project = %s "
+            "ORDER BY seq",
+            (kind, project),
         )
         return [(row[0], self._load(row[1])) for row in rows]
 
-    def _cursor(self, kind: str, name: str, cursor: str) -> int:
+    def _cursor(self, kind: str, name: str, cursor: str, project: str) -> int:
         rows = self._rows(
-            f"SELECT seq FROM {self.dialect.objects} WHERE kind IN (%s, 'tombstone') AND id = %s",
-            (kind, cursor),
+            f"SELECT seq FROM {self.dialect.objects} WHERE kind IN (%s, 'tombstone') AND id = %s "
+            "AND project = %s",
+            (kind, cursor, project),
         )
         if not rows:
             raise UnknownCursor(name, cursor)
@@ -238,6 +251,7 @@ class SqlStore(Store):
     def _range(
         self,
         kind: str,
+        project: str,
         parent: str,
         lower: int | None,
         upper: int | None,
@@ -246,8 +260,8 @@ class SqlStore(Store):
         count: int,
         run_id: str | None,
     ) -> list[JSONDict]:
-        where = ["kind = %s", "parent = %s"]
-        params: list[Any] = [kind, parent]
+        where = ["kind = %s", "project = %s", "parent = %s"]
+        params: list[Any] = [kind, project, parent]
         if lower is not None:
             where.append("seq > %s")
             params.append(lower)
@@ -272,53 +286,60 @@ class SqlStore(Store):
     # -- runs -----------------------------------------------------------------------------
 
     def _run_rows(self, sql: str, params: Sequence[Any]) -> list[RunRow]:
-        return [RunRow(row[0], self._load(row[1]), row[2]) for row in self._rows(sql, params)]
+        """The runs a ``SELECT project, parent, data, claimed_by`` reads."""
+        return [
+            RunRow(row[0], row[1], self._load(row[2]), row[3]) for row in self._rows(sql, params)
+        ]
 
-    def get_run(self, run_id: str, *, lock: bool = False) -> RunRow | None:
+    def get_run(self, run_id: str, *, project: str, lock: bool = False) -> RunRow | None:
         d = self.dialect
         found = self._run_rows(
-            f"SELECT parent, data, claimed_by FROM {d.objects} WHERE kind = 'run' AND id = %s"
-            + (d.lock if lock else ""),
-            (run_id,),
+            f"SELECT project, parent, data, claimed_by FROM {d.objects} WHERE kind = 'run' "
+            "AND id = %s AND project = %s" + (d.lock if lock else ""),
+            (run_id, project),
         )
         return found[0] if found else None
 
-    def active_run(self, thread_id: str) -> JSONDict | None:
+    def active_run(self, thread_id: str, *, project: str) -> JSONDict | None:
         rows = self._rows(
-            f"SELECT data FROM {self.dialect.objects} WHERE kind = 'run' AND parent = %s "
-            f"AND status IN {_ACTIVE} ORDER BY seq LIMIT 1",
-            (thread_id,),
+            f"SELECT data FROM {self.dialect.objects} WHERE kind = 'run' AND project = %s "
+            f"AND parent = %s AND status IN {_ACTIVE} ORDER BY seq LIMIT 1",
+            (project, thread_id),
         )
         if not rows:
             return None
         found: JSONDict = self._load(rows[0][0])
         return found
 
-    def claim(self, run_id: str, owner: str | None, lease: float = 0.0) -> None:
+    def claim(self, run_id: str, owner: str | None, lease: float = 0.0, *, project: str) -> None:
         if owner is None:
             self._count(
                 f"UPDATE {self.dialect.objects} SET claimed_by = NULL, lease_until = NULL "
-                "WHERE kind = 'run' AND id = %s",
-                (run_id,),
+                "WHERE kind = 'run' AND id = %s AND project = %s",
+                (run_id, project),
             )
             return
         self._count(
             f"UPDATE {self.dialect.objects} SET claimed_by = %s, lease_until = "
-            f"{self.dialect.now} + %s WHERE kind = 'run' AND id = %s",
-            (owner, lease, run_id),
+            f"{self.dialect.now} + %s WHERE kind = 'run' AND id = %s AND project = %s",
+            (owner, lease, run_id, project),
         )
 
     def claim_queued(self, owner: str, limit: int, lease: float) -> list[RunRow]:
         d = self.dialect
+        # The runs are picked once, in a WITH query (which PostgreSQL computes once when it
+        # locks rows): as a subquery of the UPDATE, a plan may scan it again for each row,
+        # and each scan, skipping the rows this statement just locked, picks more runs.
         rows = self._rows(
-            f"UPDATE {d.objects} SET claimed_by = %s, lease_until = {d.now} + %s "
-            f"WHERE kind = 'run' AND id IN (SELECT id FROM {d.objects} WHERE kind = 'run' "
+            f"WITH picked AS (SELECT id FROM {d.objects} WHERE kind = 'run' "
             f"AND status = 'queued' AND claimed_by IS NULL ORDER BY seq LIMIT %s"
-            f"{d.skip_locked}) RETURNING parent, data, claimed_by, seq",
-            (owner, lease, limit),
+            f"{d.skip_locked}) UPDATE {d.objects} SET claimed_by = %s, lease_until = "
+            f"{d.now} + %s WHERE kind = 'run' AND id IN (SELECT id FROM picked) "
+            "RETURNING project, parent, data, claimed_by, seq",
+            (limit, owner, lease),
         )
-        rows.sort(key=lambda row: row[3])
-        return [RunRow(row[0], self._load(row[1]), row[2]) for row in rows]
+        rows.sort(key=lambda row: row[4])
+        return [RunRow(row[0], row[1], self._load(row[2]), row[3]) for row in rows]
 
     def renew(self, owner: str, run_ids: list[str], lease: float) -> dict[str, str]:
         d = self.dialect
@@ -343,7 +364,7 @@ class SqlStore(Store):
         else:
             which = f"claimed_by IS NOT NULL AND lease_until <= {d.now}"
         return self._run_rows(
-            f"SELECT parent, data, claimed_by FROM {d.objects} WHERE kind = 'run' "
+            f"SELECT project, parent, data, claimed_by FROM {d.objects} WHERE kind = 'run' "
             f"AND status IN {_DRIVEN} AND {which} ORDER BY seq LIMIT %s{d.skip_locked}",
             (limit,),
         )
@@ -351,7 +372,7 @@ class SqlStore(Store):
     def due(self, now: int, limit: int = 100) -> list[RunRow]:
         d = self.dialect
         return self._run_rows(
-            f"SELECT parent, data, claimed_by FROM {d.objects} WHERE kind = 'run' "
+            f"SELECT project, parent, data, claimed_by FROM {d.objects} WHERE kind = 'run' "
             f"AND status = 'requires_action' AND expires_at <= %s ORDER BY seq LIMIT %s"
             f"{d.skip_locked}",
             (now, limit),
@@ -359,23 +380,23 @@ class SqlStore(Store):
 
     # -- idempotency keys -----------------------------------------------------------------
 
-    def claim_key(self, key: str, owner: str, lease: float) -> KeptAnswer | None:
+    def claim_key(self, key: str, owner: str, lease: float, *, project: str) -> KeptAnswer | None:
         d = self.dialect
         with self._using() as handle:
             while True:
                 taken = self._execute(
                     handle,
-                    f"INSERT INTO {d.keys} (key, owner, lease_until) VALUES (%s, %s, {d.now} + %s) "
-                    "ON CONFLICT (key) DO NOTHING",
-                    (key, owner, lease),
+                    f"INSERT INTO {d.keys} (project, key, owner, lease_until) "
+                    f"VALUES (%s, %s, %s, {d.now} + %s) ON CONFLICT (project, key) DO NOTHING",
+                    (project, key, owner, lease),
                 ).rowcount
                 if taken:
                     return None
                 found = self._execute(
                     handle,
                     f"SELECT status, headers, body, owner, lease_until <= {d.now} FROM {d.keys} "
-                    "WHERE key = %s",
-                    (key,),
+                    "WHERE project = %s AND key = %s",
+                    (project, key),
                 ).fetchone()
                 if found is not None:  # else its holder dropped it meanwhile: take it
                     status, headers, body, holder, lapsed = found
@@ -387,26 +408,31 @@ class SqlStore(Store):
                         status is None and bool(lapsed),
                     )
 
-    def keep_key(self, key: str, status: int, headers: dict[str, str], body: str) -> None:
+    def keep_key(
+        self, key: str, status: int, headers: dict[str, str], body: str, *, project: str
+    ) -> None:
         self._count(
-            f"INSERT INTO {self.dialect.keys} (key, status, headers, body) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (key) DO UPDATE SET status = excluded.status, headers = excluded.headers,"
-            " body = excluded.body, owner = NULL, lease_until = NULL",
-            (key, status, json.dumps(headers), body),
+            f"INSERT INTO {self.dialect.keys} (project, key, status, headers, body) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (project, key) DO UPDATE SET "
+            "status = excluded.status, headers = excluded.headers, body = excluded.body, "
+            "owner = NULL, lease_until = NULL",
+            (project, key, status, json.dumps(headers), body),
         )
 
-    def drop_key(self, key: str, owner: str) -> bool:
+    def drop_key(self, key: str, owner: str, *, project: str) -> bool:
         return (
             self._count(
-                f"DELETE FROM {self.dialect.keys} WHERE key = %s AND owner = %s AND status IS NULL",
-                (key, owner),
+                f"DELETE FROM {self.dialect.keys} WHERE project = %s AND key = %s "
+                "AND owner = %s AND status IS NULL",
+                (project, key, owner),
             )
             > 0
         )
 
-    def renew_keys(self, owner: str, keys: list[str], lease: float) -> None:
+    def renew_keys(self, owner: str, keys: list[str], lease: float, *, project: str) -> None:
         self._count(
             f"UPDATE {self.dialect.keys} SET lease_until = {self.dialect.now} + %s "
-            f"WHERE owner = %s AND status IS NULL AND key IN ({self.dialect.id_list})",
-            (lease, owner, _dump(keys)),
+            f"WHERE owner = %s AND status IS NULL AND project = %s "
+            f"AND key IN ({self.dialect.id_list})",
+            (lease, owner, project, _dump(keys)),
         )

@@ -75,6 +75,7 @@ class Target:
     port: int
     log: Path | None = None
     host: str = "127.0.0.1"
+    pid: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -137,17 +138,21 @@ def serving_ours(backend_url: str, tmp: Path, *flags: str) -> Iterator[Target]:
         line = proc.stdout.readline()
         assert line, f"assistants-server exited: {log.read_text()[-2000:]}"
         port = int(line.strip().rsplit(":", 1)[1].split("/")[0])
-        yield Target(OURS, port, log)
+        yield Target(OURS, port, log, pid=proc.pid)
 
 
 @contextlib.contextmanager
-def serving_gunicorn(app: str, tmp: Path, *flags: str, backend_url: str = "") -> Iterator[Target]:
-    """``gunicorn -k gthread --threads 32 FLAGS APP`` on a free port, its log in ``tmp``."""
+def serving_gunicorn(
+    app: str, tmp: Path, *flags: str, backend_url: str = "", **environ: str
+) -> Iterator[Target]:
+    """``gunicorn -k gthread --threads 32 FLAGS APP`` on a free port, its log in ``tmp``;
+    ``environ``: more settings, as environment variables."""
     port = free_port()
     log = tmp / f"gunicorn-{port}.log"
     env = server_environ(
         ASSISTANTS_BACKEND_URL=backend_url or "http://127.0.0.1:9/v1",
         ASSISTANTS_SERVER_API_KEYS=CLIENT_KEY,
+        **environ,
     )
     argv = [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "32"]
     argv += ["--bind", f"127.0.0.1:{port}", "--graceful-timeout", "2", *flags, app]
