@@ -33,9 +33,11 @@ process claims a queued run.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable
 
 from assistants_client.server import objects
@@ -63,8 +65,12 @@ __all__ = [
     "Upload",
 ]
 
+logger = logging.getLogger("assistants_client.server")
+
 # Files ingested at once by one engine (parsing, chunking and embedding, on its workers).
 INGESTION_WORKERS = 2
+# How often expired files and the leftovers of interrupted uploads are swept (seconds).
+FILE_SWEEP_EVERY = 60.0
 
 
 class Engine:
@@ -110,6 +116,8 @@ class Engine:
         )
         self.files = FileResources(self.retrieval, foundry=foundry)
         self.retrieval.start(self.runs.submit, workers=min(INGESTION_WORKERS, workers))
+        self._next_file_sweep = 0.0
+        self.every_sweep(self._sweep_files)
 
     @property
     def closing(self) -> bool:
@@ -124,6 +132,18 @@ class Engine:
     def forget_runs(self) -> None:
         """Stop every turn under way and forget them (before the store is cleared)."""
         self.runs.forget()
+
+    def _sweep_files(self) -> None:
+        """Once a minute: delete the files past their expiry, and forget the pieces of
+        uploads a process stopped in the middle of, a day ago."""
+        if time.monotonic() < self._next_file_sweep:
+            return
+        self._next_file_sweep = time.monotonic() + FILE_SWEEP_EVERY
+        try:
+            self.retrieval.sweep_expired()
+            self.retrieval.sweep()
+        except Exception as problem:  # the claims' renewal, sharing this sweep, must go on
+            logger.warning("sweeping expired files failed (tried again in a minute): %s", problem)
 
     def clear_files(self) -> None:
         """Forget every file and vector store (with the store's ``clear``, a reset)."""

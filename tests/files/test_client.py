@@ -455,3 +455,41 @@ def test_a_vector_store_expires_after_its_days_without_use_and_use_moves_last_ac
         client.search_vector_store(store.id, "ERR-4411")
     assert "expired" in str(refused.value)
     assert [s.status for s in client.list_vector_stores()] == ["expired"]
+
+
+def test_a_file_past_its_expiry_is_gone_and_swept_out_of_its_vector_stores(
+    client: AssistantsClient, target: Target
+) -> None:
+    import json
+
+    import attrs
+
+    made = client.upload_file(
+        b"ERR-4411 expires",
+        "assistants",
+        filename="short.txt",
+        expires_after={"anchor": "created_at", "seconds": 3600},
+    )
+    assert made.expires_at == made.created_at + 3600
+    kept = client.upload_file(b"ERR-4411 stays", "assistants", filename="long.txt")
+    store = client.create_vector_store(name="expiring")
+    client.create_file_batch_and_poll(store.id, file_ids=[made.id, kept.id], poll_interval=0.05)
+    retrieval = target.engine.retrieval
+    index = retrieval.index
+    past = attrs.evolve(index.get_file("", made.id), expires_at=made.created_at - 1)
+    with retrieval.transaction():
+        if hasattr(index, "files"):
+            index.files[made.id] = past
+        else:
+            data = {name: getattr(past, name) for name in attrs.fields_dict(type(past))}
+            index.main.execute(
+                "UPDATE retrieval_files SET data = %s WHERE id = %s", (json.dumps(data), made.id)
+            )
+    with pytest.raises(NotFoundError):
+        client.get_file(made.id)
+    assert [f.id for f in client.list_files()] == [kept.id]
+    target.engine._next_file_sweep = 0.0
+    target.engine._sweep_files()
+    shown = client.get_vector_store(store.id)
+    assert (shown.file_counts.total, shown.file_counts.completed) == (1, 1)
+    assert [f.id for f in client.list_vector_store_files(store.id)] == [kept.id]

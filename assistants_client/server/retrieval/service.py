@@ -479,6 +479,18 @@ class Retrieval:
         with self.index.transaction():
             return self.index.drop_orphan_pieces(self.index.clock() - older_than)
 
+    def sweep_expired(self, limit: int = 100) -> int:
+        """Delete up to ``limit`` files past their ``expires_at`` (from every vector store
+        holding them, as ``delete_file`` does); how many."""
+        with self.index.transaction():
+            expired = self.index.expired_files(now(), limit)
+        for project, file_id in expired:
+            try:
+                self.delete_file(project, file_id)
+            except NotFound:  # deleted meanwhile
+                continue
+        return len(expired)
+
     # -- vector stores --------------------------------------------------------------------
 
     def create_vector_store(

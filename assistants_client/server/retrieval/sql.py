@@ -115,6 +115,7 @@ class SqlIndexStore(IndexStore):
 
     main: SqlStore
     _next_seq: str  # SQL of the next list number
+    _expires_at: str  # SQL of a file's expires_at, from its data (NULL when it has none)
 
     def __init__(self, main: SqlStore) -> None:
         super().__init__(main)
@@ -313,6 +314,13 @@ class SqlIndexStore(IndexStore):
             "(SELECT id FROM retrieval_files)",
             (older_than,),
         )
+
+    def expired_files(self, at: int, limit: int) -> list[tuple[str, str]]:
+        rows = self._rows(
+            f"SELECT project, id FROM retrieval_files WHERE {self._expires_at} <= %s LIMIT %s",
+            (at, limit),
+        )
+        return [(row[0], row[1]) for row in rows]
 
     # -- vector stores --------------------------------------------------------------------
 
@@ -698,6 +706,7 @@ class SqliteIndexStore(SqlIndexStore):
     """Retrieval in the SQLite store's file."""
 
     _next_seq = ""  # SQLite numbers rows from the store's `sequence` table (see _seq)
+    _expires_at = "json_extract(data, '$.expires_at')"
 
     def _extra_tables(self) -> tuple[str, ...]:
         return ("retrieval_chunks_fts",)
@@ -776,6 +785,7 @@ class PostgresIndexStore(SqlIndexStore):
     extension when the server has it (None), never (False), or require it (True)."""
 
     _next_seq = "nextval('retrieval_seq')"
+    _expires_at = "(data::json->>'expires_at')::bigint"
 
     def __init__(self, main: SqlStore, *, pgvector: bool | None = None) -> None:
         super().__init__(main)

@@ -110,6 +110,10 @@ class IndexStore(abc.ABC):
         """Forget pieces of uploads that never became files, written before ``older_than``
         (seconds since the epoch); how many."""
 
+    @abc.abstractmethod
+    def expired_files(self, at: int, limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` files (``(project, file_id)``) whose ``expires_at`` is past ``at``."""
+
     # -- vector stores --------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -497,6 +501,10 @@ class MemoryIndexStore(IndexStore):
             for key in stale:
                 self._drop(self.pieces, key)
             return len(stale)
+
+    def expired_files(self, at: int, limit: int) -> list[tuple[str, str]]:
+        with self._changing():
+            return [(f.project, f.id) for f in self.files.values() if f.expired(at)][:limit]
 
     # -- vector stores --------------------------------------------------------------------
 
