@@ -7,17 +7,32 @@ SPEC := openapi/assistants.yaml
 MODELS := assistants_client/models
 SPEC_JSON := assistants_client/server/openapi.json
 STAMP := $(VENV)/.installed
+BASE_STAMP := $(VENV)/.installed-base
+PIP_LOG := $(VENV)/pip.log
 NODE_STAMP := node_modules/.installed
 
 .PHONY: all venv test lint typecheck pytest trim generate check-generated demo django-demo bench emulator docs clean
 
 all: test
 
+# pip's output goes to $(PIP_LOG) and is shown only when an install fails, so that a first
+# `make demo` prints one line about it, not pip's and setuptools' chatter.
+define pip_install
+	@echo "make: installing $(2) into $(VENV) (once; pip's output in $(PIP_LOG))"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install $(1); } > $(PIP_LOG) 2>&1 \
+		|| { cat $(PIP_LOG); echo "make: the install failed (above)"; exit 1; }
+endef
+
+# The package with the tools for working on it (make test, make docs...).
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(call pip_install,-e '.[dev]',the package and its dev tools)
+	@touch $(BASE_STAMP) $(STAMP)
+
+# The package alone: all that make demo and make emulator need.
+$(BASE_STAMP): pyproject.toml
+	$(call pip_install,-e .,the package)
+	@touch $(BASE_STAMP)
 
 venv: $(STAMP)
 
@@ -49,14 +64,14 @@ pytest: $(STAMP) $(NODE_STAMP)
 
 test: lint typecheck check-generated pytest
 
-demo: $(STAMP)
-	$(PY) examples/run_demo.py
+demo: $(BASE_STAMP)
+	@$(PY) examples/run_demo.py
 
 # The Django chat example (examples/django_chat) on the emulator, at http://127.0.0.1:8001/.
 django-demo: $(STAMP)
-	$(PY) examples/django_chat/run_demo.py
+	@$(PY) examples/django_chat/run_demo.py
 
-emulator: $(STAMP)
+emulator: $(BASE_STAMP)
 	$(PY) -m assistants_client.emulator
 
 # The guides in docs/ and the API reference from the docstrings, as HTML in site/ (mkdocs.yml).

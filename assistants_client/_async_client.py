@@ -694,6 +694,27 @@ class AsyncAssistantsClient(AsyncClientBase):
             )
         )
 
+    async def call_functions(
+        self,
+        run: RunResponse,
+        functions: Mapping[str, Callable[..., Any]],
+        *,
+        on_tool_error: ToolErrorPolicy = "report",
+    ) -> list[dict[str, str]]:
+        """Call the functions a ``requires_action`` run asks for; return their outputs.
+
+        One ``{"tool_call_id", "output"}`` per call, in order, ready for
+        :meth:`submit_tool_outputs` or :meth:`stream_tool_outputs`: one round of
+        :meth:`run_with_tools`, for code that drives the rounds itself (a run streamed to a
+        page, one stream per round). Calls are made, and failures reported or raised, as in
+        :meth:`run_with_tools`; with ``on_tool_error="raise"`` the run is left as it is (cancel
+        it, or its thread stays locked until it expires). A run that waits for nothing gives
+        ``[]``. Sends no request.
+        """
+        return await self._result(
+            self._core.call_functions(run, functions, on_tool_error=on_tool_error)
+        )
+
     async def wait_for_run(
         self,
         thread_id: str,

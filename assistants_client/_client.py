@@ -66,6 +66,7 @@ from assistants_client._runs import (
     poll_plan,
     stream_to_end_plan,
     tool_loop_plan,
+    tool_outputs_plan,
     until_deadline,
     wait_for_run_plan,
     within,
@@ -1002,6 +1003,29 @@ class AssistantsClient:
         """Submit tool outputs and stream the rest of the run; see :meth:`stream_run`."""
         request = self._tool_outputs_request(thread_id, run_id, tool_outputs, options)
         return self._stream(request, event_handler)
+
+    def call_functions(
+        self,
+        run: RunResponse,
+        functions: Mapping[str, Callable[..., Any]],
+        *,
+        on_tool_error: ToolErrorPolicy = "report",
+    ) -> list[dict[str, str]]:
+        """Call the functions a ``requires_action`` run asks for; return their outputs.
+
+        One ``{"tool_call_id", "output"}`` per call, in order, ready for
+        :meth:`submit_tool_outputs` or :meth:`stream_tool_outputs`: one round of
+        :meth:`run_with_tools`, for code that drives the rounds itself (a run streamed to a
+        page, one stream per round). Calls are made, and failures reported or raised, as in
+        :meth:`run_with_tools`; with ``on_tool_error="raise"`` the run is left as it is (cancel
+        it, or its thread stays locked until it expires). A run that waits for nothing gives
+        ``[]``. Sends no request.
+        """
+        if not isinstance(run, RunResponse):
+            raise InvalidArgumentError("run must be a RunResponse", param="run")
+        table = check_functions(functions, allow_async=self._awaits_callables)
+        policy = check_tool_error_policy(on_tool_error)
+        return self._run(tool_outputs_plan(run, table, policy))
 
     # -- running to the end -------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """16. Idle connections: what clients that connect and send nothing cost the server.
 
 ``assistants-server`` (its backend is never called) runs in its own process, and gunicorn
-(gthread, 32 threads, as the README runs it) in another, for scale. This process opens
+(gthread, 32 threads, as docs/server.md runs it) in another, for scale. This process opens
 connections that send nothing, then makes requests through a keep-alive connection.
 
 * round trip: ``get_thread`` while 1,000 idle connections are open; floor: the same server with

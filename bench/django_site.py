@@ -4,7 +4,8 @@
 (``-k gthread``) on the example's WSGI application, or uvicorn on its ASGI application (its
 async views), each in a process of its own, on free loopback ports. :class:`User` is what one browser does: it loads the page (its session and
 CSRF cookies), then asks through ``/chat`` (an answer with tools, in one response) or
-``/send`` + ``/stream`` (the answer as server-sent events), timing each.
+``/send`` + ``/stream`` (the answer as server-sent events, a tool call included), timing
+each.
 
 Shared by ``tests/django/test_gunicorn.py`` (are all answers right?) and
 ``bench/bench_django.py`` (how long did each take?).
@@ -169,25 +170,31 @@ class User:
         return Answer(response.status_code, body.get("reply", ""), body.get("status"), seconds)
 
     def stream(self, message: str) -> Answer:
+        """``/send``, then ``/stream`` as the page reads it: opened again while a stream ends
+        with ``requires_action`` (the site then calls the tool and streams the rest)."""
         sent = self._post("/send", message)
         if sent.status_code != 202:
             return Answer(sent.status_code, sent.text, None, 0.0)
         started = time.perf_counter()
         first_text: float | None = None
         frames: list[tuple[str, Any]] = []
-        buffer = b""
-        with self.http.get(self.url + "/stream", stream=True, timeout=60) as response:
-            for chunk in response.iter_content(chunk_size=None):
-                buffer += chunk
-                while b"\n\n" in buffer:
-                    block, buffer = buffer.split(b"\n\n", 1)
-                    frame = _frame(block.decode("utf-8"))
-                    if frame is None:
-                        continue
-                    if frame[0] == "text" and first_text is None:
-                        first_text = time.perf_counter() - started
-                    frames.append(frame)
-            status = response.status_code
+        while True:
+            buffer = b""
+            with self.http.get(self.url + "/stream", stream=True, timeout=60) as response:
+                status = response.status_code
+                for chunk in response.iter_content(chunk_size=None):
+                    buffer += chunk
+                    while b"\n\n" in buffer:
+                        block, buffer = buffer.split(b"\n\n", 1)
+                        frame = _frame(block.decode("utf-8"))
+                        if frame is None:
+                            continue
+                        if frame[0] == "text" and first_text is None:
+                            first_text = time.perf_counter() - started
+                        frames.append(frame)
+            name, data = frames[-1] if frames else ("", {})
+            if status != 200 or name != "done" or data.get("status") != "requires_action":
+                break
         seconds = time.perf_counter() - started
         text = "".join(data["text"] for name, data in frames if name == "text")
         ended = frames[-1] if frames else ("", {})

@@ -5,7 +5,7 @@ Usage:
     python -m codegen.generate --check SPEC OUTPUT_DIR    fail when OUTPUT_DIR is not up to date
 
 What the generated code looks like, and the rules for names, is described in codegen/naming.py
-and in the README. The generator refuses schemas it does not understand: it raises
+and in docs/models.md. The generator refuses schemas it does not understand: it raises
 ``CodegenError`` naming the schema path rather than emitting code that would be silently wrong.
 """
 
@@ -1235,7 +1235,7 @@ def _init_source(response_names: list[str], request_names: list[str]) -> str:
             )
     return (
         HEADER
-        + '"""Generated models of the Assistants API. See the README for the naming scheme."""\n\n'
+        + '"""Generated models of the Assistants API. See docs/models.md for the naming scheme."""\n\n'
         + imports
         + "\n__all__ = [\n"
         + "".join(f"    {n!r},\n" for n in names)

@@ -93,8 +93,9 @@ def main() -> int:
 
         print("\n-- run steps --")
         for step in client.list_run_steps(thread.id, run.id, order="asc"):
-            details = step.step_details.to_dict()
-            print(f"{step.id} {step.type} {step.status}: {json.dumps(details)[:160]}")
+            # Each step's details in full, as one line of JSON.
+            details = json.dumps(step.step_details.to_dict(), ensure_ascii=False)
+            print(f"{step.id} {step.type} {step.status}: {details}")
     return 0
 
 

@@ -287,7 +287,8 @@ async def helpers(call: Calls, assistant_id: str, thread_id: str) -> None:
         await stream.until_done()
     assert stream.final_run.status == "requires_action"
     (tool_call,) = stream.required_tool_calls
-    outputs = [{"tool_call_id": tool_call.id, "output": "snow"}]
+    outputs = await call("call_functions", stream.final_run, {"get_weather": lambda city: "snow"})
+    assert outputs == [{"tool_call_id": tool_call.id, "output": "snow"}]
     async with call.stream("stream_tool_outputs", thread_id, stream.final_run.id, outputs) as rest:
         text = "".join([piece async for piece in rest.text_deltas()])
     assert rest.final_run.status == "completed" and "snow" in text

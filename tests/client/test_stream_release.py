@@ -1,6 +1,6 @@
 """A stream left early gives its connection back: after a `break` in a `with` block at once, and
 when it is dropped unclosed as soon as it is garbage, without a ResourceWarning. What the stream
-holds then (and after an error) is what the README says.
+holds then (and after an error) is what docs/client.md says.
 
 The server is a loopback socket server whose event stream never ends by itself, so only the
 client can end a connection, and the server counts the connections the client closed.
@@ -201,7 +201,7 @@ def test_breaking_out_of_a_with_block_closes_the_connection_at_once(
         gc.enable()
     assert server.accepted == 1
     assert not stream.done and stream.ended
-    # As the README says: the run of the last run event read, the message so far.
+    # As docs/client.md says: the run of the last run event read, the message so far.
     assert stream.final_run.status == "in_progress"
     (message,) = stream.final_messages
     assert message.text == "word0 "

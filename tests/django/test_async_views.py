@@ -91,6 +91,27 @@ def test_the_async_stream_opens_at_once_then_sends_the_text_and_done() -> None:
     assert frames[-1] == ("done", {"status": "completed", "run_id": run_id, "thread_id": thread_id})
 
 
+def test_an_async_weather_question_streams_its_tool_call_then_the_answer() -> None:
+    async def read(response: StreamingHttpResponse) -> list[tuple[str, Any]]:
+        return parse_frames([chunk async for chunk in response.streaming_content])  # type: ignore[union-attr]
+
+    async def scenario() -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+        web = AsyncClient()
+        asked = await read(await open_stream(web, "What is the weather in Oslo? Use get_weather."))
+        answered = await read(await web.get("/stream"))
+        return asked, answered
+
+    asked, answered = run(scenario())
+    (requires_action,) = [data for name, data in asked if name == "thread.run.requires_action"]
+    (call,) = requires_action["required_action"]["submit_tool_outputs"]["tool_calls"]
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Oslo"}'}
+    assert asked[-1][1]["status"] == "requires_action"
+    assert text_of(answered) == (
+        'get_weather returned: {"city":"Oslo","temperature_c":18,"sky":"partly cloudy"}'
+    )
+    assert answered[-1][1]["status"] == "completed"
+
+
 def test_a_page_that_leaves_an_async_stream_cancels_its_run() -> None:
     # Under ASGI the server cancels the task sending the response when the page goes away.
     async def scenario() -> tuple[str, str, str]:

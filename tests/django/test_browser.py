@@ -2,8 +2,9 @@
 gunicorn (its WSGI application) and by uvicorn (its ASGI one, with async views), on an emulator
 that paces its answers (``--stream-delay``).
 
-The page shows the answer while the run is still under way, piece after piece; closing the
-tab in the middle of an answer cancels its run.
+The page shows the answer while the run is still under way, piece after piece; a weather
+question shows its tool call, then the answer; closing the tab in the middle of an answer
+cancels its run.
 """
 
 from __future__ import annotations
@@ -80,6 +81,25 @@ def test_the_page_shows_the_answer_piece_by_piece_while_the_run_goes_on(
     distinct = list(dict.fromkeys(steps))
     assert len(distinct) >= 5
     assert all(b.startswith(a) for a, b in itertools.pairwise(distinct))
+
+
+def test_a_weather_question_shows_the_tool_call_then_the_answer(
+    browser: WebDriver, site: DjangoSite
+) -> None:
+    browser.get(site.url + "/")
+    question = browser.find_element(By.ID, "message").get_attribute("placeholder") or ""
+    assert "weather" in question
+
+    ask(browser, question)
+    WebDriverWait(browser, WAIT).until(
+        lambda b: b.find_element(By.ID, "answer-1").get_attribute("data-status") == "completed"
+    )
+
+    calls = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".tool")]
+    assert calls == ['get_weather({"city": "Paris"})']
+    assert shown(browser) == (
+        'get_weather returned: {"city":"Paris","temperature_c":18,"sky":"partly cloudy"}'
+    )
 
 
 def test_closing_the_tab_in_the_middle_of_an_answer_cancels_its_run(

@@ -109,6 +109,27 @@ def test_the_stream_opens_at_once_then_sends_the_text_and_done(web: Client) -> N
     assert done == {"status": "completed", "run_id": run_id, "thread_id": thread_id}
 
 
+def test_a_weather_question_streams_its_tool_call_then_the_answer_in_a_second_stream(
+    web: Client,
+) -> None:
+    first = open_stream(web, "What is the weather in Paris? Use get_weather.")
+    asked = parse_frames(first.streaming_content)
+    second = web.get("/stream")  # as the page does when a stream ends in requires_action
+    assert isinstance(second, StreamingHttpResponse)
+    answered = parse_frames(second.streaming_content)
+    third = web.get("/stream")
+
+    (requires_action,) = [data for name, data in asked if name == "thread.run.requires_action"]
+    (call,) = requires_action["required_action"]["submit_tool_outputs"]["tool_calls"]
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    assert asked[-1][0] == "done" and asked[-1][1]["status"] == "requires_action"
+    assert text_of(answered) == (
+        'get_weather returned: {"city":"Paris","temperature_c":18,"sky":"partly cloudy"}'
+    )
+    assert answered[-1] == ("done", {**asked[-1][1], "status": "completed"})
+    assert third.status_code == 409  # nothing left to answer
+
+
 def test_a_stream_is_refused_without_a_message_sent_first(web: Client) -> None:
     post_json(web, "/chat", {"message": "hello"})
     thread_id = web.session["thread_id"]

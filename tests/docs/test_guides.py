@@ -1,64 +1,100 @@
-"""The guides in docs/ that this project writes run as written, and `make docs` builds them.
+"""The pages of docs/ run as written, are all in the site's navigation, and `make docs` builds them.
 
-Each ```python block of a guide runs on its own (a guide's blocks do not share names), except a
-block right after ``<!-- not run: reason -->``. A block that defines pytest tests (the pytest
-plugin example of docs/emulator.md) is written to a file and run by pytest, as a user's own test
-suite would run it. The build is `make docs`: mkdocs in strict mode, where any warning (a broken
-link, a docstring that does not render) fails.
+Each page's ```python blocks run in order in a namespace of their own, against an emulator
+(tests/docs/blocks.py), except a block right after ``<!-- not run: reason -->``. A block that
+defines pytest tests (the pytest plugin example of docs/emulator.md) is written to a file and
+run by pytest, as a user's own test suite would run it. Python never hides in a block of another
+language. The build is `make docs`: mkdocs in strict mode, where any warning (a broken link, a
+docstring that does not render) fails, and no Sphinx role may be left raw in the HTML.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.docs.test_readme import Block, python_blocks
+from assistants_client.emulator import Emulator
+from tests.docs.blocks import ROOT, Block, fenced_blocks, python_blocks, run_blocks
 
-ROOT = Path(__file__).resolve().parents[2]
-GUIDES = [
-    ROOT / "docs" / name
-    for name in (
-        "emulator.md",
-        "migrating.md",
-        "foundry.md",
-        "async.md",
-        "files-and-vector-stores.md",
-        "retrieval.md",
-        "server-projects.md",
-    )
-]
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
 TIMEOUT = 120
+# Other names of Python for a fence: a block under one of them would not be run.
+PYTHON_ALIASES = {"py", "python3", "py3", "pycon", "pyi", "ipython", "ipython3", "python-repl"}
+RAW_ROLE = re.compile(r":(?:py:)?(?:class|meth|func|attr|data|exc|mod|obj|const|param|raises):")
 
 
 def blocks_of(path: Path) -> list[Block]:
     return python_blocks(path.read_text(encoding="utf-8"))
 
 
-RUNNABLE = [
-    pytest.param(block, id=f"{path.name}:{block.line}")
-    for path in GUIDES
-    for block in blocks_of(path)
-    if block.skip_reason is None and "def test_" not in block.code
-]
+def is_pytest_example(block: Block) -> bool:
+    return "def test_" in block.code
+
+
 PYTEST_EXAMPLES = [
     pytest.param(block, id=f"{path.name}:{block.line}")
-    for path in GUIDES
+    for path in PAGES
     for block in blocks_of(path)
-    if block.skip_reason is None and "def test_" in block.code
+    if block.skip_reason is None and is_pytest_example(block)
 ]
 
 
-@pytest.mark.parametrize("block", RUNNABLE)
-def test_a_guide_block_runs_on_its_own(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator() as emu:
+        yield emu
+
+
+def nav_pages(entries: list[object]) -> set[str]:
+    found: set[str] = set()
+    for entry in entries:
+        if isinstance(entry, str):
+            found.add(entry)
+        elif isinstance(entry, dict):
+            for value in entry.values():
+                found |= nav_pages(value) if isinstance(value, list) else {str(value)}
+    return found
+
+
+def mkdocs_config() -> dict[str, object]:
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert isinstance(config, dict)
+    return config
+
+
+def test_every_page_of_docs_is_in_the_sites_navigation() -> None:
+    nav = mkdocs_config()["nav"]
+    assert isinstance(nav, list)
+    pages = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")}
+    assert pages - nav_pages(nav) == set()
+    assert {p for p in nav_pages(nav) if not (DOCS / p).exists()} == set()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_python_hides_in_no_block_of_another_language(page: Path) -> None:
+    languages = {block.language for block in fenced_blocks(page.read_text(encoding="utf-8"))}
+    assert languages & PYTHON_ALIASES == set()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_a_pages_python_blocks_run_in_order_and_import_what_they_use(
+    page: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", emulator.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-docs")
-    with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(block.code, f"docs:{block.line}", "exec"), {"__name__": "guide"})
+    blocks = [block for block in blocks_of(page) if not is_pytest_example(block)]
+
+    reading = run_blocks(page.name, blocks)
+
+    assert reading.problems == []
+    assert reading.ran == sum(block.skip_reason is None for block in blocks)
 
 
 @pytest.mark.parametrize("block", PYTEST_EXAMPLES)
@@ -94,10 +130,11 @@ def make_docs_command() -> list[str]:
     return [sys.executable, *command[1:]]
 
 
-def test_make_docs_builds_the_site_without_warnings(tmp_path: Path) -> None:
-    site = tmp_path / "site"
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    built = tmp_path_factory.mktemp("docs") / "site"
     result = subprocess.run(
-        [*make_docs_command(), "--site-dir", str(site)],
+        [*make_docs_command(), "--site-dir", str(built)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -107,9 +144,34 @@ def test_make_docs_builds_the_site_without_warnings(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "WARNING" not in output, output
+    return built
+
+
+def test_make_docs_builds_every_page_and_the_reference(site: Path) -> None:
+    for page in PAGES:
+        name = "index.html" if page.stem == "index" else f"{page.stem}/index.html"
+        assert (site / name).exists(), name
     models = (site / "reference" / "models" / "index.html").read_text(encoding="utf-8")
     assert "MessageContentBase" in models and "UnknownMessageContent" in models
     client = (site / "reference" / "client" / "index.html").read_text(encoding="utf-8")
     assert "run_with_tools" in client
-    for guide in ("emulator", "migrating"):
-        assert (site / guide / "index.html").exists()
+    assert not (site / "sphinx_roles.py").exists()
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert "stream_run" in home and "retired on 2026-08-26" in home
+
+
+def test_the_reference_shows_no_raw_sphinx_role_and_links_the_objects_they_name(
+    site: Path,
+) -> None:
+    raw: list[str] = []
+    for page in site.rglob("*.html"):
+        text = re.sub(r"<code>.*?</code>", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)
+        raw += [f"{page.relative_to(site)}: {m[0]}" for m in RAW_ROLE.finditer(text)]
+    assert raw == []
+    client = (site / "reference" / "client" / "index.html").read_text(encoding="utf-8")
+    # AssistantsClient's docstring names :meth:`for_azure`: a link to its entry on the page.
+    assert re.search(
+        r'<a class="autorefs autorefs-internal"[^>]*'
+        r'href="#assistants_client\.AssistantsClient\.for_azure"><code>for_azure</code></a>',
+        client,
+    )

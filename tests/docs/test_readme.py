@@ -1,89 +1,24 @@
-"""Every ```python block of README.md runs as written, against an in-process emulator.
-
-The blocks run in order in one namespace, as in a notebook: later blocks use the ``client``,
-``assistant`` and ``thread`` that the quick start creates. Each block still imports what it uses
-(checked below), so that a block copied on its own needs only those objects. The quick start's
-``AssistantsClient()`` reads ``OPENAI_BASE_URL``, which points at the emulator here. A block
-right after ``<!-- not run: reason -->`` needs a real service and is skipped.
-"""
+"""The README is a front page: short, its first screen enough to get from a clone to a streamed
+run, every Python block running as written (tests/docs/blocks.py), every link leading to a page
+that exists, and every guide of the site reachable from it."""
 
 from __future__ import annotations
 
-import ast
-import builtins
-import contextlib
-import io
 import re
-import types
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from assistants_client import AssistantsClient
 from assistants_client.emulator import Emulator
+from tests.docs.blocks import ROOT, Block, fenced_blocks, python_blocks, run_blocks
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<reason>.+?)\s*-->")
-NAMESPACE = "readme"
-
-
-@dataclass
-class Block:
-    line: int  # of the first line of code, 1-based
-    code: str
-    skip_reason: str | None
-
-
-def python_blocks(text: str) -> list[Block]:
-    blocks: list[Block] = []
-    lines = text.splitlines()
-    index = 0
-    while index < len(lines):
-        if lines[index].strip() == "```python":
-            start = index + 1
-            end = start
-            while lines[end].strip() != "```":
-                end += 1
-            previous = next((lines[i] for i in range(index - 1, -1, -1) if lines[i].strip()), "")
-            marker = NOT_RUN.search(previous)
-            blocks.append(
-                Block(start + 1, "\n".join(lines[start:end]) + "\n", marker and marker["reason"])
-            )
-            index = end
-        index += 1
-    return blocks
-
-
-BLOCKS = python_blocks(README.read_text(encoding="utf-8"))
-
-
-def bound_names(tree: ast.AST) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-    return names
-
-
-def imported_from_elsewhere(value: Any) -> bool:
-    """A module, or a class or function that some module defines (not an earlier block)."""
-    if isinstance(value, types.ModuleType):
-        return True
-    module = getattr(value, "__module__", None)
-    return isinstance(value, (type, types.FunctionType)) and module not in (
-        None,
-        NAMESPACE,
-        "builtins",
-    )
+README = ROOT / "README.md"
+TEXT = README.read_text(encoding="utf-8")
+BLOCKS = python_blocks(TEXT)
+MAX_BYTES = 15_000
+# What a terminal or a browser shows before any scrolling.
+FIRST_SCREEN = 40
+LINK = re.compile(r"\]\((?P<target>[^)#\s]+)(?:#[^)]*)?\)")
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +27,39 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
-def test_the_readme_has_python_blocks_and_marks_few_as_not_run() -> None:
-    assert len(BLOCKS) >= 8
-    assert sum(block.skip_reason is not None for block in BLOCKS) <= 2
+def test_the_readme_is_a_front_page_of_at_most_15_kb() -> None:
+    assert len(TEXT.encode("utf-8")) <= MAX_BYTES
+
+
+def test_its_first_screen_goes_from_a_clone_to_a_streamed_run_on_the_emulator() -> None:
+    def on_first_screen(block: Block) -> bool:
+        return block.line + block.code.count("\n") <= FIRST_SCREEN
+
+    first_screen = [block for block in fenced_blocks(TEXT) if on_first_screen(block)]
+    commands = [block.code for block in first_screen if block.language == "sh"]
+    assert any("git clone" in c and "make demo" in c for c in commands), commands
+    (quick_start,) = [block for block in first_screen if block.language == "python"]
+    for needed in ("Emulator()", "stream_run(", "text_deltas()", "print("):
+        assert needed in quick_start.code, needed
+    assert quick_start.skip_reason is None
+    assert "`pip install .`" in "\n".join(TEXT.splitlines()[:FIRST_SCREEN])
+
+
+def test_every_link_of_the_readme_leads_to_a_file_of_the_project() -> None:
+    targets = {m["target"] for m in LINK.finditer(TEXT) if "://" not in m["target"]}
+    assert targets
+    assert {t for t in targets if not (ROOT / t).exists()} == set()
+
+
+def test_the_readme_links_to_every_guide() -> None:
+    guides = {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md") if p.name != "index.md"}
+    linked = {m["target"] for m in LINK.finditer(TEXT)}
+    assert guides - linked == set()
+
+
+def test_the_readme_has_python_blocks_and_marks_none_as_not_run() -> None:
+    assert len(BLOCKS) >= 4
+    assert [block.line for block in BLOCKS if block.skip_reason is not None] == []
 
 
 def test_every_python_block_of_the_readme_runs_in_order(
@@ -102,55 +67,13 @@ def test_every_python_block_of_the_readme_runs_in_order(
 ) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", emulator.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-readme")
-    namespace: dict[str, Any] = {"__name__": NAMESPACE}
-    output = io.StringIO()
-    ran = 0
-    try:
-        for block in BLOCKS:
-            if block.skip_reason is not None:
-                continue
-            code = compile(block.code, f"README.md:{block.line}", "exec")
-            with contextlib.redirect_stdout(output):
-                try:
-                    exec(code, namespace)
-                except Exception as exc:
-                    pytest.fail(
-                        f"the README block at line {block.line} raised {exc!r}:\n{block.code}"
-                    )
-            ran += 1
-    finally:
-        for value in namespace.values():
-            if isinstance(value, AssistantsClient):
-                value.close()
-    printed = output.getvalue()
-    assert ran == sum(block.skip_reason is None for block in BLOCKS)
-    # The quick start's call names the city of the question; the structured output too.
-    assert 'get_weather returned: {"city":"Paris"' in printed, printed
-    assert "Forecast(city='Paris', celsius=18.0" in printed, printed
 
+    reading = run_blocks("README.md", BLOCKS)
 
-def test_every_block_imports_what_it_takes_from_the_library(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Names a block uses but does not bind must be objects made by earlier blocks (a client, a
-    thread), never a module, class or function that it forgot to import."""
-    monkeypatch.setenv("OPENAI_BASE_URL", emulator.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-readme")
-    namespace: dict[str, Any] = {"__name__": NAMESPACE}
-    problems: list[str] = []
-    for block in BLOCKS:
-        tree = ast.parse(block.code)
-        if block.skip_reason is None:
-            used = {
-                node.id
-                for node in ast.walk(tree)
-                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-            }
-            for name in sorted(used - bound_names(tree) - set(dir(builtins))):
-                if name not in namespace:
-                    problems.append(f"line {block.line}: {name} is not defined")
-                elif imported_from_elsewhere(namespace[name]):
-                    problems.append(f"line {block.line}: {name} is used without an import")
-            with contextlib.redirect_stdout(io.StringIO()):
-                exec(compile(block.code, f"README.md:{block.line}", "exec"), namespace)
-    assert not problems, "\n".join(problems)
+    assert reading.problems == []
+    assert reading.ran == len(BLOCKS)
+    printed = reading.printed
+    assert "You said: Hello" in printed  # the first screen's streamed run
+    assert 'completed get_weather returned: {"city":"Paris","celsius":18}' in printed, printed
+    assert "You said: Thanks! Will it rain?\ncompleted" in printed, printed
+    assert "You said: Hello from asyncio" in printed, printed

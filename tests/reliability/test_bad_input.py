@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from assistants_client import FileUpload, InvalidArgumentError
 from assistants_client._client import AssistantsClient
+from assistants_client.models import RunResponse
 from tests import payloads
 from tests.client.calls import CALLS, reply_for
 from tests.servers.misbehaving import MisbehavingServer, event_stream, sse_bytes
@@ -66,6 +67,12 @@ METHODS.update(
         "upload_files_and_poll": {
             "vector_store_id": "vs_1",
             "files": [FileUpload.of(b"x", filename="x.txt")],
+        },
+        "call_functions": {
+            "run": RunResponse.from_dict(
+                dict(recorded.tool_call_events(['{"city": "Oslo"}']))["thread.run.requires_action"]
+            ),
+            "functions": {"noop": lambda: "ok"},
         },
     }
 )
@@ -121,7 +128,7 @@ ID_CASES = sorted(
 )
 
 # Methods that take the per-call options (directly or through **params).
-WITH_OPTIONS = sorted(set(METHODS) - {"wait_for_run"} - INGEST_HELPERS)
+WITH_OPTIONS = sorted(set(METHODS) - {"wait_for_run", "call_functions"} - INGEST_HELPERS)
 WITH_METADATA = sorted(
     {
         "create_assistant",
@@ -283,10 +290,12 @@ ARGUMENT_CASES: list[tuple[list[str], str, st.SearchStrategy[Any]]] = [
     (["run_with_tools:polling"], "wait_timeout", bad_wait),
     (["run_with_tools"], "max_rounds", st.one_of(st.integers(max_value=0), st.booleans())),
     (
-        ["run_with_tools"],
+        ["run_with_tools", "call_functions"],
         "functions",
         st.one_of(st.none(), st.text(max_size=3), st.just({"f": 42}), st.just({1: print})),
     ),
+    (["run_with_tools", "call_functions"], "on_tool_error", st.sampled_from(["ignore", None, 1])),
+    (["call_functions"], "run", st.one_of(st.none(), st.just({"id": "run_1"}), st.text())),
 ]
 ARGUMENT_PAIRS = [
     (name, param, strategy) for names, param, strategy in ARGUMENT_CASES for name in names

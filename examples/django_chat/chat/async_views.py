@@ -14,8 +14,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from assistants_client import AsyncAssistantsClient
 from assistants_client.django import get_async_client, sse_response
-from chat.views import FUNCTIONS, WEATHER_TOOL, message_of
+from assistants_client.models import RunResponse
+from chat.views import FUNCTIONS, PAGE_EVENTS, WEATHER_TOOL, message_of
 
 _assistants: dict[str, str] = {}
 
@@ -48,6 +50,12 @@ async def thread_id(request: HttpRequest) -> str:
     return created
 
 
+async def waiting_run(client: AsyncAssistantsClient, thread: str) -> RunResponse | None:
+    """The thread's latest run if it waits for tool outputs (see `chat.views.waiting_run`)."""
+    latest = (await client.list_runs(thread, limit=1)).data
+    return latest[0] if latest and latest[0].status == "requires_action" else None
+
+
 @require_GET
 async def index(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/index.html")
@@ -74,14 +82,19 @@ async def send(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 async def stream(request: HttpRequest) -> HttpResponse:
-    """Stream the answer to the message just sent; leaving the page cancels the run (see
-    `chat.views.stream`)."""
-    if not await request.session.apop("answer_pending", False):
+    """Stream the answer to the message just sent, or the rest of a run that waited for tool
+    outputs; leaving the page cancels the run (see `chat.views.stream`)."""
+    client = get_async_client()
+    thread = await thread_id(request)
+    waiting = await waiting_run(client, thread)
+    if waiting is not None:
+        outputs = await client.call_functions(waiting, FUNCTIONS)
+        run_stream = client.stream_tool_outputs(thread, waiting.id, outputs)
+    elif await request.session.apop("answer_pending", False):
+        run_stream = client.stream_run(thread, await assistant_id())
+    else:
         return JsonResponse(
             {"error": {"message": "Send a message first.", "type": "invalid_request_error"}},
             status=409,
         )
-    run_stream = get_async_client().stream_run(
-        await thread_id(request), await assistant_id(), tool_choice="none"
-    )
-    return sse_response(run_stream, cancel_on_disconnect=True)
+    return sse_response(run_stream, cancel_on_disconnect=True, events=PAGE_EVENTS)

@@ -3,6 +3,10 @@
 Every view uses the process's one client (`get_client()`); the user's thread id lives in the
 session. Errors of the library need no code here: `AssistantsErrorMiddleware` answers them (a
 second message while a run is under way on the thread is a 409, an empty message a 400).
+
+A streamed answer that needs a tool takes two streams: the first ends when the run asks for
+the call (the page shows it, from the `thread.run.requires_action` event), and the page opens
+the stream again; this time the view calls the function and streams the rest of the run.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from assistants_client import AssistantsClient
 from assistants_client.django import get_client, sse_response
+from assistants_client.models import RunResponse
 
 WEATHER_TOOL = {
     "type": "function",
@@ -38,6 +44,8 @@ def get_weather(city: str) -> dict[str, Any]:
 
 
 FUNCTIONS = {"get_weather": get_weather}
+# Sent to the page besides the text: the calls a run asks for, to show them.
+PAGE_EVENTS = ("thread.run.requires_action",)
 
 _assistants: dict[str, str] = {}
 _assistants_lock = threading.Lock()
@@ -66,6 +74,12 @@ def thread_id(request: HttpRequest) -> str:
     created = get_client().create_thread().id
     request.session["thread_id"] = created
     return created
+
+
+def waiting_run(client: AssistantsClient, thread: str) -> RunResponse | None:
+    """The thread's latest run if it waits for tool outputs (a stream that stopped for them)."""
+    latest = client.list_runs(thread, limit=1).data
+    return latest[0] if latest and latest[0].status == "requires_action" else None
 
 
 def message_of(request: HttpRequest) -> Any:
@@ -107,13 +121,20 @@ def stream(request: HttpRequest) -> HttpResponse:
     """Stream the answer to the message just sent; leaving the page cancels the run.
 
     A run is started only for a message sent from this session, so a link to this URL cannot
-    start one. The streamed answer uses no tool (`tool_choice="none"`): a run waiting for tool
-    outputs would end the stream (see the `chat` view for tools).
+    start one. When the session's run waits for tool outputs (its first stream ended with
+    `requires_action`), the view calls the functions and streams the rest of that run instead.
     """
-    if not request.session.pop("answer_pending", False):
+    client = get_client()
+    thread = thread_id(request)
+    waiting = waiting_run(client, thread)
+    if waiting is not None:
+        outputs = client.call_functions(waiting, FUNCTIONS)
+        run_stream = client.stream_tool_outputs(thread, waiting.id, outputs)
+    elif request.session.pop("answer_pending", False):
+        run_stream = client.stream_run(thread, assistant_id())
+    else:
         return JsonResponse(
             {"error": {"message": "Send a message first.", "type": "invalid_request_error"}},
             status=409,
         )
-    run_stream = get_client().stream_run(thread_id(request), assistant_id(), tool_choice="none")
-    return sse_response(run_stream, cancel_on_disconnect=True)
+    return sse_response(run_stream, cancel_on_disconnect=True, events=PAGE_EVENTS)

@@ -1,6 +1,6 @@
 """Hostile clients against the built-in server and against gunicorn, over raw sockets.
 
-Each serves the application in a process of its own, started as the README starts it:
+Each serves the application in a process of its own, started as docs/server.md starts it:
 
     ASSISTANTS_SERVER_API_KEYS=... assistants-server --backend-url URL
     gunicorn -k gthread --threads 32 -b 127.0.0.1:PORT 'assistants_client.server:wsgi_app()'
