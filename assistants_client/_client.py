@@ -185,11 +185,6 @@ def _response_format(value: Any) -> Any:
     return response_format_for(value) if is_structured_output_class(value) else value
 
 
-def _optional(value: object) -> Any:
-    """``None`` for an omitted value (list models may omit their cursors)."""
-    return None if isinstance(value, Omit) else value
-
-
 def _after(query: Mapping[str, QueryValue], cursor: str) -> dict[str, QueryValue]:
     """The query of the page after ``cursor``."""
     following = {k: v for k, v in query.items() if k != "before"}
@@ -540,9 +535,9 @@ class AssistantsClient:
             items: list[M] = list(getattr(listing, "data", []))
             return SyncPage(
                 data=items,
-                has_more=bool(_optional(getattr(listing, "has_more", False))),
-                first_id=_optional(getattr(listing, "first_id", None)),
-                last_id=_optional(getattr(listing, "last_id", None)),
+                has_more=bool(getattr(listing, "has_more", False)),
+                first_id=getattr(listing, "first_id", None),
+                last_id=getattr(listing, "last_id", None),
                 fetch_after=fetch_after,
             )
 

@@ -14,7 +14,12 @@ attributes described in ``_model_base``; this module imports no generated code):
 - ``str | X`` unions ("auto" or an object, a string or a list) are told apart by JSON type, and
   so are unions of plain JSON kinds (``str | float | bool | list[str | float]``).
 - A file to upload (``FileUpload``, the field of a multipart request model) is kept as it is.
-- Fields whose default is ``OMIT`` are left out of ``to_dict`` when omitted; ``None`` is null.
+- Request fields whose default is ``OMIT`` are left out of ``to_dict`` when omitted; ``None``
+  is null.
+- A response field that may be absent reads as ``None`` when it is, and the instance remembers
+  which keys were absent (``_json_absent``): ``to_dict`` leaves exactly those out, so absent
+  stays absent and null stays null. A response built in code (not read from JSON) leaves out
+  its optional fields that are None.
 - Primitives are strict: a number is not accepted for a string, nor a string for a boolean.
 
 cattrs generates one structuring function per class and caches it, so the hot path is
@@ -238,13 +243,25 @@ class NullFieldError(Exception):
         self.name = name
 
 
+# The absent keys of a response that had every key (shared: no set per object).
+_NONE_ABSENT: frozenset[str] = frozenset()
+_BOOKKEEPING = ("extra_fields", "_json_absent")
+
+
+def _reads_absence(cls: type[Any]) -> bool:
+    """A response class: its fields that may be absent read as None, and absence is kept."""
+    return getattr(cls, "_json_absent_reads_none", False) is True
+
+
 def _defaulted_keys(cls: type[Any], renames: dict[str, str]) -> frozenset[str]:
-    """The spec-required JSON keys that have a sensible absence (a default) in ``cls``."""
-    required: frozenset[str] = getattr(cls, "_json_required", frozenset())
+    """The JSON keys that may be absent from a response (those with a default in ``cls``):
+    its optional fields, and the required ones with a sensible absence."""
+    if not _reads_absence(cls):
+        return frozenset()
     return frozenset(
         renames.get(a.name, a.name)
         for a in fields(cls)
-        if a.default is not attrs.NOTHING and renames.get(a.name, a.name) in required
+        if a.default is not attrs.NOTHING and a.name not in _BOOKKEEPING
     )
 
 
@@ -253,9 +270,10 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
 
     The default reading is tolerant: a required field that the server left out reads as
     ``None`` when it is nullable and ``[]`` when it is an array (and is left out again by
-    ``to_dict``), and a tag the spec does not know becomes the union's ``Unknown...`` variant.
-    ``strict=True`` holds servers to the spec: every field it requires must be present, only
-    the spec's own nulls are allowed, and only the spec's own tags.
+    ``to_dict``), an optional field may be null as well as absent, and a tag the spec does not
+    know becomes the union's ``Unknown...`` variant. ``strict=True`` holds servers to the spec:
+    every field it requires must be present, only the spec's own nulls are allowed, and only
+    the spec's own tags.
     """
 
     converter.register_structure_hook(str, _str)
@@ -417,7 +435,7 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
         renames = _renames(cls)
         result: dict[str, Any] = {}
         for a in fields(cls):
-            if a.name in ("extra_fields", "_json_absent"):
+            if a.name in _BOOKKEEPING:
                 result[a.name] = override(omit=True)
                 continue
             omit_default = for_unstructure and a.default is OMIT
@@ -429,9 +447,7 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
     def _json_keys(cls: type[Any]) -> frozenset[str]:
         renames = _renames(cls)
         return frozenset(
-            renames.get(a.name, a.name)
-            for a in fields(cls)
-            if a.name not in ("extra_fields", "_json_absent")
+            renames.get(a.name, a.name) for a in fields(cls) if a.name not in _BOOKKEEPING
         )
 
     def _open_structure_hook(cls: type[Any]) -> Hook:
@@ -448,13 +464,15 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
 
         # dict.keys() compares with a set without copying the dict: `keys <= known` is the
         # cheap form of "no unknown field", `keys >= defaulted` of "nothing left out".
+        absence = _reads_absence(cls)
+
         def read_tolerant(value: Any, _: Any) -> Any:
             instance = generated(value, cls)
             keys = value.keys()
             if not keys <= known:
                 instance.extra_fields = {k: v for k, v in value.items() if k not in known}
-            if defaulted and not keys >= defaulted:
-                instance._json_absent = defaulted - keys
+            if absence:
+                instance._json_absent = _NONE_ABSENT if keys >= defaulted else defaulted - keys
             return instance
 
         def read_strict(value: Any, _: Any) -> Any:
@@ -462,12 +480,9 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
             if not keys >= required:
                 raise MissingFieldsError(sorted(required - keys))
             for name in non_null:
-                if value[name] is None:
+                if name in value and value[name] is None:
                     raise NullFieldError(name)
-            instance = generated(value, cls)
-            if not keys <= known:
-                instance.extra_fields = {k: v for k, v in value.items() if k not in known}
-            return instance
+            return read_tolerant(value, _)
 
         read = read_strict if strict else read_tolerant
 
@@ -511,11 +526,21 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
         )
         if not cls._json_keeps_extra:
             return generated
+        # A response built in code leaves out the optional fields it left None.
+        renames = _renames(cls)
+        required: frozenset[str] = getattr(cls, "_json_required", frozenset())
+        optional = tuple(key for key in _defaulted_keys(cls, renames) if key not in required)
 
         def unstructure_open(instance: Any) -> dict[str, Any]:
             result: dict[str, Any] = generated(instance)
-            for key in instance._json_absent:
-                del result[key]
+            absent = instance._json_absent
+            if absent is not None:
+                for key in absent:
+                    del result[key]
+            else:
+                for key in optional:
+                    if result[key] is None:
+                        del result[key]
             if instance.extra_fields:
                 for key, value in instance.extra_fields.items():
                     result.setdefault(key, value)

@@ -29,8 +29,15 @@ mypy and pyright alike. At runtime the ``Unknown...`` variant holds the tag as s
     nullable field, ``[]`` for an array); the strict reading (``strict_responses=True``) holds
     servers to the spec.
 
-A response that left out such fields remembers which (``_json_absent``), so that ``to_dict()``
-leaves them out again: a round trip gives back exactly what was received.
+``_json_absent_reads_none``
+    True on response classes: a field the spec does not require is typed ``X | None`` and reads
+    as ``None`` when absent (so ``if x.field is not None`` narrows it), as a required field with
+    a sensible absence does. Request classes keep ``OMIT`` for what is not sent.
+
+A response read from JSON remembers which of those keys were absent (``_json_absent``), so
+that ``to_dict()`` leaves them out again, and keeps a null as null: a round trip gives back
+exactly what was received. A response built in code (``_json_absent`` is None) leaves out its
+optional fields that are None.
 
 So the converter needs no list of the generated classes, and nothing here imports them.
 """
@@ -49,7 +56,6 @@ from assistants_client._converter import structure, unstructure
 from assistants_client._omit import OMIT
 
 __all__ = [
-    "NO_ABSENT_FIELDS",
     "NO_EXTRA_FIELDS",
     "JsonValue",
     "Model",
@@ -76,7 +82,6 @@ M = TypeVar("M", bound="Model")
 # The ``extra_fields`` of a response that had none: one shared, read-only empty mapping, so
 # that parsing does not allocate a dict per object. A response with unknown fields gets a dict.
 NO_EXTRA_FIELDS: Mapping[str, Any] = MappingProxyType({})
-NO_ABSENT_FIELDS: frozenset[str] = frozenset()
 
 
 class _ModelRepr(reprlib.Repr):
@@ -118,6 +123,7 @@ class Model:
     _json_unknown_variant: ClassVar[bool]
     _json_required: ClassVar[frozenset[str]]
     _json_non_null: ClassVar[frozenset[str]]
+    _json_absent_reads_none: ClassVar[bool] = False
 
     @classmethod
     def from_dict(cls: type[M], data: Any) -> M:
@@ -139,16 +145,32 @@ class Model:
         return dumps_compact(self.to_dict())
 
     def __repr__(self) -> str:
-        """Readable and short: omitted fields are left out, long text is truncated."""
+        """Readable and short: what ``to_dict`` leaves out is left out, long text is cut."""
+        cls = type(self)
+        absent: frozenset[str] | None = getattr(self, "_json_absent", None)
+        renames = getattr(cls, "_json_renames", None) or {}
+        required: frozenset[str] = getattr(cls, "_json_required", frozenset())
         parts = []
-        for a in attrs.fields(type(self)):  # type: ignore[arg-type]
+        for a in attrs.fields(cls):  # type: ignore[arg-type]
             if a.name.startswith("_"):
                 continue
             value = getattr(self, a.name)
-            if value is OMIT or (a.name == "extra_fields" and not value):
+            key = renames.get(a.name, a.name)
+            if (
+                value is OMIT
+                or (a.name == "extra_fields" and not value)
+                or (absent is not None and key in absent)
+                or (
+                    absent is None
+                    and value is None
+                    and cls._json_absent_reads_none
+                    and key not in required
+                    and a.default is None
+                )
+            ):
                 continue
             parts.append(f"{a.name}={_REPR.repr(value)}")
-        return f"{type(self).__name__}({', '.join(parts)})"
+        return f"{cls.__name__}({', '.join(parts)})"
 
 
 class ResponseModel(Model):
@@ -156,6 +178,7 @@ class ResponseModel(Model):
 
     __slots__ = ()
     _json_keeps_extra = True
+    _json_absent_reads_none = True
 
 
 class RequestModel(Model):

@@ -846,9 +846,17 @@ def _class_deps(t: Any) -> set[str]:
 
 
 def _strictness_lines(cls: ClassDef) -> list[str]:
-    """What the spec itself requires of a response class, for the strict reading."""
+    """What the spec itself requires of a response class, for the strict reading: the keys it
+    requires, and those typed ``| None`` whose null it does not allow (an optional field, which
+    reads as None when absent, or a null only the overlay allows)."""
+    tag = cls.tag[0] if cls.tag is not None else None
     required = sorted(f.json_name for f in cls.fields if f.required)
-    non_null = sorted(f.json_name for f in cls.fields if f.null_by_overlay)
+    non_null = sorted(
+        f.json_name
+        for f in cls.fields
+        if f.null_by_overlay
+        or (not f.required and not isinstance(f.type, Nullable) and f.json_name != tag)
+    )
     lines = []
     if required:
         lines.append(
@@ -989,6 +997,11 @@ class Emitter:
         if is_tag:
             assert f.const_default is not None
             args.append(f"default={f.const_default!r}")
+        elif not f.required and side == RESPONSE:
+            # Absent reads as None (the instance remembers it was absent, for to_dict).
+            if not ann.endswith(" | None") and ann != "Any":
+                ann = f"{ann} | None"
+            args.append("default=None")
         elif not f.required:
             ann = (
                 f"{ann[: -len(' | None')]} | Omit | None"
@@ -1052,8 +1065,8 @@ class Emitter:
             if cls.side == RESPONSE or cls.name in naming.OPEN_REQUEST_CLASSES:
                 lines.append("    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS")
                 lines.append(
-                    "    _json_absent: frozenset[str] = attrs.field("
-                    "default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False)"
+                    "    _json_absent: frozenset[str] | None = attrs.field("
+                    "default=None, init=False, repr=False, eq=False)"
                 )
         at_least = cls.at_least_one_of if cls.side == REQUEST else []
         if cls.exactly_one_of or at_least:
@@ -1161,10 +1174,10 @@ class Emitter:
         parts.append("from assistants_client import _constraints as _v")
         parts.append(
             "from assistants_client._model_base import ("
-            "NO_ABSENT_FIELDS, NO_EXTRA_FIELDS, RequestModel, ResponseModel, UnknownTag)"
+            "NO_EXTRA_FIELDS, RequestModel, ResponseModel, UnknownTag)"
         )
-        parts.append("from assistants_client._omit import OMIT, Omit")
         if REQUEST in side_filter:
+            parts.append("from assistants_client._omit import OMIT, Omit")
             parts.append("from assistants_client._uploads import FileUpload")
         parts.extend(imports)
         if RESPONSE in side_filter:
@@ -1203,7 +1216,8 @@ def render(document: dict[str, Any]) -> dict[str, str]:
     emitter = Emitter(builder)
     responses, response_names = emitter.module(
         {RESPONSE},
-        "Response models: what the server sends. Unknown fields are kept in `extra_fields`, "
+        "Response models: what the server sends. A field that may be absent reads as None "
+        "(to_dict leaves it out again). Unknown fields are kept in `extra_fields`, "
         "unknown enum values stay plain strings and unknown tags become Unknown... variants.",
         [],
     )

@@ -9,11 +9,7 @@ from typing import Any, ClassVar, Literal
 import attrs
 
 from assistants_client import _constraints as _v
-from assistants_client._model_base import (
-    NO_ABSENT_FIELDS,
-    NO_EXTRA_FIELDS,
-    RequestModel,
-)
+from assistants_client._model_base import NO_EXTRA_FIELDS, RequestModel
 from assistants_client._omit import OMIT, Omit
 from assistants_client._uploads import FileUpload
 
@@ -228,8 +224,8 @@ class ToolResourcesCreate(RequestModel):
     code_interpreter: CodeInterpreterResourcesParam | Omit = OMIT
     file_search: FileSearchResourcesCreate | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    _json_absent: frozenset[str] | None = attrs.field(
+        default=None, init=False, repr=False, eq=False
     )
 
 
@@ -426,8 +422,8 @@ class ToolResourcesParam(RequestModel):
     code_interpreter: CodeInterpreterResourcesParam | Omit = OMIT
     file_search: FileSearchResourcesParam | Omit = OMIT
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
-    _json_absent: frozenset[str] = attrs.field(
-        default=NO_ABSENT_FIELDS, init=False, repr=False, eq=False
+    _json_absent: frozenset[str] | None = attrs.field(
+        default=None, init=False, repr=False, eq=False
     )
 
 

@@ -224,7 +224,9 @@ KINDS = {
 def test_a_one_of_over_plain_json_kinds_is_a_union_read_by_the_kind(generate: Any) -> None:
     g = generate(spec_with(KINDS, request="Cond", response="Cond"))
     hints = typing.get_type_hints(g.Cond)
-    assert hints["value"] == str | float | bool | list[str | float] | type(OMIT)
+    assert hints["value"] == str | float | bool | list[str | float] | None
+    request_hints = typing.get_type_hints(g.CondParam)
+    assert request_hints["value"] == str | float | bool | list[str | float] | type(OMIT)
     for value in ("abcdef", 1, 2.5, False, ["a", 3]):
         assert g.load(g.Cond, {"value": value}).value == value
     assert type(g.load(g.Cond, {"value": True}).value) is bool

@@ -6,9 +6,11 @@ import typing
 from typing import Any
 
 import attrs
+import cattrs
 import pytest
 from cattrs import BaseValidationError
 
+from assistants_client._converter import NullFieldError, configure
 from assistants_client._model_base import OMIT
 from codegen.generate import CodegenError, render
 from tests.codegen.conftest import spec_with
@@ -260,6 +262,40 @@ def test_request_models_tell_omitted_from_explicit_null(generate: Any) -> None:
     assert g.PatchParam().name is OMIT
     assert g.load(g.PatchParam, {"name": None}).name is None
     assert g.load(g.PatchParam, {}).name is OMIT
+
+
+def test_response_fields_that_may_be_absent_read_as_none_and_stay_absent_on_the_way_back(
+    generate: Any,
+) -> None:
+    schemas = {
+        "Patch": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                "note": {"type": "string"},
+            },
+            "required": ["id"],
+        }
+    }
+    g = generate(spec_with(schemas, request="Patch", response="Patch"))
+    hints = typing.get_type_hints(g.Patch)
+    assert hints["note"] == str | None and hints["name"] == str | None
+    absent = g.load(g.Patch, {"id": "p"})
+    assert absent.note is None and absent.name is None
+    assert g.dump(absent) == {"id": "p"}
+    assert repr(absent) == "Patch(id='p')" and str(absent.note) == "None"
+    nulls = {"id": "p", "name": None, "note": None}
+    assert g.dump(g.load(g.Patch, nulls)) == nulls
+    # Built in code: an optional field left None is not sent as a null the spec forbids.
+    assert g.dump(g.Patch(id="p", note="n")) == {"id": "p", "note": "n"}
+    # Request models keep OMIT: not sent, as opposed to null.
+    assert g.PatchParam(id="p").note is OMIT
+    strict = configure(cattrs.Converter(detailed_validation=True), strict=True)
+    assert strict.structure({"id": "p"}, g.Patch).note is None
+    assert strict.structure({"id": "p", "name": None}, g.Patch).name is None
+    with pytest.raises(NullFieldError, match="note: null is not allowed by the spec"):
+        strict.structure({"id": "p", "note": None}, g.Patch)
 
 
 def test_spec_constraints_become_validators_on_request_models(generate: Any) -> None:

@@ -9,15 +9,18 @@ import cattrs
 import pytest
 
 from assistants_client import OMIT, ModelValidationError
+from assistants_client._converter import structure
 from assistants_client.models import (
     AssistantStreamEventBase,
     CreateMessageRequest,
     CreateRunRequest,
     MessageContentText,
     RunResponse,
+    RunStepDelta,
     ThreadMessage,
     ThreadMessageDeltaEvent,
     UnknownMessageContent,
+    VectorStoreFile,
 )
 from tests import payloads
 
@@ -99,6 +102,45 @@ def test_omit_is_falsy_and_left_out_while_none_is_sent_as_null() -> None:
     assert not OMIT
     assert request.model is OMIT
     assert request.to_dict() == {"assistant_id": "asst_1", "instructions": None}
+
+
+def test_a_response_field_that_may_be_absent_is_none_and_round_trips_as_absent_or_null() -> None:
+    delta = {"id": "step_1", "object": "thread.run.step.delta", "delta": {}}
+    parsed = RunStepDelta.from_dict(delta)
+    assert parsed.delta.step_details is None
+    assert str(parsed.delta.step_details) == "None"
+    assert "OMIT" not in repr(parsed)
+    assert parsed.to_dict() == delta
+    with_null = {**delta, "delta": {"step_details": None}}
+    assert RunStepDelta.from_dict(with_null).to_dict() == with_null
+    details = {"type": "tool_calls", "tool_calls": []}
+    full = RunStepDelta.from_dict({**delta, "delta": {"step_details": details}})
+    step_details = full.delta.step_details
+    assert step_details is not None and step_details.type == "tool_calls"
+    assert full.to_dict()["delta"] == {"step_details": details}
+
+
+def test_a_vector_store_file_reads_absent_optional_fields_as_none_and_leaves_them_out() -> None:
+    listed = {
+        "id": "file_1",
+        "object": "vector_store.file",
+        "created_at": 1,
+        "vector_store_id": "vs_1",
+        "status": "completed",
+        "usage_bytes": 10,
+        "last_error": None,
+    }
+    item = VectorStoreFile.from_dict(listed)
+    assert item.chunking_strategy is None and item.attributes is None
+    assert "OMIT" not in repr(item) and "chunking_strategy" not in repr(item)
+    assert item.to_dict() == listed
+
+
+def test_the_strict_reading_refuses_a_null_the_spec_does_not_allow_where_absence_is_fine() -> None:
+    delta = {"id": "step_1", "object": "thread.run.step.delta", "delta": {}}
+    assert structure(delta, RunStepDelta, strict=True).delta.step_details is None
+    with pytest.raises(ModelValidationError, match="step_details"):
+        structure({**delta, "delta": {"step_details": None}}, RunStepDelta, strict=True)
 
 
 def test_request_models_validate_spec_constraints_at_construction() -> None:

@@ -26,6 +26,7 @@ from assistants_client.models import (
     RunStep,
     Thread,
     ThreadMessage,
+    ToolCallsStepDetailsDelta,
 )
 
 
@@ -72,6 +73,23 @@ async def streaming(client: AsyncAssistantsClient, thread_id: str, assistant_id:
         done = await again.until_done()
         assert_type(done, AsyncAssistantStream)
     return "".join(pieces)
+
+
+async def tool_call_names(
+    client: AsyncAssistantsClient, thread_id: str, assistant_id: str
+) -> list[str]:
+    # A field that may be absent is Optional: `is not None`, then its tag, narrows it.
+    names: list[str] = []
+    async with client.stream_run(thread_id, assistant_id) as stream:
+        async for event in stream:
+            if event.event == "thread.run.step.delta":
+                delta = event.data.delta
+                if delta.step_details is not None and delta.step_details.type == "tool_calls":
+                    assert_type(delta.step_details, ToolCallsStepDetailsDelta)
+                    for call in delta.step_details.tool_calls or []:
+                        if call.type == "function" and call.function is not None:
+                            names.append(call.function.name or "")
+    return names
 
 
 class Printer(AssistantEventHandler):

@@ -4,7 +4,12 @@ if the unions stopped narrowing only because they had become ``Any``."""
 
 from __future__ import annotations
 
-from assistants_client.models import AssistantStreamEvent, MessageContent, ThreadMessage
+from assistants_client.models import (
+    AssistantStreamEvent,
+    MessageContent,
+    RunStepDelta,
+    ThreadMessage,
+)
 
 
 def text_without_narrowing(message: ThreadMessage) -> str:
@@ -41,3 +46,7 @@ def event_data_of_another_event(event: AssistantStreamEvent) -> object:
 
 def a_tag_no_variant_has(part: MessageContent) -> bool:
     return part.type == "txet"  # expected-error
+
+
+def optional_field_without_a_none_check(step: RunStepDelta) -> str:
+    return step.delta.step_details.type  # expected-error

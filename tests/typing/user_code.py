@@ -13,7 +13,6 @@ from assistants_client import (
     AssistantsClient,
     AssistantStream,
     Citation,
-    Omit,
     PollTimeoutError,
 )
 from assistants_client.models import (
@@ -464,9 +463,27 @@ def narrows_stream_events(
 
 def narrows_file_chunking_strategy(item: VectorStoreFile) -> int | None:
     strategy = item.chunking_strategy
-    if isinstance(strategy, Omit):  # a file listed in a batch may come without it
+    if strategy is None:  # a file listed in a batch may come without it
         return None
     return narrows_chunking(strategy)
+
+
+def tool_call_names(client: AssistantsClient, thread_id: str, assistant_id: str) -> list[str]:
+    # A field that may be absent is Optional: `is not None`, then its tag, narrows it.
+    names: list[str] = []
+    with client.stream_run(thread_id, assistant_id) as stream:
+        for event in stream:
+            if event.event == "thread.run.step.delta":
+                delta = event.data.delta
+                if delta.step_details is not None and delta.step_details.type == "tool_calls":
+                    assert_type(delta.step_details, ToolCallsStepDetailsDelta)
+                    for call in delta.step_details.tool_calls or []:
+                        if call.type == "function" and call.function is not None:
+                            names.append(call.function.name or "")
+            elif event.event == "thread.message.delta":
+                content = event.data.delta.content
+                assert_type(content, list[MessageContentDelta] | None)
+    return names
 
 
 def narrows_chunking(strategy: FileChunkingStrategy) -> int | None:
