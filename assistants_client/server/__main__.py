@@ -17,11 +17,16 @@ from assistants_client.server import (
     parse_config,
     store_for,
 )
+from assistants_client.server.config import ServerConfig
 from assistants_client.server.httpd import WSGIServer, raise_open_file_limit
+from assistants_client.server.responders.chat import ChatCompletionsResponder
 
 __all__ = ["main"]
 
 logger = logging.getLogger("assistants_client.server")
+
+# How long the start-up check of the backend waits for an answer (beside serving).
+BACKEND_CHECK_TIMEOUT = 2.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = f"[{config.host}]" if ":" in config.host else config.host
     sys.stdout.write(f"http://{host}:{server.port}/v1\n")
     sys.stdout.flush()
+    # Whether the backend can be reached, found out beside serving: start-up waits for nothing.
+    threading.Thread(
+        target=_check_backend, args=(config,), name="backend-check", daemon=True
+    ).start()
     try:
         while not stopping.wait(0.2):
             pass
@@ -84,6 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.engine.store.close()
         logger.info("server stopped")
     return 0
+
+
+def _check_backend(config: ServerConfig) -> None:
+    """One WARNING line when the backend cannot be reached or refuses the key."""
+    with ChatCompletionsResponder(config.backend_url, api_key=config.backend_api_key) as backend:
+        problem = backend.probe(BACKEND_CHECK_TIMEOUT)
+    if problem is not None:
+        logger.warning("%s", problem)
 
 
 if __name__ == "__main__":

@@ -227,13 +227,37 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The largest value each numeric setting takes: past it a value cannot work (a port), or would
+# fail later, on a socket or a timer, rather than now with a clear message.
+_MAXIMA: dict[str, float] = {
+    "port": 65535,
+    "workers": 100_000,
+    "db-pool": 10_000,
+    "db-timeout": 86_400,
+    "run-lease": 86_400,
+    "max-connections": 1_000_000,
+    "threads": 100_000,
+    "run-expiry": 30 * 86_400,
+    "backend-timeout": 86_400,
+    "backend-retries": 100,
+    "max-file-bytes": 1 << 40,  # 1 TiB: a byte count, not a timer
+}
+# Finite, and small enough for every timer and socket timeout (about 31 years).
+_LARGEST: float = 1e9
+
+
 def _number(name: str, raw: str, kind: type[Any], minimum: float) -> Any:
     try:
         value = kind(raw)
-    except ValueError:
-        raise ConfigError(f"--{name} must be a number, got {raw!r}") from None
+    except (ValueError, OverflowError):
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"--{name} must be {what}, got {raw!r}") from None
+    if value != value:  # NaN
+        raise ConfigError(f"--{name} must be a number, got {raw!r}")
     if value < minimum:
-        raise ConfigError(f"--{name} must be at least {minimum}, got {raw!r}")
+        raise ConfigError(f"--{name} must be at least {minimum:g}, got {raw!r}")
+    if value > (maximum := _MAXIMA.get(name, _LARGEST)):
+        raise ConfigError(f"--{name} must be at most {maximum:g}, got {raw!r}")
     return value
 
 

@@ -1056,7 +1056,8 @@ def test_connection_errors_before_the_answer_are_retried(responder, backend, sle
 
 
 def test_an_unreachable_backend_fails_as_server_error_after_the_retries(sleeps):
-    base_url = f"http://127.0.0.1:{closed_port()}/v1"
+    port = closed_port()
+    base_url = f"http://user:pw-{KEY}@127.0.0.1:{port}/v1?api-key={KEY}"
     with ChatCompletionsResponder(
         base_url, api_key=KEY, max_retries=2, sleep=sleeps, connect_timeout=2
     ) as responder:
@@ -1064,8 +1065,46 @@ def test_an_unreachable_backend_fails_as_server_error_after_the_retries(sleeps):
 
     assert result.failure is not None
     assert result.failure.code == "server_error"
-    assert "could not reach the backend" in result.failure.message
+    assert result.failure.message == (
+        f"could not reach the backend at http://127.0.0.1:{port}/v1/chat/completions "
+        "(ConnectionError)"
+    )
     assert len(sleeps.waits) == 2
+
+
+def test_the_probe_asks_for_the_models_and_takes_any_answer_but_a_refused_key(backend):
+    with ChatCompletionsResponder(backend.base_url, api_key=KEY) as responder:
+        assert responder.probe() is None  # the fake backend has no /models: 404 is an answer
+        backend.enqueue(Reply.error(401, "Incorrect API key provided"))
+        refused = responder.probe()
+    (models, _) = [r for r in backend.requests if r.method == "GET"]
+    assert models.path == "/v1/models"
+    assert models.headers["Authorization"] == f"Bearer {KEY}"
+    assert refused == (
+        f"the backend at {backend.base_url} refuses its key (GET /models answered 401): "
+        "runs fail until it is right"
+    )
+    assert backend.chat_requests() == []
+
+
+def test_the_probe_names_the_url_without_its_secrets_when_the_backend_is_down_or_silent():
+    port = closed_port()
+    url = f"http://user:pw-{KEY}@127.0.0.1:{port}/v1?api-key={KEY}"
+    with ChatCompletionsResponder(url, api_key=KEY) as responder:
+        down = responder.probe()
+    assert down == (
+        f"the backend at http://127.0.0.1:{port}/v1 cannot be reached (ConnectionError): "
+        "runs fail until it can"
+    )
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # takes the connection, never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        with ChatCompletionsResponder(url, api_key=KEY) as responder:
+            quiet = responder.probe(timeout=0.5)
+    assert quiet == (
+        f"the backend at {url} does not answer (no answer within 0.5 s): runs fail until it does"
+    )
 
 
 def test_a_cut_stream_keeps_the_text_so_far_and_fails(responder, backend, sleeps):

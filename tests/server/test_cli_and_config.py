@@ -6,6 +6,7 @@ also read in-process with ``parse_config``, the function the command and ``wsgi_
 
 from __future__ import annotations
 
+import datetime
 import hmac
 import logging
 import os
@@ -15,6 +16,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import threading
 import time
 from typing import Any
 
@@ -23,6 +25,7 @@ import requests
 
 from assistants_client import AssistantsClient, AuthenticationError, InvalidArgumentError
 from assistants_client.server import ConfigError, ServerConfig, parse_config
+from assistants_client.server.__main__ import BACKEND_CHECK_TIMEOUT
 from assistants_client.server.errors import ApiError
 from assistants_client.server.http import Credentials
 from assistants_client.server.httpd import DEFAULT_BACKLOG
@@ -33,6 +36,7 @@ from tests.server.support import (
     run_process,
     server_command,
     server_environ,
+    wait_until,
 )
 from tests.servers.fake_chat import FakeChatServer, text_answer
 
@@ -83,6 +87,79 @@ def test_the_command_prints_its_base_url_and_serves_runs_there_with_its_settings
     assert server.process.returncode == 0  # SIGTERM stops it cleanly
 
 
+class LoggedLines:
+    """The lines a server process writes to stderr, read as they come."""
+
+    def __init__(self, server: Any) -> None:
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(server.process,), daemon=True)
+        self._reader.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        try:
+            for line in process.stderr:
+                self.lines.append(line.rstrip("\n"))
+        except (ValueError, OSError):  # closed by ServerProcess.stop()
+            pass
+
+    def naming(self, text: str) -> list[str]:
+        return [line for line in list(self.lines) if text in line]
+
+
+def test_an_unreachable_backend_is_named_in_one_warning_at_start_up_and_the_server_serves():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    server = run_process("--backend-url", url, "--port", "0")
+    log = LoggedLines(server)
+    try:
+        wait_until(lambda: log.naming(url), what="the warning")
+        assert requests.get(f"{server.base_url}/assistants", timeout=BOUND).status_code == 200
+    finally:
+        server.stop()
+    (named,) = log.naming(url)
+    assert " WARNING " in named
+    assert named.endswith(
+        f"the backend at {url} cannot be reached (ConnectionError): runs fail until it can"
+    )
+
+
+def test_start_up_does_not_wait_for_a_silent_backend_which_gets_its_warning_later():
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # takes connections, never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        server = run_process("--backend-url", url, "--port", "0")
+        printed = datetime.datetime.now()
+        log = LoggedLines(server)
+        try:
+            assert requests.get(f"{server.base_url}/assistants", timeout=BOUND).status_code == 200
+            wait_until(lambda: log.naming(url), what="the warning")
+        finally:
+            server.stop()
+    (named,) = log.naming(url)
+    assert named.endswith(
+        f"the backend at {url} does not answer (no answer within {BACKEND_CHECK_TIMEOUT:g} s): "
+        "runs fail until it does"
+    )
+    # The base URL came out first, about the check's whole wait before its warning.
+    warned = datetime.datetime.strptime(named[:23], "%Y-%m-%d %H:%M:%S,%f")
+    assert (warned - printed).total_seconds() > BACKEND_CHECK_TIMEOUT / 2
+
+
+def test_a_backend_that_answers_gets_no_warning(backend: FakeChatServer):
+    server = run_process("--backend-url", backend.base_url, "--port", "0")
+    log = LoggedLines(server)
+    try:
+        wait_until(lambda: backend.request_count > 0, what="the start-up check")
+    finally:
+        server.stop()
+    assert [r.path for r in backend.requests] == ["/v1/models"]
+    assert not log.naming(backend.base_url)
+
+
 def test_binding_a_public_address_without_client_keys_is_refused(backend):
     result = run_to_exit("--backend-url", backend.base_url, "--host", "0.0.0.0", "--port", "0")
 
@@ -119,13 +196,22 @@ def test_a_public_address_with_client_keys_is_served_to_clients_with_a_key(backe
         (["--backend-url", "localhost:11434"], ["http(s) URL", "localhost:11434"]),
         (["--backend-url", "http://x", "--port", "eighty"], ["--port", "number", "eighty"]),
         (["--backend-url", "http://x", "--workers", "0"], ["--workers", "at least 1"]),
+        (["--backend-url", "http://x", "--port", "70000"], ["--port", "at most 65535", "70000"]),
         (["--backend-url", "http://x", "--model-map", "gpt-4o"], ["--model-map", "FROM=TO"]),
         (
             ["--backend-url", "http://x", "--completion-tokens-field", "tokens"],
             ["max_completion_tokens", "max_tokens"],
         ),
     ],
-    ids=["no-backend", "bad-url", "bad-port", "no-workers", "bad-map", "bad-field"],
+    ids=[
+        "no-backend",
+        "bad-url",
+        "bad-port",
+        "no-workers",
+        "port-too-high",
+        "bad-map",
+        "bad-field",
+    ],
 )
 def test_configuration_errors_exit_2_with_a_message_that_says_what_to_change(args, words):
     result = run_to_exit(*args)
@@ -135,6 +221,42 @@ def test_configuration_errors_exit_2_with_a_message_that_says_what_to_change(arg
     for word in words:
         assert word in result.stderr
     assert "Traceback" not in result.stderr
+
+
+NUMERIC_FLAGS = [
+    ("port", "ASSISTANTS_PORT", "65536"),
+    ("workers", "ASSISTANTS_WORKERS", "100000000000000000000"),
+    ("db-pool", "ASSISTANTS_DB_POOL", "100000000000000000000"),
+    ("db-timeout", "ASSISTANTS_DB_TIMEOUT", "inf"),
+    ("run-lease", "ASSISTANTS_RUN_LEASE", "1e300"),
+    ("max-connections", "ASSISTANTS_MAX_CONNECTIONS", "100000000000000000000"),
+    ("threads", "ASSISTANTS_THREADS", "100000000000000000000"),
+    ("run-expiry", "ASSISTANTS_RUN_EXPIRY", "1e308"),
+    ("backend-timeout", "ASSISTANTS_BACKEND_TIMEOUT", "1e300"),
+    ("backend-retries", "ASSISTANTS_BACKEND_RETRIES", "100000000000000000000"),
+    ("backend-max-text", "ASSISTANTS_BACKEND_MAX_TEXT", "100000000000000000000"),
+    ("backend-max-duration", "ASSISTANTS_BACKEND_MAX_DURATION", "1e300"),
+    ("max-file-bytes", "ASSISTANTS_MAX_FILE_BYTES", "100000000000000000000"),
+]
+
+
+@pytest.mark.parametrize(("flag", "env", "huge"), NUMERIC_FLAGS, ids=[f[0] for f in NUMERIC_FLAGS])
+def test_every_numeric_setting_refuses_what_could_not_work_with_the_same_one_line_error(
+    flag, env, huge
+):
+    for source in (([f"--{flag}", huge], {}), ([], {env: huge})):
+        with pytest.raises(
+            ConfigError, match=rf"^--{flag} must be at most [\d.e+]+, got '{huge}'$"
+        ):
+            parse_config(["--backend-url", "http://x", *source[0]], source[1])
+    for bad in ("nan", "ten", "-1"):
+        with pytest.raises(ConfigError, match=rf"^--{flag} must be "):
+            parse_config(["--backend-url", "http://x", f"--{flag}", bad], {})
+
+
+def test_an_upload_limit_past_a_billion_bytes_is_taken():
+    config = parse_config(["--backend-url", "http://x", "--max-file-bytes", str(4 << 30)], {})
+    assert config.max_file_bytes == 4 << 30
 
 
 def test_secrets_are_not_taken_as_flags():

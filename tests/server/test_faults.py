@@ -17,6 +17,7 @@ import pytest
 
 from assistants_client import BadRequestError
 from tests.server.support import (
+    BACKEND_KEY,
     BOUND,
     RunningServer,
     assert_valid_events,
@@ -179,7 +180,9 @@ def test_an_unreachable_backend_fails_the_run_as_server_error(make_server):
     run = polled(client, thread_id, assistant_id)
 
     assert (run.status, run.last_error.code) == ("failed", "server_error")
-    assert "could not reach the backend" in run.last_error.message
+    backend_url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    assert f"could not reach the backend at {backend_url}" in run.last_error.message
+    assert BACKEND_KEY not in run.last_error.message
 
 
 def test_an_error_in_the_stream_fails_the_run_and_keeps_the_text(

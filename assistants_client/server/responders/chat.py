@@ -398,6 +398,44 @@ class ChatCompletionsResponder:
         key = "set" if self._api_key else "none"
         return f"ChatCompletionsResponder(url={self._log_url!r}, api_key={key})"
 
+    def probe(self, timeout: float = 2.0) -> str | None:
+        """Whether the backend answers, asked without a completion: one ``GET {base_url}/models``
+        (no retry), within ``timeout`` seconds in all. None when it answered, whatever the
+        status but 401 and 403 (its key is refused); else what is wrong, naming the URL."""
+        parts = urlsplit(self._url)
+        base = parts.path[: -len("/chat/completions")]
+        url = urlunsplit((parts.scheme, parts.netloc, base + "/models", parts.query, ""))
+        shown = self._log_url[: -len("/chat/completions")]
+        headers = {k: v for k, v in self._headers.items() if k not in ("Content-Type", "Accept")}
+        deadline = Deadline()
+        deadline.arm(time.monotonic() + timeout)
+        try:
+            with deadline.active():
+                response = self._session.get(
+                    url,
+                    headers=headers,
+                    timeout=(timeout, timeout),
+                    allow_redirects=False,
+                    stream=True,  # the status is enough: the body is never read
+                )
+            response.close()
+        except Exception as exc:
+            if deadline.fired or isinstance(exc, requests.Timeout):
+                return (
+                    f"the backend at {shown} does not answer (no answer within {timeout:g} s): "
+                    "runs fail until it does"
+                )
+            reason = type(exc).__name__
+            return f"the backend at {shown} cannot be reached ({reason}): runs fail until it can"
+        finally:
+            deadline.disarm()
+        if response.status_code in (401, 403):
+            return (
+                f"the backend at {shown} refuses its key (GET /models answered "
+                f"{response.status_code}): runs fail until it is right"
+            )
+        return None
+
     def close(self) -> None:
         """Close the connections (and the session, when the responder made it)."""
         self._adapter.close()
@@ -527,7 +565,8 @@ class ChatCompletionsResponder:
                 return self._silence_failure()
             if isinstance(exc, requests.ConnectionError):
                 failure = Failure(
-                    "server_error", f"could not reach the backend ({type(exc).__name__})"
+                    "server_error",
+                    f"could not reach the backend at {self._log_url} ({type(exc).__name__})",
                 )
                 raise _Retry(failure, None) from None
             # Anything else (a bad header value, a malformed URL...) would fail again.

@@ -197,6 +197,9 @@ class Backend:
         self.server = RawServer(self._handle)
 
     def _handle(self, conn: Any, request: bytes) -> None:
+        if request.startswith(b"GET "):  # the command's start-up check: GET /models
+            conn.sendall(error_answer(200, b'{"object": "list", "data": []}'))
+            return
         model = json.loads(request.partition(b"\r\n\r\n")[2])["model"]
         self.let_go[model].clear()  # an earlier request of the same model let go already
 
