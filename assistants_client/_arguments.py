@@ -39,7 +39,10 @@ __all__ = [
 ]
 
 MAX_ID_CHARS = 256
-"""Ids are short (``vs_`` and 32 hex digits); a longer one is a mistake, not an id."""
+"""The longest id taken. The spec bounds no id; the live API's are 27 to 31 characters
+(``thread_`` and 24 more), Azure's file ids 32 (``assistant-`` and 22); proxies that encode a
+route in an id (LiteLLM's managed files, in base64) make longer ones. Past 256 it is a
+mistake (a pasted body, a URL), not an id."""
 METADATA_MAX_KEYS = 16
 METADATA_KEY_MAX_CHARS = 64
 METADATA_VALUE_MAX_CHARS = 512

@@ -816,6 +816,7 @@ class AsyncAssistantsClient(AsyncClientBase):
         max_rounds: int = MAX_TOOL_ROUNDS,
         wait_timeout: float = DEFAULT_RUN_WAIT_TIMEOUT,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
+        check: bool = True,
         **params: Unpack[CreateRunParams],
     ) -> RunReply:
         """:meth:`run_with_tools` (``functions`` may be left out), returning the run and its reply.
@@ -824,6 +825,11 @@ class AsyncAssistantsClient(AsyncClientBase):
         ``reply.text`` their text. Streamed (the default), the messages are the ones the
         streams delivered: no further request. With ``stream=False`` they are read with one
         listing of the run's messages once it has ended.
+
+        A run that does not complete (``failed``, ``expired``, ``cancelled``, or ``incomplete``:
+        its answer was cut short) raises RunFailedError, which carries the reply as it is
+        (``err.reply``: the run, why it ended, and what it wrote). ``check=False`` returns that
+        reply instead, whatever the run's status.
         """
         return await self._result(
             self._core.run_and_get_reply(
@@ -836,6 +842,7 @@ class AsyncAssistantsClient(AsyncClientBase):
                 max_rounds=max_rounds,
                 wait_timeout=wait_timeout,
                 poll_interval=poll_interval,
+                check=check,
                 **params,
             )
         )

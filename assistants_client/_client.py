@@ -47,7 +47,7 @@ from assistants_client._config import (
     foundry_config,
     openai_config,
 )
-from assistants_client._exceptions import InvalidArgumentError, PollTimeoutError
+from assistants_client._exceptions import InvalidArgumentError, PollTimeoutError, RunFailedError
 from assistants_client._model_base import Model
 from assistants_client._omit import OMIT, Omit
 from assistants_client._operation import ListOperation, Operation
@@ -1123,6 +1123,7 @@ class AssistantsClient:
         max_rounds: int = MAX_TOOL_ROUNDS,
         wait_timeout: float = DEFAULT_RUN_WAIT_TIMEOUT,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
+        check: bool = True,
         **params: Unpack[CreateRunParams],
     ) -> RunReply:
         """:meth:`run_with_tools` (``functions`` may be left out), returning the run and its reply.
@@ -1131,7 +1132,14 @@ class AssistantsClient:
         ``reply.text`` their text. Streamed (the default), the messages are the ones the
         streams delivered: no further request. With ``stream=False`` they are read with one
         listing of the run's messages once it has ended.
+
+        A run that does not complete (``failed``, ``expired``, ``cancelled``, or ``incomplete``:
+        its answer was cut short) raises RunFailedError, which carries the reply as it is
+        (``err.reply``: the run, why it ended, and what it wrote). ``check=False`` returns that
+        reply instead, whatever the run's status.
         """
+        if not isinstance(check, bool):
+            raise InvalidArgumentError("check must be True or False", param="check")
         written: list[ThreadMessage] = []
         loop = self._tool_loop(
             thread_id,
@@ -1146,7 +1154,8 @@ class AssistantsClient:
             poll_interval=poll_interval,
             **params,
         )
-        return self._run(self._reply_plan(thread_id, loop, written, listed=not stream))
+        plan = self._reply_plan(thread_id, loop, written, listed=not stream, check=check)
+        return self._run(plan)
 
     def _reply_plan(
         self,
@@ -1155,8 +1164,10 @@ class AssistantsClient:
         written: list[ThreadMessage],
         *,
         listed: bool,
+        check: bool,
     ) -> Plan[RunReply]:
-        """The run with the messages it wrote: as streamed, or (``listed``) read once it ended."""
+        """The run with the messages it wrote: as streamed, or (``listed``) read once it ended;
+        with ``check``, RunFailedError unless it completed."""
         run = yield from loop
         if listed:
             operation = ops.LIST_MESSAGES
@@ -1170,7 +1181,10 @@ class AssistantsClient:
             path = operation.path_for(thread_id=thread_id)
             options = CallOptions.of({}, operation.name)
             written = yield from self._list_all_plan(operation, path, options, query)
-        return RunReply(run=run, messages=[m for m in written if m.role == "assistant"])
+        reply = RunReply(run=run, messages=[m for m in written if m.role == "assistant"])
+        if check and run.status != "completed":
+            raise RunFailedError(reply)
+        return reply
 
     def _tool_loop(
         self,

@@ -4,6 +4,7 @@
      +-- InvalidArgumentError (also ValueError)    bad argument, raised before any network I/O
      +-- ModelValidationError (also ValueError)     a payload does not fit a generated model
      +-- UploadSourceError                          a file being uploaded could not be read
+     +-- RunFailedError                             run_and_get_reply: the run did not complete
      +-- APIError                                   something went wrong talking to the server
           +-- APIConnectionError                    no usable response (refused, reset, DNS, TLS)
           |    +-- APITimeoutError                  connect or read timeout, or a polling deadline
@@ -24,6 +25,9 @@
                +-- InternalServerError              >= 500
           +-- StreamError                           an `error` event inside an event stream
 
+An APIError's ``error`` is the server's error object when its answer had one (an
+:class:`ErrorObject`: ``err.error.message``, ``.type``, ``.param``, ``.code``), else None.
+
 No exception's message or repr contains the API key: messages are built from the status, the
 server's error object, the request id and a truncated body, never from request headers.
 
@@ -35,7 +39,12 @@ failed) and ``safe_body()``, a JSON object without secrets, URLs or stack, with 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistants_client._client import RunReply
+    from assistants_client.models import RunResponse
 
 __all__ = [
     "ActiveRunError",
@@ -48,6 +57,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ErrorObject",
     "InternalServerError",
     "InvalidArgumentError",
     "ModelValidationError",
@@ -56,6 +66,7 @@ __all__ = [
     "PollTimeoutError",
     "RateLimitError",
     "ResponseTooLargeError",
+    "RunFailedError",
     "StreamClosedError",
     "StreamError",
     "StreamInterruptedError",
@@ -70,6 +81,37 @@ def _excerpt(body: str | None) -> str | None:
     if body is None or len(body) <= BODY_EXCERPT_CHARS:
         return body
     return body[:BODY_EXCERPT_CHARS] + f"... [{len(body) - BODY_EXCERPT_CHARS} more characters]"
+
+
+class ErrorObject(dict[str, Any]):
+    """The error object of a server's answer (``{"error": {"message": ..., ...}}``), typed.
+
+    ``message`` is a str (empty when the object had none); ``type``, ``param`` and ``code``
+    are a str, or None when absent or not a string. It is also the object as it was sent
+    (secrets redacted), a dict: ``error["code"]``, ``error.get("param")``, ``json.dumps(error)``.
+    """
+
+    __slots__ = ()
+
+    def _text(self, key: str) -> str | None:
+        value = self.get(key)
+        return value if isinstance(value, str) else None
+
+    @property
+    def message(self) -> str:
+        return self._text("message") or ""
+
+    @property
+    def type(self) -> str | None:
+        return self._text("type")
+
+    @property
+    def param(self) -> str | None:
+        return self._text("param")
+
+    @property
+    def code(self) -> str | None:
+        return self._text("code")
 
 
 class AssistantsError(Exception):
@@ -126,13 +168,46 @@ class UploadSourceError(AssistantsError):
     creates no file."""
 
 
+class RunFailedError(AssistantsError):
+    """A run ended without completing: ``failed``, ``expired``, ``cancelled``, or
+    ``incomplete`` (cut short, by ``max_completion_tokens`` for instance).
+
+    ``reply`` is what there is (the run and the messages it wrote, ``reply.text`` their text),
+    ``run`` the run: ``run.status``, and ``run.last_error`` or ``run.incomplete_details`` say why.
+    The message says it too.
+    """
+
+    def __init__(self, reply: RunReply) -> None:
+        run = reply.run
+        why = ""
+        if run.last_error is not None:
+            why = f": {run.last_error.code}: {run.last_error.message}"
+        elif run.incomplete_details is not None and run.incomplete_details.reason:
+            why = f": {run.incomplete_details.reason}"
+        super().__init__(f"run {run.id} ended {run.status}{why}")
+        self.reply = reply
+
+    @property
+    def run(self) -> RunResponse:
+        return self.reply.run
+
+    @property
+    def http_status(self) -> int:
+        """504 for a run that expired, else 502: the assistant service did not answer."""
+        return 504 if self.run.status == "expired" else 502
+
+    def safe_body(self) -> dict[str, Any]:
+        return _safe_error(_PUBLIC_MESSAGES[self.http_status], "upstream_error")
+
+
 class APIError(AssistantsError):
     """An error that happened while talking to the server.
 
     ``status_code`` is None when no response was received. ``body`` is a truncated copy of the
-    response body. ``error`` is the server's error object (message, type, param, code) when the
-    body had one. ``partial`` is what an event stream had accumulated when it failed (a
-    ``StreamSnapshot``), None otherwise.
+    response body. ``error`` is the server's error object when the body had one (an
+    :class:`ErrorObject`: ``error.message``, ``.type``, ``.param``, ``.code``), else None.
+    ``partial`` is what an event stream had accumulated when it failed (a ``StreamSnapshot``),
+    None otherwise.
     """
 
     def __init__(
@@ -144,7 +219,7 @@ class APIError(AssistantsError):
         status_code: int | None = None,
         request_id: str | None = None,
         body: str | None = None,
-        error: dict[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
         partial: Any = None,
     ) -> None:
         super().__init__(message)
@@ -155,22 +230,24 @@ class APIError(AssistantsError):
         self.status_code = status_code
         self.request_id = request_id
         self.body = _excerpt(body)
-        self.error = error
+        self.error: ErrorObject | None = (
+            error if isinstance(error, ErrorObject) or error is None else ErrorObject(error)
+        )
 
     @property
     def code(self) -> str | None:
-        value = (self.error or {}).get("code")
-        return value if isinstance(value, str) else None
+        """The server's error code (``error.code``), or None."""
+        return self.error.code if self.error is not None else None
 
     @property
     def type(self) -> str | None:
-        value = (self.error or {}).get("type")
-        return value if isinstance(value, str) else None
+        """The server's error type (``error.type``), or None."""
+        return self.error.type if self.error is not None else None
 
     @property
     def param(self) -> str | None:
-        value = (self.error or {}).get("param")
-        return value if isinstance(value, str) else None
+        """The parameter the server's error names (``error.param``), or None."""
+        return self.error.param if self.error is not None else None
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -196,9 +273,9 @@ class APIError(AssistantsError):
         if status in _PASSED_ON:
             # The service refused what the request asked (an unknown thread, a bad value): its
             # message is about the request, and was redacted when the error was built.
-            detail = (self.error or {}).get("message")
+            detail = self.error.message if self.error is not None else ""
             return _safe_error(
-                detail if isinstance(detail, str) and detail else _PUBLIC_MESSAGES[status],
+                detail or _PUBLIC_MESSAGES[status],
                 self.type or "invalid_request_error",
                 param=self.param,
                 code=self.code,
@@ -369,7 +446,7 @@ _ACTIVE_RUN_MESSAGES = (
 )
 
 
-def _active_run_match(error: dict[str, Any] | None) -> re.Match[str] | None:
+def _active_run_match(error: Mapping[str, Any] | None) -> re.Match[str] | None:
     message = (error or {}).get("message")
     if not isinstance(message, str):
         return None
@@ -380,7 +457,7 @@ def _active_run_match(error: dict[str, Any] | None) -> re.Match[str] | None:
     return None
 
 
-def status_error_class(status: int, error: dict[str, Any] | None = None) -> type[APIStatusError]:
+def status_error_class(status: int, error: Mapping[str, Any] | None = None) -> type[APIStatusError]:
     """The exception class for an HTTP error status and the server's error object."""
     if status >= 500:
         return InternalServerError

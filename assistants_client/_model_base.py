@@ -87,11 +87,19 @@ NO_EXTRA_FIELDS: Mapping[str, Any] = MappingProxyType({})
 class _ModelRepr(reprlib.Repr):
     def __init__(self) -> None:
         super().__init__()
-        self.maxstring = 80
+        self.maxstring = 160
         self.maxother = 200
         self.maxlist = 6
         self.maxdict = 8
         self.maxlevel = 4
+
+    def repr_str(self, x: str, level: int) -> str:
+        # The start of a long text, cut at the end: what an error says first is its reason,
+        # and a cut in the middle would hide it.
+        if len(x) <= self.maxstring:
+            return repr(x)
+        text = repr(x[: self.maxstring - 3])
+        return text[:-1] + "..." + text[-1]
 
     def repr_instance(self, obj: Any, level: int) -> str:
         # Nested models print through their own __repr__, cut to a readable length.

@@ -554,6 +554,8 @@ class Transport:
         if not isinstance(detail, str) or not detail:
             reason = response.reason or ""
             detail = f"HTTP {status} {reason}".strip()
+        if status == 404:
+            detail += self._v1_hint(url)
         cls = status_error_class(status, error)
         return cls(
             f"{method} {urlsplit(url).path}: {detail}",
@@ -564,6 +566,19 @@ class Transport:
             body=text,
             error=error,
         )
+
+    def _v1_hint(self, url: str) -> str:
+        """For a 404 at a path without ``/v1`` from a base URL without it either (and not an
+        Azure one, which has none): the base URL the server most likely serves."""
+        base = urlsplit(self.config.base_url)
+        if self.config.api_version is not None or "v1" in base.path.split("/"):
+            return ""
+        if "v1" in urlsplit(url).path.split("/"):
+            return ""
+        host = f"[{base.hostname}]" if ":" in (base.hostname or "") else base.hostname
+        port = f":{base.port}" if base.port else ""
+        shown = f"{base.scheme}://{host}{port}{base.path}"
+        return f" (did you mean base_url={shown}/v1?)"
 
     # -- sending ------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from assistants_client import (
     AsyncAssistantsClient,
     InvalidArgumentError,
     RetryPolicy,
+    RunFailedError,
     ToolCallError,
 )
 from assistants_client._plan import Plan
@@ -111,6 +112,24 @@ def test_run_and_get_reply_reads_the_reply_when_polling_too(base_url: str) -> No
             return [streamed.text, polled.text]
 
     assert run(scenario()) == ["You said: hello", "You said: hello again"]
+
+
+def test_run_and_get_reply_raises_run_failed_error_for_a_failed_run_unless_check_is_false(
+    base_url: str, emulator: Emulator
+) -> None:
+    async def scenario() -> tuple[RunFailedError, str]:
+        async with client_for(base_url) as client:
+            thread_id, assistant_id = await weather_thread(client, "hello")
+            emulator.script.queue_failure(message="the backend is down")
+            with pytest.raises(RunFailedError) as caught:
+                await client.run_and_get_reply(thread_id, assistant_id, stream=False)
+            emulator.script.queue_failure(message="the backend is down")
+            reply = await client.run_and_get_reply(thread_id, assistant_id, check=False)
+            return caught.value, reply.run.status
+
+    error, status = run(scenario())
+    assert error.run.status == status == "failed"
+    assert str(error).endswith("ended failed: server_error: the backend is down")
 
 
 def test_wait_for_run_raises_a_timeout_at_its_deadline_without_blocking_the_loop(

@@ -64,6 +64,12 @@ def test_each_error_status_raises_its_own_class_with_the_servers_error_object(
         "invalid_request_error",
         "thread_id",
     )
+    assert error.error is not None and error.error.message == "No thread found"
+    assert (error.error.code, error.error.type, error.error.param) == (
+        "not_found",
+        "invalid_request_error",
+        "thread_id",
+    )
     assert error.method == "GET"
     assert "No thread found" in str(error)
     assert "req_abc" in str(error)
@@ -180,3 +186,34 @@ def test_connections_are_reused_across_calls_and_after_errors(
         client.get_thread("thread_1")
     client.get_thread("thread_1")
     assert len({r.client_port for r in server.requests}) == 1
+
+
+def test_a_404_from_a_base_url_without_v1_asks_whether_v1_was_meant(
+    server: ScriptedServer,
+) -> None:
+    server.default = lambda request: Reply.text("404 page not found", 404, "text/plain")
+    bare = server.url.replace("http://", "http://user:pw-secret@")
+    for base_url, hint in (
+        (bare, f" (did you mean base_url={server.url}/v1?)"),
+        (f"{bare}/api", f" (did you mean base_url={server.url}/api/v1?)"),
+        (server.base_url, ""),
+    ):
+        with (
+            AssistantsClient(API_KEY, base_url=base_url, max_retries=0) as client,
+            pytest.raises(NotFoundError) as caught,
+        ):
+            client.get_thread("thread_1")
+        assert caught.value.message.endswith(f": HTTP 404 Not Found{hint}")
+        assert "pw-secret" not in str(caught.value)
+
+
+def test_an_azure_404_gets_no_v1_hint_since_azure_urls_have_no_v1(server: ScriptedServer) -> None:
+    server.default = lambda request: Reply.error(404, "No thread found with id 'thread_1'.")
+    with (
+        AssistantsClient.for_azure(
+            endpoint=server.url, api_key=API_KEY, api_version="2024-05-01-preview", max_retries=0
+        ) as client,
+        pytest.raises(NotFoundError) as caught,
+    ):
+        client.get_thread("thread_1")
+    assert caught.value.message.endswith(": No thread found with id 'thread_1'.")

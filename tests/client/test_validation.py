@@ -7,7 +7,8 @@ import pytest
 
 from assistants_client._client import AssistantsClient
 from assistants_client._exceptions import AssistantsError, InvalidArgumentError
-from tests.servers.scripted import ScriptedServer
+from tests import payloads
+from tests.servers.scripted import Reply, ScriptedServer
 
 from .calls import CALLS, ID_CASES
 from .conftest import API_KEY
@@ -205,3 +206,24 @@ def test_bad_per_call_options_are_rejected(
     with pytest.raises(InvalidArgumentError) as caught:
         call(client, "get_thread", **{option: value})
     assert caught.value.param == option
+
+
+def test_an_id_of_256_characters_is_sent_and_one_of_257_is_refused_before_any_request() -> None:
+    longest, too_long = "t" * 256, "t" * 257
+    with ScriptedServer() as server:
+        server.route("GET", r"/v1/threads/t+", Reply.json(payloads.thread(id=longest)))
+        server.route("GET", r"/v1/threads/t+/messages", Reply.json(payloads.listing([])))
+        server.route("POST", r"/v1/vector_stores", Reply.json(payloads.vector_store()))
+        with AssistantsClient(API_KEY, base_url=server.base_url, max_retries=0) as client:
+            assert client.get_thread(longest).id == longest
+            client.list_messages(longest, after=longest)
+            client.create_vector_store(file_ids=[longest])
+            assert server.request_count == 3
+            for refused in (
+                lambda: client.get_thread(too_long),
+                lambda: client.list_messages("thread_1", after=too_long),
+                lambda: client.create_vector_store(file_ids=[too_long]),
+            ):
+                with pytest.raises(InvalidArgumentError, match="257 characters; an id has at"):
+                    refused()
+            assert server.request_count == 3

@@ -13,6 +13,7 @@ import ast
 import builtins
 import contextlib
 import io
+import itertools
 import re
 import types
 from dataclasses import dataclass
@@ -87,6 +88,23 @@ def imported_from_elsewhere(value: Any) -> bool:
         NAMESPACE,
         "builtins",
     )
+
+
+def overwritten_calls(code: str) -> list[str]:
+    """Statements whose result the next statement throws away by binding the same name to the
+    same call again: alternatives written one after the other, which run both."""
+    found = []
+    for first, second in itertools.pairwise(ast.parse(code).body):
+        if (
+            isinstance(first, ast.Assign)
+            and isinstance(second, ast.Assign)
+            and isinstance(first.value, ast.Call)
+            and isinstance(second.value, ast.Call)
+            and ast.dump(first.value.func) == ast.dump(second.value.func)
+            and [ast.dump(t) for t in first.targets] == [ast.dump(t) for t in second.targets]
+        ):
+            found.append(ast.unparse(first))
+    return found
 
 
 @dataclass

@@ -20,7 +20,14 @@ import pytest
 import yaml
 
 from assistants_client.emulator import Emulator
-from tests.docs.blocks import ROOT, Block, fenced_blocks, python_blocks, run_blocks
+from tests.docs.blocks import (
+    ROOT,
+    Block,
+    fenced_blocks,
+    overwritten_calls,
+    python_blocks,
+    run_blocks,
+)
 
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
@@ -81,6 +88,18 @@ def test_every_page_of_docs_is_in_the_sites_navigation() -> None:
 def test_python_hides_in_no_block_of_another_language(page: Path) -> None:
     languages = {block.language for block in fenced_blocks(page.read_text(encoding="utf-8"))}
     assert languages & PYTHON_ALIASES == set()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_no_block_of_a_page_shows_two_alternative_calls_as_consecutive_statements(
+    page: Path,
+) -> None:
+    problems = [
+        f"{page.name}:{block.line}: {statement}"
+        for block in blocks_of(page)
+        for statement in overwritten_calls(block.code)
+    ]
+    assert problems == []
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])

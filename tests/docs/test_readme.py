@@ -10,7 +10,14 @@ from collections.abc import Iterator
 import pytest
 
 from assistants_client.emulator import Emulator
-from tests.docs.blocks import ROOT, Block, fenced_blocks, python_blocks, run_blocks
+from tests.docs.blocks import (
+    ROOT,
+    Block,
+    fenced_blocks,
+    overwritten_calls,
+    python_blocks,
+    run_blocks,
+)
 
 README = ROOT / "README.md"
 TEXT = README.read_text(encoding="utf-8")
@@ -77,3 +84,14 @@ def test_every_python_block_of_the_readme_runs_in_order(
     assert 'completed get_weather returned: {"city":"Paris","celsius":18}' in printed, printed
     assert "You said: Thanks! Will it rain?\ncompleted" in printed, printed
     assert "You said: Hello from asyncio" in printed, printed
+
+
+def test_no_block_shows_two_alternative_calls_as_consecutive_statements() -> None:
+    assert overwritten_calls("run = f(1)\nrun = f(2)\n") == ["run = f(1)"]
+    assert overwritten_calls("run = f(1)\nprint(run)\nrun = f(2)\n") == []
+    problems = [
+        f"line {block.line}: {statement}"
+        for block in BLOCKS
+        for statement in overwritten_calls(block.code)
+    ]
+    assert problems == []

@@ -16,6 +16,7 @@ from assistants_client import (
     AssistantsClient,
     InvalidArgumentError,
     RetryPolicy,
+    RunFailedError,
     ToolCallError,
 )
 from assistants_client.emulator import Emulator, Timing
@@ -247,6 +248,77 @@ def test_failed_and_incomplete_runs_stream_to_their_terminal_status(
     incomplete = client.create_run(thread_id, assistant_id, on_event=lambda e: None)
     assert incomplete.status == "incomplete"
     assert incomplete.incomplete_details.reason == "max_completion_tokens"  # type: ignore[union-attr]
+
+
+def cancel_when_running(client: AssistantsClient, thread_id: str) -> threading.Thread:
+    """A thread that cancels the thread's run as soon as there is one."""
+
+    def cancel() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            runs = client.list_runs(thread_id).data
+            if runs and runs[0].status in ("queued", "in_progress"):
+                client.cancel_run(thread_id, runs[0].id)
+                return
+            time.sleep(0.01)
+
+    canceller = threading.Thread(target=cancel)
+    canceller.start()
+    return canceller
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "polled"])
+@pytest.mark.parametrize(
+    ("outcome", "why"),
+    [
+        ("failed", "server_error: could not reach the backend"),
+        ("expired", None),
+        ("cancelled", None),
+        ("incomplete", "max_completion_tokens"),
+    ],
+)
+def test_run_and_get_reply_raises_run_failed_error_with_the_reply_unless_the_run_completed(
+    client: AssistantsClient,
+    emulator: Emulator,
+    assistant_id: str,
+    stream: bool,
+    outcome: str,
+    why: str | None,
+) -> None:
+    thread_id = thread_with(client, "x")
+    canceller = None
+    if outcome == "failed":
+        emulator.script.queue_failure(message="could not reach the backend")
+    elif outcome == "expired":
+        emulator.script.queue_expiry()
+    elif outcome == "incomplete":
+        emulator.script.queue_incomplete(text="Half an ans")
+    else:
+        emulator.script.queue_delay(5)
+        canceller = cancel_when_running(client, thread_id)
+    with pytest.raises(RunFailedError) as caught:
+        client.run_and_get_reply(thread_id, assistant_id, stream=stream, poll_interval=0.01)
+    if canceller is not None:
+        canceller.join()
+    error = caught.value
+    assert error.run.status == outcome and error.reply.run is error.run
+    expected = f"run {error.run.id} ended {outcome}" + (f": {why}" if why else "")
+    assert str(error) == expected
+    assert error.reply.text == ("Half an ans" if outcome == "incomplete" else "")
+    assert error.http_status == (504 if outcome == "expired" else 502)
+
+
+def test_run_and_get_reply_with_check_false_returns_the_reply_of_a_run_that_failed(
+    client: AssistantsClient, emulator: Emulator, assistant_id: str
+) -> None:
+    thread_id = thread_with(client, "x")
+    emulator.script.queue_incomplete(text="Cut")
+    reply = client.run_and_get_reply(thread_id, assistant_id, check=False)
+    assert (reply.run.status, reply.text) == ("incomplete", "Cut")
+    before = emulator.request_count
+    with pytest.raises(InvalidArgumentError, match="check"):
+        client.run_and_get_reply(thread_id, assistant_id, check="no")  # type: ignore[arg-type]
+    assert emulator.request_count == before
 
 
 @attrs.define

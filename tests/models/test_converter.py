@@ -15,6 +15,7 @@ from assistants_client.models import (
     CreateMessageRequest,
     CreateRunRequest,
     MessageContentText,
+    RunLastError,
     RunResponse,
     RunStepDelta,
     ThreadMessage,
@@ -159,6 +160,19 @@ def test_repr_is_readable_and_truncates_long_text() -> None:
     assert text.startswith("ThreadMessage(id='msg_1'")
     assert len(text) < 1500
     assert "extra_fields" not in text
+
+
+def test_a_long_text_in_a_repr_shows_its_start_cut_at_the_end() -> None:
+    message = (
+        "could not reach the backend at http://127.0.0.1:11434/v1/chat/completions "
+        "(ConnectionError): " + "the rest of a long explanation " * 10
+    )
+    text = repr(RunLastError(code="server_error", message=message))
+    assert text.startswith(
+        "RunLastError(code='server_error', message='could not reach the backend at "
+        "http://127.0.0.1:11434/v1/chat/completions (ConnectionError): the rest"
+    )
+    assert text.endswith("...')") and len(text) < 220
 
 
 def test_run_response_keeps_unknown_fields_and_statuses() -> None:

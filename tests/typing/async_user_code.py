@@ -40,6 +40,8 @@ async def basics() -> str:
             await client.get_thread("thread_missing")
         except NotFoundError as error:
             assert_type(error.status_code, int | None)
+            if error.error is not None:
+                assert_type(error.error.message, str)
         page = await client.list_messages(thread.id, order="asc")
         assert_type(page, AsyncPage[ThreadMessage])
         texts = [message.text async for message in page]

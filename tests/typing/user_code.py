@@ -13,7 +13,10 @@ from assistants_client import (
     AssistantsClient,
     AssistantStream,
     Citation,
+    ErrorObject,
+    NotFoundError,
     PollTimeoutError,
+    RunFailedError,
 )
 from assistants_client.models import (
     AssistantStreamEvent,
@@ -466,6 +469,29 @@ def narrows_file_chunking_strategy(item: VectorStoreFile) -> int | None:
     if strategy is None:  # a file listed in a batch may come without it
         return None
     return narrows_chunking(strategy)
+
+
+def error_message(client: AssistantsClient, thread_id: str) -> str:
+    # The server's error object is typed: its message is a str, its code a str or None.
+    try:
+        client.get_thread(thread_id)
+    except NotFoundError as err:
+        assert_type(err.error, ErrorObject | None)
+        if err.error is not None:
+            assert_type(err.error.code, str | None)
+            return err.error.message
+        return str(err)
+    return ""
+
+
+def reply_or_why_not(client: AssistantsClient, thread_id: str, assistant_id: str) -> str:
+    try:
+        return client.run_and_get_reply(thread_id, assistant_id).text
+    except RunFailedError as err:
+        assert_type(err.run, RunResponse)
+        if err.run.last_error is not None:
+            return f"{err.run.status}: {err.run.last_error.message}"
+        return err.reply.text
 
 
 def tool_call_names(client: AssistantsClient, thread_id: str, assistant_id: str) -> list[str]:
