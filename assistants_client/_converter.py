@@ -245,6 +245,7 @@ class NullFieldError(Exception):
 
 # The absent keys of a response that had every key (shared: no set per object).
 _NONE_ABSENT: frozenset[str] = frozenset()
+_SHARED_ABSENT_SETS = 32  # per class: what any one server sends, not what a hostile one could
 _BOOKKEEPING = ("extra_fields", "_json_absent")
 
 
@@ -464,7 +465,12 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
 
         # dict.keys() compares with a set without copying the dict: `keys <= known` is the
         # cheap form of "no unknown field", `keys >= defaulted` of "nothing left out".
-        absence = _reads_absence(cls)
+        # A class without keys that may be absent has nothing to remember (and to_dict nothing
+        # to leave out of what it built).
+        absence = _reads_absence(cls) and bool(defaulted)
+        # The sets of absent keys met so far, shared (a few): objects of a class read from one
+        # server tend to leave out the same keys, and a set per object weighs on the collector.
+        shared: dict[frozenset[str], frozenset[str]] = {}
 
         def read_tolerant(value: Any, _: Any) -> Any:
             instance = generated(value, cls)
@@ -472,7 +478,14 @@ def configure(converter: cattrs.Converter, *, strict: bool = False) -> cattrs.Co
             if not keys <= known:
                 instance.extra_fields = {k: v for k, v in value.items() if k not in known}
             if absence:
-                instance._json_absent = _NONE_ABSENT if keys >= defaulted else defaulted - keys
+                if keys >= defaulted:
+                    instance._json_absent = _NONE_ABSENT
+                else:
+                    absent = defaulted.difference(value)
+                    found = shared.get(absent)
+                    if found is None and len(shared) < _SHARED_ABSENT_SETS:
+                        found = shared[absent] = absent
+                    instance._json_absent = found or absent
             return instance
 
         def read_strict(value: Any, _: Any) -> Any:

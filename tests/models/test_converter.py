@@ -137,6 +137,16 @@ def test_a_vector_store_file_reads_absent_optional_fields_as_none_and_leaves_the
     assert item.to_dict() == listed
 
 
+def test_objects_that_leave_out_the_same_keys_share_one_set_of_them() -> None:
+    first, second = (
+        RunStepDelta.from_dict({"id": f"step_{n}", "object": "thread.run.step.delta", "delta": {}})
+        for n in (1, 2)
+    )
+    assert first.delta._json_absent == frozenset({"step_details"})
+    assert first.delta._json_absent is second.delta._json_absent
+    assert second.to_dict() == {"id": "step_2", "object": "thread.run.step.delta", "delta": {}}
+
+
 def test_the_strict_reading_refuses_a_null_the_spec_does_not_allow_where_absence_is_fine() -> None:
     delta = {"id": "step_1", "object": "thread.run.step.delta", "delta": {}}
     assert structure(delta, RunStepDelta, strict=True).delta.step_details is None
