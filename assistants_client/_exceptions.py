@@ -4,6 +4,7 @@
      +-- InvalidArgumentError (also ValueError)    bad argument, raised before any network I/O
      +-- ModelValidationError (also ValueError)     a payload does not fit a generated model
      +-- UploadSourceError                          a file being uploaded could not be read
+     +-- ToolCallError                              a tool call failed (in ``_runs``)
      +-- RunFailedError                             run_and_get_reply: the run did not complete
      +-- APIError                                   something went wrong talking to the server
           +-- APIConnectionError                    no usable response (refused, reset, DNS, TLS)

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import assistants_client
+from assistants_client import _exceptions
 from assistants_client.emulator import Emulator
 from tests.docs.blocks import (
     ROOT,
@@ -194,3 +196,22 @@ def test_the_reference_shows_no_raw_sphinx_role_and_links_the_objects_they_name(
         r'href="#assistants_client\.AssistantsClient\.for_azure"><code>for_azure</code></a>',
         client,
     )
+
+
+@pytest.mark.parametrize(
+    ("where", "text"),
+    [
+        ("docs/retries.md", (DOCS / "retries.md").read_text(encoding="utf-8")),
+        ("_exceptions.py", _exceptions.__doc__ or ""),
+    ],
+)
+def test_the_error_tree_names_every_error_class_and_only_those(where: str, text: str) -> None:
+    tree = text.split("AssistantsError\n", 1)[1].split("\n\n", 1)[0]
+    named = set(re.findall(r"\b([A-Z]\w*Error)\b", tree)) - {"ValueError"}
+    public = {
+        name
+        for name in dir(assistants_client)
+        if isinstance(cls := getattr(assistants_client, name), type)
+        and issubclass(cls, assistants_client.AssistantsError)
+    } - {"AssistantsError"}
+    assert named == public, where
