@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistants_client import FileUpload, InvalidArgumentError
+from assistants_client._arguments import MAX_ID_CHARS
 from assistants_client._client import AssistantsClient
 from assistants_client.models import RunResponse
 from tests import payloads
@@ -184,6 +185,8 @@ invalid_ids = st.one_of(
     st.just(""),
     st.text(alphabet=" \t\n\r\x0b\x0c\u3000\xa0", min_size=1, max_size=6),
     st.sampled_from([".", ".."]),
+    # Longer than any id (MAX_ID_CHARS): a pasted body or URL, refused like the rest.
+    st.text(alphabet=SAFE_ALPHABET, min_size=MAX_ID_CHARS + 1, max_size=MAX_ID_CHARS + 64),
     st.builds(
         lambda head, bad, tail: head + bad + tail,
         st.text(max_size=12),

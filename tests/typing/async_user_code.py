@@ -17,6 +17,7 @@ from assistants_client import (
     AsyncPage,
     NotFoundError,
     RawResponse,
+    RunFailedError,
     RunReply,
 )
 from assistants_client.models import (
@@ -75,6 +76,18 @@ async def streaming(client: AsyncAssistantsClient, thread_id: str, assistant_id:
         done = await again.until_done()
         assert_type(done, AsyncAssistantStream)
     return "".join(pieces)
+
+
+async def reply_or_why_not(client: AsyncAssistantsClient, thread_id: str, assistant_id: str) -> str:
+    try:
+        return (await client.run_and_get_reply(thread_id, assistant_id)).text
+    except RunFailedError as err:
+        assert_type(err.run, RunResponse)
+        if err.run.last_error is not None:
+            return f"{err.run.status}: {err.run.last_error.message}"
+    reply = await client.run_and_get_reply(thread_id, assistant_id, check=False)
+    assert_type(reply, RunReply)
+    return reply.run.status
 
 
 async def tool_call_names(
