@@ -568,8 +568,8 @@ def test_a_consumer_that_stops_at_finish_leaves_the_connection_for_the_next_turn
     ("overrides", "param"),
     [
         ({"tools": [WEATHER_TOOL, {"type": "code_interpreter"}]}, "tools[1]"),
-        ({"tools": [{"type": "file_search"}]}, "tools[0]"),
-        ({"tools": [WEATHER_TOOL], "tool_choice": {"type": "file_search"}}, "tool_choice"),
+        ({"tools": [{"type": "code_interpreter"}]}, "tools[0]"),
+        ({"tools": [WEATHER_TOOL], "tool_choice": {"type": "code_interpreter"}}, "tool_choice"),
         (
             {
                 "messages": [

@@ -57,7 +57,9 @@ from assistants_client.server.retrieval import LocalEmbedder
 from tests.servers.scripted import RecordedRequest, Reply, ScriptedServer, _RequestHandler
 
 __all__ = [
+    "CITED_SENTENCE",
     "DONE_FRAME",
+    "MARKER_PATTERN",
     "REFERENCE_DIR",
     "ChatAnswer",
     "Exchange",
@@ -65,6 +67,7 @@ __all__ = [
     "ScriptedCall",
     "bad_request",
     "chunk",
+    "citing_answer",
     "content_filter_answer",
     "cut_answer",
     "echo_answer",
@@ -82,12 +85,17 @@ __all__ = [
     "stream_error_answer",
     "text_answer",
     "tool_call_answer",
+    "UNCITED_SENTENCE",
 ]
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "reference"
 DONE_FRAME = b"data: [DONE]\n\n"
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 FAKE_MODEL = "gpt-4o-fake"
+CITED_SENTENCE = "The answer is in the files."
+UNCITED_SENTENCE = "The files say nothing about it."
+# A citation marker, as the server labels search results for the model.
+MARKER_PATTERN = re.compile(r"【\d+:\d+†[^】\n]+】")
 EMBEDDING_DIMENSIONS = 64
 _POLL = 0.01  # how often a waiting handler looks for a hang-up or a server stop
 
@@ -714,3 +722,52 @@ def echo_answer(request: RecordedRequest) -> ChatAnswer:
         body = None
     text = _last_user_text(body) or "Hello from the fake backend."
     return text_answer(text, chunks=4)
+
+
+def _offers_file_search(body: Any) -> bool:
+    tools = body.get("tools") if isinstance(body, dict) else None
+    return any(
+        isinstance(tool, dict) and (tool.get("function") or {}).get("name") == "file_search"
+        for tool in tools or []
+    )
+
+
+def citing_answer(request: RecordedRequest) -> ChatAnswer:
+    """A model that searches and cites (usable as ``FakeChatServer.default_answer``).
+
+    Offered the ``file_search`` function, with a last message that is not a tool message: it
+    calls ``file_search`` with the last user text as its one query, the arguments streamed in
+    several chunks. After a tool message: ``CITED_SENTENCE`` and the first marker found in that
+    message, the marker cut across chunks (``UNCITED_SENTENCE`` alone when it holds none).
+    Otherwise: the echo answer.
+    """
+    try:
+        body = request.json()
+    except ValueError:
+        body = None
+    messages = body.get("messages") if isinstance(body, dict) else None
+    last = messages[-1] if messages else {}
+    if isinstance(last, dict) and last.get("role") == "tool":
+        found = MARKER_PATTERN.search(str(last.get("content") or ""))
+        if found is None:
+            return text_answer(UNCITED_SENTENCE, chunks=3)
+        cited = found.group(0)
+        half = len(cited) // 2
+        pieces = [
+            CITED_SENTENCE[:4],
+            CITED_SENTENCE[4:],
+            cited[:2],
+            cited[2:half],
+            cited[half:],
+        ]
+        return text_answer(CITED_SENTENCE + cited, pieces=pieces)
+    if _offers_file_search(body):
+        arguments = json.dumps({"queries": [_last_user_text(body)]}, ensure_ascii=False)
+        third = max(1, len(arguments) // 3)
+        return tool_call_answer(
+            "file_search",
+            arguments,
+            call_id=f"call_search{next(_ids)}",
+            splits=(third, 2 * third),
+        )
+    return echo_answer(request)

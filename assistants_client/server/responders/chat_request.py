@@ -8,7 +8,8 @@ one ``POST {base_url}/chat/completions``:
   by a blank line; none when both are empty), the thread's messages in order (text parts, and
   ``image_url`` parts as Chat image parts), then each earlier tool round of the run as an
   assistant message with ``tool_calls`` followed by one ``tool`` message per call;
-* function tools as ``tools``; ``tool_choice`` and ``parallel_tool_calls`` only with tools
+* function tools as ``tools``, and a ``file_search`` tool as the function the server runs
+  for it (``file_search.FUNCTION``; a ``tool_choice`` naming the tool names the function); ``tool_choice`` and ``parallel_tool_calls`` only with tools
   (backends refuse them otherwise); ``response_format`` when it is ``json_object`` or
   ``json_schema``; ``temperature`` and ``top_p`` when set; the run's ``max_completion_tokens``
   under the field named by ``completion_tokens_field``.
@@ -21,8 +22,8 @@ the tool definitions cost one token per 4 characters of their JSON. The system m
 run's own tool rounds and the last user message are never dropped.
 
 :func:`check_turn` refuses (with :class:`~assistants_client.server.responders.UnsupportedInput`
-naming the item) what a Chat Completions backend cannot take: tools other than functions, a
-``tool_choice`` naming one, ``image_file`` content, images in assistant messages and content of
+naming the item) what a Chat Completions backend cannot take: tools other than functions and
+``file_search``, a ``tool_choice`` naming one, ``image_file`` content, images in assistant messages and content of
 unknown types.
 """
 
@@ -35,6 +36,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
+from assistants_client.server.file_search import FILE_SEARCH, FUNCTION
 from assistants_client.server.responders import Turn, UnsupportedInput
 
 __all__ = [
@@ -55,14 +57,14 @@ def check_turn(turn: Turn) -> None:
     """Raise UnsupportedInput for what a Chat Completions backend cannot take (see above)."""
     for index, tool in enumerate(turn.tools):
         kind = tool.get("type")
-        if kind != "function":
+        if kind not in ("function", FILE_SEARCH):
             raise UnsupportedInput(
                 f"tools of type {kind!r} cannot be used with a Chat Completions backend; "
-                "only function tools can",
+                "only function and file_search tools can",
                 param=f"tools[{index}]",
             )
     choice = turn.tool_choice
-    if isinstance(choice, Mapping) and choice.get("type") != "function":
+    if isinstance(choice, Mapping) and choice.get("type") not in ("function", FILE_SEARCH):
         raise UnsupportedInput(
             f"tool_choice of type {choice.get('type')!r} cannot be used with a Chat "
             "Completions backend",
@@ -107,7 +109,7 @@ class ChatRequest:
         if tools:
             body["tools"] = tools
             if turn.tool_choice is not None:
-                body["tool_choice"] = turn.tool_choice
+                body["tool_choice"] = _tool_choice(turn.tool_choice)
             if turn.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = turn.parallel_tool_calls
         response_format = _response_format(turn.response_format)
@@ -259,9 +261,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _tool_choice(choice: str | Mapping[str, Any]) -> str | Mapping[str, Any]:
+    if isinstance(choice, Mapping) and choice.get("type") == FILE_SEARCH:
+        return {"type": "function", "function": {"name": FILE_SEARCH}}
+    return choice
+
+
 def _function_tools(turn: Turn) -> list[dict[str, Any]]:
     tools = []
     for tool in turn.tools:
+        if tool.get("type") == FILE_SEARCH:
+            if FUNCTION not in tools:
+                tools.append(dict(FUNCTION))
+            continue
         function = {k: v for k, v in (tool.get("function") or {}).items() if v is not None}
         if function.get("strict") is False:
             # The API shows the default on every stored tool; a backend is sent only what
