@@ -41,6 +41,8 @@ import time
 from collections.abc import Callable
 
 from assistants_client.server import objects
+from assistants_client.server.errors import ApiError
+from assistants_client.server.file_search import INCLUDE_CONTENT, STORE_WAIT, FileSearcher
 from assistants_client.server.files import FileContent, FileResources, Upload
 from assistants_client.server.objects import ASSISTANT_KEYS, JSONDict
 from assistants_client.server.resources import ListQuery, Resources, check_metadata
@@ -85,6 +87,8 @@ class Engine:
       (see ``scheduling.py``).
     * ``embedder``: how files and queries are embedded (None: search by keywords only);
       ``max_file_bytes``: the largest upload taken (413 past it).
+    * ``file_search_wait``: seconds a run's search waits for the files of its thread's vector
+      store still being ingested.
     """
 
     def __init__(
@@ -98,6 +102,7 @@ class Engine:
         lease: float = DEFAULT_LEASE,
         embedder: Embedder | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        file_search_wait: float = STORE_WAIT,
     ) -> None:
         self.store = store
         self.responder = responder
@@ -108,13 +113,21 @@ class Engine:
         self.resources = Resources(
             store, foundry=foundry, run_expires_after=self.timing.run_expires_after
         )
-        self.runs = RunScheduler(
-            store, responder, owner=self.owner, timing=self.timing, workers=workers, lease=lease
-        )
         self.retrieval = Retrieval.over(
             store, embedder=embedder, max_file_bytes=max_file_bytes, owner=self.owner, lease=lease
         )
+        self.searcher = FileSearcher(self.retrieval, wait=file_search_wait)
+        self.runs = RunScheduler(
+            store,
+            responder,
+            owner=self.owner,
+            timing=self.timing,
+            workers=workers,
+            lease=lease,
+            searcher=self.searcher,
+        )
         self.files = FileResources(self.retrieval, foundry=foundry)
+        self.resources.attach = self.files.attach
         self.retrieval.start(self.runs.submit, workers=min(INGESTION_WORKERS, workers))
         self._next_file_sweep = 0.0
         self.every_sweep(self._sweep_files)
@@ -128,6 +141,7 @@ class Engine:
         ``RunScheduler.close``); their claims lapse, for another process to take."""
         self.retrieval.close()
         self.runs.close()
+        self.searcher.close()
 
     def forget_runs(self) -> None:
         """Stop every turn under way and forget them (before the store is cleared)."""
@@ -162,6 +176,7 @@ class Engine:
 
     def create_assistant(self, body: JSONDict, *, project: str) -> JSONDict:
         with self.store.transaction():
+            body = self._with_stores(body, project)
             return self.resources.create_assistant(body, project=project)
 
     def get_assistant(self, assistant_id: str, *, project: str) -> JSONDict:
@@ -171,6 +186,8 @@ class Engine:
 
     def update_assistant(self, assistant_id: str, body: JSONDict, *, project: str) -> JSONDict:
         with self.store.transaction():
+            self.resources.assistant(assistant_id, project=project)
+            body = self._with_stores(body, project)
             return self.resources.update_assistant(assistant_id, body, project=project)
 
     def delete_assistant(self, assistant_id: str, *, project: str) -> JSONDict:
@@ -181,6 +198,7 @@ class Engine:
 
     def create_thread(self, body: JSONDict, *, project: str) -> JSONDict:
         with self.store.transaction():
+            body = self._with_stores(body, project)
             return self.resources.create_thread(body, project=project)
 
     def get_thread(self, thread_id: str, *, project: str) -> JSONDict:
@@ -193,6 +211,8 @@ class Engine:
 
     def update_thread(self, thread_id: str, body: JSONDict, *, project: str) -> JSONDict:
         with self.store.transaction():
+            self.resources.thread(thread_id, project=project)
+            body = self._with_stores(body, project)
             return self.resources.update_thread(thread_id, body, project=project)
 
     def delete_thread(self, thread_id: str, *, project: str) -> JSONDict:
@@ -242,11 +262,14 @@ class Engine:
             )
 
     def create_run(
-        self, thread_id: str, body: JSONDict, *, project: str
+        self, thread_id: str, body: JSONDict, include: list[str] | None = None, *, project: str
     ) -> JSONDict | StreamResult:
+        content = _include_content(include)
         with self.store.transaction():
             self.resources.thread(thread_id, project=project, lock=True)
-            record, turn = self.resources.new_run(thread_id, body, self.runs.admit, project=project)
+            record, turn = self.resources.new_run(
+                thread_id, body, self.runs.admit, project=project, include_content=content
+            )
             run = record["run"]
             streaming = bool(body.get("stream"))
             opening = (
@@ -262,7 +285,8 @@ class Engine:
             # transaction rolls back.
             self.resources.assistant(body["assistant_id"], "body.assistant_id", project=project)
             check_metadata(body.get("metadata"))
-            thread_body = dict(body.get("thread") or {})
+            body = self._with_stores(body, project)
+            thread_body = self._with_stores(dict(body.get("thread") or {}), project, "body.thread")
             resources = (
                 objects.tool_resources(body["tool_resources"])
                 if body.get("tool_resources") is not None
@@ -327,7 +351,17 @@ class Engine:
                 thread_id, run_id, body, self.responder.prepare, project=project
             )
             streaming = bool(body.get("stream"))
-            opening = [event("thread.run.step.completed", step)] if step is not None else []
+            content = bool(record["state"].get("include_content"))
+            opening = (
+                [
+                    event(
+                        "thread.run.step.completed",
+                        objects.step_view(step, include_content=content),
+                    )
+                ]
+                if step is not None
+                else []
+            )
             if streaming:
                 opening.append(event("thread.run.queued", record["run"]))
             return self.runs.start(record, turn, opening if streaming else [], streaming=streaming)
@@ -335,17 +369,47 @@ class Engine:
     # -- steps ----------------------------------------------------------------------------
 
     def list_run_steps(
-        self, thread_id: str, run_id: str, page: ListQuery, *, project: str
+        self,
+        thread_id: str,
+        run_id: str,
+        page: ListQuery,
+        include: list[str] | None = None,
+        *,
+        project: str,
     ) -> JSONDict:
+        content = _include_content(include)
         with self.store.transaction():
             self.resources.record(thread_id, run_id, project=project)
-            return self.resources.page("step", run_id, page, objects.step_view, project=project)
+            return self.resources.page(
+                "step",
+                run_id,
+                page,
+                lambda step: objects.step_view(step, include_content=content),
+                project=project,
+            )
 
-    def get_run_step(self, thread_id: str, run_id: str, step_id: str, *, project: str) -> JSONDict:
+    def get_run_step(
+        self,
+        thread_id: str,
+        run_id: str,
+        step_id: str,
+        include: list[str] | None = None,
+        *,
+        project: str,
+    ) -> JSONDict:
+        content = _include_content(include)
         with self.store.transaction():
             return objects.step_view(
-                self.resources.step(thread_id, run_id, step_id, project=project)
+                self.resources.step(thread_id, run_id, step_id, project=project),
+                include_content=content,
             )
+
+    def _with_stores(self, body: JSONDict, project: str, path: str = "body") -> JSONDict:
+        """``body`` with the vector stores its ``tool_resources`` make inline created (and
+        named by id)."""
+        resources = body.get("tool_resources")
+        made = self.files.inline_stores(project, resources, f"{path}.tool_resources")
+        return body if made is resources else {**body, "tool_resources": made}
 
     # -- files ----------------------------------------------------------------------------
 
@@ -456,3 +520,17 @@ class Engine:
         return self.files.list_vector_store_files(
             project, vector_store_id, page, filter, batch_id=batch_id
         )
+
+
+def _include_content(include: list[str] | None) -> bool:
+    """Whether ``include[]`` asks for the file_search results' passages (400 for a value the
+    API does not know, as it answered)."""
+    for index, value in enumerate(include or []):
+        if value != INCLUDE_CONTENT:
+            raise ApiError(
+                400,
+                f"Invalid value: '{value}'. Supported values are: '{INCLUDE_CONTENT}'.",
+                param=f"include[{index}]",
+                code="invalid_value",
+            )
+    return bool(include)

@@ -47,9 +47,11 @@ __all__ = [
     "INCLUDE_CONTENT",
     "MARKER",
     "MAX_MARKER",
+    "MAX_SEARCHES",
     "NOTHING_FOUND",
     "STORE_WAIT",
     "TOKEN_BUDGET",
+    "Cited",
     "Citer",
     "FileSearcher",
     "SearchOptions",
@@ -57,6 +59,7 @@ __all__ = [
     "SearchUnavailable",
     "marker",
     "queries_of",
+    "step_results",
     "tool_message",
 ]
 
@@ -64,6 +67,9 @@ FILE_SEARCH: Final = "file_search"
 INCLUDE_CONTENT: Final = "step_details.tool_calls[*].file_search.results[*].content"
 DEFAULT_MAX_RESULTS: Final = 20
 MAX_QUERIES: Final = 5
+# Searches a run makes for its model; past them the model is told to answer with what it found
+# (and a turn whose model keeps calling fails after twice as many).
+MAX_SEARCHES: Final = 8
 # The text a search hands back to the model, at most (as the API's 16k for gpt-4 models).
 TOKEN_BUDGET: Final = 16_000
 # How long a run waits for the files of its thread's vector store still being ingested.
@@ -113,6 +119,9 @@ CITE_INSTRUCTION: Final = (
     "written above (for example 【0:0†notes.txt】), right after the statement it supports."
 )
 NOTHING_FOUND: Final = "The search found nothing in the files available to this conversation."
+NO_MORE_SEARCHES: Final = (
+    "No more searches can be made in this run: answer with the passages already found."
+)
 
 
 class SearchUnavailable(Exception):
@@ -270,9 +279,14 @@ class FileSearcher:
         options: SearchOptions,
         number: int,
         notice: str | None = None,
+        *,
+        exhausted: bool = False,
     ) -> SearchOutcome:
         """Search ``number`` of a run: ``queries`` in parallel over ``store_ids``, merged,
-        cut to the options and the token budget (raises :class:`SearchUnavailable`)."""
+        cut to the options and the token budget (raises :class:`SearchUnavailable`);
+        ``exhausted``: the run may search no more."""
+        if exhausted:
+            return SearchOutcome([], NO_MORE_SEARCHES)
         if not store_ids or not queries:
             return SearchOutcome([], tool_message([], notice))
         self.check_stores(project, store_ids)

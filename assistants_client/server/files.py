@@ -297,3 +297,89 @@ class FileResources:
         with _answering():
             self.retrieval.cancel_batch(project, vector_store_id, batch_id)
             return self.retrieval.batch_object(project, vector_store_id, batch_id)
+
+    # -- the vector stores of assistants and threads --------------------------------------
+
+    def inline_stores(self, project: str, resources: Any, path: str) -> Any:
+        """``resources`` (an assistant's or a thread's ``tool_resources``) with the vector
+        stores of ``file_search.vector_stores`` created and named in ``vector_store_ids``;
+        ``path`` is where the request has them (for the 400 or 404 that names a part)."""
+        if not isinstance(resources, Mapping):
+            return resources
+        search = resources.get("file_search")
+        if not isinstance(search, Mapping) or not search.get("vector_stores"):
+            return resources
+        ids = list(search.get("vector_store_ids") or [])
+        if len(ids) + len(search["vector_stores"]) > 1:
+            where = f"{path}.file_search"
+            raise ApiError(
+                400,
+                f"{where}: at most one vector store may be attached (vector_store_ids and "
+                "vector_stores together)",
+                param=where,
+            )
+        for index, inline in enumerate(search["vector_stores"]):
+            where = f"{path}.file_search.vector_stores[{index}]"
+            with _answering_at(where):
+                record = self.retrieval.create_vector_store(
+                    project,
+                    metadata=inline.get("metadata"),
+                    chunking_strategy=inline.get("chunking_strategy"),
+                    file_ids=inline.get("file_ids") or (),
+                )
+            ids.append(record.id)
+        return {
+            **resources,
+            "file_search": {
+                **{k: v for k, v in search.items() if k != "vector_stores"},
+                "vector_store_ids": ids,
+            },
+        }
+
+    def attach(self, project: str, thread: JSONDict, attachments: Any, path: str) -> bool:
+        """Add the files of a message's ``attachments`` meant for ``file_search`` to the
+        thread's vector store, made (expiring 7 days after its last activity) when the
+        thread has none; True when the thread changed (it names a new store)."""
+        files = [
+            str(item.get("file_id"))
+            for item in attachments or []
+            if isinstance(item, Mapping)
+            and any(
+                isinstance(tool, Mapping) and tool.get("type") == "file_search"
+                for tool in item.get("tools") or []
+            )
+        ]
+        if not files:
+            return False
+        resources = thread.setdefault("tool_resources", {})
+        search = resources.get("file_search") or {}
+        ids = list(search.get("vector_store_ids") or [])
+        if ids:
+            for number, file_id in enumerate(files):
+                with _answering_at(f"{path}[{number}]"):
+                    self.retrieval.add_file(project, ids[0], file_id)
+            return False
+        with _answering_at(path):
+            record = self.retrieval.create_vector_store(
+                project,
+                name=f"{thread['id']} attachments",
+                expires_after=THREAD_STORE_EXPIRY,
+                file_ids=list(dict.fromkeys(files)),
+            )
+        resources["file_search"] = {**search, "vector_store_ids": [record.id]}
+        return True
+
+
+# The vector store attachments make for a thread lives on this long after its last activity.
+THREAD_STORE_EXPIRY: JSONDict = {"anchor": "last_active_at", "days": 7}
+
+
+@contextlib.contextmanager
+def _answering_at(where: str) -> Iterator[None]:
+    """The port's errors as the API's, naming ``where`` (a part of a request body)."""
+    try:
+        yield
+    except NotFound as problem:
+        raise ApiError(404, f"{where}: {problem}", param=where) from None
+    except InvalidRequest as problem:
+        raise ApiError(400, f"{where}: {problem.message}", param=where) from None

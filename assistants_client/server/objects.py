@@ -412,12 +412,35 @@ def step(of_run: Mapping[str, Any], kind: str, details: JSONDict) -> JSONDict:
     }
 
 
-def step_view(stored: JSONDict) -> JSONDict:
+def step_view(stored: JSONDict, *, include_content: bool = False) -> JSONDict:
     """A step as an answer shows it; one stored by an earlier release gains the spec's fields
-    it lacked (``expired_at``, ``metadata``)."""
-    if all(key in stored for key in _STEP_DEFAULTS):
-        return stored
-    return ordered({**copy.deepcopy(_STEP_DEFAULTS), **stored}, _STEP_KEYS)
+    it lacked (``expired_at``, ``metadata``). The passages of its file_search results (kept
+    with the step) are shown only with ``include_content`` (the request's ``include[]``)."""
+    view = stored
+    if not all(key in stored for key in _STEP_DEFAULTS):
+        view = ordered({**copy.deepcopy(_STEP_DEFAULTS), **stored}, _STEP_KEYS)
+    details = view.get("step_details") or {}
+    calls = details.get("tool_calls") if details.get("type") == "tool_calls" else None
+    if include_content or not calls or not any(c.get("type") == "file_search" for c in calls):
+        return view
+    return {
+        **view,
+        "step_details": {
+            **details,
+            "tool_calls": [_without_content(call) for call in calls],
+        },
+    }
+
+
+def _without_content(call: JSONDict) -> JSONDict:
+    search = call.get("file_search")
+    if call.get("type") != "file_search" or not isinstance(search, dict):
+        return call
+    results = [
+        {key: value for key, value in result.items() if key != "content"}
+        for result in search.get("results") or []
+    ]
+    return {**call, "file_search": {**search, "results": results}}
 
 
 def deleted(object_id: str, kind: str) -> JSONDict:

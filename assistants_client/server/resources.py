@@ -31,7 +31,7 @@ from assistants_client.server.responders import Turn
 from assistants_client.server.runs import ACTIVE, close_run, turn_of
 from assistants_client.server.store import RunRow, Store, UnknownCursor
 
-__all__ = ["ListQuery", "Resources", "check_metadata"]
+__all__ = ["ListQuery", "Resources", "check_metadata", "check_tools"]
 
 Admit = Callable[[Turn, int], Mapping[str, Any] | None]
 """Checks a new run's first turn (400 when the responder cannot answer it) and prepares it:
@@ -39,6 +39,28 @@ what to store with it. The second argument is how many messages the thread had b
 run's own."""
 Prepare = Callable[[Turn], Mapping[str, Any] | None]
 """What to store with a run's next turn."""
+Attach = Callable[[str, JSONDict, Any, str], bool]
+"""``attach(project, thread, attachments, path)``: a new message's attachments for
+``file_search`` go into the thread's vector store (True: the thread changed, naming a new
+store); ``path`` names the attachments in the request."""
+
+
+def check_tools(tools: Any, path: str = "body.tools") -> None:
+    """400 for a function named ``file_search`` beside a ``file_search`` tool: the model is
+    offered the server's search under that name."""
+    tools = [tool for tool in tools or [] if isinstance(tool, Mapping)]
+    if not any(tool.get("type") == "file_search" for tool in tools):
+        return
+    for index, tool in enumerate(tools):
+        function = tool.get("function")
+        if tool.get("type") == "function" and isinstance(function, Mapping):  # noqa: SIM102
+            if function.get("name") == "file_search":
+                raise ApiError(
+                    400,
+                    f"{path}[{index}]: a function may not be named file_search beside the "
+                    "file_search tool",
+                    param=path.removeprefix("body."),
+                )
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,7 @@ class Resources:
         self.store = store
         self.foundry = foundry
         self.run_expires_after = run_expires_after
+        self.attach: Attach | None = None
 
     # -- lists ----------------------------------------------------------------------------
 
@@ -185,6 +208,7 @@ class Resources:
         )
 
     def create_assistant(self, body: JSONDict, *, project: str) -> JSONDict:
+        check_tools(body.get("tools"))
         assistant = objects.assistant(body, metadata=check_metadata(body.get("metadata")))
         self.store.insert("assistant", assistant["id"], assistant, project=project)
         return assistant
@@ -192,6 +216,7 @@ class Resources:
     def update_assistant(self, assistant_id: str, body: JSONDict, *, project: str) -> JSONDict:
         assistant = self.assistant(assistant_id, project=project)
         metadata = check_metadata(body["metadata"]) if "metadata" in body else None
+        check_tools(body["tools"] if "tools" in body else assistant["tools"])
         objects.update_assistant(assistant, body, metadata)
         self.store.update("assistant", assistant_id, assistant, project=project)
         return objects.ordered(assistant, ASSISTANT_KEYS)
@@ -219,8 +244,9 @@ class Resources:
             resources = objects.tool_resources(body.get("tool_resources"))
         thread = objects.thread(resources, metadata=metadata)
         self.store.insert("thread", thread["id"], thread, project=project)
-        for message in messages:
-            self.add_message(thread["id"], message, project=project)
+        for index, message in enumerate(messages):
+            where = f"{path}.messages[{index}].attachments"
+            self.add_message(thread["id"], message, where, thread=thread, project=project)
         return thread
 
     def update_thread(self, thread_id: str, body: JSONDict, *, project: str) -> JSONDict:
@@ -255,10 +281,36 @@ class Resources:
 
     # -- messages -------------------------------------------------------------------------
 
-    def add_message(self, thread_id: str, body: Mapping[str, Any], *, project: str) -> JSONDict:
+    def add_message(
+        self,
+        thread_id: str,
+        body: Mapping[str, Any],
+        path: str = "body.attachments",
+        *,
+        thread: JSONDict | None = None,
+        project: str,
+    ) -> JSONDict:
         message = objects.message(thread_id, body)
+        self.attach_files(thread_id, message["attachments"], path, thread=thread, project=project)
         self.store.insert("message", message["id"], message, thread_id, project=project)
         return message
+
+    def attach_files(
+        self,
+        thread_id: str,
+        attachments: Any,
+        path: str,
+        *,
+        thread: JSONDict | None = None,
+        project: str,
+    ) -> None:
+        """The files of a message's attachments into the thread's vector store."""
+        if self.attach is None or not attachments:
+            return
+        if thread is None:
+            thread = self.thread(thread_id, project=project)
+        if self.attach(project, thread, attachments, path):
+            self.store.update("thread", thread_id, thread, project=project)
 
     def create_message(self, thread_id: str, body: JSONDict, *, project: str) -> JSONDict:
         self.thread(thread_id, project=project, lock=True)
@@ -290,6 +342,7 @@ class Resources:
         resources: JSONDict | None = None,
         *,
         project: str,
+        include_content: bool = False,
     ) -> tuple[JSONDict, Turn]:
         """A queued run, stored, and the turn it starts with; ``resources`` are its tool
         resources (those of createThreadAndRun). ``admit`` checks the turn before anything
@@ -309,7 +362,12 @@ class Resources:
         tools = body.get("tools")
         if tools is None:
             tools = assistant.get("tools") or []
+        else:
+            check_tools(tools)
         run_resources = dict(resources or {})
+        searched = run_resources.get("file_search") or (assistant.get("tool_resources") or {}).get(
+            "file_search"
+        )
         if body.get("stream"):
             # Recorded: a streamed run reports an (empty) code interpreter resource, while the
             # same run created without streaming reports none.
@@ -337,13 +395,17 @@ class Resources:
                 "additional_instructions": body.get("additional_instructions") or None,
                 "usage": [0, 0],
                 "rounds": [],
+                "vector_store_ids": list((searched or {}).get("vector_store_ids") or []),
+                "include_content": include_content,
             },
         }
         existing = self.store.children("message", thread_id, project=project)
         added = [objects.message(thread_id, message) for message in additional]
         turn = turn_of(record, existing + added, project=project)
         prepared = admit(turn, len(existing))
-        for message in added:
+        for index, message in enumerate(added):
+            where = f"body.additional_messages[{index}].attachments"
+            self.attach_files(thread_id, message["attachments"], where, project=project)
             self.store.insert("message", message["id"], message, thread_id, project=project)
         record["state"]["prepared"] = prepared
         self.store.insert("run", run["id"], record, thread_id, project=project)
@@ -423,8 +485,13 @@ class Resources:
             step["completed_at"] = now
             step["usage"] = objects.usage(*state.get("step_usage", [0, 0]))
             self.store.update("step", step["id"], step, project=project)
+        # A round where the model also searched: the server's outputs are kept with it.
+        calls = state.pop("calls", [])
         state.setdefault("rounds", []).append(
-            {"calls": state.pop("calls", []), "outputs": dict(outputs)}
+            {
+                "calls": state.pop("round_calls", None) or calls,
+                "outputs": {**state.pop("server_outputs", {}), **outputs},
+            }
         )
         state.pop("tool_step", None)
         run["status"] = "queued"

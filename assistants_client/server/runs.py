@@ -43,7 +43,20 @@ from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+import attrs
+
 from assistants_client.server import objects
+from assistants_client.server.file_search import (
+    FILE_SEARCH,
+    MAX_SEARCHES,
+    Cited,
+    Citer,
+    FileSearcher,
+    SearchOptions,
+    SearchUnavailable,
+    queries_of,
+    step_results,
+)
 from assistants_client.server.objects import JSONDict
 from assistants_client.server.responders import (
     Expire,
@@ -57,6 +70,7 @@ from assistants_client.server.responders import (
     Turn,
     Usage,
 )
+from assistants_client.server.responders.script import message_text
 from assistants_client.server.store import Store
 
 __all__ = [
@@ -165,11 +179,16 @@ def reload_run(store: Store, owner: str, record: JSONDict, *, project: str) -> s
 class _Call:
     __slots__ = ("arguments", "id", "name", "stored")
 
-    def __init__(self, stored: JSONDict) -> None:
+    def __init__(self, stored: JSONDict, name: str) -> None:
         self.stored = stored
         self.id: str = stored["id"]
-        self.name: str = stored["function"]["name"]
+        self.name = name
         self.arguments: list[str] = []
+
+    @property
+    def searching(self) -> bool:
+        """A call of the server's file_search (not a function the client runs)."""
+        return bool(self.stored["type"] == FILE_SEARCH)
 
 
 class TurnDriver:
@@ -191,8 +210,10 @@ class TurnDriver:
         answer_delay: float = 0.0,
         cancel_delay: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        searcher: FileSearcher | None = None,
     ) -> None:
         self.store = store
+        self.searcher = searcher
         self.owner = owner
         self.project = project
         self.closing = closing
@@ -217,6 +238,10 @@ class TurnDriver:
         self.gone = False  # the run is no longer this turn's: deleted, or ended by others
         self.ending: Finish | Failure | Expire | None = None
         self._delta_prefix = ""
+        self.length = 0  # characters of the open message's text
+        self.citer: Citer | None = None
+        self.include_content = bool(self.state.get("include_content"))
+        self.searches_here = 0  # the searches of this turn
 
     # -- the turn -----------------------------------------------------------------------------
 
@@ -233,6 +258,11 @@ class TurnDriver:
             if self.answer_delay > 0:
                 self.cancelled.wait(self.answer_delay)
             yield from self._answer()
+            while self._searching():
+                yield from self._search()
+                if self.ending is not None:
+                    break
+                yield from self._answer()
         if self.closing() or self.gone:
             return
         if self.cancelled.is_set() and self.cancel_delay > 0:
@@ -364,15 +394,81 @@ class TurnDriver:
     def _text(self, piece: str) -> list[Event]:
         if not piece:
             return []
+        citer = self.citer
+        if citer is None and self.state.get("citable"):
+            citer = self.citer = Citer(self.state["citable"])
+        if citer is None:
+            return self._plain(piece)
+        return self._settled(citer.feed(piece))
+
+    def _settled(self, stretches: list[Cited]) -> list[Event]:
+        events: list[Event] = []
+        for text, file_id in stretches:
+            events += self._plain(text) if file_id is None else self._cited(text, file_id)
+        return events
+
+    def _ensure_message(self) -> list[Event]:
+        """Open the message, if it is not (its events); the message is None after it when
+        the run stopped being this turn's."""
+        if self.message is not None:
+            return []
+        events = self._changing(self._open_message)
+        message = self.message
+        if message is not None:
+            message["content"].append({"type": "text", "text": {"value": "", "annotations": []}})
+            self._delta_prefix = (
+                '{"id":' + encode_basestring_ascii(message["id"]) + "," + _DELTA_KEYS
+            )
+            self.length = 0
+        return events
+
+    def _cited(self, marker: str, file_id: str) -> list[Event]:
+        """A marker naming a search result: its text, annotated, in a delta of its own (as
+        the live API streams one)."""
+        events = self._ensure_message()
         message = self.message
         if message is None:
-            events = self._changing(self._open_message)
-            message = self.message
-            if message is None:
-                return events  # the run stopped being this turn's
-            message["content"].append({"type": "text", "text": {"value": "", "annotations": []}})
-        else:
-            events = []
+            return events
+        start = self.length
+        self.length += len(marker)
+        self.text.append(marker)
+        annotations = message["content"][0]["text"]["annotations"]
+        annotation = {
+            "type": "file_citation",
+            "text": marker,
+            "start_index": start,
+            "end_index": self.length,
+            "file_citation": {"file_id": file_id},
+        }
+        shown = {
+            "index": len(annotations),
+            **annotation,
+            "file_citation": {"file_id": file_id, "quote": ""},
+        }
+        annotations.append(annotation)
+        message["content"][0]["text"]["value"] = "".join(self.text)
+        self.store.update("message", message["id"], message, project=self.project)
+        self.saved_at = self.clock()
+        delta = {
+            "id": message["id"],
+            "object": "thread.message.delta",
+            "delta": {
+                "content": [
+                    {"index": 0, "type": "text", "text": {"value": marker, "annotations": [shown]}}
+                ]
+            },
+        }
+        events.append(event("thread.message.delta", delta))
+        return events
+
+    def _plain(self, piece: str) -> list[Event]:
+        if not piece:
+            return []
+        events = self._ensure_message()
+        message = self.message
+        if message is None:
+            return events  # the run stopped being this turn's
+        self.length += len(piece)
         text = self.text
         text.append(piece)
         now = self.clock()
@@ -395,7 +491,6 @@ class TurnDriver:
                 ]
             },
         }
-        self._delta_prefix = '{"id":' + encode_basestring_ascii(message["id"]) + "," + _DELTA_KEYS
         events.append(event("thread.message.delta", delta))
         return events
 
@@ -411,9 +506,11 @@ class TurnDriver:
         error: JSONDict | None = None,
     ) -> list[Event]:
         """Complete (or leave incomplete) the open message, and end its step."""
+        held = self.citer.flush() if self.citer is not None else []
+        events = self._settled(held) if held else []
         message, step = self.message, self.message_step
         if message is None or step is None:
-            return []
+            return events
         self._flush_text()
         now = objects.now()
         message["status"] = status
@@ -423,7 +520,7 @@ class TurnDriver:
             message["incomplete_at"] = now
             message["incomplete_details"] = {"reason": reason}
         self.store.update("message", message["id"], message, project=self.project)
-        events = [event(f"thread.message.{status}", message)]
+        events.append(event(f"thread.message.{status}", message))
         self.message = self.message_step = None
         self.state.pop("message", None)
         step["status"] = step_status
@@ -447,8 +544,8 @@ class TurnDriver:
             )
             self.state["tool_step"] = self.tool_step["id"]
             save_run(self.store, self.record, project=self.project)
-            events.append(event("thread.run.step.created", self.tool_step))
-            events.append(event("thread.run.step.in_progress", self.tool_step))
+            events.append(self._step_event("thread.run.step.created", self.tool_step))
+            events.append(self._step_event("thread.run.step.in_progress", self.tool_step))
         return events
 
     def _tool_call(self, piece: ToolCallDelta) -> list[Event]:
@@ -459,14 +556,28 @@ class TurnDriver:
                 return events  # the run stopped being this turn's
         call = self.calls.get(piece.index)
         if call is None:
-            stored = {
-                "id": piece.id or objects.new_id("call"),
-                "type": "function",
-                "function": {"name": piece.name or "", "arguments": "", "output": None},
-            }
+            stored: JSONDict
+            if piece.name == FILE_SEARCH and self._offers_search():
+                options = SearchOptions.of_tools(self.turn.tools)
+                stored = {
+                    "id": piece.id or objects.new_id("call"),
+                    "type": FILE_SEARCH,
+                    FILE_SEARCH: {"ranking_options": options.shown(), "results": []},
+                }
+            else:
+                stored = {
+                    "id": piece.id or objects.new_id("call"),
+                    "type": "function",
+                    "function": {"name": piece.name or "", "arguments": "", "output": None},
+                }
             self.tool_step["step_details"]["tool_calls"].append(stored)
-            call = self.calls[piece.index] = _Call(stored)
+            call = self.calls[piece.index] = _Call(stored, piece.name or "")
             events.append(self._step_delta({"index": piece.index, **stored}))
+        if call.searching:
+            # The API shows a search's results, never the queries the model asked for.
+            if piece.arguments:
+                call.arguments.append(piece.arguments)
+            return events
         if piece.arguments:
             # Joined when the step is stored (``_flush_calls``): joining here, at every piece,
             # would cost the square of the arguments' length.
@@ -485,7 +596,7 @@ class TurnDriver:
     def _flush_calls(self) -> None:
         """The tool calls' arguments so far, into the step that is stored."""
         for call in self.calls.values():
-            if call.arguments:
+            if call.arguments and not call.searching:
                 call.stored["function"]["arguments"] = "".join(call.arguments)
 
     def _step_delta(self, call: JSONDict) -> Event:
@@ -496,6 +607,134 @@ class TurnDriver:
             "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}},
         }
         return event("thread.run.step.delta", delta)
+
+    # -- file_search ----------------------------------------------------------------------------
+
+    def _offers_search(self) -> bool:
+        return any(tool.get("type") == FILE_SEARCH for tool in self.turn.tools)
+
+    def _searching(self) -> bool:
+        """Whether the answer just ended asks for searches the server runs now."""
+        ending = self.ending
+        return (
+            isinstance(ending, Finish)
+            and ending.reason == "tool_calls"
+            and any(call.searching for call in self.calls.values())
+            and not (self.cancelled.is_set() or self.closing() or self.gone)
+        )
+
+    def _store_ids(self) -> tuple[list[str], list[str]]:
+        """The vector stores the run searches (its assistant's, then its thread's), and
+        those of its thread."""
+        thread = self.store.get("thread", self.run["thread_id"], project=self.project)
+        resources = (thread or {}).get("tool_resources") or {}
+        own = list((resources.get(FILE_SEARCH) or {}).get("vector_store_ids") or [])
+        every = list(dict.fromkeys([*self.state.get("vector_store_ids", []), *own]))
+        return every, own
+
+    def _search(self) -> Iterator[Batch]:
+        """Run the searches the model asked for, show them in the tool calls' step, and
+        either ask the model again (the next ``_answer``) or, when it also called functions,
+        leave them to the client (``requires_action``, the searches' outputs kept)."""
+        searcher = self.searcher
+        calls = [self.calls[index] for index in sorted(self.calls)]
+        searches = [call for call in calls if call.searching]
+        self.searches_here += len(searches)
+        if searcher is None or self.searches_here > 2 * MAX_SEARCHES:
+            self.ending = Failure(
+                "server_error",
+                "The model kept calling file_search without answering."
+                if searcher is not None
+                else "This server cannot search files.",
+            )
+            return
+        with self.store.transaction():
+            every, own = self._store_ids()
+        notice = None
+        if own and searcher.wait > 0:
+            pending = searcher.wait_for_files(self.project, own, self.cancelled)
+            if pending:
+                notice = (
+                    f"{pending} file(s) of this conversation were still being processed after "
+                    f"{searcher.wait:g} s and could not be searched yet."
+                )
+        options = SearchOptions.of_tools(self.turn.tools)
+        asked = next(
+            (message_text(m) for m in reversed(self.turn.messages) if m.get("role") == "user"),
+            "",
+        )
+        outputs: dict[str, str] = {}
+        citable: list[list[Any]] = []
+        number = int(self.state.get("searches", 0))
+        for call in searches:
+            if self.cancelled.is_set():
+                return
+            queries = queries_of("".join(call.arguments), asked)
+            try:
+                outcome = searcher.search(
+                    self.project,
+                    every,
+                    queries,
+                    options,
+                    number,
+                    notice,
+                    exhausted=number >= MAX_SEARCHES,
+                )
+            except SearchUnavailable as unavailable:
+                self.ending = Failure("server_error", str(unavailable))
+                return
+            call.stored[FILE_SEARCH]["results"] = step_results(outcome.results)
+            citable += [
+                [number, j, result["file_id"], result["file_name"]]
+                for j, result in enumerate(outcome.results)
+            ]
+            outputs[call.id] = outcome.output
+            number += 1
+        if notice is not None:
+            assert self.tool_step is not None
+            self.tool_step["metadata"] = {"file_search_notice": notice[:512]}
+        events = self._changing(lambda: self._searched(calls, outputs, citable, number))
+        if events:
+            yield events
+
+    def _searched(
+        self, calls: list[_Call], outputs: dict[str, str], citable: list[list[Any]], number: int
+    ) -> list[Event]:
+        """In a transaction: keep what the searches found, and end the step (or leave it to
+        the client's outputs, when the model also called functions)."""
+        state = self.state
+        state["searches"] = number
+        state.setdefault("citable", []).extend(citable)
+        self.citer = None
+        round_calls = [
+            {"id": c.id, "name": c.name, "arguments": "".join(c.arguments)} for c in calls
+        ]
+        if any(not call.searching for call in calls):
+            state["round_calls"] = round_calls
+            state["server_outputs"] = outputs
+            self.ending = Finish("tool_calls")
+            assert self.tool_step is not None
+            self.store.update("step", self.tool_step["id"], self.tool_step, project=self.project)
+            save_run(self.store, self.record, project=self.project)
+            return []
+        state.setdefault("rounds", []).append({"calls": round_calls, "outputs": outputs})
+        events = self._close_tool_step("completed")
+        self._add_usage()
+        self.usage = (0, 0)
+        self.tool_step = None
+        self.calls = {}
+        self.ending = None
+        state.pop("tool_step", None)
+        messages = self.store.children("message", self.run["thread_id"], project=self.project)
+        turn = turn_of(self.record, messages, project=self.project)
+        prepared = self.responder.prepare(turn)
+        state["prepared"] = prepared
+        self.turn = attrs.evolve(turn, prepared=prepared)
+        save_run(self.store, self.record, project=self.project)
+        return events
+
+    def _step_event(self, name: str, step: JSONDict) -> Event:
+        return event(name, objects.step_view(step, include_content=self.include_content))
 
     # -- the end ------------------------------------------------------------------------------
 
@@ -564,7 +803,7 @@ class TurnDriver:
         step["last_error"] = error
         step["usage"] = objects.usage(*self.usage)
         self.store.update("step", step["id"], step, project=self.project)
-        return [event(f"thread.run.step.{status}", step)]
+        return [self._step_event(f"thread.run.step.{status}", step)]
 
     def _requires_action(self) -> list[Event]:
         events = self._close_message("completed") if self.message is not None else []
@@ -574,6 +813,7 @@ class TurnDriver:
         self._flush_calls()
         self.store.update("step", self.tool_step["id"], self.tool_step, project=self.project)
         calls = [self.calls[index] for index in sorted(self.calls)]
+        calls = [call for call in calls if not call.searching]  # the server ran those
         self.state["calls"] = [
             {"id": c.id, "name": c.name, "arguments": "".join(c.arguments)} for c in calls
         ]
@@ -629,6 +869,8 @@ class TurnDriver:
 
     def _open_parts(self) -> list[Event]:
         """Store the text received so far (``close_run`` ends the message as stored)."""
+        if self.citer is not None:
+            self.text += [text for text, _ in self.citer.flush()]
         if self.message is not None and self.text:
             self._flush_text()
             self.store.update("message", self.message["id"], self.message, project=self.project)
@@ -661,7 +903,7 @@ def close_run(
             step["status"] = status
             step[f"{status}_at"] = now  # cancelled_at, expired_at
             store.update("step", step["id"], step, project=project)
-            events.append(event(f"thread.run.step.{status}", step))
+            events.append(event(f"thread.run.step.{status}", objects.step_view(step)))
     run["status"] = status
     if status == "cancelled":
         run["cancelled_at"] = now

@@ -37,6 +37,7 @@ from typing import Any
 
 from assistants_client.server import objects
 from assistants_client.server.errors import ApiError
+from assistants_client.server.file_search import FileSearcher
 from assistants_client.server.objects import JSONDict
 from assistants_client.server.responders import Responder, Turn, UnsupportedInput
 from assistants_client.server.runs import Batch, TurnDriver, close_run, turn_of
@@ -147,9 +148,11 @@ class RunScheduler:
         timing: Timing,
         workers: int = DEFAULT_WORKERS,
         lease: float = DEFAULT_LEASE,
+        searcher: FileSearcher | None = None,
     ) -> None:
         self.store = store
         self.responder = responder
+        self.searcher = searcher
         self.owner = owner
         self.timing = timing
         self.lease = lease
@@ -316,6 +319,7 @@ class RunScheduler:
                 queued_delay=timing.queued,
                 answer_delay=timing.in_progress if background else 0.0,
                 cancel_delay=timing.cancelling,
+                searcher=self.searcher,
             )
             yield from driver.drive()
         finally:

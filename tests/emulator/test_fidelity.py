@@ -380,6 +380,13 @@ def emulator_answers(api: Api) -> dict[str, list[Any]]:
     )
 
     messages = f"/threads/{thread['id']}/messages"
+    uploaded = api.session.post(
+        api.base + "/files",
+        data={"purpose": "assistants"},
+        files={"file": ("notes.txt", b"Notes about nothing in particular.\n", "text/plain")},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    attached_id = uploaded.json()["id"]
     attached = call(
         "POST /threads/{thread_id}/messages",
         "createMessage",
@@ -388,8 +395,8 @@ def emulator_answers(api: Api) -> dict[str, list[Any]]:
             "role": "user",
             "content": "What is this file?",
             "attachments": [
-                {"file_id": "file-2", "tools": [{"type": "file_search"}]},
-                {"file_id": "file-2", "tools": [{"type": "code_interpreter"}]},
+                {"file_id": attached_id, "tools": [{"type": "file_search"}]},
+                {"file_id": attached_id, "tools": [{"type": "code_interpreter"}]},
             ],
         },
     )
