@@ -2,6 +2,9 @@
 
 Deterministic, and plausible enough for a program under test to go on with:
 
+* with a ``file_search`` tool: a search for the last user message, then a reply quoting the
+  first sentence of the best passage found, cited with its marker (or saying that nothing was
+  found);
 * after tool outputs, a text naming each function and what it returned;
 * a call to each function the last user message names (or the one ``tool_choice`` names, or the
   first with ``required``), its arguments filled from the message (proper nouns, quoted values,
@@ -21,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from assistants_client.emulator.samples import generate_value, words
+from assistants_client.server.file_search import CITE_INSTRUCTION, FILE_SEARCH, MARKER
 from assistants_client.server.responders import Turn
 from assistants_client.server.responders.script import (
     Plan,
@@ -403,6 +407,48 @@ def default_plan(
     return {"kind": "text", "text": answer, "chunks": split_chunks(answer)}
 
 
+NOTHING_FOUND_REPLY = "I searched the files, and found nothing about that."
+
+
+def _first_sentence(passage: str) -> str:
+    lines = [line.strip().lstrip("#").strip() for line in passage.splitlines()]
+    text = " ".join(line for line in lines if line)
+    found = re.match(r".*?[.!?](?=\s|$)", text)
+    return (found.group(0) if found else text)[:400]
+
+
+def search_reply(output: str) -> Plan:
+    """The reply to a search's output: its best passage's first sentence, cited."""
+    found = MARKER.search(output)
+    if found is None:
+        text = NOTHING_FOUND_REPLY
+    else:
+        rest = output[found.end() :].split("\n\n" + CITE_INSTRUCTION, 1)[0]
+        passage = re.split(r"\n\n(?=【\d+:\d+†)", rest, maxsplit=1)[0]
+        text = f'The files say: "{_first_sentence(passage)}"{found.group(0)}'
+    return {"kind": "text", "text": text, "chunks": split_chunks(text)}
+
+
+def _search_plan(turn: Turn, last_user: str | None) -> Plan | None:
+    """With a file_search tool: search for the last user message (once per run), then reply
+    to what was found."""
+    if turn.tool_choice == "none" or not last_user:
+        return None
+    if not any(isinstance(t, Mapping) and t.get("type") == FILE_SEARCH for t in turn.tools):
+        return None
+    if turn.tool_rounds:
+        last = turn.tool_rounds[-1]
+        searched = [call for call in last.calls if call["name"] == FILE_SEARCH]
+        if searched and len(searched) == len(last.calls):
+            return search_reply(last.outputs.get(searched[0]["id"], ""))
+        return None
+    arguments = json.dumps({"queries": [last_user]}, ensure_ascii=False)
+    return {
+        "kind": "tool_calls",
+        "calls": [{"id": tool_call_id(), "name": FILE_SEARCH, "arguments": arguments}],
+    }
+
+
 def default_reply(turn: Turn) -> Plan:
     """The emulator's reply to a turn nothing was scripted for (see the module docstring)."""
     last_user: str | None = None
@@ -410,6 +456,9 @@ def default_reply(turn: Turn) -> Plan:
         if message.get("role") == "user":
             last_user = message_text(message)
             break
+    searching = _search_plan(turn, last_user)
+    if searching is not None:
+        return searching
     results = None
     if turn.tool_rounds:
         last = turn.tool_rounds[-1]

@@ -115,8 +115,8 @@ FUNCTION: Final[JSONDict] = {
 }
 
 CITE_INSTRUCTION: Final = (
-    "Answer from these passages. Cite each passage you use with its marker, exactly as "
-    "written above (for example 【0:0†notes.txt】), right after the statement it supports."
+    "Answer from these passages. Cite each passage you use by writing its marker (the line "
+    "in 【 】 above it) exactly as shown, right after the statement it supports."
 )
 NOTHING_FOUND: Final = "The search found nothing in the files available to this conversation."
 NO_MORE_SEARCHES: Final = (

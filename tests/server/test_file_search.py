@@ -4,19 +4,30 @@ loopback; the backend records what it was sent."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from assistants_client import AssistantsClient
+from assistants_client import AssistantsClient, BadRequestError
 from tests.files.support import Documents, documents
-from tests.server.support import RunningServer
+from tests.server.support import (
+    RunningServer,
+    assert_like_recording,
+    assert_valid_events,
+    only,
+    recording,
+    stream_events,
+)
 from tests.servers.fake_chat import (
     CITED_SENTENCE,
     MARKER_PATTERN,
+    UNCITED_SENTENCE,
     FakeChatServer,
     citing_answer,
+    text_answer,
+    tool_call_answer,
 )
 
 INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
@@ -138,3 +149,289 @@ def test_a_run_searches_its_assistants_store_and_cites_the_file_that_answers(cli
     assert annotation.text == "【0:0†runbook.md】"
     assert run.usage.prompt_tokens == 40 + 11
     assert run.usage.completion_tokens == 12 + 7
+
+
+# -- streamed ------------------------------------------------------------------------------------
+
+
+def accumulated_text(found: list[tuple[str, Any]], message_id: str) -> dict[str, Any]:
+    """A message's text as a client accumulates its deltas: values joined, annotations by
+    ``index`` (the live stream's empty ``quote`` dropped)."""
+    value = ""
+    annotations: dict[int, dict[str, Any]] = {}
+    for data in only(found, "thread.message.delta"):
+        if data["id"] != message_id:
+            continue
+        for part in data["delta"]["content"]:
+            value += part["text"].get("value", "")
+            for annotation in part["text"].get("annotations", []):
+                shown = dict(annotation)
+                index = shown.pop("index")
+                citation = dict(shown["file_citation"])
+                assert citation.pop("quote") == ""
+                annotations[index] = {**shown, "file_citation": citation}
+    return {"value": value, "annotations": [annotations[i] for i in sorted(annotations)]}
+
+
+def test_a_streamed_search_has_the_recorded_events_and_its_deltas_add_up_to_the_stored_message(
+    server, client, citing, docs
+):
+    store = store_of(client, docs.runbook, docs.billing)
+    assistant = client.create_assistant(
+        "gpt-4o",
+        tools=[SEARCH_TOOL],
+        tool_resources={"file_search": {"vector_store_ids": [store]}},
+    )
+    thread = client.create_thread(messages=[{"role": "user", "content": "What is ERR-4411?"}])
+
+    found = stream_events(
+        server.base_url,
+        f"/threads/{thread.id}/runs?include[]={INCLUDE}",
+        {"assistant_id": assistant.id},
+    )
+
+    assert_valid_events(found)
+    assert_like_recording(found, recording("assistants-file-search-run.sse"))
+    (delta,) = only(found, "thread.run.step.delta")
+    (call,) = delta["delta"]["step_details"]["tool_calls"]
+    assert call["type"] == "file_search"
+    assert call["file_search"]["results"] == []
+    tool_step = only(found, "thread.run.step.completed")[0]
+    results = tool_step["step_details"]["tool_calls"][0]["file_search"]["results"]
+    assert results[0]["file_name"] == "runbook.md"
+    assert "ERR-4411" in results[0]["content"][0]["text"]
+    (message,) = only(found, "thread.message.completed")
+    stored = client.get_message(thread.id, message["id"]).to_dict()
+    assert accumulated_text(found, message["id"]) == stored["content"][0]["text"]
+    assert message["content"][0]["text"] == stored["content"][0]["text"]
+    (annotation,) = stored["content"][0]["text"]["annotations"]
+    assert annotation["file_citation"]["file_id"] == file_ids_by_name(client)["runbook.md"]
+    cited = [d for d in only(found, "thread.message.delta") if "【" in json.dumps(d, ensure_ascii=False)]
+    assert len(cited) == 1, "the marker, cut across backend chunks, is sent whole, once"
+
+
+def test_a_marker_after_non_ascii_text_gets_code_point_indices_streamed_and_stored(
+    server, client, backend, docs
+):
+    store = store_of(client, docs.runbook)
+    assistant = client.create_assistant(
+        "gpt-4o",
+        tools=[SEARCH_TOOL],
+        tool_resources={"file_search": {"vector_store_ids": [store]}},
+    )
+    opening = "Ça dépend 😀 — 日本語, voilà "
+    marker = "【0:0†runbook.md】"
+    backend.script(
+        tool_call_answer("file_search", '{"queries": ["ERR-4411"]}', splits=(5, 12)),
+        text_answer(
+            "",
+            pieces=[
+                opening[:7],
+                opening[7:],
+                "【",
+                "0:",
+                "0†run",
+                "book.md】",
+                " et 【7:1†x】 fin.",
+            ],
+        ),
+    )
+    thread = client.create_thread(messages=[{"role": "user", "content": "ERR-4411?"}])
+
+    found = stream_events(
+        server.base_url, f"/threads/{thread.id}/runs", {"assistant_id": assistant.id}
+    )
+
+    (message,) = only(found, "thread.message.completed")
+    text = message["content"][0]["text"]
+    assert text["value"] == opening + marker + " et 【7:1†x】 fin."
+    (annotation,) = text["annotations"]
+    assert annotation["start_index"] == len(opening)
+    assert annotation["end_index"] == len(opening) + len(marker)
+    assert text["value"][annotation["start_index"] : annotation["end_index"]] == marker
+    assert accumulated_text(found, message["id"]) == text
+    assert client.get_message(thread.id, message["id"]).to_dict()["content"][0]["text"] == text
+
+
+# -- include[] -------------------------------------------------------------------------------
+
+
+def test_include_adds_the_passages_to_get_and_list_steps_and_an_unknown_value_is_refused(
+    server, client, citing, docs
+):
+    store = store_of(client, docs.runbook, docs.billing)
+    assistant = client.create_assistant(
+        "gpt-4o",
+        tools=[SEARCH_TOOL],
+        tool_resources={"file_search": {"vector_store_ids": [store]}},
+    )
+    thread_id, run = ask(client, assistant.id, "When are invoices issued?", include=[INCLUDE])
+    assert run.status == "completed"
+
+    plain = list(client.list_run_steps(thread_id, run.id, order="asc"))
+    full = list(client.list_run_steps(thread_id, run.id, order="asc", include=[INCLUDE]))
+    one = client.get_run_step(thread_id, run.id, plain[0].id, include=[INCLUDE])
+    bare = client.get_run_step(thread_id, run.id, plain[0].id)
+
+    for step in (full[0], one):
+        results = step.step_details.tool_calls[0].file_search.results
+        assert results[0].file_name == "billing.txt"
+        assert "Invoices are issued" in results[0].content[0].text
+        assert results[0].content[0].type == "text"
+    for step in (plain[0], bare):
+        results = step.step_details.tool_calls[0].file_search.results
+        assert not any(isinstance(r.content, list) for r in results)
+    for call in (
+        lambda: client.list_run_steps(thread_id, run.id, include=["step_details.nothing"]),
+        lambda: client.get_run_step(thread_id, run.id, plain[0].id, include=["nope"]),
+        lambda: client.create_run(thread_id, assistant.id, include=["nope"]),
+    ):
+        with pytest.raises(BadRequestError) as refused:
+            call()
+        assert refused.value.param == "include[0]"
+        assert INCLUDE in str(refused.value)
+
+
+# -- which stores ----------------------------------------------------------------------------
+
+
+def test_an_attachment_only_thread_finds_its_document_in_a_store_made_for_the_thread(
+    client, citing, docs
+):
+    uploaded = client.upload_file(docs.garden, "assistants")
+    other = client.upload_file(docs.billing, "assistants")
+    assistant = client.create_assistant("gpt-4o", tools=[SEARCH_TOOL])
+    thread = client.create_thread(
+        messages=[
+            {
+                "role": "user",
+                "content": "How often do tomato plants need water?",
+                "attachments": [{"file_id": uploaded.id, "tools": [SEARCH_TOOL]}],
+            }
+        ]
+    )
+    # A thread of someone else, with its own attachment: never searched by this run.
+    client.create_thread(
+        messages=[
+            {
+                "role": "user",
+                "content": "invoices",
+                "attachments": [{"file_id": other.id, "tools": [SEARCH_TOOL]}],
+            }
+        ]
+    )
+    (store_id,) = client.get_thread(thread.id).tool_resources.file_search.vector_store_ids
+    store = client.get_vector_store(store_id)
+    assert store.expires_after.anchor == "last_active_at"
+    assert store.expires_after.days == 7
+
+    run = client.create_run_and_wait(thread.id, assistant.id, wait_timeout=30)
+
+    assert run.status == "completed", run.last_error
+    (tool,) = tool_messages(citing)
+    assert "Water the tomato plants every morning" in tool["content"]
+    assert "Invoices" not in tool["content"]
+    text = the_reply(client, thread.id).content[0].text
+    (annotation,) = text.annotations
+    assert annotation.file_citation.file_id == uploaded.id
+
+
+def test_inline_vector_stores_on_create_thread_and_run_are_real_and_searched(client, citing, docs):
+    uploaded = client.upload_file(docs.runbook, "assistants")
+    assistant = client.create_assistant("gpt-4o", tools=[SEARCH_TOOL])
+
+    run = client.create_thread_and_run(
+        assistant.id,
+        thread={
+            "messages": [{"role": "user", "content": "What does ERR-4411 mean?"}],
+            "tool_resources": {"file_search": {"vector_stores": [{"file_ids": [uploaded.id]}]}},
+        },
+    )
+    run = client.wait_for_run(run.thread_id, run.id, timeout=30)
+
+    assert run.status == "completed", run.last_error
+    (store_id,) = client.get_thread(run.thread_id).tool_resources.file_search.vector_store_ids
+    assert client.get_vector_store(store_id).file_counts.total == 1
+    text = the_reply(client, run.thread_id).content[0].text
+    assert text.annotations[0].file_citation.file_id == uploaded.id
+
+
+def test_an_inline_store_on_create_thread_is_searched(client, citing, docs):
+    uploaded = client.upload_file(docs.billing, "assistants")
+    assistant = client.create_assistant("gpt-4o", tools=[SEARCH_TOOL])
+    thread = client.create_thread(
+        messages=[{"role": "user", "content": "How long does a refund take?"}],
+        tool_resources={"file_search": {"vector_stores": [{"file_ids": [uploaded.id]}]}},
+    )
+
+    run = client.create_run_and_wait(thread.id, assistant.id, wait_timeout=30)
+
+    assert run.status == "completed", run.last_error
+    assert "A refund takes five" in tool_messages(citing)[0]["content"]
+
+
+# -- limits ----------------------------------------------------------------------------------
+
+
+def test_max_num_results_one_keeps_one_result(client, citing, docs):
+    store = store_of(client, docs.runbook, docs.billing, docs.garden)
+    tool = {"type": "file_search", "file_search": {"max_num_results": 1}}
+    assistant = client.create_assistant(
+        "gpt-4o", tools=[tool], tool_resources={"file_search": {"vector_store_ids": [store]}}
+    )
+
+    thread_id, run = ask(client, assistant.id, "ERR-4411 data volume invoices tomato")
+
+    assert run.status == "completed"
+    step = next(iter(client.list_run_steps(thread_id, run.id, order="asc")))
+    assert len(step.step_details.tool_calls[0].file_search.results) == 1
+    assert len(MARKER_PATTERN.findall(tool_messages(citing)[0]["content"])) == 1
+
+
+def test_a_high_score_threshold_finds_nothing_and_the_run_still_completes(client, citing, docs):
+    store = store_of(client, docs.runbook)
+    tool = {"type": "file_search", "file_search": {"ranking_options": {"score_threshold": 1.0}}}
+    assistant = client.create_assistant(
+        "gpt-4o", tools=[tool], tool_resources={"file_search": {"vector_store_ids": [store]}}
+    )
+
+    thread_id, run = ask(client, assistant.id, "tomatoes in the garden")
+
+    assert run.status == "completed"
+    step = next(iter(client.list_run_steps(thread_id, run.id, order="asc")))
+    search = step.step_details.tool_calls[0].file_search
+    assert search.results == []
+    assert search.ranking_options.score_threshold == 1.0
+    (tool_message,) = tool_messages(citing)
+    assert MARKER_PATTERN.search(tool_message["content"]) is None
+    assert "found nothing" in tool_message["content"]
+    text = the_reply(client, thread_id).content[0].text
+    assert text.value == UNCITED_SENTENCE
+    assert text.annotations == []
+
+
+def test_a_file_search_tool_without_any_store_finds_nothing_and_completes(client, citing):
+    assistant = client.create_assistant("gpt-4o", tools=[SEARCH_TOOL])
+
+    thread_id, run = ask(client, assistant.id, "Anything?")
+
+    assert run.status == "completed"
+    assert [s.type for s in client.list_run_steps(thread_id, run.id, order="asc")] == [
+        "tool_calls",
+        "message_creation",
+    ]
+    assert "found nothing" in tool_messages(citing)[0]["content"]
+
+
+def test_a_function_named_file_search_beside_the_tool_is_refused(client, citing):
+    clash = {"type": "function", "function": {"name": "file_search", "parameters": {}}}
+    with pytest.raises(BadRequestError) as refused:
+        client.create_assistant("gpt-4o", tools=[SEARCH_TOOL, clash])
+    assert refused.value.param == "tools"
+    assistant = client.create_assistant("gpt-4o", tools=[SEARCH_TOOL])
+    thread = client.create_thread(messages=[{"role": "user", "content": "Hi"}])
+    with pytest.raises(BadRequestError) as refused:
+        client.create_run(thread.id, assistant.id, tools=[clash, SEARCH_TOOL])
+    assert refused.value.param == "tools"
+    with pytest.raises(BadRequestError):
+        client.update_assistant(assistant.id, tools=[SEARCH_TOOL, clash])
