@@ -303,13 +303,20 @@ class FileResources:
     def inline_stores(self, project: str, resources: Any, path: str) -> Any:
         """``resources`` (an assistant's or a thread's ``tool_resources``) with the vector
         stores of ``file_search.vector_stores`` created and named in ``vector_store_ids``;
-        ``path`` is where the request has them (for the 400 or 404 that names a part)."""
+        ``path`` is where the request has them (for the 400 or 404 that names a part). A
+        store of ``vector_store_ids`` that is not the project's is a 404."""
         if not isinstance(resources, Mapping):
             return resources
         search = resources.get("file_search")
-        if not isinstance(search, Mapping) or not search.get("vector_stores"):
+        if not isinstance(search, Mapping):
             return resources
         ids = list(search.get("vector_store_ids") or [])
+        for index, store_id in enumerate(ids):
+            where = f"{path}.file_search.vector_store_ids[{index}]"
+            with _answering_at(where, prefix=False):
+                self.retrieval.get_vector_store(project, store_id)
+        if not search.get("vector_stores"):
+            return resources
         if len(ids) + len(search["vector_stores"]) > 1:
             where = f"{path}.file_search"
             raise ApiError(
@@ -375,11 +382,12 @@ THREAD_STORE_EXPIRY: JSONDict = {"anchor": "last_active_at", "days": 7}
 
 
 @contextlib.contextmanager
-def _answering_at(where: str) -> Iterator[None]:
+def _answering_at(where: str, *, prefix: bool = True) -> Iterator[None]:
     """The port's errors as the API's, naming ``where`` (a part of a request body)."""
     try:
         yield
     except NotFound as problem:
-        raise ApiError(404, f"{where}: {problem}", param=where) from None
+        message = f"{where}: {problem}" if prefix else str(problem)
+        raise ApiError(404, message, param=where) from None
     except InvalidRequest as problem:
         raise ApiError(400, f"{where}: {problem.message}", param=where) from None

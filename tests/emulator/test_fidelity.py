@@ -317,9 +317,13 @@ def emulator_answers(api: Api) -> dict[str, list[Any]]:
             json_body={"model": "gpt-4o", **fields},
         )
 
+    stores = [
+        api.call("POST", "/vector_stores", "createVectorStore", json_body={})["id"]
+        for _ in range(3)
+    ]
     food = assistant(tools=[FOOD_TOOL])
     assistant(
-        tools=[FILE_SEARCH_TOOL], tool_resources={"file_search": {"vector_store_ids": ["vs_1"]}}
+        tools=[FILE_SEARCH_TOOL], tool_resources={"file_search": {"vector_store_ids": stores[:1]}}
     )
     coder = assistant(
         instructions="You help the user with mathematical descriptions and visualizations.",
@@ -344,7 +348,7 @@ def emulator_answers(api: Api) -> dict[str, list[Any]]:
         f"/assistants/{food['id']}",
         json_body={
             "tools": [FILE_SEARCH_TOOL],
-            "tool_resources": {"file_search": {"vector_store_ids": ["vs_2"]}},
+            "tool_resources": {"file_search": {"vector_store_ids": stores[1:2]}},
         },
     )
     call("DELETE /assistants/{assistant_id}", "deleteAssistant", f"/assistants/{plain['id']}")
@@ -376,7 +380,7 @@ def emulator_answers(api: Api) -> dict[str, list[Any]]:
         "POST /threads/{thread_id}",
         "modifyThread",
         f"/threads/{spare['id']}",
-        json_body={"tool_resources": {"file_search": {"vector_store_ids": ["vs_3"]}}},
+        json_body={"tool_resources": {"file_search": {"vector_store_ids": stores[2:]}}},
     )
 
     messages = f"/threads/{thread['id']}/messages"

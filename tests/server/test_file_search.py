@@ -5,9 +5,11 @@ loopback; the backend records what it was sent."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from assistants_client import AssistantsClient, BadRequestError
@@ -25,7 +27,9 @@ from tests.servers.fake_chat import (
     MARKER_PATTERN,
     UNCITED_SENTENCE,
     FakeChatServer,
+    ScriptedCall,
     citing_answer,
+    parallel_tool_calls_answer,
     text_answer,
     tool_call_answer,
 )
@@ -59,6 +63,24 @@ def store_of(client: AssistantsClient, *paths: Path, name: str = "docs") -> str:
     return store.id
 
 
+def searching_assistant(client: AssistantsClient, *paths: Path, tool: Any = SEARCH_TOOL) -> Any:
+    """An assistant with ``tool`` (file_search) and a store holding ``paths``."""
+    return client.create_assistant(
+        "gpt-4o",
+        tools=[tool],
+        tool_resources={"file_search": {"vector_store_ids": [store_of(client, *paths)]}},
+    )
+
+
+def attaching(text: str, file_id: str) -> dict[str, Any]:
+    """A user message with ``file_id`` attached for file_search."""
+    return {
+        "role": "user",
+        "content": text,
+        "attachments": [{"file_id": file_id, "tools": [SEARCH_TOOL]}],
+    }
+
+
 def file_ids_by_name(client: AssistantsClient) -> dict[str, str]:
     return {f.filename: f.id for f in client.list_files()}
 
@@ -85,12 +107,7 @@ def the_reply(client: AssistantsClient, thread_id: str) -> Any:
 
 
 def test_a_run_searches_its_assistants_store_and_cites_the_file_that_answers(client, citing, docs):
-    store = store_of(client, docs.runbook, docs.billing, docs.garden)
-    assistant = client.create_assistant(
-        "gpt-4o",
-        tools=[SEARCH_TOOL],
-        tool_resources={"file_search": {"vector_store_ids": [store]}},
-    )
+    assistant = searching_assistant(client, docs.runbook, docs.billing, docs.garden)
 
     thread_id, run = ask(client, assistant.id, "What does ERR-4411 mean?")
 
@@ -176,12 +193,7 @@ def accumulated_text(found: list[tuple[str, Any]], message_id: str) -> dict[str,
 def test_a_streamed_search_has_the_recorded_events_and_its_deltas_add_up_to_the_stored_message(
     server, client, citing, docs
 ):
-    store = store_of(client, docs.runbook, docs.billing)
-    assistant = client.create_assistant(
-        "gpt-4o",
-        tools=[SEARCH_TOOL],
-        tool_resources={"file_search": {"vector_store_ids": [store]}},
-    )
+    assistant = searching_assistant(client, docs.runbook, docs.billing)
     thread = client.create_thread(messages=[{"role": "user", "content": "What is ERR-4411?"}])
 
     found = stream_events(
@@ -206,19 +218,16 @@ def test_a_streamed_search_has_the_recorded_events_and_its_deltas_add_up_to_the_
     assert message["content"][0]["text"] == stored["content"][0]["text"]
     (annotation,) = stored["content"][0]["text"]["annotations"]
     assert annotation["file_citation"]["file_id"] == file_ids_by_name(client)["runbook.md"]
-    cited = [d for d in only(found, "thread.message.delta") if "【" in json.dumps(d, ensure_ascii=False)]
+    cited = [
+        d for d in only(found, "thread.message.delta") if "【" in json.dumps(d, ensure_ascii=False)
+    ]
     assert len(cited) == 1, "the marker, cut across backend chunks, is sent whole, once"
 
 
 def test_a_marker_after_non_ascii_text_gets_code_point_indices_streamed_and_stored(
     server, client, backend, docs
 ):
-    store = store_of(client, docs.runbook)
-    assistant = client.create_assistant(
-        "gpt-4o",
-        tools=[SEARCH_TOOL],
-        tool_resources={"file_search": {"vector_store_ids": [store]}},
-    )
+    assistant = searching_assistant(client, docs.runbook)
     opening = "Ça dépend 😀 — 日本語, voilà "
     marker = "【0:0†runbook.md】"
     backend.script(
@@ -259,12 +268,7 @@ def test_a_marker_after_non_ascii_text_gets_code_point_indices_streamed_and_stor
 def test_include_adds_the_passages_to_get_and_list_steps_and_an_unknown_value_is_refused(
     server, client, citing, docs
 ):
-    store = store_of(client, docs.runbook, docs.billing)
-    assistant = client.create_assistant(
-        "gpt-4o",
-        tools=[SEARCH_TOOL],
-        tool_resources={"file_search": {"vector_store_ids": [store]}},
-    )
+    assistant = searching_assistant(client, docs.runbook, docs.billing)
     thread_id, run = ask(client, assistant.id, "When are invoices issued?", include=[INCLUDE])
     assert run.status == "completed"
 
@@ -302,24 +306,10 @@ def test_an_attachment_only_thread_finds_its_document_in_a_store_made_for_the_th
     other = client.upload_file(docs.billing, "assistants")
     assistant = client.create_assistant("gpt-4o", tools=[SEARCH_TOOL])
     thread = client.create_thread(
-        messages=[
-            {
-                "role": "user",
-                "content": "How often do tomato plants need water?",
-                "attachments": [{"file_id": uploaded.id, "tools": [SEARCH_TOOL]}],
-            }
-        ]
+        messages=[attaching("How often do tomato plants need water?", uploaded.id)]
     )
     # A thread of someone else, with its own attachment: never searched by this run.
-    client.create_thread(
-        messages=[
-            {
-                "role": "user",
-                "content": "invoices",
-                "attachments": [{"file_id": other.id, "tools": [SEARCH_TOOL]}],
-            }
-        ]
-    )
+    client.create_thread(messages=[attaching("invoices", other.id)])
     (store_id,) = client.get_thread(thread.id).tool_resources.file_search.vector_store_ids
     store = client.get_vector_store(store_id)
     assert store.expires_after.anchor == "last_active_at"
@@ -374,11 +364,8 @@ def test_an_inline_store_on_create_thread_is_searched(client, citing, docs):
 
 
 def test_max_num_results_one_keeps_one_result(client, citing, docs):
-    store = store_of(client, docs.runbook, docs.billing, docs.garden)
     tool = {"type": "file_search", "file_search": {"max_num_results": 1}}
-    assistant = client.create_assistant(
-        "gpt-4o", tools=[tool], tool_resources={"file_search": {"vector_store_ids": [store]}}
-    )
+    assistant = searching_assistant(client, docs.runbook, docs.billing, docs.garden, tool=tool)
 
     thread_id, run = ask(client, assistant.id, "ERR-4411 data volume invoices tomato")
 
@@ -389,11 +376,8 @@ def test_max_num_results_one_keeps_one_result(client, citing, docs):
 
 
 def test_a_high_score_threshold_finds_nothing_and_the_run_still_completes(client, citing, docs):
-    store = store_of(client, docs.runbook)
     tool = {"type": "file_search", "file_search": {"ranking_options": {"score_threshold": 1.0}}}
-    assistant = client.create_assistant(
-        "gpt-4o", tools=[tool], tool_resources={"file_search": {"vector_store_ids": [store]}}
-    )
+    assistant = searching_assistant(client, docs.runbook, tool=tool)
 
     thread_id, run = ask(client, assistant.id, "tomatoes in the garden")
 
@@ -435,3 +419,104 @@ def test_a_function_named_file_search_beside_the_tool_is_refused(client, citing)
     assert refused.value.param == "tools"
     with pytest.raises(BadRequestError):
         client.update_assistant(assistant.id, tools=[SEARCH_TOOL, clash])
+
+
+# -- with functions, expiry, files still being ingested ---------------------------------------
+
+
+def test_a_search_and_a_function_in_one_answer_search_at_once_and_wait_for_the_function_only(
+    client, backend, docs
+):
+    assistant = searching_assistant(client, docs.runbook)
+    client.update_assistant(
+        assistant.id,
+        tools=[
+            SEARCH_TOOL,
+            {"type": "function", "function": {"name": "get_weather", "parameters": {}}},
+        ],
+    )
+    backend.script(
+        parallel_tool_calls_answer(
+            [
+                ScriptedCall("call_search", "file_search", '{"queries": ["ERR-4411"]}', (6,)),
+                ScriptedCall("call_weather", "get_weather", '{"city": "Paris"}', (3,)),
+            ]
+        ),
+        text_answer("Sunny, and ERR-4411 is a full disk【0:0†runbook.md】.", chunks=4),
+    )
+    thread = client.create_thread(messages=[{"role": "user", "content": "Weather? ERR-4411?"}])
+
+    run = client.create_run_and_wait(thread.id, assistant.id, wait_timeout=30)
+
+    assert run.status == "requires_action"
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    assert call.id == "call_weather"
+    (step,) = client.list_run_steps(thread.id, run.id)
+    kinds = [c.type for c in step.step_details.tool_calls]
+    assert kinds == ["file_search", "function"]
+    assert step.step_details.tool_calls[0].file_search.results[0].file_name == "runbook.md"
+
+    client.submit_tool_outputs(
+        thread.id, run.id, [{"tool_call_id": "call_weather", "output": "sunny"}]
+    )
+    run = client.wait_for_run(thread.id, run.id, timeout=30)
+
+    assert run.status == "completed", run.last_error
+    last = backend.last_body()["messages"]
+    assert [m["role"] for m in last[-3:]] == ["assistant", "tool", "tool"]
+    assert last[-2]["tool_call_id"] == "call_search"
+    assert "ERR-4411 means the data volume is full" in last[-2]["content"]
+    assert last[-1] == {"role": "tool", "tool_call_id": "call_weather", "content": "sunny"}
+    text = the_reply(client, thread.id).content[0].text
+    assert [a.file_citation.file_id for a in text.annotations] == [
+        file_ids_by_name(client)["runbook.md"]
+    ]
+
+
+def test_a_run_whose_store_expired_fails_saying_which_store(server, client, citing, docs):
+    store = store_of(client, docs.runbook)
+    client.update_vector_store(store, expires_after={"anchor": "last_active_at", "days": 1})
+    assistant = client.create_assistant(
+        "gpt-4o", tools=[SEARCH_TOOL], tool_resources={"file_search": {"vector_store_ids": [store]}}
+    )
+    retrieval = server.engine.retrieval
+    record = retrieval.get_vector_store("", store)
+    with retrieval.transaction():
+        retrieval.index.update_store(
+            attrs.evolve(record, last_active_at=record.created_at - 3 * 86400)
+        )
+
+    thread_id, run = ask(client, assistant.id, "ERR-4411?")
+
+    assert run.status == "failed"
+    assert run.last_error.code == "server_error"
+    assert store in run.last_error.message
+    assert "expired" in run.last_error.message
+    assert len(citing.chat_bodies()) == 1  # the backend was not asked again
+    (step,) = client.list_run_steps(thread_id, run.id)
+    assert (step.type, step.status) == ("tool_calls", "failed")
+    assert step.last_error.message == run.last_error.message
+
+
+def test_a_run_waits_a_bounded_time_for_its_threads_files_and_says_so_in_the_step(
+    server, client, citing, docs
+):
+    server.engine.searcher.wait = 0.3
+    citing.embeddings_gate = threading.Event()
+    release = threading.Timer(2.0, citing.embeddings_gate.set)
+    release.start()
+    try:
+        uploaded = client.upload_file(docs.garden, "assistants")
+        assistant = client.create_assistant("gpt-4o", tools=[SEARCH_TOOL])
+        thread = client.create_thread(messages=[attaching("Tomatoes?", uploaded.id)])
+        run = client.create_run_and_wait(thread.id, assistant.id, wait_timeout=30)
+    finally:
+        release.cancel()
+        citing.embeddings_gate.set()
+
+    assert run.status == "completed", run.last_error
+    step = next(iter(client.list_run_steps(thread.id, run.id, order="asc")))
+    notice = step.metadata["file_search_notice"]
+    assert "1 file(s)" in notice
+    assert "0.3 s" in notice
+    assert tool_messages(citing)[0]["content"].startswith(notice)

@@ -43,6 +43,12 @@ KEYS = {"sk-a1": "team-a", "sk-a2": "team-a", "sk-b1": "team-b", "sk-shared": ""
 A, A2, B, SHARED = "sk-a1", "sk-a2", "sk-b1", "sk-shared"
 ID = re.compile(r"\b(?:asst|thread|msg|run|step|call)_[0-9a-f]{16,}\b")
 BOUNDARY = "project-boundary"
+SEARCH = {"type": "file_search"}
+
+
+def attached(file_id: str) -> dict[str, Any]:
+    """A message attachment of ``file_id`` for file_search."""
+    return {"file_id": file_id, "tools": [SEARCH]}
 
 
 @dataclass
@@ -294,6 +300,14 @@ def create_assistant(w: World) -> None:
     assert w.snapshot() == before
     assert_unseen(w, A, "GET", f"/assistants/{made}", hidden=[made])
     assert w.api.ok(B, "GET", f"/assistants/{made}")["name"] == "B's"
+    # A's vector store, for B's assistant to search: as a store that does not exist.
+    body = {
+        "model": "gpt-4o",
+        "tools": [SEARCH],
+        "tool_resources": {"file_search": {"vector_store_ids": [w.a["vs"]]}},
+    }
+    refused = assert_unseen(w, B, "POST", "/assistants", body, hidden=[w.a["vs"]])
+    assert refused.json["error"]["param"] == "body.tool_resources.file_search.vector_store_ids[0]"
 
 
 def get_assistant(w: World) -> None:
@@ -317,6 +331,15 @@ def create_thread(w: World) -> None:
     assert_unseen(w, A, "GET", f"/threads/{made['id']}", hidden=[made["id"]])
     body = {"role": "user", "content": "A writes"}
     assert_unseen(w, A, "POST", f"/threads/{made['id']}/messages", body, hidden=[made["id"]])
+    # A's file, attached or in an inline vector store of B's thread: as a file that does not
+    # exist, and nothing is left of the refused thread (nor of its store).
+    stores = w.api.ok(B, "GET", "/vector_stores")
+    for body in (
+        {"messages": [{"role": "user", "content": "B", "attachments": [attached(w.a["file"])]}]},
+        {"tool_resources": {"file_search": {"vector_stores": [{"file_ids": [w.a["file"]]}]}}},
+    ):
+        assert_unseen(w, B, "POST", "/threads", body, hidden=[w.a["file"]])
+    assert w.api.ok(B, "GET", "/vector_stores") == stores
 
 
 def create_thread_and_run(w: World) -> None:
@@ -334,6 +357,35 @@ def create_thread_and_run(w: World) -> None:
     hidden = [run["thread_id"], run["id"]]
     assert_unseen(w, A, "GET", f"/threads/{run['thread_id']}/runs/{run['id']}", hidden=hidden)
     assert_unseen(w, A, "GET", f"/threads/{run['thread_id']}/messages", hidden=hidden[:1])
+    # A run of B that searches finds B's notes only (both projects' notes answer it).
+    searching = {
+        "assistant_id": w.b["asst"],
+        "tools": [SEARCH],
+        "thread": {
+            "messages": [{"role": "user", "content": "What is ERR-4411?"}],
+            "tool_resources": {"file_search": {"vector_store_ids": [w.b["vs"]]}},
+        },
+    }
+    run = w.api.ok(B, "POST", "/threads/runs", searching)
+    where = f"/threads/{run['thread_id']}/runs/{run['id']}"
+    wait_until(
+        lambda: w.api.ok(B, "GET", where)["status"] == "completed", what="B's search completed"
+    )
+    step = w.api.ok(B, "GET", f"{where}/steps?order=asc")["data"][0]
+    results = step["step_details"]["tool_calls"][0]["file_search"]["results"]
+    assert [result["file_id"] for result in results] == [w.b["file"]]
+    (reply,) = w.api.ok(B, "GET", f"/threads/{run['thread_id']}/messages?run_id={run['id']}")[
+        "data"
+    ]
+    (annotation,) = reply["content"][0]["text"]["annotations"]
+    assert annotation["file_citation"]["file_id"] == w.b["file"]
+    thread = {
+        **searching["thread"],
+        "tool_resources": {"file_search": {"vector_store_ids": [w.a["vs"]]}},
+    }
+    assert_unseen(
+        w, B, "POST", "/threads/runs", {**searching, "thread": thread}, hidden=[w.a["vs"]]
+    )
 
 
 def get_thread(w: World) -> None:
@@ -343,6 +395,8 @@ def get_thread(w: World) -> None:
 def modify_thread(w: World) -> None:
     body = {"metadata": {"owner": "B"}}
     assert_unseen(w, B, "POST", f"/threads/{w.a['thread']}", body, hidden=[w.a["thread"]])
+    body = {"tool_resources": {"file_search": {"vector_store_ids": [w.a["vs"]]}}}
+    assert_unseen(w, B, "POST", f"/threads/{w.b['thread']}", body, hidden=[w.a["vs"]])
 
 
 def delete_thread(w: World) -> None:
@@ -366,6 +420,10 @@ def create_message(w: World) -> None:
     body = {"role": "user", "content": "B writes"}
     target = f"/threads/{w.a['thread']}/messages"
     assert_unseen(w, B, "POST", target, body, hidden=[w.a["thread"]])
+    # B's thread, A's file attached for file_search: as a file that does not exist.
+    body = {**body, "attachments": [attached(w.a["file"])]}
+    target = f"/threads/{w.b['thread']}/messages"
+    assert_unseen(w, B, "POST", target, body, hidden=[w.a["file"]])
 
 
 def _message_of_a(w: World, method: str, body: Any = None) -> None:
