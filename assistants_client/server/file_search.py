@@ -38,6 +38,7 @@ from assistants_client.server.retrieval import (
     SearchHit,
     TokenCounter,
 )
+from assistants_client.server.retrieval.analysis import terms
 
 __all__ = [
     "CITE_INSTRUCTION",
@@ -60,6 +61,7 @@ __all__ = [
     "marker",
     "queries_of",
     "step_results",
+    "supporting",
     "tool_message",
 ]
 
@@ -344,6 +346,29 @@ def step_results(results: Sequence[Mapping[str, Any]]) -> list[JSONDict]:
 
 # -- citations -------------------------------------------------------------------------------
 
+# The fallback citation: an answer without any marker is attributed to the passage that holds
+# at least this share of the answer's words (stemmed, stop words left out), and at least
+# SUPPORT_WORDS of them.
+SUPPORT_SHARE: Final = 0.6
+SUPPORT_WORDS: Final = 3
+
+
+def supporting(answer: str, passages: Sequence[str]) -> int | None:
+    """The passage an answer that cites nothing says the most of (its index), or None when
+    none holds enough of it (see :data:`SUPPORT_SHARE`); ties go to the better ranked one."""
+    said = set(terms(answer))
+    if len(said) < SUPPORT_WORDS:
+        return None
+    best: int | None = None
+    best_share = 0.0
+    for index, passage in enumerate(passages):
+        shared = len(said & set(terms(passage)))
+        share = shared / len(said)
+        if shared >= SUPPORT_WORDS and share >= SUPPORT_SHARE and share > best_share:
+            best, best_share = index, share
+    return best
+
+
 Cited = tuple[str, str | None]
 """A stretch of an answer's text, and the file it cites (None: plain text)."""
 
@@ -356,29 +381,23 @@ class Citer:
     ``flush`` releases it at the end.
 
     ``results`` are ``(search, result, file_id, filename)`` of the run's searches. A marker
-    names a result when its numbers and its name do; a marker whose numbers are wrong but whose
-    name is exactly one searched file's names that file, and ``source`` (the word the API's own
-    models used) stands for the file of the result its numbers name.
+    names a result when its numbers name one and its name is that result's file (or
+    ``source``, the word the API's own models wrote); any other is plain text.
     """
 
     def __init__(self, results: Sequence[Sequence[Any]]) -> None:
-        self._by_place: dict[tuple[int, int], tuple[str, str]] = {}
-        by_name: dict[str, set[str]] = {}
-        for search, result, file_id, filename in results:
-            name = marker_name(filename)
-            self._by_place[(int(search), int(result))] = (file_id, name)
-            by_name.setdefault(name, set()).add(file_id)
-        self._by_name = {name: ids.pop() for name, ids in by_name.items() if len(ids) == 1}
+        self._by_place: dict[tuple[int, int], tuple[str, str]] = {
+            (int(search), int(result)): (file_id, marker_name(filename))
+            for search, result, file_id, filename in results
+        }
         self._held = ""
 
     def file_of(self, found: re.Match[str]) -> str | None:
         """The file a marker names, or None."""
-        place = (int(found.group(1)), int(found.group(2)))
-        name = found.group(3)
-        known = self._by_place.get(place)
-        if known is not None and (known[1] == name or name == "source"):
+        known = self._by_place.get((int(found.group(1)), int(found.group(2))))
+        if known is not None and found.group(3) in (known[1], "source"):
             return known[0]
-        return self._by_name.get(name)
+        return None
 
     def feed(self, piece: str) -> list[Cited]:
         text = self._held + piece

@@ -56,6 +56,7 @@ from assistants_client.server.file_search import (
     SearchUnavailable,
     queries_of,
     step_results,
+    supporting,
 )
 from assistants_client.server.objects import JSONDict
 from assistants_client.server.responders import (
@@ -242,6 +243,8 @@ class TurnDriver:
         self.citer: Citer | None = None
         self.include_content = bool(self.state.get("include_content"))
         self.searches_here = 0  # the searches of this turn
+        # (marker, file_id, passage) of this turn's search results, best first.
+        self.passages: list[tuple[str, str, str]] = []
 
     # -- the turn -----------------------------------------------------------------------------
 
@@ -688,6 +691,7 @@ class TurnDriver:
                 [number, j, result["file_id"], result["file_name"]]
                 for j, result in enumerate(outcome.results)
             ]
+            self.passages += [(r["marker"], r["file_id"], r["text"]) for r in outcome.results]
             outputs[call.id] = outcome.output
             number += 1
         if notice is not None:
@@ -733,6 +737,21 @@ class TurnDriver:
         save_run(self.store, self.record, project=self.project)
         return events
 
+    def _fallback_citation(self) -> list[Event]:
+        """An answer after a search that cites nothing gets the marker of the passage it says
+        the most of, at its end, annotated, when one holds enough of it (``supporting``);
+        else no citation (the step still shows what was found)."""
+        assert self.message is not None
+        held = self.citer.flush() if self.citer is not None else []
+        events = self._settled(held) if held else []
+        if self.message["content"][0]["text"]["annotations"]:
+            return events
+        found = supporting("".join(self.text), [passage for _, _, passage in self.passages])
+        if found is None:
+            return events
+        label, file_id, _ = self.passages[found]
+        return events + self._cited(label, file_id)
+
     def _step_event(self, name: str, step: JSONDict) -> Event:
         return event(name, objects.step_view(step, include_content=self.include_content))
 
@@ -768,12 +787,16 @@ class TurnDriver:
             return self._fail(Failure("invalid_prompt", CONTENT_FILTERED), "content_filter")
         incomplete = _INCOMPLETE_REASONS.get(ending.reason)
         self._add_usage()
+        if incomplete is None and self.message is not None and self.passages:
+            events = self._fallback_citation()
+        else:
+            events = []
         if incomplete is None:
             if not self.answered and self.tool_step is None:
                 # An empty answer is still an (empty) assistant message, as the API makes one.
                 events = self._open_message() + self._close_message("completed")
             else:
-                events = self._close_message("completed")
+                events += self._close_message("completed")
             events += self._close_tool_step("completed")
             return events + self._finish("completed")
         run_reason, message_reason = incomplete

@@ -520,3 +520,47 @@ def test_a_run_waits_a_bounded_time_for_its_threads_files_and_says_so_in_the_ste
     assert "1 file(s)" in notice
     assert "0.3 s" in notice
     assert tool_messages(citing)[0]["content"].startswith(notice)
+
+
+# -- the fallback citation ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "cited"),
+    [
+        # Says what the runbook's passage says, without a marker: cited at its end.
+        ("ERR-4411 means the data volume is full: rotate the logs.", True),
+        # Says nothing the passages say: no citation is made up.
+        ("I could not tell from what I have.", False),
+        # Cites a result that does not exist: that marker stays plain text.
+        ("See 【3:9†runbook.md】 for what I cannot tell.", False),
+    ],
+)
+def test_an_answer_that_cites_nothing_is_attributed_only_to_a_passage_it_repeats(
+    server, client, backend, docs, answer, cited
+):
+    assistant = searching_assistant(client, docs.runbook, docs.billing)
+    backend.script(
+        tool_call_answer("file_search", '{"queries": ["ERR-4411"]}'),
+        text_answer(answer, chunks=5),
+    )
+    thread = client.create_thread(messages=[{"role": "user", "content": "ERR-4411?"}])
+
+    found = stream_events(
+        server.base_url, f"/threads/{thread.id}/runs", {"assistant_id": assistant.id}
+    )
+
+    (message,) = only(found, "thread.message.completed")
+    text = message["content"][0]["text"]
+    assert accumulated_text(found, message["id"]) == text
+    if not cited:
+        assert text == {"value": answer, "annotations": []}
+        return
+    marker = "【0:0†runbook.md】"
+    assert text["value"] == answer + marker
+    (annotation,) = text["annotations"]
+    assert (annotation["start_index"], annotation["end_index"]) == (
+        len(answer),
+        len(answer) + len(marker),
+    )
+    assert annotation["file_citation"]["file_id"] == file_ids_by_name(client)["runbook.md"]
