@@ -191,12 +191,38 @@ def _function_tool(tool: Mapping[str, Any]) -> JSONDict:
     }
 
 
+def _file_search_tool(tool: Mapping[str, Any]) -> JSONDict:
+    """A file_search tool as recorded: its ranking options filled in (the ranker ``auto``
+    shown as the one it stands for), ``hybrid_search`` null."""
+    settings = tool.get("file_search")
+    settings = dict(settings) if isinstance(settings, Mapping) else {}
+    given = settings.get("ranking_options")
+    ranking = dict(given) if isinstance(given, Mapping) else {}
+    ranker = ranking.get("ranker")
+    shaped: JSONDict = {}
+    if settings.get("max_num_results") is not None:
+        shaped["max_num_results"] = settings["max_num_results"]
+    shaped["ranking_options"] = {
+        **ranking,
+        "ranker": "default_2024_08_21" if ranker in (None, "auto") else ranker,
+        "score_threshold": ranking.get("score_threshold") or 0.0,
+        "hybrid_search": ranking.get("hybrid_search"),
+    }
+    for key, value in settings.items():
+        if key not in shaped:
+            shaped[key] = copy.deepcopy(value)
+    return {**{k: copy.deepcopy(v) for k, v in tool.items()}, "file_search": shaped}
+
+
 def normalize_tools(tools: Any) -> list[JSONDict]:
-    """Tools as an assistant or a run reports them; every type but ``function`` as given."""
+    """Tools as an assistant or a run reports them; a ``function`` and a ``file_search``
+    completed as recorded, every other type as given."""
     result: list[JSONDict] = []
     for tool in tools or []:
         if isinstance(tool, Mapping) and tool.get("type") == "function":
             result.append(_function_tool(tool))
+        elif isinstance(tool, Mapping) and tool.get("type") == "file_search":
+            result.append(_file_search_tool(tool))
         else:
             result.append(copy.deepcopy(tool))
     return result
