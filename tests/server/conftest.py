@@ -24,8 +24,10 @@ from tests.support import postgres
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The store suites ask for the server only in their PostgreSQL cases, through `store`.
+    # The store suites ask for the server only in their PostgreSQL cases, through `store`
+    # (and the file_search runs through `database`).
     postgres.install_when_requested(items, "store")
+    postgres.install_when_requested(items, "database")
 
 
 STORES = ["memory", "sqlite", "postgres"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -564,3 +565,87 @@ def test_an_answer_that_cites_nothing_is_attributed_only_to_a_passage_it_repeats
         len(answer) + len(marker),
     )
     assert annotation["file_citation"]["file_id"] == file_ids_by_name(client)["runbook.md"]
+
+
+# -- on every store ------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where the server keeps its state: a SQLite file, a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "state.db")
+        return
+    postgres = request.getfixturevalue("postgres_server")
+    name = postgres.create_database()
+    yield postgres.dsn(name)
+    postgres.drop_database(name)
+
+
+def test_a_search_run_cites_the_right_file_on_sqlite_and_postgresql(
+    make_server, citing, docs, database
+):
+    server = make_server("--db", database)
+    client = server.client()
+    assistant = searching_assistant(client, docs.runbook, docs.billing, docs.garden)
+    thread = client.create_thread(
+        messages=[{"role": "user", "content": "When are invoices issued?"}]
+    )
+
+    found = stream_events(
+        server.base_url,
+        f"/threads/{thread.id}/runs?include[]={INCLUDE}",
+        {"assistant_id": assistant.id},
+    )
+
+    assert_valid_events(found)
+    (run,) = only(found, "thread.run.completed")
+    steps = list(client.list_run_steps(thread.id, run["id"], order="asc", include=[INCLUDE]))
+    assert [s.type for s in steps] == ["tool_calls", "message_creation"]
+    results = steps[0].step_details.tool_calls[0].file_search.results
+    billing = file_ids_by_name(client)["billing.txt"]
+    assert results[0].file_id == billing
+    assert "Invoices are issued" in results[0].content[0].text
+    (message,) = only(found, "thread.message.completed")
+    stored = client.get_message(thread.id, message["id"]).to_dict()["content"][0]["text"]
+    assert accumulated_text(found, message["id"]) == stored
+    (annotation,) = stored["annotations"]
+    assert annotation["file_citation"]["file_id"] == billing
+    assert (
+        stored["value"][annotation["start_index"] : annotation["end_index"]]
+        == "【0:0†billing.txt】"
+    )
+
+
+def test_this_librarys_stream_and_reply_helpers_read_a_searching_run_as_stored(
+    client, citing, docs
+):
+    assistant = searching_assistant(client, docs.runbook, docs.billing)
+    thread = client.create_thread(messages=[{"role": "user", "content": "What is ERR-4411?"}])
+
+    with client.stream_run(thread.id, assistant.id, include=[INCLUDE]) as stream:
+        stream.until_done()
+        messages = stream.final_messages
+        steps = stream.final_run_steps
+
+    (streamed,) = messages
+    assert (
+        streamed.to_dict()["content"]
+        == client.get_message(thread.id, streamed.id).to_dict()["content"]
+    )
+    assert streamed.plain_text() == CITED_SENTENCE
+    cited = streamed.text_with_citations(format=lambda n, annotation: f"[{n}]")
+    assert cited.text == CITED_SENTENCE + "[1]"
+    assert [c.file_id for c in cited.citations] == [file_ids_by_name(client)["runbook.md"]]
+    search = next(s for s in steps if s.type == "tool_calls").step_details.tool_calls[0]
+    assert search.type == "file_search"
+    assert search.file_search.results[0].content[0].text.startswith("# Disk alerts")
+
+    client.create_message(thread.id, "user", "And what is ERR-4411 again?")
+    reply = client.run_and_get_reply(thread.id, assistant.id)
+    assert reply.run.status == "completed"
+    (message,) = reply.messages
+    # Markers are numbered in each run; the earlier answer reaches the model without its own.
+    assert message.content[0].text.annotations[0].text == "【0:0†runbook.md】"
+    history = [m for m in citing.last_body()["messages"] if m["role"] == "assistant"]
+    assert history[0]["content"] == CITED_SENTENCE

@@ -6,7 +6,8 @@ one ``POST {base_url}/chat/completions``:
 * ``stream: true`` and ``stream_options: {"include_usage": true}``, always;
 * a system message made of the run's ``instructions`` and ``additional_instructions`` (joined
   by a blank line; none when both are empty), the thread's messages in order (text parts, and
-  ``image_url`` parts as Chat image parts), then each earlier tool round of the run as an
+  ``image_url`` parts as Chat image parts; an assistant's text without its citation markers,
+  which name results of earlier runs), then each earlier tool round of the run as an
   assistant message with ``tool_calls`` followed by one ``tool`` message per call;
 * function tools as ``tools``, and a ``file_search`` tool as the function the server runs
   for it (``file_search.FUNCTION``; a ``tool_choice`` naming the tool names the function); ``tool_choice`` and ``parallel_tool_calls`` only with tools
@@ -36,7 +37,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from assistants_client.server.file_search import FILE_SEARCH, FUNCTION
+from assistants_client.server.file_search import FILE_SEARCH, FUNCTION, MARKER
 from assistants_client.server.responders import Turn, UnsupportedInput
 
 __all__ = [
@@ -177,7 +178,12 @@ def _chat_message(message: Mapping[str, Any]) -> dict[str, Any]:
         return {"role": role, "content": content or ""}
     if not any(part.get("type") == "image_url" for part in content):
         # Plain text as a string: every backend takes it, some take nothing else.
-        return {"role": role, "content": "\n".join(_text_of(part) for part in content)}
+        text = "\n".join(_text_of(part) for part in content)
+        if role == "assistant":
+            # The citation markers of an earlier answer name results of an earlier run: a
+            # model that copied one would cite this run's result of the same number.
+            text = MARKER.sub("", text)
+        return {"role": role, "content": text}
     parts: list[dict[str, Any]] = []
     for part in content:
         if part.get("type") == "text":
