@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import pytest
 
-from assistants_client import AssistantsClient, BadRequestError
+from assistants_client import AssistantsClient, BadRequestError, NotFoundError
 from tests.files.support import Documents, documents
 from tests.server.support import (
     RunningServer,
@@ -359,6 +359,41 @@ def test_an_inline_store_on_create_thread_is_searched(client, citing, docs):
 
     assert run.status == "completed", run.last_error
     assert "A refund takes five" in tool_messages(citing)[0]["content"]
+
+
+def test_an_inline_store_on_create_assistant_is_real_and_searched(client, citing, docs):
+    uploaded = client.upload_file(docs.garden, "assistants")
+    assistant = client.create_assistant(
+        "gpt-4o",
+        tools=[SEARCH_TOOL],
+        tool_resources={"file_search": {"vector_stores": [{"file_ids": [uploaded.id]}]}},
+    )
+    (store_id,) = assistant.tool_resources.file_search.vector_store_ids
+    assert client.get_assistant(assistant.id).tool_resources.file_search.vector_store_ids == [
+        store_id
+    ]
+
+    thread_id, run = ask(client, assistant.id, "How often do tomato plants need water?")
+
+    assert run.status == "completed", run.last_error
+    annotation = the_reply(client, thread_id).content[0].text.annotations[0]
+    assert annotation.file_citation.file_id == uploaded.id
+
+
+def test_an_attachment_of_a_file_that_does_not_exist_is_refused_and_leaves_nothing(client):
+    thread = client.create_thread()
+    stores = [s.id for s in client.list_vector_stores()]
+    with pytest.raises(NotFoundError) as refused:
+        client.create_message(
+            thread.id,
+            "user",
+            "Look",
+            attachments=[{"file_id": "file-nothing", "tools": [SEARCH_TOOL]}],
+        )
+    assert refused.value.param == "body.attachments"
+    assert list(client.list_messages(thread.id)) == []
+    assert [s.id for s in client.list_vector_stores()] == stores
+    assert "file_search" not in client.get_thread(thread.id).to_dict()["tool_resources"]
 
 
 # -- limits ----------------------------------------------------------------------------------
