@@ -6,7 +6,7 @@ reported as failed and the others still run. ``--only NAME`` runs a subset
 (``parse stream import roundtrip paginate throughput server-stream server-concurrency
 server-roundtrip django pool server-postgres-throughput server-postgres-paginate
 server-postgres-cancel server-idle server-relay server-postgres-runs async
-server-sqlite-sync retrieval retrieval-postgres``).
+server-sqlite-sync retrieval retrieval-postgres file-search``).
 
 The table also goes into ``docs/performance.md``, between its markers; the rest of that page (what
 each row measures, the targets missed and why) is written by hand.
@@ -48,6 +48,7 @@ BENCHMARKS = {
     "server-sqlite-sync": "bench.bench_server_sqlite_sync",
     "retrieval": "bench.bench_retrieval",
     "retrieval-postgres": "bench.bench_retrieval_postgres",
+    "file-search": "bench.bench_file_search",
 }
 CHILD_TIMEOUT = 240
 MARKER = "BENCH-ROWS:"

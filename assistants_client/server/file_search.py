@@ -400,6 +400,8 @@ class Citer:
         return None
 
     def feed(self, piece: str) -> list[Cited]:
+        if not self._held and "【" not in piece:
+            return [(piece, None)] if piece else []  # most pieces, by far
         text = self._held + piece
         self._held = ""
         settled: list[Cited] = []
