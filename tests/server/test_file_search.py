@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,14 @@ import pytest
 from assistants_client import AssistantsClient, BadRequestError, NotFoundError
 from tests.files.support import Documents, documents
 from tests.server.support import (
+    BOUND,
     RunningServer,
     assert_like_recording,
     assert_valid_events,
     only,
     recording,
     stream_events,
+    wait_until,
 )
 from tests.servers.fake_chat import (
     CITED_SENTENCE,
@@ -684,3 +687,44 @@ def test_this_librarys_stream_and_reply_helpers_read_a_searching_run_as_stored(
     assert message.content[0].text.annotations[0].text == "【0:0†runbook.md】"
     history = [m for m in citing.last_body()["messages"] if m["role"] == "assistant"]
     assert history[0]["content"] == CITED_SENTENCE
+
+
+def test_a_tool_choice_naming_file_search_forces_one_search_then_lets_the_model_answer(
+    client, citing, docs
+):
+    assistant = searching_assistant(client, docs.runbook)
+
+    thread_id, run = ask(client, assistant.id, "ERR-4411?", tool_choice={"type": "file_search"})
+
+    assert run.status == "completed", run.last_error
+    first, second = citing.chat_bodies()
+    assert first["tool_choice"] == {"type": "function", "function": {"name": "file_search"}}
+    assert second["tool_choice"] == "auto"
+    assert the_reply(client, thread_id).content[0].text.annotations[0].text == "【0:0†runbook.md】"
+
+
+def test_a_run_cancelled_while_it_waits_for_its_threads_files_ends_at_once(
+    server, client, citing, docs
+):
+    citing.embeddings_gate = threading.Event()
+    try:
+        uploaded = client.upload_file(docs.garden, "assistants")
+        assistant = client.create_assistant("gpt-4o", tools=[SEARCH_TOOL])
+        thread = client.create_thread(messages=[attaching("Tomatoes?", uploaded.id)])
+        run = client.create_run(thread.id, assistant.id)
+        wait_until(
+            lambda: any(True for _ in client.list_run_steps(thread.id, run.id)),
+            what="the search step",
+        )
+        started = time.monotonic()
+        client.cancel_run(thread.id, run.id)
+        run = client.wait_for_run(thread.id, run.id, timeout=30)
+        took = time.monotonic() - started
+    finally:
+        citing.embeddings_gate.set()
+
+    assert run.status == "cancelled"
+    assert took < BOUND / 2, "the run did not wait out its 60 s for the files"
+    (step,) = client.list_run_steps(thread.id, run.id)
+    assert step.status == "cancelled"
+    assert len(citing.chat_bodies()) == 1

@@ -110,7 +110,7 @@ class ChatRequest:
         if tools:
             body["tools"] = tools
             if turn.tool_choice is not None:
-                body["tool_choice"] = _tool_choice(turn.tool_choice)
+                body["tool_choice"] = _tool_choice(turn)
             if turn.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = turn.parallel_tool_calls
         response_format = _response_format(turn.response_format)
@@ -267,9 +267,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _tool_choice(choice: str | Mapping[str, Any]) -> str | Mapping[str, Any]:
+def _tool_choice(turn: Turn) -> str | Mapping[str, Any]:
+    """The run's ``tool_choice``; one naming ``file_search`` names its function until the run
+    has searched, and is ``auto`` after (else the model could only search again)."""
+    choice = turn.tool_choice
+    assert choice is not None
     if isinstance(choice, Mapping) and choice.get("type") == FILE_SEARCH:
-        return {"type": "function", "function": {"name": FILE_SEARCH}}
+        searched = any(
+            call["name"] == FILE_SEARCH for round_ in turn.tool_rounds for call in round_.calls
+        )
+        return "auto" if searched else {"type": "function", "function": {"name": FILE_SEARCH}}
     return choice
 
 
