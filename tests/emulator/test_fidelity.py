@@ -632,6 +632,7 @@ def files_and_stores(api: Api, call: Any) -> None:
             "ranking_options": {"ranker": "auto", "score_threshold": 0.0},
         },
     )
+    searching_run(api, call)
     call(
         "DELETE /vector_stores/{vector_store_id}/files/{file_id}",
         "deleteVectorStoreFile",
@@ -643,6 +644,61 @@ def files_and_stores(api: Api, call: Any) -> None:
         "deleteVectorStore",
         f"/vector_stores/{bare['id']}",
     )
+
+
+def searching_run(api: Api, call: Any) -> None:
+    """A run that searches a store (file_search), its steps read with their passages, as
+    recorded (``include[]``), and its cited answer."""
+    uploaded = api.session.post(
+        api.base + "/files",
+        data={"purpose": "assistants"},
+        files={"file": ("runbook.md", b"# Disk alerts\n\nERR-4411 means the disk is full.\n")},
+    ).json()
+    store_id = api.call(
+        "POST", "/vector_stores", "createVectorStore", json_body={"file_ids": [uploaded["id"]]}
+    )["id"]
+    _wait_for(api, f"/vector_stores/{store_id}")
+    assistant = call(
+        "POST /assistants",
+        "createAssistant",
+        "/assistants",
+        json_body={
+            "model": "gpt-4o",
+            "tools": [{"type": "file_search"}],
+            "tool_resources": {"file_search": {"vector_store_ids": [store_id]}},
+        },
+    )
+    thread = api.call(
+        "POST",
+        "/threads",
+        "createThread",
+        json_body={"messages": [{"role": "user", "content": "What does ERR-4411 mean?"}]},
+    )
+    runs = f"/threads/{thread['id']}/runs"
+    run = api.call("POST", runs, "createRun", json_body={"assistant_id": assistant["id"]})
+    _wait(api, thread["id"], run["id"], "completed")
+    include = {"include[]": "step_details.tool_calls[*].file_search.results[*].content"}
+    steps = call(
+        "GET /threads/{thread_id}/runs/{run_id}/steps",
+        "listRunSteps",
+        f"{runs}/{run['id']}/steps",
+        params=include,
+    )
+    tool_step = next(step for step in steps["data"] if step["type"] == "tool_calls")
+    assert tool_step["step_details"]["tool_calls"][0]["file_search"]["results"]
+    call(
+        "GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}",
+        "getRunStep",
+        f"{runs}/{run['id']}/steps/{tool_step['id']}",
+        params=include,
+    )
+    (reply,) = call(
+        "GET /threads/{thread_id}/messages",
+        "listMessages",
+        f"/threads/{thread['id']}/messages",
+        params={"run_id": run["id"]},
+    )["data"]
+    assert reply["content"][0]["text"]["annotations"], reply
 
 
 def _wait_for(api: Api, path: str) -> None:
