@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import attrs
 
-from assistants_client.server.objects import JSONDict
+from assistants_client.server.objects import SHOWN_RANKER, JSONDict
 from assistants_client.server.retrieval import (
     APPROXIMATE_CL100K,
     InvalidRequest,
@@ -77,8 +77,6 @@ TOKEN_BUDGET: Final = 16_000
 # How long a run waits for the files of its thread's vector store still being ingested.
 STORE_WAIT: Final = 60.0
 STORE_POLL: Final = 0.25
-# What the step shows for the ranker ``auto`` (as the live API showed it).
-SHOWN_RANKER: Final = "default_2024_08_21"
 MARKER: Final = re.compile(r"【(\d+):(\d+)†([^】\n]+)】")
 # The longest marker a streamed answer holds back while it may still be one.
 MAX_MARKER: Final = 300
@@ -436,9 +434,3 @@ class Citer:
     def flush(self) -> list[Cited]:
         held, self._held = self._held, ""
         return [(held, None)] if held else []
-
-
-def search_results_of(state: Mapping[str, Any]) -> list[Sequence[Any]]:
-    """The results a run's markers may name (kept in its state as the searches run)."""
-    found: list[Sequence[Any]] = state.get("citable") or []
-    return found

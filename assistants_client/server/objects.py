@@ -98,6 +98,8 @@ FOUNDRY_TOOL_TYPES = frozenset(
     }
 )
 _EMPTY_PARAMETERS: JSONDict = {"type": "object", "properties": {}}
+# What a file_search tool and its calls show for the ranker ``auto`` (as the live API showed it).
+SHOWN_RANKER = "default_2024_08_21"
 
 
 def new_id(prefix: str) -> str:
@@ -204,7 +206,7 @@ def _file_search_tool(tool: Mapping[str, Any]) -> JSONDict:
         shaped["max_num_results"] = settings["max_num_results"]
     shaped["ranking_options"] = {
         **ranking,
-        "ranker": "default_2024_08_21" if ranker in (None, "auto") else ranker,
+        "ranker": SHOWN_RANKER if ranker in (None, "auto") else ranker,
         "score_threshold": ranking.get("score_threshold") or 0.0,
         "hybrid_search": ranking.get("hybrid_search"),
     }

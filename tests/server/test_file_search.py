@@ -255,6 +255,10 @@ def test_a_marker_after_non_ascii_text_gets_code_point_indices_streamed_and_stor
         server.base_url, f"/threads/{thread.id}/runs", {"assistant_id": assistant.id}
     )
 
+    # Streamed without include[]: the results come without their passages.
+    tool_step = only(found, "thread.run.step.completed")[0]
+    results = tool_step["step_details"]["tool_calls"][0]["file_search"]["results"]
+    assert results and all("content" not in result for result in results)
     (message,) = only(found, "thread.message.completed")
     text = message["content"][0]["text"]
     assert text["value"] == opening + marker + " et 【7:1†x】 fin."
