@@ -346,7 +346,8 @@ class FileResources:
     def attach(self, project: str, thread: JSONDict, attachments: Any, path: str) -> bool:
         """Add the files of a message's ``attachments`` meant for ``file_search`` to the
         thread's vector store, made (expiring 7 days after its last activity) when the
-        thread has none; True when the thread changed (it names a new store)."""
+        thread has none, or only one that expired; True when the thread changed (it names a
+        new store)."""
         files = [
             str(item.get("file_id"))
             for item in attachments or []
@@ -361,6 +362,8 @@ class FileResources:
         resources = thread.setdefault("tool_resources", {})
         search = resources.get("file_search") or {}
         ids = list(search.get("vector_store_ids") or [])
+        if ids and self._expired(project, ids[0]):
+            ids = []  # a new store takes the place of one that expired
         if ids:
             for number, file_id in enumerate(files):
                 with _answering_at(f"{path}[{number}]"):
@@ -375,6 +378,12 @@ class FileResources:
             )
         resources["file_search"] = {**search, "vector_store_ids": [record.id]}
         return True
+
+    def _expired(self, project: str, store_id: str) -> bool:
+        try:
+            return self.retrieval.get_vector_store(project, store_id).expired()
+        except NotFound:
+            return False  # named below, as not found
 
 
 # The vector store attachments make for a thread lives on this long after its last activity.

@@ -76,6 +76,16 @@ def searching_assistant(client: AssistantsClient, *paths: Path, tool: Any = SEAR
     )
 
 
+def expire(server: RunningServer, store_id: str) -> None:
+    """Make a store with ``expires_after`` expired: its last activity a day too long ago."""
+    retrieval = server.engine.retrieval
+    record = retrieval.get_vector_store("", store_id)
+    assert record.expires_after is not None
+    idle = (record.expires_after["days"] + 1) * 86400
+    with retrieval.transaction():
+        retrieval.index.update_store(attrs.evolve(record, last_active_at=record.created_at - idle))
+
+
 def attaching(text: str, file_id: str) -> dict[str, Any]:
     """A user message with ``file_id`` attached for file_search."""
     return {
@@ -522,12 +532,7 @@ def test_a_run_whose_store_expired_fails_saying_which_store(server, client, citi
     assistant = client.create_assistant(
         "gpt-4o", tools=[SEARCH_TOOL], tool_resources={"file_search": {"vector_store_ids": [store]}}
     )
-    retrieval = server.engine.retrieval
-    record = retrieval.get_vector_store("", store)
-    with retrieval.transaction():
-        retrieval.index.update_store(
-            attrs.evolve(record, last_active_at=record.created_at - 3 * 86400)
-        )
+    expire(server, store)
 
     thread_id, run = ask(client, assistant.id, "ERR-4411?")
 
@@ -732,3 +737,29 @@ def test_a_run_cancelled_while_it_waits_for_its_threads_files_ends_at_once(
     (step,) = client.list_run_steps(thread.id, run.id)
     assert step.status == "cancelled"
     assert len(citing.chat_bodies()) == 1
+
+
+def test_an_attachment_to_a_thread_whose_store_expired_goes_into_a_new_store(
+    server, client, citing, docs
+):
+    first = client.upload_file(docs.billing, "assistants")
+    thread = client.create_thread(messages=[attaching("invoices", first.id)])
+    (expired,) = client.get_thread(thread.id).tool_resources.file_search.vector_store_ids
+    expire(server, expired)
+    assert server.engine.retrieval.get_vector_store("", expired).expired()
+    second = client.upload_file(docs.garden, "assistants")
+
+    client.create_message(
+        thread.id,
+        "user",
+        "How often do tomato plants need water?",
+        attachments=attaching("", second.id)["attachments"],
+    )
+    assistant = client.create_assistant("gpt-4o", tools=[SEARCH_TOOL])
+    run = client.create_run_and_wait(thread.id, assistant.id, wait_timeout=30)
+
+    (store,) = client.get_thread(thread.id).tool_resources.file_search.vector_store_ids
+    assert store != expired
+    assert run.status == "completed", run.last_error
+    annotation = the_reply(client, thread.id).content[0].text.annotations[0]
+    assert annotation.file_citation.file_id == second.id
