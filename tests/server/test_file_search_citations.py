@@ -3,6 +3,8 @@ the model reads back, the queries of a call, and the fallback citation."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from assistants_client.server.file_search import (
@@ -10,11 +12,15 @@ from assistants_client.server.file_search import (
     MAX_MARKER,
     NOTHING_FOUND,
     Citer,
+    FileSearcher,
+    SearchOptions,
     marker,
     queries_of,
     supporting,
     tool_message,
 )
+from assistants_client.server.retrieval import APPROXIMATE_CL100K, LocalEmbedder, Retrieval
+from assistants_client.server.stores import MemoryStore
 from tests.servers.fake_chat import MARKER_PATTERN, every_position
 
 RESULTS = [
@@ -102,3 +108,77 @@ def test_the_fallback_citation_needs_an_answer_that_repeats_a_passage():
     assert supporting("ERR-4411: the data volume is full.", passages) == 1
     assert supporting("I do not know.", passages) is None
     assert supporting("Full.", passages) is None
+
+
+# -- the searcher, over the retrieval port ----------------------------------------------------
+
+
+@pytest.fixture
+def retrieval() -> Iterator[Retrieval]:
+    made = Retrieval.over(MemoryStore(), embedder=LocalEmbedder())
+    yield made
+    made.close()
+
+
+def store_with(retrieval: Retrieval, files: dict[str, str]) -> str:
+    ids = [
+        retrieval.create_file("", name, "assistants", text.encode()).id
+        for name, text in files.items()
+    ]
+    store = retrieval.create_vector_store("", name="docs", file_ids=ids)
+    for file_id in ids:
+        assert retrieval.ingest("", store.id, file_id) == "completed"
+    return store.id
+
+
+FILES = {
+    "runbook.md": "ERR-4411 means the data volume is full. Rotate the logs.",
+    "garden.txt": "Water the tomato plants every morning; they need full sun.",
+    "billing.txt": "Invoices are issued on the first business day of each month.",
+}
+
+
+def test_several_queries_search_at_once_and_merge_into_one_ranked_list(retrieval):
+    store = store_with(retrieval, FILES)
+    searcher = FileSearcher(retrieval)
+    try:
+        found = searcher.search(
+            "", [store], ["ERR-4411 data volume", "tomato plants water"], SearchOptions(), 3
+        )
+    finally:
+        searcher.close()
+
+    names = [result["file_name"] for result in found.results]
+    assert set(names[:2]) == {"runbook.md", "garden.txt"}
+    assert len(names) == len(set(names)), "a chunk found by both queries is listed once"
+    assert [r["marker"] for r in found.results][:2] == [
+        marker(3, 0, names[0]),
+        marker(3, 1, names[1]),
+    ]
+    assert [r["score"] for r in found.results] == sorted(
+        (r["score"] for r in found.results), reverse=True
+    )
+
+
+def test_the_passages_handed_to_the_model_fit_the_token_budget(retrieval):
+    long = {
+        f"notes-{n}.md": f"ERR-4411 note {n}. " + "Disk volume logs rotate. " * 60 for n in range(6)
+    }
+    store = store_with(retrieval, long)
+    searcher, unbounded_searcher = FileSearcher(retrieval, budget=900), FileSearcher(retrieval)
+    try:
+        found = searcher.search("", [store], ["ERR-4411 disk volume"], SearchOptions(), 0)
+        unbounded = unbounded_searcher.search(
+            "", [store], ["ERR-4411 disk volume"], SearchOptions(), 0
+        )
+    finally:
+        searcher.close()
+        unbounded_searcher.close()
+
+    spent = sum(
+        APPROXIMATE_CL100K.count(r["marker"]) + APPROXIMATE_CL100K.count(r["text"]) + 2
+        for r in found.results
+    )
+    assert 0 < len(found.results) < len(unbounded.results)
+    assert spent <= 900
+    assert found.results == unbounded.results[: len(found.results)]
