@@ -286,7 +286,9 @@ class Engine:
             self.resources.assistant(body["assistant_id"], "body.assistant_id", project=project)
             check_metadata(body.get("metadata"))
             body = self._with_stores(body, project)
-            thread_body = self._with_stores(dict(body.get("thread") or {}), project, "body.thread")
+            thread_body = dict(body.get("thread") or {})
+            if body.get("tool_resources") is None:  # else the run's are the thread's too
+                thread_body = self._with_stores(thread_body, project, "body.thread")
             resources = (
                 objects.tool_resources(body["tool_resources"])
                 if body.get("tool_resources") is not None
