@@ -69,6 +69,8 @@ FILE_SEARCH: Final = "file_search"
 INCLUDE_CONTENT: Final = "step_details.tool_calls[*].file_search.results[*].content"
 DEFAULT_MAX_RESULTS: Final = 20
 MAX_QUERIES: Final = 5
+# A model's query is cut to this many characters (a search is bounded, whatever it sends).
+MAX_QUERY_CHARS: Final = 2_000
 # Searches a run makes for its model; past them the model is told to answer with what it found
 # (and a turn whose model keeps calling fails after twice as many).
 MAX_SEARCHES: Final = 8
@@ -179,8 +181,9 @@ class SearchOutcome:
 
 
 def queries_of(arguments: str, fallback: str) -> list[str]:
-    """The queries of a call's ``arguments``; a model that sent something else searches for
-    ``fallback`` (the last user message) rather than failing the run."""
+    """The queries of a call's ``arguments`` (at most 5, each cut to 2,000 characters); a model
+    that sent something else searches for ``fallback`` (the last user message) rather than
+    failing the run."""
     try:
         parsed = json.loads(arguments) if arguments.strip() else {}
     except ValueError:
@@ -193,7 +196,7 @@ def queries_of(arguments: str, fallback: str) -> list[str]:
     queries = [q.strip() for q in found if isinstance(q, str) and q.strip()]
     if not queries and fallback.strip():
         queries = [fallback.strip()]
-    return queries[:MAX_QUERIES]
+    return [query[:MAX_QUERY_CHARS] for query in queries[:MAX_QUERIES]]
 
 
 def tool_message(results: Sequence[Mapping[str, Any]], notice: str | None = None) -> str:

@@ -97,6 +97,7 @@ def test_the_model_reads_each_result_as_its_marker_and_passage_then_how_to_cite(
         ("not json", ["asked"]),
         ('{"queries": []}', ["asked"]),
         ('{"queries": ["1", "2", "3", "4", "5", "6"]}', ["1", "2", "3", "4", "5"]),
+        ('{"queries": ["' + "x" * 5000 + '"]}', ["x" * 2000]),
     ],
 )
 def test_the_queries_of_a_call_fall_back_on_the_users_question(arguments, queries):
