@@ -50,6 +50,7 @@ __all__ = [
     "MAX_MARKER",
     "MAX_SEARCHES",
     "NOTHING_FOUND",
+    "NO_MORE_SEARCHES",
     "STORE_WAIT",
     "TOKEN_BUDGET",
     "Cited",

@@ -15,6 +15,7 @@ import attrs
 import pytest
 
 from assistants_client import AssistantsClient, BadRequestError, NotFoundError
+from assistants_client.server.file_search import NO_MORE_SEARCHES
 from tests.files.support import Documents, documents
 from tests.server.support import (
     BOUND,
@@ -106,6 +107,11 @@ def tool_messages(backend: FakeChatServer) -> list[dict[str, Any]]:
         for message in body["messages"]
         if message["role"] == "tool"
     ]
+
+
+def last_tool_outputs(backend: FakeChatServer) -> list[str]:
+    """The tool outputs the backend's last request holds, in order."""
+    return [m["content"] for m in backend.last_body()["messages"] if m["role"] == "tool"]
 
 
 def ask(client: AssistantsClient, assistant_id: str, question: str, **run: Any) -> tuple[str, Any]:
@@ -763,3 +769,57 @@ def test_an_attachment_to_a_thread_whose_store_expired_goes_into_a_new_store(
     assert run.status == "completed", run.last_error
     annotation = the_reply(client, thread.id).content[0].text.annotations[0]
     assert annotation.file_citation.file_id == second.id
+
+
+# -- several searches in a run -------------------------------------------------------------------
+
+
+def test_markers_number_the_searches_of_a_run_and_each_names_its_own_result(client, backend, docs):
+    assistant = searching_assistant(client, docs.runbook, docs.billing)
+    backend.script(
+        tool_call_answer("file_search", '{"queries": ["ERR-4411 data volume"]}', call_id="c1"),
+        tool_call_answer("file_search", '{"queries": ["invoices issued"]}', call_id="c2"),
+        text_answer("Disk【0:0†runbook.md】 and invoices【1:0†billing.txt】.", chunks=6),
+    )
+
+    thread_id, run = ask(client, assistant.id, "ERR-4411 and invoices?")
+
+    assert run.status == "completed", run.last_error
+    first, second = last_tool_outputs(backend)
+    assert first.startswith("【0:0†runbook.md】")
+    assert second.startswith("【1:0†billing.txt】")
+    steps = list(client.list_run_steps(thread_id, run.id, order="asc"))
+    assert [s.type for s in steps] == ["tool_calls", "tool_calls", "message_creation"]
+    ids = file_ids_by_name(client)
+    text = the_reply(client, thread_id).content[0].text
+    assert [a.file_citation.file_id for a in text.annotations] == [
+        ids["runbook.md"],
+        ids["billing.txt"],
+    ]
+    assert [text.value[a.start_index : a.end_index] for a in text.annotations] == [
+        "【0:0†runbook.md】",
+        "【1:0†billing.txt】",
+    ]
+    assert run.usage.prompt_tokens == 40 + 40 + 11
+    assert [s.usage.prompt_tokens for s in steps] == [40, 40, 11]
+
+
+def test_a_model_that_keeps_searching_is_told_to_stop_then_the_turn_fails(client, backend, docs):
+    assistant = searching_assistant(client, docs.runbook)
+    backend.script(
+        *[
+            tool_call_answer("file_search", '{"queries": ["ERR-4411"]}', call_id=f"c{n}")
+            for n in range(17)
+        ]
+    )
+
+    thread_id, run = ask(client, assistant.id, "ERR-4411?")
+
+    assert run.status == "failed"
+    assert "kept calling file_search" in run.last_error.message
+    steps = list(client.list_run_steps(thread_id, run.id, order="asc"))
+    assert [s.status for s in steps] == ["completed"] * 16 + ["failed"]
+    outputs = last_tool_outputs(backend)
+    assert len(backend.chat_bodies()) == len(outputs) + 1 == 17
+    assert all(MARKER_PATTERN.search(output) for output in outputs[:8])
+    assert all(output == NO_MORE_SEARCHES for output in outputs[8:])
