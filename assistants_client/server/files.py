@@ -348,15 +348,17 @@ class FileResources:
         thread's vector store, made (expiring 7 days after its last activity) when the
         thread has none, or only one that expired; True when the thread changed (it names a
         new store)."""
-        files = [
-            str(item.get("file_id"))
-            for item in attachments or []
-            if isinstance(item, Mapping)
-            and any(
-                isinstance(tool, Mapping) and tool.get("type") == "file_search"
-                for tool in item.get("tools") or []
-            )
-        ]
+        files: list[str] = []
+        for index, item in enumerate(attachments or []):
+            tools = item.get("tools") if isinstance(item, Mapping) else None
+            if not any(
+                isinstance(t, Mapping) and t.get("type") == "file_search" for t in tools or []
+            ):
+                continue
+            file_id = str(item.get("file_id"))
+            with _answering_at(f"{path}[{index}].file_id"):
+                self.retrieval.get_file(project, file_id)
+            files.append(file_id)
         if not files:
             return False
         resources = thread.setdefault("tool_resources", {})
@@ -365,8 +367,8 @@ class FileResources:
         if ids and self._expired(project, ids[0]):
             ids = []  # a new store takes the place of one that expired
         if ids:
-            for number, file_id in enumerate(files):
-                with _answering_at(f"{path}[{number}]"):
+            for file_id in files:
+                with _answering_at(path):
                     self.retrieval.add_file(project, ids[0], file_id)
             return False
         with _answering_at(path):

@@ -413,7 +413,7 @@ def test_an_attachment_of_a_file_that_does_not_exist_is_refused_and_leaves_nothi
             "Look",
             attachments=[{"file_id": "file-nothing", "tools": [SEARCH_TOOL]}],
         )
-    assert refused.value.param == "body.attachments"
+    assert refused.value.param == "body.attachments[0].file_id"
     assert list(client.list_messages(thread.id)) == []
     assert [s.id for s in client.list_vector_stores()] == stores
     assert "file_search" not in client.get_thread(thread.id).to_dict()["tool_resources"]
