@@ -18,6 +18,8 @@ Its parts:
 * ``resources.py``: the objects in the store;
 * ``scheduling.py``: the execution of runs (claims, workers, cancels, expiry, recovery), and
   ``runs.py``: one turn of a run;
+* ``file_search.py``: the ``file_search`` tool in runs: the function a model is offered, the
+  searches a turn runs for it (``runs.py`` drives them), and the citations of the answer;
 * ``files.py``: files, vector stores, file batches and search, over the retrieval port
   (``retrieval/``: the files' bytes and the index in the same store, ingested in the
   background on this engine's workers, under leases like runs).

@@ -9,6 +9,12 @@ driver creates and updates the objects the API shows, exactly as the live API st
 * tool calls: a ``tool_calls`` step created with ``tool_calls: []``; the first delta of a call
   carries its index, id, type and name (``arguments: ""``, ``output: null``); later deltas
   carry only pieces of the arguments; then ``requires_action``;
+* calls of ``file_search`` (the run's ``file_search`` tool): the driver runs the searches
+  itself (``file_search.FileSearcher``), completes the ``tool_calls`` step with their results,
+  and asks the responder again within the same turn, up to a bound; with function calls beside
+  them, the searches run first and the run waits in ``requires_action`` for the functions
+  only. The markers of the answer that name the run's results are cut out of the text as it
+  streams (``file_search.Citer``) and sent each in a delta of its own, annotated;
 * a stop for length (or a full prompt) leaves the message and the run ``incomplete``;
 * a content filter leaves the message ``incomplete`` (reason ``content_filter``) and fails the
   run with ``invalid_prompt``: the spec has no incomplete reason for it;
