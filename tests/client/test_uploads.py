@@ -309,7 +309,10 @@ def test_a_file_that_shrinks_while_it_is_sent_ends_the_upload_with_an_error(
 ) -> None:
     with pytest.raises(UploadSourceError, match="shrank"):
         client.upload_file(Shrinking(b"only forty bytes are really here........"), "assistants")
-    assert all(b"only forty" not in r.body for r in server.requests)
+    # What went out before the client noticed is cut short of its declared length, so no
+    # server takes it for a whole request (the fake records whatever arrived before the close).
+    for request in server.requests:
+        assert len(request.body) < int(request.headers["Content-Length"])
 
 
 # -- checked before anything is sent --------------------------------------------------------------
