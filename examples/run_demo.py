@@ -1,8 +1,9 @@
-"""`make demo`: run the quick start on the embedded emulator, or on a real server if configured.
+"""`make demo`: run the quick start and the file_search example on the embedded emulator, or on a
+real server if configured.
 
-With OPENAI_BASE_URL/OPENAI_API_KEY or the Azure variables set, the quick start talks to that
-server. Otherwise this starts the emulator's command line on a free loopback port, runs the quick
-start against it, and stops the emulator with SIGTERM (checking that it exits cleanly).
+With OPENAI_BASE_URL/OPENAI_API_KEY or the Azure variables set, the examples talk to that
+server. Otherwise this starts the emulator's command line on a free loopback port, runs the
+examples against it, and stops the emulator with SIGTERM (checking that it exits cleanly).
 """
 
 from __future__ import annotations
@@ -17,15 +18,23 @@ HERE = Path(__file__).resolve().parent
 REAL_SERVER_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")
 
 
-def run_quickstart(env: dict[str, str]) -> int:
-    return subprocess.call([sys.executable, str(HERE / "quickstart.py")], env=env)
+EXAMPLES = ("quickstart.py", "file_search.py")
+
+
+def run_examples(env: dict[str, str]) -> int:
+    """Each example in turn; the status of the first that fails (the rest are not run)."""
+    for example in EXAMPLES:
+        status = subprocess.call([sys.executable, str(HERE / example)], env=env)
+        if status != 0:
+            return status
+    return 0
 
 
 def main() -> int:
     env = dict(os.environ)
     if any(env.get(name) for name in REAL_SERVER_VARIABLES):
         print("make demo: using the configured server")
-        return run_quickstart(env)
+        return run_examples(env)
 
     emulator = subprocess.Popen(
         [sys.executable, "-m", "assistants_client.emulator", "--host", "127.0.0.1", "--port", "0"],
@@ -41,7 +50,7 @@ def main() -> int:
             return 1
         print(f"make demo: emulator at {base_url}")
         env["OPENAI_BASE_URL"] = base_url
-        status = run_quickstart(env)
+        status = run_examples(env)
     finally:
         emulator.send_signal(signal.SIGTERM)
         try:

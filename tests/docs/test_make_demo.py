@@ -1,9 +1,10 @@
 """`make demo` on a fresh clone, as the README's first screen says to run it.
 
-It sets everything up (a .venv with the package), starts the emulator and streams a run and a
-tool call, printing one line about the set-up and none of pip's or setuptools' chatter (which
-goes to a log, shown only when the install fails), and no line of JSON cut short. A second run
-sets nothing up again.
+It sets everything up (a .venv with the package), starts the emulator, streams a run and a
+tool call, then runs a file_search over an uploaded document and prints the answer with its
+citation rendered and the file it cites, printing one line about the set-up and none of pip's or
+setuptools' chatter (which goes to a log, shown only when the install fails), and no line of
+JSON cut short. A second run sets nothing up again.
 """
 
 from __future__ import annotations
@@ -46,13 +47,23 @@ def test_make_demo_on_a_fresh_clone_sets_up_quietly_and_streams_a_run(tmp_path: 
     assert '[tool call get_weather({"city": "Paris"})]' in lines
     assert (checkout / ".venv" / "pip.log").read_text().count("Successfully installed") == 2
 
-    # The run steps, each with its details as a whole line of JSON.
-    steps = lines[lines.index("-- run steps --") + 1 :]
+    # The run steps, each with its details as a whole line of JSON, up to the file_search run.
+    searching = lines.index("-- file_search run --")
+    steps = lines[lines.index("-- run steps --") + 1 : searching - 1]
+    assert lines[searching - 1] == ""
     assert [line.split()[1] for line in steps] == ["tool_calls", "message_creation"]
     for line in steps:
         match = re.fullmatch(r"step_\w+ (?P<type>\w+) completed: (?P<details>.+)", line)
         assert match is not None, line
         assert json.loads(match["details"])["type"] == match["type"]
+
+    # The file_search run: the question, the answer quoting the runbook with its citation
+    # rendered (no raw marker left), and the cited file.
+    question, *answer, cited = lines[searching + 1 :]
+    assert question == "What does ERR-4411 mean?"
+    assert "ERR-4411 means the data volume is full" in "\n".join(answer), first.stdout
+    assert "[1]" in "\n".join(answer) and "【" not in first.stdout, first.stdout
+    assert cited == "[1] runbook.md", first.stdout
 
     assert again.returncode == 0, again.stdout
     assert INSTALL_LINE not in again.stdout

@@ -84,6 +84,8 @@ def test_every_python_block_of_the_readme_runs_in_order(
     assert 'completed get_weather returned: {"city":"Paris","celsius":18}' in printed, printed
     assert "You said: Thanks! Will it rain?\ncompleted" in printed, printed
     assert "You said: Hello from asyncio" in printed, printed
+    # The file_search run: its answer cites the uploaded file, the citation rendered.
+    assert "[1]\n['runbook.md']" in printed and "【" not in printed, printed
 
 
 def test_no_block_shows_two_alternative_calls_as_consecutive_statements() -> None:
