@@ -14,11 +14,9 @@ from quickstart import MODEL, make_client  # the client for the emulator, a serv
 
 from assistants_client import FileUpload
 
-RUNBOOK = b"""# Disk alerts
+RUNBOOK = b"""ERR-4411 means the data volume is full: rotate the logs, then restart the ingest daemon.
 
-ERR-4411 means the data volume is full. Rotate the logs, then restart the ingest daemon.
-
-## Paging
+ERR-4412 means the ingest daemon lost its database connection: restart it.
 
 Page the storage on-call after two alerts in an hour.
 """

@@ -18,8 +18,8 @@ from tests.servers.fake_chat import citing_answer
 
 DOCUMENTS = {
     "runbook.txt": (
-        "Disk alerts. ERR-4411 means the data volume is full. Rotate the logs, then restart "
-        "the ingest daemon. Page the storage on-call after two alerts."
+        "ERR-4411 means the data volume is full. Rotate the logs, then restart the ingest "
+        "daemon. Page the storage on-call after two alerts."
     ),
     "billing.txt": (
         "Invoices are issued on the first business day of each month. A refund takes five to "
@@ -91,10 +91,17 @@ def check_citation(content: list[dict[str, Any]], file_ids: dict[str, str]) -> d
     return citation
 
 
-def without_delta_indices(content: Any) -> Any:
-    """``content`` without the ``index`` keys an SDK keeps when it accumulates deltas."""
+def as_stored(content: Any) -> Any:
+    """A message's ``content`` accumulated from its deltas, without what only deltas carry:
+    the ``index`` of each part and annotation, and the empty ``quote`` the live API sent in a
+    delta's ``file_citation`` (``tests/fixtures/reference/assistants-file-search-run.sse``) but
+    not in the stored message. An SDK keeps both when it accumulates."""
     if isinstance(content, list):
-        return [without_delta_indices(item) for item in content]
+        return [as_stored(item) for item in content]
     if isinstance(content, dict):
-        return {k: without_delta_indices(v) for k, v in content.items() if k != "index"}
+        return {
+            key: as_stored(value)
+            for key, value in content.items()
+            if key != "index" and not (key == "quote" and value == "")
+        }
     return content

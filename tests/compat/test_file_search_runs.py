@@ -34,10 +34,10 @@ from tests.compat.file_search_flow import (
     DOCUMENTS,
     INCLUDE_CONTENT,
     QUESTION,
+    as_stored,
     check_citation,
     check_steps,
     citing_server,
-    without_delta_indices,
     write_documents,
 )
 from tests.compat.test_openai_python import collapse_repeats, recorded_event_names
@@ -160,8 +160,9 @@ def test_openai_node_runs_stream_delivers_the_citation_and_accumulates_the_store
         citation["end_index"],
     )
     assert streamed["text_from_deltas"] == streamed["stored"][0]["value"]
-    assert without_delta_indices(streamed["from_deltas_content"]) == streamed["stored_content"]
-    assert streamed["completed"] == streamed["stored"]
+    assert as_stored(streamed["from_deltas_content"]) == streamed["stored_content"]
+    # finalMessages(): 5.x keeps the message accumulated from the deltas, 7.x the completed one.
+    assert as_stored(streamed["completed"]) == streamed["stored"]
     assert streamed["stored"][0]["js_slices"] == [citation["text"]]
 
 
@@ -280,7 +281,9 @@ def test_openai_python_runs_stream_delivers_the_citation_and_accumulates_the_sto
             stream.until_done()
             run = stream.get_final_run()
         assert run.status == "completed", run.last_error
-        assert recorder.tool_calls_done == ["file_search"]
+        # openai-python calls on_tool_call_done again at each later step event (it never forgets
+        # its current tool call), as it does on the live API's stream: one call, maybe repeated.
+        assert set(recorder.tool_calls_done) == {"file_search"}
         assert collapse_repeats(recorder.names) == recorded_event_names(RECORDED_STREAM)
         check_steps(recorder.steps_done, files, included=True)
 
@@ -294,7 +297,7 @@ def test_openai_python_runs_stream_delivers_the_citation_and_accumulates_the_sto
             citation["end_index"],
         )
         assert recorder.accumulated is not None
-        assert without_delta_indices(recorder.accumulated["content"]) == stored_content
+        assert as_stored(recorder.accumulated["content"]) == stored_content
 
 
 # -- this library ------------------------------------------------------------------------------
@@ -325,7 +328,7 @@ class LibraryRecorder(LibraryEventHandler):
         self.annotation_deltas: list[Any] = []
 
     def on_message_delta(self, delta: Any, snapshot: ThreadMessage) -> None:
-        for part in delta.delta.content or []:
+        for part in delta.content or []:
             self.annotation_deltas += (
                 getattr(getattr(part, "text", None), "annotations", None) or []
             )

@@ -37,31 +37,11 @@ function describeMessage(message) {
     }));
 }
 
-function describeSteps(steps) {
-  return steps.map((step) => ({
-    type: step.type,
-    status: step.status,
-    tool_calls:
-      step.step_details.type === 'tool_calls'
-        ? step.step_details.tool_calls.map((call) => ({
-            type: call.type,
-            ranking_options: call.file_search?.ranking_options ?? null,
-            results: (call.file_search?.results ?? []).map((r) => ({
-              file_id: r.file_id,
-              file_name: r.file_name,
-              score: r.score,
-              content: r.content ?? null,
-            })),
-          }))
-        : null,
-  }));
-}
-
 async function listSteps(threadId, runId, include) {
   const steps = [];
   const query = { thread_id: threadId, order: 'asc', ...(include ? { include: INCLUDE } : {}) };
   for await (const step of client.beta.threads.runs.steps.list(runId, query)) steps.push(step);
-  return describeSteps(steps);
+  return steps;
 }
 
 const summary = { sdk_version: VERSION, errors: {} };
