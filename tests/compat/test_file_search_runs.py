@@ -44,7 +44,8 @@ from tests.compat.test_openai_python import collapse_repeats, recorded_event_nam
 from tests.files.support import Target, emulator_target
 from tests.models.test_file_search_models import unknown_variants
 
-pytestmark = pytest.mark.timeout(120)
+# openai-python warns that the Assistants API is deprecated on every call of it.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_SCRIPT = ROOT / "tests" / "compat" / "node" / "file_search.mjs"
