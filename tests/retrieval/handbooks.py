@@ -3,10 +3,11 @@
 Every handbook follows one template (the same headings and shared sentences, so that most of
 its words are in every other one) and differs in its facts: the city, the Wi-Fi network, the
 parking gate code, the facilities manager, the Friday closing time and the floor of the mail
-room. The last two repeat across offices, so only the city tells them apart. Questions ask for
-one fact in other words than the handbook's, some naming the city, some naming only a value
-that one handbook holds (a network, a manager), as a newcomer would ask. The corpus and the
-questions are the same on every run (seeded).
+room. The last two repeat across offices, so only the city tells them apart, and each handbook
+names another office's city too (its visitors'), a near miss for a question naming that city.
+Questions ask for one fact in other words than the handbook's, some naming the city, some naming
+only a value that one handbook holds (a network, a manager), as a newcomer would ask. The
+corpus and the questions are the same on every run (seeded).
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def build(count: int = 40, seed: int = 2312) -> tuple[list[Handbook], list[Quest
             f"at {closing} in the afternoon. {shared[2]}\n\n"
             f"## Network and post\n\n"
             f"Connect to the Wi-Fi network {network}; the password is on the board by the "
-            f"lifts. Parcels wait in the mail room on floor {floor}.\n\n"
+            f"lifts. Colleagues visiting from {CITIES[(number + 1) % count]} use the guest "
+            f"network. Parcels wait in the mail room on floor {floor}.\n\n"
             f"## People\n\n"
             f"{manager} is the facilities manager of the {city} office. {shared[3]}\n"
         )
