@@ -1,5 +1,6 @@
 """A file_search run, unchanged, with openai-node 5.23.2 and the pinned release, openai-python and
-this library, against ``assistants-server`` on a fake Chat Completions backend (and the emulator).
+this library (both clients), against ``assistants-server`` on a fake Chat Completions backend
+(and the emulator).
 
 The backend is the citing model of ``tests/servers/fake_chat.py``: it streams a ``file_search``
 call in pieces, then an answer citing the first passage the server sent it, and serves
@@ -11,6 +12,7 @@ passages ``include[]`` adds). Every answer the server sent is checked against th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -26,7 +28,7 @@ from openai import AssistantEventHandler
 from openai.types.beta.threads import Message, MessageDelta
 
 from assistants_client import AssistantEventHandler as LibraryEventHandler
-from assistants_client import AssistantsClient
+from assistants_client import AssistantsClient, AsyncAssistantsClient
 from assistants_client.models import ThreadMessage
 from tests.compat.file_search_flow import (
     ANSWER_FACT,
@@ -387,3 +389,30 @@ def test_run_and_get_reply_returns_the_cited_reply_and_the_steps_read_back_typed
                 ANSWER_FACT
                 in steps[0].step_details.tool_calls[0].file_search.results[0].content[0].text
             )
+
+
+def test_the_async_clients_stream_and_reply_cite_the_answering_document(
+    target: Target, tmp_path: Path
+) -> None:
+    with AssistantsClient(base_url=target.base_url, api_key="sk-test") as client:
+        assistant_id, files = prepare_with_library(client, tmp_path)
+
+    async def ask() -> tuple[list[ThreadMessage], ThreadMessage, ThreadMessage]:
+        async with AsyncAssistantsClient(base_url=target.base_url, api_key="sk-test") as aclient:
+            thread = await aclient.create_thread(messages=[{"role": "user", "content": QUESTION}])
+            async with aclient.stream_run(thread.id, assistant_id) as stream:
+                pieces = [text async for text in stream.text_deltas()]
+            assert "".join(pieces)
+            (streamed,) = stream.final_messages
+            stored = await aclient.get_message(thread.id, streamed.id)
+            again = await aclient.create_thread(messages=[{"role": "user", "content": QUESTION}])
+            reply = await aclient.run_and_get_reply(again.id, assistant_id)
+            assert reply.run.status == "completed", reply.run.last_error
+            return reply.messages, streamed, stored
+
+    replied, streamed, stored = asyncio.run(ask())
+    assert streamed.to_dict()["content"] == stored.to_dict()["content"]
+    check_citation(stored.to_dict()["content"], files)
+    (message,) = replied
+    assert unknown_variants(message) == []
+    check_citation(message.to_dict()["content"], files)
