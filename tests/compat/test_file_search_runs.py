@@ -84,10 +84,8 @@ def target(request: pytest.FixtureRequest) -> Target:
 # -- openai-node -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=list(NODE_PACKAGES))
-def node_summary(request: pytest.FixtureRequest, server: Target) -> dict[str, Any]:
-    """What tests/compat/node/file_search.mjs saw, run once per openai-node release."""
-    package: str = request.param
+def run_node(target: Target, package: str, documents: dict[str, str]) -> dict[str, Any]:
+    """What tests/compat/node/file_search.mjs saw with ``package`` against ``target``."""
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is not on PATH; the openai-node compatibility tests need Node.js")
@@ -95,10 +93,10 @@ def node_summary(request: pytest.FixtureRequest, server: Target) -> dict[str, An
         pytest.fail(f"node_modules/{package} is missing at the repository root: run `npm ci`")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     environment.update(
-        OPENAI_BASE_URL=server.base_url,
+        OPENAI_BASE_URL=target.base_url,
         OPENAI_PACKAGE=package,
         FILE_SEARCH_QUESTION=QUESTION,
-        FILE_SEARCH_DOCUMENTS=json.dumps(DOCUMENTS),
+        FILE_SEARCH_DOCUMENTS=json.dumps(documents),
     )
     done = subprocess.run(
         [node, str(NODE_SCRIPT)],
@@ -115,8 +113,14 @@ def node_summary(request: pytest.FixtureRequest, server: Target) -> dict[str, An
     assert expected is None or summary["sdk_version"] == expected, summary["sdk_version"]
     assert "setup" not in summary["errors"], summary["errors"]["setup"]
     assert summary["setup"]["store"]["status"] == "completed"
-    assert summary["setup"]["store"]["file_counts"]["completed"] == 3
+    assert summary["setup"]["store"]["file_counts"]["completed"] == len(documents)
     return summary
+
+
+@pytest.fixture(scope="module", params=list(NODE_PACKAGES))
+def node_summary(request: pytest.FixtureRequest, server: Target) -> dict[str, Any]:
+    """The flows run once per openai-node release, on the server."""
+    return run_node(server, request.param, DOCUMENTS)
 
 
 def node_flow(summary: dict[str, Any], name: str) -> dict[str, Any]:
@@ -167,6 +171,23 @@ def test_openai_node_runs_stream_delivers_the_citation_and_accumulates_the_store
     # finalMessages(): 5.x keeps the message accumulated from the deltas, 7.x the completed one.
     assert as_stored(streamed["completed"]) == streamed["stored"]
     assert streamed["stored"][0]["js_slices"] == [citation["text"]]
+
+
+def test_openai_node_users_slice_by_code_points_where_an_emoji_precedes_the_marker(
+    emulator: Target,
+) -> None:
+    # The emulator quotes the passage it cites; here that passage holds a character outside the
+    # Basic Multilingual Plane, one code point but two UTF-16 units. The server counts indices
+    # in code points, as Python's `str` does (docs/retrieval.md): a JavaScript user slices
+    # `Array.from(text)`, since `text.slice()` counts UTF-16 units and lands one unit early.
+    documents = {**DOCUMENTS, ANSWERING: "\U0001f6a8 " + DOCUMENTS[ANSWERING]}
+    summary = run_node(emulator, "openai-5", documents)
+    (part,) = node_flow(summary, "polled")["message"]
+    text = {"type": "text", "text": {"value": part["value"], "annotations": part["annotations"]}}
+    citation = check_citation([text], summary["setup"]["files"])
+    assert "\U0001f6a8" in part["value"][: citation["start_index"]]
+    assert part["js_code_point_slices"] == [citation["text"]]
+    assert part["js_slices"] != [citation["text"]]
 
 
 # -- openai-python -----------------------------------------------------------------------------

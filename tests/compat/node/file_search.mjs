@@ -9,8 +9,8 @@
 //
 // Indices: the server counts `start_index`/`end_index` in code points, JavaScript strings in
 // UTF-16 units. They agree while no character outside the Basic Multilingual Plane precedes a
-// marker: the documents here are ASCII, the markers' brackets and dagger are in the BMP, and
-// `js_slices` records what `text.slice(start, end)` gives in JavaScript terms.
+// marker (the markers' brackets and dagger are in it). `js_slices` records what
+// `text.slice(start, end)` gives, `js_code_point_slices` what slicing `Array.from(text)` gives.
 
 const packageName = process.env.OPENAI_PACKAGE || 'openai';
 const { default: OpenAI, toFile } = await import(packageName);
@@ -34,6 +34,9 @@ function describeMessage(message) {
       value: part.text.value,
       annotations: part.text.annotations,
       js_slices: part.text.annotations.map((a) => part.text.value.slice(a.start_index, a.end_index)),
+      js_code_point_slices: part.text.annotations.map((a) =>
+        Array.from(part.text.value).slice(a.start_index, a.end_index).join(''),
+      ),
     }));
 }
 
