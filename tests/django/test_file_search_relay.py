@@ -3,8 +3,9 @@
 The view is the smallest a user writes (``sse_response(get_client().stream_run(...),
 events=[...])``), served through Django's test client. Two services stream to it: one replaying
 the live API's recorded file_search run (``tests/fixtures/reference``), whose annotation deltas
-must reach the page byte for byte as JSON values; and ``assistants-server`` on the citing fake
-backend, whose relayed annotations must be the ones its stored message holds, indices exact.
+must reach the page as the same JSON values (through the async relay too); and
+``assistants-server`` on the citing fake backend, whose relayed annotations must be the ones
+its stored message holds, indices exact.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.test import Client, override_settings
 from django.urls import path
 
-from assistants_client import AssistantsClient, FileUpload
+from assistants_client import AssistantsClient, AsyncAssistantsClient, FileUpload
 from assistants_client.django import get_client, sse_response
 from tests.compat.file_search_flow import (
     ANSWERING,
@@ -31,6 +32,7 @@ from tests.compat.file_search_flow import (
 from tests.django.sse import parse_frames
 from tests.files.support import Target
 from tests.servers.misbehaving import MisbehavingServer, event_stream
+from tests.support.aio import run
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT / "tests" / "fixtures" / "reference" / "assistants-file-search-run.sse"
@@ -90,6 +92,20 @@ def test_the_live_apis_recorded_citation_deltas_reach_the_page_unchanged() -> No
     (citation,) = part["text"]["annotations"]
     value = part["text"]["value"]
     assert value[citation["start_index"] : citation["end_index"]] == citation["text"]
+
+
+def test_the_async_relay_passes_the_recorded_citation_deltas_unchanged_too() -> None:
+    async def relayed(base_url: str) -> list[tuple[str, Any]]:
+        async with AsyncAssistantsClient(base_url=base_url, api_key="sk-relay") as client:
+            relay = client.stream_run("thread_1", "asst_1").to_sse(events=RELAYED)
+            return parse_frames([chunk async for chunk in relay])
+
+    with MisbehavingServer() as service:
+        service.enqueue(event_stream(RECORDED.read_bytes(), piece_size=97))
+        frames = run(relayed(service.base_url))
+
+    assert frames[-1][0] == "done"
+    assert annotations_of(frames) == recorded_annotations()
 
 
 @pytest.fixture
