@@ -50,7 +50,7 @@ HEADER = (
     "# Do not edit by hand: change the spec or codegen/ and regenerate.\n\n"
 )
 RESERVED_FIELDS = frozenset({"extra_fields", "raw"})
-OVERLAY_KEYS = frozenset({overlay.NULLABLE, overlay.OPTIONAL, overlay.ADDED})
+OVERLAY_KEYS = frozenset({overlay.NULLABLE, overlay.OPTIONAL, overlay.ADDED, overlay.DESCRIBED})
 _MODEL_BASES = {"response": "ResponseModel", "request": "RequestModel"}
 
 
@@ -536,6 +536,8 @@ class Builder:
             attr = json_name + "_" if keyword.iskeyword(json_name) else json_name
             if side == REQUEST and prop.get(overlay.ADDED):
                 continue  # what servers add to their answers is no field of a request
+            if side == REQUEST and isinstance(prop.get(overlay.DESCRIBED), dict):
+                prop = prop[overlay.DESCRIBED]  # what servers fill in binds no request
             relaxed = side == RESPONSE and bool(prop.get(overlay.NULLABLE))
             spec_required = json_name in required or bool(prop.get(overlay.OPTIONAL))
             if side == REQUEST and prop.get(overlay.NULLABLE):

@@ -11,6 +11,10 @@ builds the models, so the generated types say what servers really send:
     (``None``, or ``[]`` for an array).
 ``add: <schema>``
     The server sends a property the spec does not describe: it gets a typed, optional field.
+``describe: <schema>``
+    The spec leaves a property a free-form object (``type: object`` and nothing else) and the
+    server fills it with a known shape: the property gets that schema in responses. Requests
+    keep what the spec says (the original schema is kept under ``x-overlay-described``).
 
 The changes are made to the schemas (``nullable: true``, the property dropped from
 ``required``), so that validators see the truth too, and leave a trace on the property
@@ -37,8 +41,17 @@ import yaml
 NULLABLE = "x-overlay-nullable"
 OPTIONAL = "x-overlay-optional"
 ADDED = "x-overlay-added"
+DESCRIBED = "x-overlay-described"
 MEDIA_TYPE = "x-overlay-media-type"
-ALLOWED_KEYS = frozenset({"schema", "property", "nullable", "optional", "add", "evidence"})
+ALLOWED_KEYS = frozenset(
+    {"schema", "property", "nullable", "optional", "add", "describe", "evidence"}
+)
+# What a property's schema may carry and still be a free-form object that `describe` fills in.
+FREE_FORM_KEYS = frozenset(
+    {"type", "description", "title", "nullable", "x-oaiTypeLabel", "x-stainless-const"}
+)
+# What `describe` keeps of the spec's own property schema.
+KEPT_BY_DESCRIBE = ("description", "nullable")
 ANSWER_KEYS = frozenset({"operation", "media_type", "evidence"})
 # The media types an answer may be declared as, and the schema each gets.
 BINARY_MEDIA_TYPES = frozenset({"application/octet-stream"})
@@ -57,6 +70,7 @@ class Deviation:
     optional: bool
     add: dict[str, Any] | None
     evidence: tuple[str, ...]
+    describe: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,11 +143,24 @@ def _deviation(entry: Any, where: str) -> Deviation:
             raise OverlayError(f"{where}: `{key}` must name a schema and one of its properties")
     evidence = _evidence(entry, where)
     add = entry.get("add")
-    changes = [bool(entry.get("nullable")), bool(entry.get("optional")), add is not None]
+    describe = entry.get("describe")
+    changes = [
+        bool(entry.get("nullable")),
+        bool(entry.get("optional")),
+        add is not None,
+        describe is not None,
+    ]
     if not any(changes):
-        raise OverlayError(f"{where}: say what the server does (nullable, optional or add)")
-    if add is not None and (not isinstance(add, dict) or any(changes[:2])):
-        raise OverlayError(f"{where}: `add` is a schema, and goes alone")
+        raise OverlayError(
+            f"{where}: say what the server does (nullable, optional, add or describe)"
+        )
+    for key, schema in (("add", add), ("describe", describe)):
+        if schema is not None and (not isinstance(schema, dict) or sum(changes) > 1):
+            raise OverlayError(f"{where}: `{key}` is a schema, and goes alone")
+    if describe is not None and not (
+        describe.get("type") == "object" and isinstance(describe.get("properties"), dict)
+    ):
+        raise OverlayError(f"{where}: `describe` is an object schema with properties")
     return Deviation(
         schema=entry["schema"],
         property=entry["property"],
@@ -141,6 +168,7 @@ def _deviation(entry: Any, where: str) -> Deviation:
         optional=bool(entry.get("optional")),
         add=add,
         evidence=evidence,
+        describe=describe,
     )
 
 
@@ -164,6 +192,19 @@ def apply_overlay(document: dict[str, Any], overlay: Overlay) -> dict[str, Any]:
         prop = properties.get(deviation.property)
         if not isinstance(prop, dict):
             raise OverlayError(f"{where}: the spec has no such property")
+        if deviation.describe is not None:
+            if prop.get("type") != "object" or set(prop) - FREE_FORM_KEYS:
+                raise OverlayError(
+                    f"{where}: the spec already says what this property holds; "
+                    "only a free-form object can be described"
+                )
+            kept = {key: prop[key] for key in KEPT_BY_DESCRIBE if key in prop}
+            properties[deviation.property] = {
+                **kept,
+                **copy.deepcopy(deviation.describe),
+                DESCRIBED: copy.deepcopy(prop),
+            }
+            continue
         if deviation.nullable:
             prop["nullable"] = True
             prop[NULLABLE] = True

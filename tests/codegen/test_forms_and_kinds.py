@@ -184,6 +184,119 @@ def test_a_file_in_a_json_body_is_refused() -> None:
         render(spec_with(schemas, request="Req", response="Req"))
 
 
+# -- a free-form object that servers fill in ----------------------------------------------------
+
+FREE_FORM = {
+    "Call": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "found": {
+                "type": "object",
+                "description": "For now, always an empty object.",
+                "x-oaiTypeLabel": "map",
+            },
+        },
+        "required": ["id", "found"],
+    },
+    "Hit": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "score": {"type": "number"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        "required": ["name"],
+    },
+}
+DESCRIBED = {
+    "type": "object",
+    "description": "What the search found.",
+    "properties": {
+        "query": {"type": "string"},
+        "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+    },
+}
+
+
+def describe_overlay(**entry: Any) -> dict[str, Any]:
+    return {
+        "deviations": [
+            {
+                "schema": "Call",
+                "property": "found",
+                "describe": DESCRIBED,
+                "evidence": ["a recording where `found` carries query and hits"],
+                **entry,
+            }
+        ]
+    }
+
+
+def test_a_described_free_form_object_is_a_class_in_answers_and_stays_free_in_requests(
+    generate: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "overlay.yaml").write_text(yaml.safe_dump(describe_overlay()), encoding="utf-8")
+    g = generate(spec_with(FREE_FORM, request="Call", response="Call"))
+    found_class = typing.get_type_hints(g.Call)["found"]
+    assert found_class.__doc__ == "What the search found."
+    payload = {"id": "c1", "found": {"query": "cake", "hits": [{"name": "a.txt", "score": 0.5}]}}
+    call = g.Call.from_dict(payload)
+    assert isinstance(call.found, found_class) and call.found.query == "cake"
+    assert isinstance(call.found.hits[0], g.Hit) and call.found.hits[0].score == 0.5
+    assert call.to_dict() == payload
+    # Absent stays absent, and unknown keys are kept.
+    for sparse in ({}, {"hits": []}, {"query": "q", "page": 2}):
+        read = g.Call.from_dict({"id": "c1", "found": sparse})
+        assert read.to_dict() == {"id": "c1", "found": sparse}
+    with pytest.raises(ModelValidationError, match=r"found\.hits\[0\]"):
+        g.Call.from_dict({"id": "c1", "found": {"hits": [{"score": 1}]}})
+    # What servers fill in binds no request: the request class keeps the spec's free object.
+    assert typing.get_type_hints(g.CallParam)["found"] == dict[str, Any]
+    assert g.CallParam(id="c1", found={"anything": [1]}).to_dict()["found"] == {"anything": [1]}
+
+
+def test_describe_keeps_the_specs_schema_as_a_trace() -> None:
+    document = apply_overlay(
+        spec_with(FREE_FORM, response="Call"), load_overlay_from(describe_overlay())
+    )
+    found = document["components"]["schemas"]["Call"]["properties"]["found"]
+    assert found["properties"] == DESCRIBED["properties"]
+    assert found["description"] == "What the search found."
+    assert found["x-overlay-described"] == FREE_FORM["Call"]["properties"]["found"]
+
+
+@pytest.mark.parametrize(
+    ("schema", "entry", "message"),
+    [
+        ("Call", {"property": "id"}, "only a free-form object can be described"),
+        ("Hit", {"property": "labels"}, "only a free-form object can be described"),
+        ("Call", {"property": "missing"}, "no such property"),
+    ],
+    ids=["a-string", "a-map", "no-property"],
+)
+def test_describe_refuses_a_property_the_spec_already_types(
+    schema: str, entry: dict[str, Any], message: str
+) -> None:
+    overlay = describe_overlay(schema=schema, **entry)
+    with pytest.raises(OverlayError, match=message):
+        apply_overlay(spec_with(FREE_FORM, response="Call"), load_overlay_from(overlay))
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"nullable": True}, "goes alone"),
+        ({"describe": {"type": "object"}}, "an object schema with properties"),
+        ({"describe": ["not", "a", "schema"]}, "is a schema"),
+    ],
+    ids=["with-nullable", "no-properties", "not-a-mapping"],
+)
+def test_a_describe_entry_is_one_object_schema_alone(entry: dict[str, Any], message: str) -> None:
+    with pytest.raises(OverlayError, match=message):
+        load_overlay_from(describe_overlay(**entry))
+
+
 # -- values of several JSON kinds, and maps --------------------------------------------------
 
 
