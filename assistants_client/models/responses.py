@@ -54,6 +54,7 @@ __all__ = [
     "FilePathAnnotation",
     "FilePathAnnotationDelta",
     "FileSearchCall",
+    "FileSearchCallDelta",
     "FileSearchCallRankingOptions",
     "FileSearchRankingOptions",
     "FileSearchResources",
@@ -1647,6 +1648,19 @@ class CodeInterpreterToolCallDelta(ToolCallDeltaBase):
 
 
 @attrs.define(kw_only=True, repr=False)
+class FileSearchCallDelta(ResponseModel):
+    """What the file search used and found, as the live API streams it (the spec calls it always an empty object)."""
+
+    _json_non_null: ClassVar[frozenset[str]] = _keys("ranking_options results")
+    ranking_options: FileSearchCallRankingOptions | None = None
+    results: list[FileSearchResult] | None = None
+    extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
+    _json_absent: frozenset[str] | None = attrs.field(
+        default=None, init=False, repr=False, eq=False
+    )
+
+
+@attrs.define(kw_only=True, repr=False)
 class FileSearchToolCallDelta(ToolCallDeltaBase):
     """FileSearchToolCallDelta"""
 
@@ -1655,7 +1669,7 @@ class FileSearchToolCallDelta(ToolCallDeltaBase):
     index: int
     id: str | None = None
     type: Literal["file_search"] = "file_search"
-    file_search: dict[str, Any]
+    file_search: FileSearchCallDelta
     extra_fields: Mapping[str, Any] = NO_EXTRA_FIELDS
     _json_absent: frozenset[str] | None = attrs.field(
         default=None, init=False, repr=False, eq=False

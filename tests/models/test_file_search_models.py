@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import pytest
 
-from assistants_client import models
+from assistants_client import ModelValidationError, models
 from assistants_client._converter import structure
 from tests.realservers.recordings import REFERENCE, events, operation_of, sse_body
 
@@ -94,6 +94,107 @@ def test_every_event_of_a_recorded_file_search_run_has_no_unknown_variant() -> N
     (annotation,) = delta.delta.content[0].text.annotations
     assert isinstance(annotation, models.FileCitationAnnotationDelta)
     assert (annotation.index, annotation.start_index, annotation.end_index) == (0, 29, 53)
+
+
+def recorded_events(name: str) -> list[Any]:
+    return [data for event, data in events(sse_body(STREAM)) if event == name]
+
+
+def test_the_recorded_step_delta_reads_its_file_search_as_typed_ranking_options_and_results() -> (
+    None
+):
+    (data,) = recorded_events("thread.run.step.delta")
+    event = models.AssistantStreamEventBase.from_dict(
+        {"event": "thread.run.step.delta", "data": data}
+    )
+    assert isinstance(event, models.ThreadRunStepDeltaEvent)
+    details = event.data.delta.step_details
+    assert isinstance(details, models.ToolCallsStepDetailsDelta) and details.tool_calls
+    (call,) = details.tool_calls
+    assert isinstance(call, models.FileSearchToolCallDelta)
+    # What the spec calls "always an empty object" (openapi/overlay.yaml says otherwise).
+    assert isinstance(call.file_search, models.FileSearchCallDelta)
+    ranking = call.file_search.ranking_options
+    assert isinstance(ranking, models.FileSearchCallRankingOptions)
+    assert (ranking.ranker, ranking.score_threshold) == ("default_2024_08_21", 0.0)
+    assert call.file_search.results == []
+    assert call.file_search.extra_fields == {} and ranking.extra_fields == {}
+    assert unknown_variants(event) == []
+    assert event.data.to_dict() == data
+    # The spec's own reading accepts it too: it only lets the object be anything.
+    assert structure(data, models.RunStepDelta, strict=True).to_dict() == data
+
+
+def test_a_step_delta_carrying_results_reads_each_as_a_typed_result() -> None:
+    # The results of the recorded search, as the completed step carries them, sent in a delta.
+    (completed,) = [
+        step
+        for step in recorded_events("thread.run.step.completed")
+        if step["type"] == "tool_calls"
+    ]
+    (stored,) = completed["step_details"]["tool_calls"]
+    streamed = {
+        "id": completed["id"],
+        "object": "thread.run.step.delta",
+        "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{"index": 0, **stored}]}},
+    }
+    delta = models.RunStepDelta.from_dict(streamed)
+    assert isinstance(delta.delta.step_details, models.ToolCallsStepDetailsDelta)
+    (call,) = delta.delta.step_details.tool_calls or []
+    assert isinstance(call, models.FileSearchToolCallDelta)
+    (result,) = call.file_search.results or []
+    assert isinstance(result, models.FileSearchResult)
+    assert (result.file_id, result.file_name) == (
+        "file-CyHtsk7XAWdRabQUBYRjCu",
+        "favorite_foods.txt",
+    )
+    assert 0 < result.score <= 1 and result.attributes == {}
+    assert result.content and isinstance(result.content[0], models.FileSearchResultContent)
+    assert "Filip Carola: cake" in (result.content[0].text or "")
+    assert delta.to_dict() == streamed
+
+
+@pytest.mark.parametrize(
+    "file_search",
+    [
+        {},
+        {"results": []},
+        {"ranking_options": {"ranker": "auto", "score_threshold": 0.5}},
+        {"results": [{"file_id": "file-1", "file_name": "a.txt", "score": 0.75}]},
+        {
+            "ranking_options": {"ranker": "default_2024_08_21", "score_threshold": 0.0},
+            "results": [
+                {
+                    "file_id": "file-1",
+                    "file_name": "a.txt",
+                    "score": 1,
+                    "content": [{"type": "text"}],
+                    "rank": 1,
+                }
+            ],
+            "queries": ["favourite food"],
+        },
+    ],
+    ids=["empty", "results-only", "ranking-only", "bare-result", "unknown-fields"],
+)
+def test_a_streamed_file_search_writes_back_only_what_it_received(
+    file_search: dict[str, Any],
+) -> None:
+    call = {"index": 0, "type": "file_search", "file_search": file_search}
+    parsed = models.FileSearchToolCallDelta.from_dict(call)
+    assert isinstance(parsed.file_search, models.FileSearchCallDelta)
+    assert (parsed.file_search.ranking_options is None) == ("ranking_options" not in file_search)
+    assert (parsed.file_search.results is None) == ("results" not in file_search)
+    for result in parsed.file_search.results or []:
+        assert result.attributes is None and 0 < result.score <= 1
+    assert parsed.to_dict() == call
+    assert json.loads(parsed.to_json()) == call
+
+
+def test_a_streamed_file_search_of_the_wrong_shape_is_refused_naming_its_path() -> None:
+    call = {"index": 0, "type": "file_search", "file_search": {"results": [{"file_id": 1}]}}
+    with pytest.raises(ModelValidationError, match=r"file_search\.results\[0\]"):
+        models.FileSearchToolCallDelta.from_dict(call)
 
 
 # Written from the spec: what no recording holds.

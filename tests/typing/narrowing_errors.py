@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from assistants_client.models import (
     AssistantStreamEvent,
+    FileSearchToolCallDelta,
     MessageContent,
     RunStepDelta,
     ThreadMessage,
@@ -50,3 +51,11 @@ def a_tag_no_variant_has(part: MessageContent) -> bool:
 
 def optional_field_without_a_none_check(step: RunStepDelta) -> str:
     return step.delta.step_details.type  # expected-error
+
+
+def streamed_ranking_options_without_a_none_check(call: FileSearchToolCallDelta) -> float:
+    return call.file_search.ranking_options.score_threshold  # expected-error
+
+
+def streamed_file_search_is_no_dict(call: FileSearchToolCallDelta) -> object:
+    return call.file_search["ranking_options"]  # expected-error

@@ -40,6 +40,9 @@ from assistants_client.models import (
     FileObject,
     FilePathAnnotation,
     FilePathAnnotationDelta,
+    FileSearchCallDelta,
+    FileSearchCallRankingOptions,
+    FileSearchResult,
     FileSearchTool,
     FileSearchToolCall,
     FileSearchToolCallDelta,
@@ -419,6 +422,27 @@ def narrows_tool_call_delta(call: ToolCallDelta) -> None:
         assert_type(call, FileSearchToolCallDelta)
     else:
         assert_type(call, UnknownToolCallDelta)
+
+
+def reads_the_ranking_options_of_a_streamed_file_search(event: AssistantStreamEvent) -> float:
+    """A streamed file_search call's ranking options and results are typed, not a dict."""
+    if event.event != "thread.run.step.delta":
+        return 0.0
+    details = event.data.delta.step_details
+    if details is None or details.type != "tool_calls" or not details.tool_calls:
+        return 0.0
+    call = details.tool_calls[0]
+    if call.type != "file_search":
+        return 0.0
+    assert_type(call.file_search, FileSearchCallDelta)
+    ranking = call.file_search.ranking_options
+    if ranking is None:
+        return 0.0
+    assert_type(ranking, FileSearchCallRankingOptions)
+    for result in call.file_search.results or []:
+        assert_type(result, FileSearchResult)
+        assert_type(result.score, float)
+    return ranking.score_threshold
 
 
 def narrows_code_interpreter_output_delta(output: CodeInterpreterOutputDelta) -> None:
