@@ -59,8 +59,12 @@ check-generated: $(STAMP)
 	$(PY) -m codegen.generate --check $(SPEC) $(MODELS) --document $(SPEC_JSON)
 	$(PY) -m codegen.async_client --check
 
+# Two processes (pytest-xdist) halve the wall time on CI's two cores; each has its own
+# PostgreSQL servers and browsers (tests/support). PYTEST_WORKERS=0 runs the tests in one.
+PYTEST_WORKERS ?= 2
+
 pytest: $(STAMP) $(NODE_STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck check-generated pytest
 
