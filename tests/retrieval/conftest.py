@@ -5,6 +5,9 @@ the test's kind: memory, SQLite, PostgreSQL (Debian's, through ``tests/support/p
 its vectors are searched in Python, the fallback), and PostgreSQL with pgvector (the
 ``pgserver`` wheel's, ``tests/support/pgvector.py``: HNSW). Each PostgreSQL case gets a
 database of its own.
+
+``citing_target``: ``assistants-server`` on the fake backend's citing model, or the emulator,
+for end-to-end runs (``cited_runs.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from assistants_client.server.retrieval import Embedder, LocalEmbedder, Retrieva
 from assistants_client.server.retrieval.sql import PostgresIndexStore
 from assistants_client.server.store import Store
 from assistants_client.server.stores import MemoryStore, PostgresStore, SqliteStore
+from tests.compat.file_search_flow import citing_server
+from tests.files.support import Target, emulator_target
 from tests.support import pgvector, postgres
 
 pgvector_server = pgvector.pgvector_server_fixture()
@@ -96,3 +101,15 @@ def make_retrieval(store_kind: str, open_main: Callable[[], Store]) -> Iterator[
 @pytest.fixture
 def retrieval(make_retrieval: MakeRetrieval) -> Retrieval:
     return make_retrieval(LocalEmbedder(64))
+
+
+@pytest.fixture(params=["server", "emulator"])
+def citing_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    """``assistants-server`` on the fake backend's citing model (which serves embeddings of 64
+    dimensions), or the emulator; every answer checked against the spec."""
+    made = citing_server(tmp_path) if request.param == "server" else emulator_target()
+    try:
+        yield made
+        made.assert_all_answers_fit_the_spec()
+    finally:
+        made.stop()
