@@ -6,6 +6,9 @@ FTS5 and PostgreSQL's full-text search bring their own (Porter's stemmer and the
 configuration), which agree with this one on what matters: ``Connections`` and ``connecting``
 meet at ``connect``; ``ERR-4411`` is the terms ``err`` and ``4411``.
 
+Identifiers (:func:`identifiers`): the tokens of a query that mix letters and digits
+(``ERR-4202``, ``INC0012345``, ``v2.3.1``), which search ranks by exact match.
+
 The stemmer is a small suffix stripper in the spirit of Porter's first steps, not a full one:
 it is deterministic and fast, and it errs on the side of leaving a word alone.
 """
@@ -15,9 +18,16 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["STOPWORDS", "stem", "terms", "words"]
+__all__ = ["STOPWORDS", "Identifier", "identifiers", "stem", "terms", "words"]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# A token: runs of letters and digits, joined by single hyphens, underscores or dots
+# ("ERR-4202", "v2.3.1", "x86_64"; a dot or hyphen at its end is punctuation, not part of it).
+_TOKEN = re.compile(r"[^\W_]+(?:[-_.][^\W_]+)*")
+_LETTER = re.compile(r"[^\W\d_]")
+_DIGIT = re.compile(r"\d")
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.IGNORECASE)
+_JOINERS = "-_."
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before
@@ -97,3 +107,56 @@ def words(text: str) -> list[str]:
 def terms(text: str) -> list[str]:
     """The search terms of ``text``: its words without the common ones, stemmed."""
     return [stem(word) for word in words(text) if word not in STOPWORDS]
+
+
+class Identifier:
+    """An identifier-like token of a query (see :func:`identifiers`), and where a text holds
+    it exactly."""
+
+    __slots__ = ("_lowered", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._lowered = text.lower()
+
+    def held_by(self, text: str) -> bool:
+        """Whether ``text`` holds the identifier exactly: the same characters (in any case),
+        not inside a longer token; so ``ERR-4202`` is not held by ``ERR-42021``,
+        ``XERR-4202``, ``ERR-4202-B`` or ``ERR 4202``."""
+        lowered = text.lower()
+        wanted = self._lowered
+        at = lowered.find(wanted)
+        while at >= 0:
+            end = at + len(wanted)
+            if not _joined(lowered, at - 1, -1) and not _joined(lowered, end, 1):
+                return True
+            at = lowered.find(wanted, at + 1)
+        return False
+
+    def __repr__(self) -> str:
+        return f"Identifier({self.text!r})"
+
+
+def _joined(text: str, at: int, step: int) -> bool:
+    """Whether the character at ``at`` (just outside a match, ``step`` pointing away from it)
+    continues the token: a letter or a digit, or a joiner followed by one."""
+    if not 0 <= at < len(text):
+        return False
+    if text[at].isalnum():
+        return True
+    beyond = at + step
+    return text[at] in _JOINERS and 0 <= beyond < len(text) and text[beyond].isalnum()
+
+
+def identifiers(text: str) -> list[Identifier]:
+    """The identifier-like tokens of ``text``, each once: tokens (letters and digits, joined by
+    single hyphens, underscores or dots) that mix letters and digits, such as ``ERR-4202``,
+    ``INC0012345``, ``v2.3.1`` or ``SKU-B12-RED``; ordinals (``2nd``) are not identifiers,
+    nor are words or numbers alone (``4202``, ``3.14``)."""
+    found: dict[str, Identifier] = {}
+    for token in _TOKEN.findall(text):
+        if _LETTER.search(token) and _DIGIT.search(token) and not _ORDINAL.fullmatch(token):
+            key = token.casefold()
+            if key not in found:
+                found[key] = Identifier(token)
+    return list(found.values())

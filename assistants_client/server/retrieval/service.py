@@ -35,7 +35,7 @@ from typing import Any
 
 import attrs
 
-from assistants_client.server.retrieval.analysis import STOPWORDS, stem, terms, words
+from assistants_client.server.retrieval.analysis import STOPWORDS, identifiers, stem, terms, words
 from assistants_client.server.retrieval.chunking import (
     ChunkingStrategy,
     chunk_text,
@@ -1012,8 +1012,10 @@ class Retrieval:
         share scaled by how relevant it is in its own list (the share of the query's terms
         the chunk holds; its cosine above the median of the candidates), so that a score of 1
         is a chunk first in both lists and fully relevant, and ``score_threshold`` cuts weak
-        matches. Results of several queries merge by their best score. ``rewrite_query`` is
-        accepted; queries are used as given.
+        matches. Chunks that hold the queries' identifiers exactly (``ERR-4202``, see
+        :func:`~assistants_client.server.retrieval.analysis.identifiers`) come first
+        (:func:`_exact_first`). Results of several queries merge by their best score.
+        ``rewrite_query`` is accepted; queries are used as given.
         """
         queries = self._check_queries(query)
         _check_int(max_num_results, "max_num_results", 1, MAX_RESULTS)
@@ -1040,6 +1042,7 @@ class Retrieval:
             self.touch(project, store.id)
         candidates = max(50, 3 * max_num_results)
         best: dict[int, float] = {}
+        exact: dict[int, tuple[int, float]] = {}
         # The embeddings call first, outside any transaction; then every read in one.
         query_vectors = self._query_vectors(queries, stores)
         with self.index.transaction():
@@ -1050,11 +1053,14 @@ class Retrieval:
                 for n, text in enumerate(queries):
                     vector = query_vectors.get((n, store.embedding_model))
                     scored = self._fuse(store, text, vector, allowed, candidates)
-                    for key, score in scored.items():
+                    for key, (score, held) in scored.items():
                         if score > best.get(key, -1.0):
                             best[key] = score
-            ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
-            ranked = [(key, score) for key, score in ranked if score >= score_threshold]
+                        if held > exact.get(key, (0, 0.0)):
+                            exact[key] = held
+            ranked = _exact_first(best, exact)
+            # The score as shown (to 6 places): a threshold copied from a result keeps it.
+            ranked = [(key, score) for key, score in ranked if round(score, 6) >= score_threshold]
             return SearchResult(queries, self._hits(project, ranked[:max_num_results]))
 
     @staticmethod
@@ -1114,7 +1120,10 @@ class Retrieval:
         vector: list[float] | None,
         allowed: set[str] | None,
         candidates: int,
-    ) -> dict[int, float]:
+    ) -> dict[int, tuple[float, tuple[int, float]]]:
+        """Each chunk found for ``query`` in ``store``: its fused score, and how it holds the
+        query's identifiers (:func:`_exact_first`): how many of them, and its keyword share
+        (0 when it holds none, or when the keyword side has no weight)."""
         rarity, matched = self._rarity(store, query, vectors=vector is not None)
         keyword: list[tuple[int, float]] = []
         if matched:
@@ -1126,8 +1135,13 @@ class Retrieval:
             return {}
         weights = self.keyword_weight + (self.vector_weight if vector is not None else 0.0)
         scores: dict[int, float] = {}
+        keyword_shares: dict[int, float] = {}
         total = sum(rarity.values())
-        texts = self.index.chunk_hits([key for key, _ in keyword])
+        wanted = identifiers(query) if self.keyword_weight > 0 else []
+        keys = [key for key, _ in keyword]
+        if wanted:  # the texts of every chunk found, to look for the identifiers in
+            keys += [key for key, _ in nearest]
+        texts = self.index.chunk_hits(keys)
         for rank, (key, _) in enumerate(keyword, 1):
             hit = texts.get(key)
             if hit is None or not total:
@@ -1136,6 +1150,7 @@ class Retrieval:
                 held = self._terms_of(hit)
                 coverage = sum(weight for term, weight in rarity.items() if term in held) / total
             share = self.keyword_weight * coverage * (RRF_K + 1) / (RRF_K + rank)
+            keyword_shares[key] = share
             scores[key] = scores.get(key, 0.0) + share
         if nearest:
             similarities = [similarity for _, similarity in nearest]
@@ -1145,7 +1160,13 @@ class Retrieval:
                 relevance = max(0.0, similarity - floor) / (1.0 - floor) if floor < 1.0 else 0.0
                 share = self.vector_weight * min(1.0, relevance) * (RRF_K + 1) / (RRF_K + rank)
                 scores[key] = scores.get(key, 0.0) + share
-        return {key: min(1.0, score / weights) for key, score in scores.items()}
+        fused: dict[int, tuple[float, tuple[int, float]]] = {}
+        for key, score in scores.items():
+            hit = texts.get(key)
+            holds = sum(1 for name in wanted if name.held_by(hit.text)) if hit is not None else 0
+            share = keyword_shares.get(key, 0.0) / self.keyword_weight if holds else 0.0
+            fused[key] = (min(1.0, score / weights), (holds, share))
+        return fused
 
     def _terms_of(self, hit: ChunkHit) -> frozenset[str]:
         """A chunk's search terms (a chunk's text never changes under its key)."""
@@ -1231,6 +1252,33 @@ class Retrieval:
                 )
             )
         return hits
+
+
+def _exact_first(
+    scores: Mapping[int, float], exact: Mapping[int, tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """The chunks best first: those holding more of a query's identifiers exactly first, and
+    among those holding the same number, the better keyword match first (by the keyword
+    share of the fusion: the vector side cannot tell ERR-4201 from ERR-4202, the keyword
+    index can tell the runbook of ERR-4202 from a page that names it in passing); then the
+    fused score. A chunk put above others of a higher score takes the best of their scores,
+    so that scores still fall down the list, and stay within 0 to 1."""
+    ordered = sorted(
+        scores.items(),
+        key=lambda item: (
+            -exact.get(item[0], (0, 0.0))[0],
+            -exact.get(item[0], (0, 0.0))[1],
+            -item[1],
+            item[0],
+        ),
+    )
+    ranked: list[tuple[int, float]] = []
+    floor = 0.0
+    for key, score in reversed(ordered):
+        floor = max(floor, score)
+        ranked.append((key, floor))
+    ranked.reverse()
+    return ranked
 
 
 class _Abandoned(Exception):
