@@ -395,6 +395,10 @@ def test_an_inline_store_on_create_assistant_is_real_and_searched(client, citing
     assert client.get_assistant(assistant.id).tool_resources.file_search.vector_store_ids == [
         store_id
     ]
+    # A run waits only for its thread's files, as the API did: an assistant's store is made
+    # ready first, as the API asked of its users.
+    ready = client.wait_for_vector_store_file(store_id, uploaded.id, poll_interval=0.05)
+    assert ready.status == "completed"
 
     thread_id, run = ask(client, assistant.id, "How often do tomato plants need water?")
 
