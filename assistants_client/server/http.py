@@ -180,6 +180,20 @@ class Credentials:
         return found
 
 
+def _content_length(headers: Mapping[str, str]) -> int | None:
+    """The request's Content-Length (None without one); a 400 when it is not a length."""
+    raw = headers.get("content-length")
+    if raw is None:
+        return None
+    try:
+        length = int(raw)
+    except ValueError:
+        raise ApiError(400, "Invalid Content-Length header.", param="Content-Length") from None
+    if length < 0:
+        raise ApiError(400, "Invalid Content-Length header.", param="Content-Length")
+    return length
+
+
 def _read(stream: Any, size: int) -> bytes:
     """Up to ``size`` bytes of the body; a body the HTTP server cannot read (broken framing,
     a connection closed halfway) is the client's error, whichever server runs the app."""
@@ -502,16 +516,8 @@ class ApiApp:
         stream = environ.get("wsgi.input")
         if stream is None:
             return b""
-        raw_length = headers.get("content-length")
-        if raw_length is not None:
-            try:
-                length = int(raw_length)
-            except ValueError:
-                raise ApiError(
-                    400, "Invalid Content-Length header.", param="Content-Length"
-                ) from None
-            if length < 0:
-                raise ApiError(400, "Invalid Content-Length header.", param="Content-Length")
+        length = _content_length(headers)
+        if length is not None:
             if length > self.max_body_bytes:
                 raise self._too_large(length)
             data = _read(stream, length) if length else b""
@@ -534,17 +540,8 @@ class ApiApp:
     def _upload(self, environ: Mapping[str, Any], headers: Mapping[str, str]) -> Upload:
         """An upload's body, to be read by the operation (see the module docstring)."""
         stream = environ.get("wsgi.input")
-        length: int | None = None
-        raw_length = headers.get("content-length")
-        if raw_length is not None:
-            try:
-                length = int(raw_length)
-            except ValueError:
-                raise ApiError(
-                    400, "Invalid Content-Length header.", param="Content-Length"
-                ) from None
-            if length < 0:
-                raise ApiError(400, "Invalid Content-Length header.", param="Content-Length")
+        length = _content_length(headers)
+        if length is not None:
             limit = int(self.engine.retrieval.max_file_bytes)
             if length > limit + FORM_OVERHEAD:
                 raise ApiError(
