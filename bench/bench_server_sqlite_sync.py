@@ -87,13 +87,13 @@ def commits_per_second(location: str, synchronous: str) -> Callable[[], float]:
             return iter(())
 
     engine = Engine(SqliteStore(location, synchronous=synchronous), Silent(), workers=1)  # type: ignore[arg-type]
-    thread_id = engine.create_thread({})["id"]
+    thread_id = engine.create_thread({}, project="")["id"]
     body = {"role": "user", "content": "A message of a benchmark."}
 
     def measure() -> float:
         count, started = 0, time.perf_counter()
         while (elapsed := time.perf_counter() - started) < COMMIT_SECONDS:
-            engine.create_message(thread_id, body)
+            engine.create_message(thread_id, body, project="")
             count += 1
         return count / elapsed
 
