@@ -308,7 +308,7 @@ def test_include_adds_the_passages_to_get_and_list_steps_and_an_unknown_value_is
         assert results[0].content[0].type == "text"
     for step in (plain[0], bare):
         results = step.step_details.tool_calls[0].file_search.results
-        assert not any(isinstance(r.content, list) for r in results)
+        assert results and not any(isinstance(r.content, list) for r in results)
     for call in (
         lambda: client.list_run_steps(thread_id, run.id, include=["step_details.nothing"]),
         lambda: client.get_run_step(thread_id, run.id, plain[0].id, include=["nope"]),
